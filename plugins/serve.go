@@ -1,0 +1,70 @@
+package plugins
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+)
+
+// ServeKind runs the plugin process: it answers the handshake and serves p
+// (a kind package's go-plugin wrapper) until the host stops it. Plugin
+// authors call their kind package's Serve, which calls this.
+func ServeKind(kind Kind, p goplugin.Plugin) {
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         goplugin.PluginSet{string(kind): p},
+		GRPCServer:      goplugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.Info,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	})
+}
+
+const hclogTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// NewLogger returns a logger for code inside a plugin process. It writes
+// JSON lines to stderr in the format the host reads, so each record reaches
+// the gateway's log at its level, tagged with the plugin's name.
+func NewLogger() *slog.Logger { return newLogger(os.Stderr) }
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				// The host parses exactly hclog's layout; another one turns
+				// the whole record into a plain debug line.
+				a.Key = "@timestamp"
+				if t, ok := a.Value.Any().(time.Time); ok {
+					a.Value = slog.StringValue(t.Format(hclogTimeLayout))
+				}
+			case slog.MessageKey:
+				a.Key = "@message"
+			case slog.LevelKey:
+				a.Key = "@level"
+				lvl, _ := a.Value.Any().(slog.Level)
+				switch {
+				case lvl < slog.LevelInfo:
+					a.Value = slog.StringValue("debug")
+				case lvl < slog.LevelWarn:
+					a.Value = slog.StringValue("info")
+				case lvl < slog.LevelError:
+					a.Value = slog.StringValue("warn")
+				default:
+					a.Value = slog.StringValue("error")
+				}
+			}
+			return a
+		},
+	}))
+}
