@@ -18,7 +18,9 @@ type Mock struct {
 	RoleUpgradedFunc   func(ctx context.Context, u RoleUpgrade) error
 }
 
-func unset(name string) error { return fmt.Errorf("%w: Mock.%sFunc is nil", plugins.ErrUnimplemented, name) }
+func unset(name string) error {
+	return fmt.Errorf("%w: Mock.%sFunc is nil", plugins.ErrUnimplemented, name)
+}
 
 // ResolveLaunch implements RoomAdapter.
 func (m *Mock) ResolveLaunch(ctx context.Context, l Launch) (Resolution, error) {
