@@ -1,0 +1,145 @@
+// Package account owns tenants and their API keys. Nothing crosses accounts:
+// every query elsewhere in core is scoped by an account id that comes from here.
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/token"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// Account is a tenant.
+type Account struct {
+	ID        string    `gorm:"primaryKey;size:36" json:"id"`
+	Name      string    `gorm:"size:200;not null" json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// APIKey lets a program act as the account's administrator.
+type APIKey struct {
+	ID        string `gorm:"primaryKey;size:36" json:"id"`
+	AccountID string `gorm:"size:36;not null;index" json:"account_id"`
+	Name      string `gorm:"size:200" json:"name"`
+	// Prefix is the first characters of the key, shown so people can tell keys apart.
+	Prefix     string     `gorm:"size:16" json:"prefix"`
+	Hash       string     `gorm:"size:64;not null;uniqueIndex" json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// KeyPrefix starts every API key so that leaked keys are easy to scan for.
+const KeyPrefix = "igk_"
+
+// Models are the tables this package owns.
+func Models() []any { return []any{&Account{}, &APIKey{}} }
+
+// Create makes an account.
+func Create(ctx context.Context, db *gorm.DB, name string) (*Account, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, problem.Field("name", "account name is required")
+	}
+	a := &Account{ID: id.New(), Name: name, CreatedAt: time.Now().UTC()}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(a).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, a.ID, audit.System, "account.created", "account", a.ID, nil)
+	})
+	return a, err
+}
+
+// Get loads an account.
+func Get(ctx context.Context, db *gorm.DB, accountID string) (*Account, error) {
+	var a Account
+	err := db.WithContext(ctx).Where("id = ?", accountID).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &a, err
+}
+
+// CreateAPIKey returns the plain key (shown once) and its stored record.
+func CreateAPIKey(ctx context.Context, db *gorm.DB, accountID, name string, who audit.Actor) (string, *APIKey, error) {
+	t, _ := token.New()
+	plain := KeyPrefix + t
+	k := &APIKey{ID: id.New(), AccountID: accountID, Name: name, Prefix: plain[:10], Hash: token.Hash(plain), CreatedAt: time.Now().UTC()}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(k).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, accountID, who, "api_key.created", "api_key", k.ID, map[string]any{"name": name})
+	})
+	return plain, k, err
+}
+
+// Authenticate finds the live key for a presented secret.
+func Authenticate(ctx context.Context, db *gorm.DB, plain string) (*APIKey, error) {
+	if !strings.HasPrefix(plain, KeyPrefix) || !token.WellFormed(strings.TrimPrefix(plain, KeyPrefix)) {
+		return nil, problem.ErrUnauthorized
+	}
+	var k APIKey
+	err := db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", token.Hash(plain)).Take(&k).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.New(problem.Unauthorized, "bad_api_key", "the API key is unknown or revoked")
+	}
+	return &k, err
+}
+
+// Bootstrap is what the first start of a gateway creates.
+type Bootstrap struct {
+	Account *Account
+	Admin   *user.User
+	APIKey  string // plain, shown once
+}
+
+// EnsureFirst creates the first account, its admin and an API key when the
+// database holds no account yet; otherwise it returns nil. It runs in one
+// transaction, so a crash half-way leaves nothing and the next start retries.
+func EnsureFirst(ctx context.Context, db *gorm.DB, accountName, adminEmail string) (*Bootstrap, error) {
+	email, err := user.NormalizeEmail(adminEmail)
+	if err != nil {
+		return nil, problem.Field("bootstrap.admin_email", err.Error())
+	}
+	var out *Bootstrap
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Account{}).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		now := time.Now().UTC()
+		a := &Account{ID: id.New(), Name: accountName, CreatedAt: now}
+		if err := tx.Create(a).Error; err != nil {
+			return err
+		}
+		admin := &user.User{ID: id.New(), AccountID: a.ID, Email: email, FirstName: "Admin", ConsoleRole: user.RoleAdmin, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(admin).Error; err != nil {
+			return err
+		}
+		t, _ := token.New()
+		plain := KeyPrefix + t
+		k := &APIKey{ID: id.New(), AccountID: a.ID, Name: "bootstrap", Prefix: plain[:10], Hash: token.Hash(plain), CreatedAt: now}
+		if err := tx.Create(k).Error; err != nil {
+			return err
+		}
+		if err := audit.Record(tx, a.ID, audit.System, "account.bootstrapped", "account", a.ID, map[string]any{"admin_user": admin.ID}); err != nil {
+			return err
+		}
+		out = &Bootstrap{Account: a, Admin: admin, APIKey: plain}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,159 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/problem"
+)
+
+// Reusability modes of invite links.
+const (
+	Single    = "single"    // one redemption
+	Limited   = "limited"   // up to MaxUses redemptions
+	Unlimited = "unlimited" // any number until expiry
+)
+
+// Settings is an account's invitation module configuration: the limits every
+// invitation is created within.
+type Settings struct {
+	AccountID string `gorm:"primaryKey;size:36" json:"-"`
+	// Enabled switches the whole module; off, no link is created or redeemed.
+	Enabled bool `json:"enabled"`
+	// LinkLifetimeHours is how long a new link lives, and the longest a
+	// per-invite override may ask for.
+	LinkLifetimeHours int `json:"link_lifetime_hours"`
+	// Reusability is single, limited (MaxUses) or unlimited.
+	Reusability string `gorm:"size:16" json:"reusability"`
+	MaxUses     int    `json:"max_uses"`
+	// DeviceBinding ties a redeemed link to the browser that redeemed it.
+	DeviceBinding bool `json:"device_binding"`
+	// Domains are lower-case names; "*.example.com" matches every subdomain
+	// of example.com (not example.com itself). Blocked wins over allowed; an
+	// empty allowed list allows every domain not blocked.
+	BlockedDomains []string  `gorm:"serializer:json" json:"blocked_domains"`
+	AllowedDomains []string  `gorm:"serializer:json" json:"allowed_domains"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// TableName names the table.
+func (Settings) TableName() string { return "invitation_settings" }
+
+// DefaultSettings apply to an account that never saved its own.
+func DefaultSettings(accountID string) *Settings {
+	return &Settings{
+		AccountID: accountID, Enabled: true, LinkLifetimeHours: 7 * 24,
+		Reusability: Single, MaxUses: 1, DeviceBinding: true,
+		BlockedDomains: []string{}, AllowedDomains: []string{},
+	}
+}
+
+// MaxLifetimeHours bounds a link's life to one year.
+const MaxLifetimeHours = 365 * 24
+
+var domainRE = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$`)
+
+// Validate checks every field and reports every problem at once.
+func (s *Settings) Validate() error {
+	var fs problem.Fields
+	if s.LinkLifetimeHours < 1 || s.LinkLifetimeHours > MaxLifetimeHours {
+		fs.Add("link_lifetime_hours", fmt.Sprintf("link lifetime must be between 1 and %d hours", MaxLifetimeHours))
+	}
+	switch s.Reusability {
+	case Single:
+		s.MaxUses = 1
+	case Limited:
+		if s.MaxUses < 2 || s.MaxUses > 100000 {
+			fs.Add("max_uses", "with limited reusability, max_uses must be between 2 and 100000")
+		}
+	case Unlimited:
+		s.MaxUses = 0
+	default:
+		fs.Add("reusability", `reusability must be "single", "limited" or "unlimited"`)
+	}
+	for _, l := range []struct {
+		field string
+		list  *[]string
+	}{{"blocked_domains", &s.BlockedDomains}, {"allowed_domains", &s.AllowedDomains}} {
+		clean := make([]string, 0, len(*l.list))
+		for i, d := range *l.list {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "" {
+				continue
+			}
+			if !domainRE.MatchString(d) {
+				fs.Add(fmt.Sprintf("%s[%d]", l.field, i), fmt.Sprintf("%q is not a domain name (use example.com, or *.example.com for its subdomains)", d))
+				continue
+			}
+			clean = append(clean, d)
+		}
+		*l.list = clean
+	}
+	return fs.Err()
+}
+
+// DomainAllowed applies the domain policy to an email's domain.
+func (s *Settings) DomainAllowed(domain string) bool {
+	domain = strings.ToLower(domain)
+	if matchAny(s.BlockedDomains, domain) {
+		return false
+	}
+	return len(s.AllowedDomains) == 0 || matchAny(s.AllowedDomains, domain)
+}
+
+func matchAny(patterns []string, domain string) bool {
+	for _, p := range patterns {
+		if rest, ok := strings.CutPrefix(p, "*."); ok {
+			if strings.HasSuffix(domain, "."+rest) {
+				return true
+			}
+		} else if domain == p {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadSettings returns the account's settings, or the defaults.
+func LoadSettings(ctx context.Context, db *gorm.DB, accountID string) (*Settings, error) {
+	var s Settings
+	err := db.WithContext(ctx).Where("account_id = ?", accountID).Take(&s).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return DefaultSettings(accountID), nil
+	}
+	if s.BlockedDomains == nil {
+		s.BlockedDomains = []string{}
+	}
+	if s.AllowedDomains == nil {
+		s.AllowedDomains = []string{}
+	}
+	return &s, err
+}
+
+// SaveSettings validates and stores the account's settings. Existing links
+// keep the limits they were created with; module and domain policy apply at
+// once to every link.
+func SaveSettings(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor, s *Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	s.AccountID = accountID
+	s.UpdatedAt = time.Now().UTC()
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "account_id"}}, UpdateAll: true}).Create(s).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, accountID, who, "invitation_settings.updated", "account", accountID, map[string]any{
+			"enabled": s.Enabled, "link_lifetime_hours": s.LinkLifetimeHours, "reusability": s.Reusability,
+			"max_uses": s.MaxUses, "device_binding": s.DeviceBinding,
+		})
+	})
+}

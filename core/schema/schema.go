@@ -1,0 +1,24 @@
+// Package schema lists every table core owns, so migration, tests and the
+// gateway agree on one schema.
+package schema
+
+import (
+	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// Models returns core's tables in dependency order.
+func Models() []any {
+	m := account.Models()
+	m = append(m, &user.User{}, &audit.Entry{})
+	m = append(m, resource.Models()...)
+	m = append(m, invite.Models()...)
+	m = append(m, session.Models()...)
+	m = append(m, jointoken.Models()...)
+	return m
+}

@@ -1,0 +1,198 @@
+// Package store owns the database connection: opening SQLite (the embedded
+// default) or PostgreSQL from one DSN, the schema migration, and the few
+// dialect differences the rest of core must not care about.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects the gateway runs on.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Config says where the data lives.
+type Config struct {
+	// DSN is a SQLite file path ("data/gateway.db", "file:x.db?...") or a
+	// PostgreSQL URL ("postgres://user:pass@host/db").
+	DSN string
+	// MaxOpenConns bounds PostgreSQL connections (default 20). SQLite always
+	// writes through one connection: it has one writer anyway, and a single
+	// connection turns lock contention into a queue instead of SQLITE_BUSY.
+	MaxOpenConns int
+}
+
+// DB is the gateway's handle on its database. Writes go through W; reads that
+// need not see an in-flight transaction may use R, which on SQLite is a pool
+// of read-only connections working beside the single writer (WAL mode).
+// On PostgreSQL R and W are the same pool.
+type DB struct {
+	W       *gorm.DB
+	R       *gorm.DB
+	Dialect string
+}
+
+// DialectOf tells which database a DSN names.
+func DialectOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Open connects and applies the pragmas or pool settings the gateway relies on.
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if strings.TrimSpace(cfg.DSN) == "" {
+		return nil, errors.New("database DSN is empty")
+	}
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	db := &DB{Dialect: DialectOf(cfg.DSN)}
+	switch db.Dialect {
+	case Postgres:
+		w, err := gorm.Open(postgres.Open(cfg.DSN), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqlDB, _ := w.DB()
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		db.W, db.R = w, w
+	default:
+		path, err := sqlitePath(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		if dir := filepath.Dir(path); dir != "." && dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		// _txlock=immediate takes the write lock at BEGIN, so two writers never
+		// both read then fail to upgrade; busy_timeout covers the read pool
+		// meeting a checkpoint.
+		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private"
+		w, err := gorm.Open(sqlite.Open("file:"+path+"?"+common+"&_txlock=immediate"), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		wdb, _ := w.DB()
+		wdb.SetMaxOpenConns(1)
+		wdb.SetMaxIdleConns(1)
+		wdb.SetConnMaxLifetime(0)
+		r, err := gorm.Open(sqlite.Open("file:"+path+"?"+common+"&mode=ro"), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
+		}
+		rdb, _ := r.DB()
+		n := runtime.GOMAXPROCS(0) * 2
+		if n < 4 {
+			n = 4
+		}
+		rdb.SetMaxOpenConns(n)
+		rdb.SetMaxIdleConns(n)
+		db.W, db.R = w, r
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqlitePath accepts "path", "file:path" and "sqlite://path", dropping any
+// query: the gateway sets the pragmas itself.
+func sqlitePath(dsn string) (string, error) {
+	p := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	p, err := url.PathUnescape(p)
+	if err != nil || p == "" || p == ":memory:" {
+		return "", fmt.Errorf("database DSN %q: want a SQLite file path or a postgres:// URL", dsn)
+	}
+	return p, nil
+}
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	for _, g := range []*gorm.DB{db.W, db.R} {
+		s, err := g.DB()
+		if err != nil {
+			return err
+		}
+		if err := s.PingContext(ctx); err != nil {
+			return fmt.Errorf("database not reachable: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases both pools.
+func (db *DB) Close() error {
+	var errs []error
+	seen := map[*sql.DB]bool{}
+	for _, g := range []*gorm.DB{db.W, db.R} {
+		if g == nil {
+			continue
+		}
+		if s, err := g.DB(); err == nil && !seen[s] {
+			seen[s] = true
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Migrate creates or extends the tables for the given models. Each model's
+// package owns its table; the gateway passes the full list.
+func (db *DB) Migrate(models ...any) error {
+	if err := db.W.AutoMigrate(models...); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Tx runs fn in one write transaction.
+func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.W.WithContext(ctx).Transaction(fn)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on
+// either dialect, so callers can turn a race into a clear conflict.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
+}

@@ -1,0 +1,199 @@
+// Package user owns people: console users (admins and members who own and
+// co-own resources) and invitees, one row per (account, normalized email).
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
+)
+
+// Console roles. A user with no console role is an invitee only.
+const (
+	RoleAdmin  = "admin"  // manages the account: settings, users, every resource
+	RoleMember = "member" // signs in to the console; acts on resources they collaborate on
+)
+
+// User is a person known to an account.
+type User struct {
+	ID          string    `gorm:"primaryKey;size:36" json:"id"`
+	AccountID   string    `gorm:"size:36;not null;uniqueIndex:idx_users_account_email,priority:1" json:"account_id"`
+	Email       string    `gorm:"size:254;not null;uniqueIndex:idx_users_account_email,priority:2" json:"email"`
+	FirstName   string    `gorm:"size:100" json:"first_name"`
+	LastName    string    `gorm:"size:100" json:"last_name"`
+	ExternalID  string    `gorm:"size:255" json:"external_id,omitempty"`
+	ConsoleRole string    `gorm:"size:16" json:"console_role,omitempty"`
+	Shared      bool      `json:"shared"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Name is the display name.
+func (u *User) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
+
+// IsAdmin reports whether u administers its account.
+func (u *User) IsAdmin() bool { return u.ConsoleRole == RoleAdmin }
+
+// NormalizeEmail trims and lower-cases an address and checks it is a plain
+// ASCII mailbox (no display name, no comments), the form the gateway stores.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", errors.New("email is required")
+	}
+	if len(s) > 254 {
+		return "", errors.New("email is longer than 254 characters")
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "", fmt.Errorf("email %q contains %q: only plain ASCII addresses are accepted", s, r)
+		}
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", fmt.Errorf("%q is not an email address", s)
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") {
+		return "", fmt.Errorf("%q has no valid domain", s)
+	}
+	return s, nil
+}
+
+// Domain returns the part after the last @.
+func Domain(email string) string { return email[strings.LastIndexByte(email, '@')+1:] }
+
+// Get loads a user of the account.
+func Get(ctx context.Context, db *gorm.DB, accountID, userID string) (*User, error) {
+	var u User
+	if !id.Valid(userID) {
+		return nil, problem.ErrNotFound
+	}
+	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, userID).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &u, err
+}
+
+// ByEmail loads a user of the account by normalized email.
+func ByEmail(ctx context.Context, db *gorm.DB, accountID, email string) (*User, error) {
+	var u User
+	err := db.WithContext(ctx).Where("account_id = ? AND email = ?", accountID, email).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &u, err
+}
+
+// Ensure finds or creates the user with this email in tx, filling names that
+// are still empty. Concurrent callers meet on the unique index, not a race.
+func Ensure(tx *gorm.DB, accountID, email, first, last string) (*User, error) {
+	u := User{ID: id.New(), AccountID: accountID, Email: email, FirstName: first, LastName: last}
+	now := time.Now().UTC()
+	u.CreatedAt, u.UpdatedAt = now, now
+	if err := tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "account_id"}, {Name: "email"}},
+		DoNothing: true,
+	}).Create(&u).Error; err != nil {
+		return nil, err
+	}
+	var got User
+	if err := tx.Where("account_id = ? AND email = ?", accountID, email).Take(&got).Error; err != nil {
+		return nil, err
+	}
+	if got.FirstName == "" && got.LastName == "" && (first != "" || last != "") {
+		got.FirstName, got.LastName = first, last
+		if err := tx.Model(&got).Updates(map[string]any{"first_name": first, "last_name": last, "updated_at": now}).Error; err != nil {
+			return nil, err
+		}
+	}
+	return &got, nil
+}
+
+// NewConsoleUser is what an admin gives to add someone to the console.
+type NewConsoleUser struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Role      string `json:"console_role"`
+}
+
+// AddConsoleUser creates a console user, or grants a console role to a known
+// invitee.
+func AddConsoleUser(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor, in NewConsoleUser) (*User, error) {
+	var fs problem.Fields
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		fs.Add("email", err.Error())
+	}
+	first, last := strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+	if first == "" {
+		fs.Add("first_name", "first name is required")
+	}
+	if last == "" {
+		fs.Add("last_name", "last name is required")
+	}
+	if in.Role != RoleAdmin && in.Role != RoleMember {
+		fs.Add("console_role", `console role must be "admin" or "member"`)
+	}
+	if err := fs.Err(); err != nil {
+		return nil, err
+	}
+	var out *User
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := Ensure(tx, accountID, email, first, last)
+		if err != nil {
+			return err
+		}
+		if u.ConsoleRole != "" {
+			return problem.New(problem.Conflict, "user_exists", fmt.Sprintf("%s is already a console user", email))
+		}
+		if err := tx.Model(u).Updates(map[string]any{"console_role": in.Role, "first_name": first, "last_name": last, "updated_at": time.Now().UTC()}).Error; err != nil {
+			return err
+		}
+		u.ConsoleRole, u.FirstName, u.LastName = in.Role, first, last
+		out = u
+		return audit.Record(tx, accountID, who, "user.console_added", "user", u.ID, map[string]any{"console_role": in.Role})
+	})
+	return out, err
+}
+
+// Search finds users of the account whose email or name starts with q, for
+// the invite dialog's autocomplete.
+func Search(ctx context.Context, db *gorm.DB, accountID, q string, limit int) ([]User, error) {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if limit <= 0 || limit > 50 {
+		limit = 10
+	}
+	tx := db.WithContext(ctx).Where("account_id = ?", accountID)
+	if q != "" {
+		like := escapeLike(q) + "%"
+		tx = tx.Where("(email LIKE ? ESCAPE '\\' OR LOWER(first_name) LIKE ? ESCAPE '\\' OR LOWER(last_name) LIKE ? ESCAPE '\\')", like, like, like)
+	}
+	var out []User
+	err := tx.Order("email").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// ListConsole returns the account's console users.
+func ListConsole(ctx context.Context, db *gorm.DB, accountID string) ([]User, error) {
+	var out []User
+	err := db.WithContext(ctx).Where("account_id = ? AND console_role <> ''", accountID).Order("email").Find(&out).Error
+	return out, err
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
