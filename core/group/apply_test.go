@@ -1,0 +1,206 @@
+package group_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/store/storetest"
+)
+
+func models() []any { return append(group.Models(), &audit.Entry{}) }
+
+func stream(ms ...group.SourceMember) group.MemberStream {
+	return func(emit func(group.SourceMember) error) error {
+		for _, m := range ms {
+			if err := emit(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// brokenStream sends ms then fails, as a crashed plugin's stream does.
+func brokenStream(ms ...group.SourceMember) group.MemberStream {
+	return func(emit func(group.SourceMember) error) error {
+		if err := stream(ms...)(emit); err != nil {
+			return err
+		}
+		return errors.New("plugin unavailable: connection reset")
+	}
+}
+
+type snapshot map[string][]string // group external id -> "key|email|name"
+
+func snap(t *testing.T, db *store.DB, account, source string) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	gs, err := group.List(ctx, db.R, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := snapshot{}
+	for _, g := range gs {
+		if g.Source != source {
+			continue
+		}
+		ms, err := group.Members(ctx, db.R, g.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := []string{}
+		for _, m := range ms {
+			list = append(list, fmt.Sprintf("%s|%s|%s", m.ExternalID, m.Email, m.Name))
+		}
+		sort.Strings(list)
+		out[g.ExternalID+"="+g.Name] = list
+	}
+	return out
+}
+
+func TestApply(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const acct, src = "acct-1", "okta"
+		groups := []group.SourceGroup{{ExternalID: "g1", Name: "Staff"}, {ExternalID: "g2", Name: "Students"}}
+
+		res, err := group.Apply(ctx, db.W, acct, src, groups, stream(
+			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "Ann@Example.org", Name: "Ann"},
+			group.SourceMember{GroupExternalID: "g1", Email: "bob@example.org", Name: "Bob"},
+			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"},
+			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"}, // duplicate
+			group.SourceMember{GroupExternalID: "nope", ExternalID: "u4"},                                   // unknown group
+			group.SourceMember{GroupExternalID: "g2"},                                                       // no identity
+		))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := group.Result{GroupsAdded: 2, MembersAdded: 3, MembersSkipped: 3, Complete: true}
+		if res != want {
+			t.Fatalf("first sync = %+v, want %+v", res, want)
+		}
+		before, _ := group.List(ctx, db.R, acct)
+		var memberIDs []string
+		for _, g := range before {
+			ms, _ := group.Members(ctx, db.R, g.ID, 0, 0)
+			for _, m := range ms {
+				memberIDs = append(memberIDs, m.ID)
+			}
+		}
+
+		// Same data again: nothing changes, ids survive.
+		res, err = group.Apply(ctx, db.W, acct, src, groups, stream(
+			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "ann@example.org", Name: "Ann"},
+			group.SourceMember{GroupExternalID: "g1", Email: "bob@example.org", Name: "Bob"},
+			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"},
+		))
+		if err != nil || res != (group.Result{Complete: true}) {
+			t.Fatalf("unchanged sync = %+v, %v", res, err)
+		}
+		var after []string
+		gs, _ := group.List(ctx, db.R, acct)
+		for _, g := range gs {
+			ms, _ := group.Members(ctx, db.R, g.ID, 0, 0)
+			for _, m := range ms {
+				after = append(after, m.ID)
+			}
+		}
+		sort.Strings(memberIDs)
+		sort.Strings(after)
+		if fmt.Sprint(memberIDs) != fmt.Sprint(after) {
+			t.Fatalf("member ids changed on an unchanged sync: %v -> %v", memberIDs, after)
+		}
+
+		// Rename g1, drop g2, change Ann's name, remove Bob, add Dee.
+		res, err = group.Apply(ctx, db.W, acct, src, []group.SourceGroup{{ExternalID: "g1", Name: "All staff"}}, stream(
+			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "ann@example.org", Name: "Ann Lee"},
+			group.SourceMember{GroupExternalID: "g1", ExternalID: "u5", Email: "dee@example.org", Name: "Dee"},
+		))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = group.Result{GroupsUpdated: 1, GroupsRemoved: 1, MembersAdded: 1, MembersUpdated: 1, MembersRemoved: 2, Complete: true}
+		if res != want {
+			t.Fatalf("third sync = %+v, want %+v", res, want)
+		}
+		got := snap(t, db, acct, src)
+		wantSnap := snapshot{"g1=All staff": {"u1|ann@example.org|Ann Lee", "u5|dee@example.org|Dee"}}
+		if fmt.Sprint(got) != fmt.Sprint(wantSnap) {
+			t.Fatalf("groups = %v, want %v", got, wantSnap)
+		}
+		ids, err := group.GroupsOf(ctx, db.R, acct, "DEE@example.org")
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("GroupsOf = %v, %v", ids, err)
+		}
+		entries, _ := audit.List(db.R, acct, 10)
+		if len(entries) != 2 {
+			t.Fatalf("audit entries = %d, want one per sync that changed something (2)", len(entries))
+		}
+	})
+}
+
+// A stream that breaks half-way saves what arrived and removes nothing.
+func TestApplyInterruptedStreamRemovesNothing(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const acct, src = "acct-1", "ldap"
+		groups := []group.SourceGroup{{ExternalID: "g1", Name: "Staff"}}
+		all := []group.SourceMember{
+			{GroupExternalID: "g1", ExternalID: "u1", Email: "a@x.org", Name: "A"},
+			{GroupExternalID: "g1", ExternalID: "u2", Email: "b@x.org", Name: "B"},
+			{GroupExternalID: "g1", ExternalID: "u3", Email: "c@x.org", Name: "C"},
+		}
+		if _, err := group.Apply(ctx, db.W, acct, src, groups, stream(all...)); err != nil {
+			t.Fatal(err)
+		}
+		// Next sync: u1 renamed, a newcomer, then the connection drops
+		// before u2 and u3 were sent.
+		res, err := group.Apply(ctx, db.W, acct, src, groups, brokenStream(
+			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "a@x.org", Name: "A renamed"},
+		))
+		if !errors.Is(err, group.ErrIncomplete) {
+			t.Fatalf("err = %v, want ErrIncomplete", err)
+		}
+		if res.Complete || res.MembersRemoved != 0 || res.GroupsRemoved != 0 {
+			t.Fatalf("interrupted sync removed something: %+v", res)
+		}
+		got := snap(t, db, acct, src)
+		want := snapshot{"g1=Staff": {"u1|a@x.org|A renamed", "u2|b@x.org|B", "u3|c@x.org|C"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after interrupted sync = %v, want %v", got, want)
+		}
+	})
+}
+
+// Sources and accounts do not touch each other's groups.
+func TestApplyIsScopedBySourceAndAccount(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		g := []group.SourceGroup{{ExternalID: "g1", Name: "Staff"}}
+		m := stream(group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "a@x.org"})
+		for _, a := range []string{"acct-1", "acct-2"} {
+			for _, s := range []string{"okta", "ldap"} {
+				if _, err := group.Apply(ctx, db.W, a, s, g, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		res, err := group.Apply(ctx, db.W, "acct-1", "okta", nil, stream())
+		if err != nil || res.GroupsRemoved != 1 || res.MembersRemoved != 1 {
+			t.Fatalf("emptying acct-1/okta = %+v, %v", res, err)
+		}
+		for _, a := range []string{"acct-1", "acct-2"} {
+			gs, _ := group.List(ctx, db.R, a)
+			want := map[string]int{"acct-1": 1, "acct-2": 2}[a]
+			if len(gs) != want {
+				t.Fatalf("%s has %d groups, want %d", a, len(gs), want)
+			}
+		}
+	})
+}
