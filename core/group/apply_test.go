@@ -75,8 +75,8 @@ func TestApply(t *testing.T) {
 			group.SourceMember{GroupExternalID: "g1", Email: "bob@example.org", Name: "Bob"},
 			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"},
 			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"}, // duplicate
-			group.SourceMember{GroupExternalID: "nope", ExternalID: "u4"},                                   // unknown group
-			group.SourceMember{GroupExternalID: "g2"},                                                       // no identity
+			group.SourceMember{GroupExternalID: "nope", ExternalID: "u4"},                                    // unknown group
+			group.SourceMember{GroupExternalID: "g2"},                                                        // no identity
 		))
 		if err != nil {
 			t.Fatal(err)
