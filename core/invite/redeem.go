@@ -276,7 +276,6 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 
 var errLostRace = errors.New("lost redemption race")
 
-
 // whyLost re-reads the link after the conditional update found nothing to
 // change, to say which refusal applies now.
 func (s *Service) whyLost(ctx context.Context, tok string) error {

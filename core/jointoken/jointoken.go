@@ -168,8 +168,13 @@ func (s *Signer) fresh(ctx context.Context) error {
 	return nil
 }
 
-// Issue signs a join token for an audience (the room side).
+// Issue signs a join token for an audience (the room side), valid for TTL.
 func (s *Signer) Issue(ctx context.Context, audience string, c Claims) (string, error) {
+	return s.IssueFor(ctx, audience, c, TTL)
+}
+
+// IssueFor signs a token with another lifetime (the demo room's own session).
+func (s *Signer) IssueFor(ctx context.Context, audience string, c Claims, ttl time.Duration) (string, error) {
 	if err := s.fresh(ctx); err != nil {
 		return "", err
 	}
@@ -178,7 +183,7 @@ func (s *Signer) Issue(ctx context.Context, audience string, c Claims) (string, 
 	c.Audience = jwt.Audience{audience}
 	c.IssuedAt = jwt.NewNumericDate(now)
 	c.NotBefore = jwt.NewNumericDate(now.Add(-5 * time.Second))
-	c.Expiry = jwt.NewNumericDate(now.Add(TTL))
+	c.Expiry = jwt.NewNumericDate(now.Add(ttl))
 	c.ID = id.New()
 	s.mu.RLock()
 	sig := s.signer
