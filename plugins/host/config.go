@@ -1,0 +1,127 @@
+package host
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/plugins"
+)
+
+// Config declares one plugin in the gateway's config file:
+//
+//	plugins:
+//	  - name: campus-groups
+//	    kind: groupsource
+//	    path: /usr/lib/gateway/gateway-plugin-file-groups
+//	    sha256: 9f2c...e1
+//	    schedule: "*/15 * * * *"
+//	    account: 01890a5d-ac96-774b-bcce-b302099a8057
+//	    config:
+//	      path: /etc/gateway/groups.csv
+type Config struct {
+	// Name identifies the plugin in logs, status and API calls; it is also
+	// the "source" of the groups a group source syncs.
+	Name string `yaml:"name" json:"name"`
+	// Kind is roomadapter, groupsource or templateprovider.
+	Kind string `yaml:"kind" json:"kind"`
+	// Path is the plugin executable.
+	Path string `yaml:"path" json:"path"`
+	// SHA256 is the hex SHA-256 of the executable. The host refuses to start
+	// a binary whose checksum differs: a replaced binary runs only after an
+	// operator vouches for it here (`sha256sum PATH`).
+	SHA256 string `yaml:"sha256" json:"sha256"`
+	// Schedule is when the kind's job runs (group sync, template refresh): a
+	// cron expression ("*/15 * * * *") or a descriptor ("@hourly",
+	// "@every 10m"). Required for groupsource and templateprovider; room
+	// adapters have no job.
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Account is the account whose groups a group source syncs.
+	Account string `yaml:"account,omitempty" json:"account,omitempty"`
+	// Config is the plugin's own configuration, handed to it as JSON by
+	// Configure; the plugin checks it and reports every problem at once.
+	Config map[string]any `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ParseSchedule parses a schedule the way the scheduler does.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	return cron.ParseStandard(spec)
+}
+
+// Validate reports every problem of the declaration at once.
+func (c Config) Validate() error {
+	var f problem.Fields
+	c.validate(&f, "")
+	return f.Err()
+}
+
+func (c Config) validate(f *problem.Fields, prefix string) {
+	if !nameRE.MatchString(c.Name) {
+		f.Add(prefix+"name", "must be 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	kind := plugins.Kind(c.Kind)
+	if !kind.Valid() {
+		f.Add(prefix+"kind", fmt.Sprintf("must be one of %v, not %q", plugins.Kinds(), c.Kind))
+	}
+	if strings.TrimSpace(c.Path) == "" {
+		f.Add(prefix+"path", "is required: the plugin executable")
+	}
+	if b, err := hex.DecodeString(c.SHA256); err != nil || len(b) != 32 {
+		f.Add(prefix+"sha256", "must be the 64 hex digits of the executable's SHA-256 (sha256sum PATH)")
+	}
+	switch {
+	case kind == plugins.KindRoomAdapter && c.Schedule != "":
+		f.Add(prefix+"schedule", "room adapters have no scheduled job; remove it")
+	case kind.Valid() && kind != plugins.KindRoomAdapter && c.Schedule == "":
+		f.Add(prefix+"schedule", "is required for a "+c.Kind+` (e.g. "@hourly" or "*/15 * * * *")`)
+	case c.Schedule != "":
+		if _, err := ParseSchedule(c.Schedule); err != nil {
+			f.Add(prefix+"schedule", "is not a cron expression or descriptor: "+err.Error())
+		}
+	}
+	switch {
+	case kind == plugins.KindGroupSource && strings.TrimSpace(c.Account) == "":
+		f.Add(prefix+"account", "is required for a groupsource: the account its groups belong to")
+	case kind.Valid() && kind != plugins.KindGroupSource && c.Account != "":
+		f.Add(prefix+"account", "only group sources take an account")
+	}
+	if _, err := json.Marshal(c.Config); err != nil {
+		f.Add(prefix+"config", "cannot be expressed as JSON: "+err.Error())
+	}
+}
+
+// ValidateAll checks a whole plugins list, including that names are unique,
+// and reports every problem at once with fields like "plugins[2].sha256".
+func ValidateAll(cfgs []Config) error {
+	var f problem.Fields
+	seen := map[string]int{}
+	for i, c := range cfgs {
+		prefix := fmt.Sprintf("plugins[%d].", i)
+		c.validate(&f, prefix)
+		if j, dup := seen[c.Name]; dup && c.Name != "" {
+			f.Add(prefix+"name", fmt.Sprintf("%q is already the name of plugins[%d]", c.Name, j))
+		} else {
+			seen[c.Name] = i
+		}
+	}
+	return f.Err()
+}
+
+// ConfigJSON is the plugin's configuration as handed to Configure.
+func (c Config) ConfigJSON() (json.RawMessage, error) {
+	if c.Config == nil {
+		return json.RawMessage("{}"), nil
+	}
+	b, err := json.Marshal(c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: config: %w", c.Name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,302 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/invitegate/gateway/plugins"
+	"github.com/invitegate/gateway/plugins/groupsource"
+	"github.com/invitegate/gateway/plugins/roomadapter"
+	"github.com/invitegate/gateway/plugins/templateprovider"
+)
+
+// instance supervises one configured plugin.
+type instance struct {
+	h   *Host
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	state     State
+	proc      *process
+	client    any // the kind's *Client for the running process
+	info      plugins.Info
+	api       uint32
+	restarts  int
+	startedAt time.Time
+	lastErr   string
+	lastErrAt time.Time
+	nextStart time.Time
+	inflight  int
+	changed   chan struct{} // closed and replaced on every state change
+	wake      chan struct{} // a call saw the plugin vanish: look now
+}
+
+func newInstance(h *Host, c Config) *instance {
+	return &instance{
+		h: h, cfg: c,
+		log:     h.log.With("plugin", c.Name, "plugin_kind", c.Kind),
+		state:   StateStopped,
+		changed: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+// setState changes state under mu and wakes waiters.
+func (in *instance) setState(s State) {
+	in.state = s
+	close(in.changed)
+	in.changed = make(chan struct{})
+}
+
+func (in *instance) recordError(err error) {
+	in.lastErr = err.Error()
+	in.lastErrAt = in.h.opts.Now()
+}
+
+func (in *instance) status() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := Status{
+		Name: in.cfg.Name, Kind: in.cfg.Kind, Path: in.cfg.Path, State: in.state,
+		Plugin: in.info.Name, Version: in.info.Version, APIVersion: in.api,
+		Restarts: in.restarts, LastError: in.lastErr, LastErrorAt: in.lastErrAt,
+		InFlight: in.inflight,
+	}
+	if in.state == StateRunning {
+		s.StartedAt = in.startedAt
+		if in.proc != nil {
+			s.PID = in.proc.pid
+		}
+	}
+	if in.state == StateBackoff {
+		s.NextStart = in.nextStart
+	}
+	return s
+}
+
+// supervise starts the plugin and keeps it running until ctx ends. The
+// outcome of the first start is sent on first.
+func (in *instance) supervise(ctx context.Context, first chan<- error) {
+	opts := in.h.opts
+	backoff := opts.MinBackoff
+	reported := false
+	report := func(err error) {
+		if !reported {
+			reported = true
+			first <- err
+		}
+	}
+	defer func() {
+		report(ctx.Err())
+		in.mu.Lock()
+		if in.state != StateFailed {
+			in.setState(StateStopped)
+		}
+		in.mu.Unlock()
+	}()
+	for {
+		err := in.start(ctx)
+		if err != nil {
+			report(err)
+			if ctx.Err() != nil {
+				return
+			}
+			in.mu.Lock()
+			in.recordError(err)
+			if isPermanent(err) {
+				in.setState(StateFailed)
+				in.mu.Unlock()
+				in.log.Error("plugin cannot start; fix the config or the binary and restart the gateway", "error", err)
+				<-ctx.Done()
+				return
+			}
+			in.nextStart = opts.Now().Add(backoff)
+			in.setState(StateBackoff)
+			in.mu.Unlock()
+			in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
+		} else {
+			report(nil)
+			in.log.Info("plugin running", "plugin_name", in.info.Name, "version", in.info.Version, "api_version", in.api, "pid", in.proc.pid)
+			reason := in.watch(ctx)
+			in.mu.Lock()
+			proc, ran := in.proc, opts.Now().Sub(in.startedAt)
+			in.proc, in.client = nil, nil
+			if ctx.Err() == nil {
+				in.recordError(reason)
+				in.nextStart = opts.Now().Add(backoff)
+				in.setState(StateBackoff)
+			}
+			in.mu.Unlock()
+			if ctx.Err() != nil {
+				proc.stop()
+				in.log.Info("plugin stopped")
+				return
+			}
+			proc.killHard()
+			if ran >= opts.StableAfter {
+				backoff = opts.MinBackoff
+			}
+			in.log.Error("plugin failed; restarting", "error", reason, "retry_in", backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, opts.MaxBackoff)
+		in.mu.Lock()
+		in.restarts++
+		in.mu.Unlock()
+	}
+}
+
+// start runs one start: checksum, handshake, Info, version, Configure, Health.
+func (in *instance) start(ctx context.Context) (err error) {
+	in.mu.Lock()
+	in.setState(StateStarting)
+	in.mu.Unlock()
+	if err := verifyChecksum(in.cfg.Name, in.cfg.Path, in.cfg.SHA256); err != nil {
+		return err
+	}
+	proc, err := launch(in.cfg.Path, newHCLog(in.log), in.h.opts.StartTimeout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			proc.killHard()
+		}
+	}()
+	sctx, cancel := context.WithTimeout(ctx, in.h.opts.StartTimeout)
+	defer cancel()
+	kind := plugins.Kind(in.cfg.Kind)
+	info, err := proc.base.Info(sctx)
+	if err != nil {
+		return fmt.Errorf("plugin %q: Info: %w", in.cfg.Name, err)
+	}
+	if info.Kind != kind {
+		return permanent(fmt.Errorf("plugin %q: %s is a %q plugin but the config declares kind %q",
+			in.cfg.Name, in.cfg.Path, info.Kind, kind))
+	}
+	api, err := plugins.Negotiate(APIVersions(kind), info.APIVersions)
+	if err != nil {
+		return permanent(fmt.Errorf("plugin %q: %w", in.cfg.Name, err))
+	}
+	raw, err := in.cfg.ConfigJSON()
+	if err != nil {
+		return permanent(err)
+	}
+	if err := proc.base.Configure(sctx, api, raw); err != nil {
+		var ce plugins.ConfigErrors
+		if errors.As(err, &ce) {
+			return permanent(fmt.Errorf("plugin %q rejected its config: %w", in.cfg.Name, err))
+		}
+		return fmt.Errorf("plugin %q: Configure: %w", in.cfg.Name, err)
+	}
+	if err := proc.base.Health(sctx); err != nil {
+		return fmt.Errorf("plugin %q is not healthy: %w", in.cfg.Name, err)
+	}
+	var client any
+	switch kind {
+	case plugins.KindRoomAdapter:
+		client = roomadapter.NewClient(proc.conn)
+	case plugins.KindGroupSource:
+		client = groupsource.NewClient(proc.conn)
+	case plugins.KindTemplateProvider:
+		client = templateprovider.NewClient(proc.conn)
+	}
+	in.mu.Lock()
+	in.proc, in.client, in.info, in.api = proc, client, info, api
+	in.startedAt = in.h.opts.Now()
+	in.setState(StateRunning)
+	in.mu.Unlock()
+	return nil
+}
+
+// watch returns why the running plugin must be restarted, or nil when ctx ends.
+func (in *instance) watch(ctx context.Context) error {
+	in.mu.Lock()
+	proc := in.proc
+	in.mu.Unlock()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	health := time.NewTicker(in.h.opts.HealthInterval)
+	defer health.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+		case <-in.wake:
+		case <-health.C:
+			hctx, cancel := context.WithTimeout(ctx, in.h.opts.HealthTimeout)
+			err := proc.base.Health(hctx)
+			cancel()
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("plugin did not answer its health check within %s (hung); killed it", in.h.opts.HealthTimeout)
+			}
+			if err != nil {
+				return fmt.Errorf("health check failed: %w", err)
+			}
+		}
+		if proc.exited() {
+			return fmt.Errorf("plugin process %d exited unexpectedly", proc.pid)
+		}
+	}
+}
+
+// acquire returns the running plugin's client for one call, waiting while
+// it is starting; release must be called when the call ends.
+func (in *instance) acquire(ctx context.Context) (client any, proc *process, release func(), err error) {
+	for {
+		in.mu.Lock()
+		switch in.state {
+		case StateRunning:
+			client, proc = in.client, in.proc
+			in.inflight++
+			in.mu.Unlock()
+			return client, proc, func() {
+				in.mu.Lock()
+				in.inflight--
+				in.mu.Unlock()
+			}, nil
+		case StateStarting:
+			ch := in.changed
+			in.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, nil, nil, fmt.Errorf("still starting: %w", ctx.Err())
+			}
+		}
+		var why error
+		switch in.state {
+		case StateBackoff:
+			why = fmt.Errorf("%w: restarting after a failure (%s); next start at %s",
+				plugins.ErrUnavailable, in.lastErr, in.nextStart.Format(time.RFC3339))
+		case StateFailed:
+			why = fmt.Errorf("%w: it cannot start: %s", plugins.ErrUnavailable, in.lastErr)
+		default:
+			why = fmt.Errorf("%w: it is not running", plugins.ErrUnavailable)
+		}
+		in.mu.Unlock()
+		return nil, nil, nil, why
+	}
+}
+
+// poke asks the supervisor to look at the process now.
+func (in *instance) poke() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
