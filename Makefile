@@ -8,7 +8,7 @@ PLUGINS := $(notdir $(wildcard cmd/gateway-plugin-*))
 
 ## run: build the gateway and its plugins, then serve on localhost with embedded SQLite.
 run: build
-	$(BIN)/gateway serve --config gateway.yaml --print-admin-login-link
+	$(BIN)/gateway serve --print-admin-login-link
 
 ## build: the gateway binary and every bundled plugin into ./bin.
 build: plugins

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// The console is server-rendered; its buttons call the same /api/v1
+// endpoints a program would, with the session cookie.
+
+type consoleHomePage struct {
+	Resources []resource.Resource
+	Types     []resource.Type
+}
+
+func (s *Server) consoleHome(c *gin.Context) {
+	p := who(c)
+	only := ""
+	if !p.Admin {
+		only = p.User.ID
+	}
+	rs, err := resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "home", pageData{Title: "Resources", Data: consoleHomePage{Resources: rs, Types: resource.Types}})
+}
+
+type consoleResourcePage struct {
+	Resource    *resource.Resource
+	Invitations []invitationView
+	Roles       []string
+	Invitable   error
+}
+
+func (s *Server) consoleResource(c *gin.Context) {
+	r, _, err := s.resourceFor(c, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	d := consoleResourcePage{Resource: r, Roles: r.Type.InviteRoles()}
+	invs, err := s.cfg.Invites.List(c.Request.Context(), p.caller(), r.ID)
+	if err != nil && problem.KindOf(err) != problem.Forbidden {
+		s.fail(c, err)
+		return
+	}
+	for i := range invs {
+		d.Invitations = append(d.Invitations, s.viewInvitation(&invs[i], ""))
+	}
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	switch {
+	case !set.Enabled:
+		d.Invitable = invite.ErrModuleDisabled
+	case r.Type == resource.Room && !r.ChatCollab:
+		d.Invitable = invite.ErrChatCollabOff
+	default:
+		d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
+	}
+	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
+}
+
+func (s *Server) consoleSettings(c *gin.Context) {
+	p := who(c)
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "settings", pageData{Title: "Invitation settings", Data: set})
+}
+
+func (s *Server) consoleUsers(c *gin.Context) {
+	p := who(c)
+	if !p.Admin {
+		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may manage console users"))
+		return
+	}
+	us, err := user.ListConsole(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "users", pageData{Title: "Console users", Data: us})
+}
+
+func (s *Server) consolePlugins(c *gin.Context) {
+	p := who(c)
+	if !p.Admin {
+		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may see plugins"))
+		return
+	}
+	var st []PluginRow
+	if s.cfg.Plugins != nil {
+		var err error
+		if st, err = s.cfg.Plugins.PluginStatuses(c.Request.Context()); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.render(c, http.StatusOK, "plugins", pageData{Title: "Plugins", Data: st})
+}

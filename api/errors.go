@@ -1,0 +1,146 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/problem"
+)
+
+var (
+	errNoRoute  = problem.New(problem.NotFound, "no_route", "there is no page or endpoint at this address")
+	errNoMethod = problem.New(problem.Invalid, "method_not_allowed", "this address does not accept this HTTP method")
+	errInternal = errors.New("internal error")
+)
+
+// statusOf is the one place core's refusals become HTTP statuses.
+func statusOf(err error) int {
+	if err == errNoMethod {
+		return http.StatusMethodNotAllowed
+	}
+	switch problem.KindOf(err) {
+	case problem.Invalid:
+		return http.StatusBadRequest
+	case problem.NotFound:
+		return http.StatusNotFound
+	case problem.Forbidden:
+		return http.StatusForbidden
+	case problem.Unauthorized:
+		return http.StatusUnauthorized
+	case problem.Conflict:
+		return http.StatusConflict
+	case problem.Gone:
+		return http.StatusGone
+	case problem.RateLimited:
+		return http.StatusTooManyRequests
+	case problem.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Code      string               `json:"code"`
+	Message   string               `json:"message"`
+	Field     string               `json:"field,omitempty"`
+	Details   []problem.FieldError `json:"details,omitempty"`
+	RequestID string               `json:"request_id"`
+}
+
+// describe returns what a person may be told about err. Unexpected errors are
+// logged in full and shown only as "internal error" with the request id.
+func describe(c *gin.Context, err error) errorBody {
+	b := errorBody{RequestID: requestIDOf(c)}
+	if p, ok := problem.As(err); ok {
+		b.Code, b.Message, b.Field, b.Details = p.Code, p.Message, p.Field, p.Details
+		return b
+	}
+	reqLog(c).Error("request failed", "route", c.FullPath(), "error", err.Error())
+	b.Code = "internal"
+	b.Message = "something went wrong on our side; if it persists, report request id " + b.RequestID
+	return b
+}
+
+// fail answers with the error as JSON under /api and as a page elsewhere.
+func (s *Server) fail(c *gin.Context, err error) {
+	status := statusOf(err)
+	b := describe(c, err)
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") || wantsJSON(c) {
+		c.AbortWithStatusJSON(status, gin.H{"error": b})
+		return
+	}
+	s.render(c, status, "error", pageData{Title: errorTitle(b.Code), Error: &b})
+	c.Abort()
+}
+
+func wantsJSON(c *gin.Context) bool {
+	a := c.GetHeader("Accept")
+	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
+}
+
+// bind decodes a JSON body strictly: unknown fields and wrong types are
+// reported with the field's name.
+func bind(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return problem.Field(te.Field, fmt.Sprintf("%s must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value))
+		case errors.As(err, &se):
+			return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body is not valid JSON (at byte %d): %v", se.Offset, se))
+		case errors.Is(err, io.EOF):
+			return problem.New(problem.Invalid, "bad_json", "request body is empty; send a JSON object")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return problem.Field(f, fmt.Sprintf("unknown field %q", f))
+		}
+		return problem.New(problem.Invalid, "bad_json", "request body is not valid JSON: "+err.Error())
+	}
+	return nil
+}
+
+// errorTitle is the heading of each failure page.
+func errorTitle(code string) string {
+	switch code {
+	case "invite_expired":
+		return "This link has expired"
+	case "invite_used":
+		return "This link has already been used"
+	case "used_on_another_device":
+		return "This link was used on another device"
+	case "email_mismatch":
+		return "That is not the invited email"
+	case "domain_blocked":
+		return "This email domain is not allowed"
+	case "invite_removed":
+		return "This invitation was removed"
+	case "resource_deleted":
+		return "This room or media no longer exists"
+	case "module_disabled":
+		return "Invitations are turned off"
+	case "too_many_attempts":
+		return "Too many attempts"
+	case "invite_not_found", "login_link_invalid":
+		return "This link is not valid"
+	case "login_link_used":
+		return "This sign-in link was already used"
+	case "login_link_expired":
+		return "This sign-in link has expired"
+	case "unauthorized":
+		return "Please sign in"
+	case "forbidden", "not_collaborator":
+		return "You cannot do this"
+	case "no_route", "not_found":
+		return "Page not found"
+	}
+	return "Something went wrong"
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
+)
+
+// demoAudience is the audience of join tokens for the built-in demo room.
+const demoAudience = "demo-room"
+
+type invitePage struct {
+	View     *invite.View
+	Email    string // what was typed, on a retry
+	SignedIn string // the console user's email, when signed in
+}
+
+func (s *Server) visitor(c *gin.Context) (invite.Visitor, *principal) {
+	var v invite.Visitor
+	v.DeviceSecret, _ = c.Cookie(deviceCookie)
+	p := s.optionalSession(c)
+	if p != nil {
+		v.SessionEmail, v.SessionAccountID = p.User.Email, p.AccountID
+	}
+	return v, p
+}
+
+// invitePage shows what a link offers. GET and HEAD never change anything.
+func (s *Server) invitePage(c *gin.Context) {
+	v, p := s.visitor(c)
+	view, err := s.cfg.Invites.Inspect(c.Request.Context(), c.Param("token"), v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d := invitePage{View: view}
+	if p != nil {
+		d.SignedIn = p.User.Email
+	}
+	s.render(c, http.StatusOK, "invite", pageData{Title: view.Resource.Title, Me: p, Data: d})
+}
+
+// inviteEnter is the button press that redeems the link.
+func (s *Server) inviteEnter(c *gin.Context) {
+	client := c.ClientIP()
+	if s.guesses.exhausted(client) {
+		s.metrics.redemptions.WithLabelValues("too_many_attempts").Inc()
+		s.fail(c, invite.ErrTooManyGuesses)
+		return
+	}
+	v, p := s.visitor(c)
+	tok := c.Param("token")
+	email := c.PostForm("email")
+	e, err := s.cfg.Invites.Redeem(c.Request.Context(), invite.RedeemInput{Token: tok, Email: email, Visitor: v})
+	if err != nil {
+		code := "error"
+		if pe, ok := problem.As(err); ok {
+			code = pe.Code
+		}
+		s.metrics.redemptions.WithLabelValues(code).Inc()
+		if code == "email_mismatch" {
+			s.guesses.spend(client)
+			s.lobbyAgain(c, tok, email, v, p, err)
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	outcome := "ok"
+	if e.Reentry {
+		outcome = "reentry"
+	}
+	s.metrics.redemptions.WithLabelValues(outcome).Inc()
+	if e.NotifyErr != nil {
+		reqLog(c).Warn("room not told of role upgrade", "resource", e.Resource.ID, "error", e.NotifyErr.Error())
+	}
+	if e.Invitation.DeviceBinding {
+		s.setCookie(c, deviceCookie, e.DeviceSecret, "/i/", 365*24*3600)
+	}
+	dest, err := s.enterURL(c.Request.Context(), e.Resource, e.User.ID, e.User.Email, e.User.Name(), e.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, dest)
+}
+
+// lobbyAgain shows the lobby with the refusal, so the person can retype.
+func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor, p *principal, cause error) {
+	view, err := s.cfg.Invites.Inspect(c.Request.Context(), tok, v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	b := describe(c, cause)
+	d := invitePage{View: view, Email: email}
+	if p != nil {
+		d.SignedIn = p.User.Email
+	}
+	s.render(c, statusOf(cause), "invite", pageData{Title: view.Resource.Title, Error: &b, Me: p, Data: d})
+}
+
+// enterURL is where a person goes in: the room's join URL with a signed join token.
+func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, email, name, role string) (string, error) {
+	aud, base := demoAudience, s.URL("/demo/rooms/"+res.ID)
+	if res.Adapter != "" {
+		if s.cfg.Rooms == nil {
+			return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+res.Adapter+" for this resource is not configured")
+		}
+		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, userID, role)
+		if err != nil {
+			return "", err
+		}
+		aud, base = res.Adapter, u
+	}
+	claims := jointoken.Claims{Email: email, Name: name, Resource: res.ID, Role: role, Privileges: resource.Privileges(role)}
+	claims.Subject = userID
+	jt, err := s.cfg.Signer.Issue(ctx, aud, claims)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("jt", jt)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

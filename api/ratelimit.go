@@ -1,0 +1,53 @@
+package api
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limiter is a per-client token bucket for actions that must not be
+// repeated freely, like guessing an invitation's email. It is per replica;
+// the per-invitation limit in core is shared by all replicas.
+type limiter struct {
+	mu      sync.Mutex
+	per     rate.Limit
+	burst   int
+	clients map[string]*clientBucket
+}
+
+type clientBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{per: rate.Limit(perSecond), burst: burst, clients: map[string]*clientBucket{}}
+}
+
+func (l *limiter) bucket(key string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if len(l.clients) > 50000 {
+		for k, b := range l.clients {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(l.clients, k)
+			}
+		}
+	}
+	b, ok := l.clients[key]
+	if !ok {
+		b = &clientBucket{lim: rate.NewLimiter(l.per, l.burst)}
+		l.clients[key] = b
+	}
+	b.seen = now
+	return b.lim
+}
+
+// exhausted reports whether the client has no attempt left right now.
+func (l *limiter) exhausted(key string) bool { return l.bucket(key).Tokens() < 1 }
+
+// spend uses up one attempt.
+func (l *limiter) spend(key string) { l.bucket(key).Allow() }

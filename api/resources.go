@@ -1,0 +1,177 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/user"
+)
+
+type resourceView struct {
+	*resource.Resource
+	InviteRoles []string `json:"invite_roles"`
+	// MyRole is the caller's collaborator role, if any.
+	MyRole string `json:"my_role,omitempty"`
+}
+
+func viewResource(r *resource.Resource, myRole string) resourceView {
+	return resourceView{Resource: r, InviteRoles: r.Type.InviteRoles(), MyRole: myRole}
+}
+
+// resourceFor loads a resource the caller may see: admins see every resource
+// of their account, members those they collaborate on. With manage, only
+// admins, owners and co-owners pass.
+func (s *Server) resourceFor(c *gin.Context, manage bool) (*resource.Resource, string, error) {
+	p := who(c)
+	r, err := resource.Get(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Param("id"))
+	if err != nil {
+		return nil, "", err
+	}
+	role := ""
+	if p.User != nil {
+		if role, err = resource.CollaboratorRole(c.Request.Context(), s.cfg.DB.R, r.ID, p.User.ID); err != nil {
+			return nil, "", err
+		}
+	}
+	if p.Admin {
+		return r, role, nil
+	}
+	if role == "" {
+		return nil, "", problem.ErrNotFound
+	}
+	if manage && role != resource.Owner && role != resource.CoOwner {
+		return nil, "", problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
+	}
+	return r, role, nil
+}
+
+func (s *Server) listResources(c *gin.Context) {
+	p := who(c)
+	only := ""
+	if !p.Admin {
+		only = p.User.ID
+	}
+	rs, err := resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]resourceView, len(rs))
+	for i := range rs {
+		out[i] = viewResource(&rs[i], "")
+	}
+	c.JSON(http.StatusOK, gin.H{"resources": out})
+}
+
+func (s *Server) createResource(c *gin.Context) {
+	var in resource.Input
+	if err := bind(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	r, err := resource.Create(c.Request.Context(), s.cfg.DB.W, p.AccountID, p.Actor, in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	role := ""
+	if p.User != nil {
+		role = resource.Owner
+	}
+	c.JSON(http.StatusCreated, viewResource(r, role))
+}
+
+func (s *Server) getResource(c *gin.Context) {
+	r, role, err := s.resourceFor(c, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewResource(r, role))
+}
+
+func (s *Server) updateResource(c *gin.Context) {
+	r, role, err := s.resourceFor(c, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	in := resource.Input{Title: r.Title, Description: r.Description, StartsAt: r.StartsAt, EndsAt: r.EndsAt, TimeZone: r.TimeZone}
+	if err := bind(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.Type != "" && in.Type != r.Type {
+		s.fail(c, problem.Field("type", "a resource's type cannot change; create a new resource"))
+		return
+	}
+	p := who(c)
+	r, err = resource.Update(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, p.Actor, in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewResource(r, role))
+}
+
+func (s *Server) deleteResource(c *gin.Context) {
+	r, _, err := s.resourceFor(c, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if err := resource.Delete(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, p.Actor); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) listCollaborators(c *gin.Context) {
+	r, _, err := s.resourceFor(c, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cs, err := resource.Collaborators(c.Request.Context(), s.cfg.DB.R, r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"collaborators": cs})
+}
+
+func (s *Server) setCollaborator(c *gin.Context) {
+	r, _, err := s.resourceFor(c, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var in struct {
+		Role string `json:"role"`
+	}
+	if err := bind(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	u, err := user.Get(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Param("user"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if u.ConsoleRole == "" {
+		s.fail(c, problem.Field("user", "collaborators must be console users; add them under Users first"))
+		return
+	}
+	if err := resource.SetCollaborator(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, u.ID, in.Role, p.Actor); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"resource_id": r.ID, "user_id": u.ID, "role": in.Role})
+}

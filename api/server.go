@@ -1,0 +1,237 @@
+// Package api is the gateway's HTTP surface: the JSON API under /api/v1, the
+// invitee pages (/i, /l), the console, the demo room, and the operational
+// endpoints. Handlers translate between HTTP and core; core decides.
+package api
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// Config is everything the HTTP layer needs; cmd/gateway builds it.
+type Config struct {
+	// BaseURL is the public URL people reach the gateway at; links and the
+	// join token issuer are built from it.
+	BaseURL string
+	DB      *store.DB
+	Logger  *slog.Logger
+	Signer  *jointoken.Signer
+	Invites *invite.Service
+	// Sessions signs console users in; built from DB when nil.
+	Sessions *session.Service
+	// Rooms gives join URLs for resources hosted by a room adapter plugin;
+	// nil means every resource uses the built-in demo room.
+	Rooms JoinURLs
+	// Plugins reports plugin status for the admin surface; may be nil.
+	Plugins PluginStatus
+	// Now is the clock.
+	Now func() time.Time
+	// Registry receives the gateway's metrics; a new one when nil.
+	Registry *prometheus.Registry
+	// GuessesPerMinute bounds wrong lobby emails per client (default 10).
+	GuessesPerMinute int
+	// TrustedProxies are the proxy addresses whose X-Forwarded-For is believed.
+	TrustedProxies []string
+}
+
+// JoinURLs is the room side of resources hosted elsewhere than the demo room.
+type JoinURLs interface {
+	// JoinURL returns where a person enters the resource; the gateway adds
+	// the signed join token as the "jt" query parameter.
+	JoinURL(ctx context.Context, adapter, resourceID, externalID, userID, role string) (string, error)
+}
+
+// PluginStatus lists plugins for the admin API and console.
+type PluginStatus interface {
+	PluginStatuses(ctx context.Context) ([]PluginRow, error)
+}
+
+// PluginRow is one configured plugin as an admin sees it.
+type PluginRow struct {
+	Name      string     `json:"name"`
+	Kind      string     `json:"kind"`
+	State     string     `json:"state"`
+	Version   string     `json:"version,omitempty"`
+	Restarts  int        `json:"restarts"`
+	LastRun   *time.Time `json:"last_run,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// Server is the gateway's HTTP handler.
+type Server struct {
+	cfg      Config
+	base     *url.URL
+	secure   bool
+	log      *slog.Logger
+	engine   *gin.Engine
+	handler  http.Handler
+	pages    map[string]*template.Template
+	metrics  *metrics
+	guesses  *limiter
+	sessions *session.Service
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, errors.New("base URL must be an absolute http(s) URL")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.GuessesPerMinute <= 0 {
+		cfg.GuessesPerMinute = 10
+	}
+	sess := cfg.Sessions
+	if sess == nil {
+		sess = &session.Service{DB: cfg.DB.W, Now: cfg.Now}
+	}
+	pages, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		cfg: cfg, base: base, secure: base.Scheme == "https", log: cfg.Logger,
+		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
+		guesses: newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+	}
+	e := gin.New()
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(s.requestID, s.accessLog, s.recover, securityHeaders)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, errNoRoute) })
+	e.NoMethod(func(c *gin.Context) { s.fail(c, errNoMethod) })
+	s.engine = e
+	s.routes(cfg.Registry)
+	// Cross-origin protection for every state-changing request made by a
+	// browser (console forms, invite buttons): a request another site makes
+	// the browser send is refused. Programs with API keys send no Origin or
+	// Sec-Fetch-Site and pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":{"code":"cross_origin","message":"cross-origin request refused: submit forms from the gateway's own pages"}}`))
+	}))
+	s.handler = cop.Handler(e)
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// URL builds an absolute URL under the base URL.
+func (s *Server) URL(path string) string { return s.base.String() + path }
+
+// InviteURL is the link an invitee opens.
+func (s *Server) InviteURL(token string) string { return s.URL("/i/" + token) }
+
+// LoginURL is a console sign-in link.
+func (s *Server) LoginURL(token string) string { return s.URL("/l/" + token) }
+
+func (s *Server) routes(reg *prometheus.Registry) {
+	e := s.engine
+	e.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/console") })
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	e.GET("/.well-known/jwks.json", s.jwks)
+	e.GET("/openapi.json", s.openapi)
+	e.GET("/static/*file", s.static)
+
+	inv := e.Group("/i/:token", noStore)
+	inv.GET("", s.invitePage)
+	inv.HEAD("", s.invitePage)
+	inv.POST("", s.inviteEnter)
+
+	login := e.Group("/l/:token", noStore)
+	login.GET("", s.loginPage)
+	login.HEAD("", s.loginPage)
+	login.POST("", s.loginEnter)
+
+	e.GET("/demo/rooms/:id", noStore, s.demoRoom)
+	e.GET("/demo/rooms/:id/presence", noStore, s.demoPresence)
+
+	con := e.Group("/console", noStore, s.consoleAuth)
+	con.GET("", s.consoleHome)
+	con.GET("/resources/:id", s.consoleResource)
+	con.GET("/settings", s.consoleSettings)
+	con.GET("/users", s.consoleUsers)
+	con.GET("/plugins", s.consolePlugins)
+	e.POST("/console/signout", s.signOut)
+
+	v1 := e.Group("/api/v1", noStore, s.apiAuth)
+	v1.GET("/me", s.me)
+	v1.GET("/resources", s.listResources)
+	v1.POST("/resources", s.createResource)
+	v1.GET("/resources/:id", s.getResource)
+	v1.PATCH("/resources/:id", s.updateResource)
+	v1.DELETE("/resources/:id", s.deleteResource)
+	v1.GET("/resources/:id/collaborators", s.listCollaborators)
+	v1.PUT("/resources/:id/collaborators/:user", s.setCollaborator)
+	v1.GET("/resources/:id/invitations", s.listInvitations)
+	v1.POST("/resources/:id/invitations", s.createInvitation)
+	v1.GET("/resources/:id/invitations/:inv", s.getInvitation)
+	v1.DELETE("/resources/:id/invitations/:inv", s.removeInvitation)
+	v1.POST("/resources/:id/invitations/:inv/resend", s.resendInvitation)
+	v1.GET("/settings/invitations", s.getSettings)
+	v1.PUT("/settings/invitations", s.adminOnly, s.putSettings)
+	v1.GET("/users", s.searchUsers)
+	v1.POST("/users", s.adminOnly, s.addConsoleUser)
+	v1.POST("/users/:id/login-links", s.adminOnly, s.issueLoginLink)
+	v1.GET("/audit", s.adminOnly, s.listAudit)
+	v1.GET("/plugins", s.adminOnly, s.listPlugins)
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.DB.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database not reachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+func (s *Server) jwks(c *gin.Context) {
+	set, err := s.cfg.Signer.JWKS(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, set)
+}
+
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/user"
+)
+
+// loginPage shows a sign-in button; opening the link does not use it.
+func (s *Server) loginPage(c *gin.Context) {
+	l, err := s.sessions.CheckLoginLink(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	u, err := user.Get(c.Request.Context(), s.cfg.DB.R, l.AccountID, l.UserID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "login", pageData{Title: "Sign in", Data: u})
+}
+
+// loginEnter consumes the link and opens a console session.
+func (s *Server) loginEnter(c *gin.Context) {
+	tok, sess, err := s.sessions.SignIn(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setCookie(c, sessionCookie, tok, "/", int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()))
+	c.Redirect(http.StatusSeeOther, "/console")
+}
+
+func (s *Server) signOut(c *gin.Context) {
+	if p := s.optionalSession(c); p != nil {
+		s.sessions.SignOut(c.Request.Context(), p.SessionID)
+	}
+	s.setCookie(c, sessionCookie, "", "/", -1)
+	c.Redirect(http.StatusSeeOther, "/console")
+}

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/user"
+)
+
+func (s *Server) me(c *gin.Context) {
+	p := who(c)
+	out := gin.H{"account_id": p.AccountID, "actor": p.Actor, "admin": p.Admin}
+	if p.User != nil {
+		out["user"] = p.User
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// searchUsers feeds the invite dialog's email autocomplete (q) and, with
+// console=1, the console user list.
+func (s *Server) searchUsers(c *gin.Context) {
+	p := who(c)
+	var (
+		us  []user.User
+		err error
+	)
+	if c.Query("console") == "1" {
+		us, err = user.ListConsole(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	} else {
+		limit, _ := strconv.Atoi(c.Query("limit"))
+		us, err = user.Search(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Query("q"), limit)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"users": us})
+}
+
+func (s *Server) addConsoleUser(c *gin.Context) {
+	var in user.NewConsoleUser
+	if err := bind(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	u, err := user.AddConsoleUser(c.Request.Context(), s.cfg.DB.W, p.AccountID, p.Actor, in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, u)
+}
+
+func (s *Server) issueLoginLink(c *gin.Context) {
+	p := who(c)
+	tok, err := s.sessions.IssueLoginLink(c.Request.Context(), p.AccountID, c.Param("id"), p.Actor)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"link": s.LoginURL(tok)})
+}
+
+func (s *Server) listAudit(c *gin.Context) {
+	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "100"))
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	es, err := audit.List(s.cfg.DB.R, who(c).AccountID, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"entries": es})
+}
+
+func (s *Server) listPlugins(c *gin.Context) {
+	if s.cfg.Plugins == nil {
+		c.JSON(http.StatusOK, gin.H{"plugins": []PluginRow{}})
+		return
+	}
+	st, err := s.cfg.Plugins.PluginStatuses(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"plugins": st})
+}

@@ -1,0 +1,160 @@
+// Console and invitee page behaviour. Every console button calls the same
+// /api/v1 endpoints a program would, with the session cookie.
+(function () {
+  "use strict";
+
+  function fieldValue(el) {
+    var t = el.dataset.type;
+    if (t === "bool") return el.checked;
+    if (el.value === "") return undefined;
+    if (t === "int") return parseInt(el.value, 10);
+    if (t === "datetime") return new Date(el.value).toISOString();
+    if (t === "lines") return el.value.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean);
+    return el.value;
+  }
+
+  function serialize(form) {
+    var out = {};
+    form.querySelectorAll("[name]").forEach(function (el) {
+      var v = fieldValue(el);
+      if (v !== undefined) out[el.name] = v;
+      else if (el.dataset.type === "lines") out[el.name] = [];
+    });
+    return out;
+  }
+
+  function call(method, url, body) {
+    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (r) {
+      if (r.status === 204) return {};
+      return r.json().then(function (j) {
+        if (!r.ok) throw (j && j.error) || { message: "request failed (" + r.status + ")" };
+        return j;
+      });
+    });
+  }
+
+  function showError(scope, err) {
+    var box = scope && scope.querySelector("[data-error]");
+    var msg = err.message || "request failed";
+    if (err.details && err.details.length > 1) {
+      msg = err.details.map(function (d) { return d.field + ": " + d.message; }).join("; ");
+    }
+    if (box) { box.textContent = msg; box.hidden = false; } else { alert(msg); }
+  }
+
+  function then(kind, body, scope) {
+    if (kind === "reload") return location.reload();
+    if (kind === "goto-resource") { location.href = "/console/resources/" + body.id; return; }
+    if (kind === "saved") { var ok = scope.querySelector("[data-ok]"); if (ok) ok.hidden = false; return; }
+    if (kind === "show-link") {
+      var box = document.getElementById("link-confirm");
+      document.getElementById("invite-link").value = body.link;
+      box.hidden = false;
+      var form = document.getElementById("invite-form");
+      if (form) form.reset();
+    }
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.dataset.api) return;
+    ev.preventDefault();
+    var err = form.querySelector("[data-error]");
+    if (err) err.hidden = true;
+    call(form.dataset.method || "POST", form.dataset.api, serialize(form))
+      .then(function (body) { then(form.dataset.then, body, form); })
+      .catch(function (e) { showError(form, e); });
+  });
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest("button");
+    if (!b) return;
+    if (b.dataset.copy) {
+      var input = document.querySelector(b.dataset.copy);
+      var done = function () { b.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); document.execCommand("copy"); done(); });
+      } else { input.select(); document.execCommand("copy"); done(); }
+      return;
+    }
+    if (b.hasAttribute("data-reload")) { location.reload(); return; }
+    if (b.dataset.action) {
+      if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
+      call(b.dataset.method || "POST", b.dataset.action)
+        .then(function (body) { then(b.dataset.then, body, document); })
+        .catch(function (e) { showError(null, e); });
+    }
+  });
+
+  // Email autocomplete from the account's known users.
+  document.querySelectorAll("[data-autocomplete]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var known = {};
+    var timer;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      var hit = known[q.toLowerCase()];
+      if (hit) {
+        var f = document.getElementById("invite-first"), l = document.getElementById("invite-last");
+        if (f && !f.value) f.value = hit.first_name;
+        if (l && !l.value) l.value = hit.last_name;
+      }
+      if (q.length < 2) return;
+      timer = setTimeout(function () {
+        call("GET", "/api/v1/users?limit=8&q=" + encodeURIComponent(q)).then(function (j) {
+          list.innerHTML = "";
+          j.users.forEach(function (u) {
+            known[u.email] = u;
+            var o = document.createElement("option");
+            o.value = u.email;
+            o.label = (u.first_name + " " + u.last_name).trim();
+            list.appendChild(o);
+          });
+        }).catch(function () {});
+      }, 150);
+    });
+  });
+
+  // Local times for schedules.
+  document.querySelectorAll("time[data-local]").forEach(function (t) {
+    var d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) t.title = d.toLocaleString();
+  });
+
+  // Countdown until the session opens, then the lobby.
+  var cd = document.getElementById("countdown");
+  if (cd) {
+    var target = new Date(cd.dataset.countdownTo).getTime();
+    var clock = document.getElementById("countdown-clock");
+    var tick = function () {
+      var left = Math.max(0, Math.round((target - Date.now()) / 1000));
+      var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      clock.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+      if (left <= 0) { clearInterval(iv); setTimeout(function () { location.reload(); }, 500); }
+    };
+    var iv = setInterval(tick, 1000);
+    tick();
+  }
+
+  // Demo room: follow role changes without leaving the room.
+  var room = document.getElementById("room");
+  if (room) {
+    setInterval(function () {
+      call("GET", "/demo/rooms/" + room.dataset.resource + "/presence").then(function (j) {
+        var role = document.getElementById("role");
+        if (role.dataset.role !== j.role) {
+          role.dataset.role = j.role;
+          role.textContent = j.role.charAt(0).toUpperCase() + j.role.slice(1);
+          document.getElementById("privileges").textContent = j.privileges.join(", ");
+        }
+      }).catch(function () {});
+    }, 2000);
+  }
+})();

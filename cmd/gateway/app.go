@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/invitegate/gateway/api"
+	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// app is the gateway's parts, wired once for serve and the admin commands.
+type app struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *store.DB
+	signer   *jointoken.Signer
+	invites  *invite.Service
+	sessions *session.Service
+}
+
+func openApp(ctx context.Context, cfg *Config) (*app, error) {
+	log := cfg.logger()
+	db, err := store.Open(ctx, store.Config{DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(schema.Models()...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	signer, err := jointoken.Open(ctx, db.W, cfg.BaseURL)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return &app{
+		cfg: cfg, log: log, db: db, signer: signer,
+		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink},
+		sessions: &session.Service{DB: db.W},
+	}, nil
+}
+
+func (a *app) close() { a.db.Close() }
+
+// loginLinkFor issues a console sign-in link for a console user found by email.
+func (a *app) loginLinkFor(ctx context.Context, email string) (string, error) {
+	var u user.User
+	if err := a.db.R.WithContext(ctx).Where("email = ? AND console_role <> ''", email).Order("created_at").Take(&u).Error; err != nil {
+		return "", fmt.Errorf("no console user with email %s", email)
+	}
+	tok, err := a.sessions.IssueLoginLink(ctx, u.AccountID, u.ID, audit.System)
+	if err != nil {
+		return "", err
+	}
+	return a.cfg.BaseURL + "/l/" + tok, nil
+}
+
+func (a *app) apiKeyFor(ctx context.Context, adminEmail, name string) (string, error) {
+	email, err := user.NormalizeEmail(adminEmail)
+	if err != nil {
+		return "", err
+	}
+	var u user.User
+	if err := a.db.R.WithContext(ctx).Where("email = ? AND console_role = ?", email, user.RoleAdmin).Take(&u).Error; err != nil {
+		return "", fmt.Errorf("no account admin with email %s", email)
+	}
+	key, _, err := account.CreateAPIKey(ctx, a.db.W, u.AccountID, name, audit.System)
+	return key, err
+}
+
+type serveOptions struct {
+	printLoginLink bool
+	out            io.Writer
+}
+
+// serveGateway runs until ctx ends (SIGTERM/SIGINT), then drains requests.
+func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	boot, err := account.EnsureFirst(ctx, a.db.W, cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail)
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	srv, err := api.New(api.Config{
+		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
+		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+
+	fmt.Fprintf(opt.out, "Gateway serving at %s (database: %s)\n", cfg.BaseURL, store.DialectOf(cfg.Database.DSN))
+	if boot != nil {
+		fmt.Fprintf(opt.out, "First start: created account %q with admin %s.\n", boot.Account.Name, boot.Admin.Email)
+		fmt.Fprintf(opt.out, "API key (shown once, stored hashed): %s\n", boot.APIKey)
+	}
+	fmt.Fprintf(opt.out, "Console: %s/console\n", cfg.BaseURL)
+	if opt.printLoginLink {
+		link, err := a.loginLinkFor(ctx, cfg.Bootstrap.AdminEmail)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opt.out, "Sign in as %s with this one-time link: %s\n", cfg.Bootstrap.AdminEmail, link)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	a.log.Info("serving", "listen", ln.Addr().String(), "base_url", cfg.BaseURL)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "grace", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/user"
+)
+
+func newRootCommand() *cobra.Command {
+	var configPath string
+	root := &cobra.Command{
+		Use:           "gateway",
+		Short:         "Invitation and access gateway for rooms, media and events",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&configPath, "config", "gateway.yaml", "config file (YAML); environment variables GATEWAY_* override it")
+	load := func(cmd *cobra.Command) (*Config, error) {
+		return loadConfig(configPath, cmd.Flags().Changed("config"))
+	}
+
+	var printLogin bool
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the gateway (migrates the database first)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serveGateway(ctx, cfg, serveOptions{printLoginLink: printLogin, out: cmd.OutOrStdout()})
+		},
+	}
+	serve.Flags().BoolVar(&printLogin, "print-admin-login-link", false, "print a one-time console sign-in link for the first admin at start")
+
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema, then exit",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			a, err := openApp(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			fmt.Fprintln(cmd.OutOrStdout(), "database schema is up to date")
+			return nil
+		},
+	}
+
+	keys := &cobra.Command{Use: "keys", Short: "Manage join-token signing keys"}
+	keys.AddCommand(&cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new signing key; the old one stays published until its tokens expire",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			a, err := openApp(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			kid, err := a.signer.Rotate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s is active; replicas pick it up within 30s; retired keys stay in /.well-known/jwks.json for %s\n", kid, jointoken.TTL)
+			return nil
+		},
+	})
+
+	admin := &cobra.Command{Use: "admin", Short: "Administer accounts and console users"}
+	admin.AddCommand(&cobra.Command{
+		Use:   "login-link EMAIL",
+		Short: "Print a one-time console sign-in link for a console user",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			a, err := openApp(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			email, err := user.NormalizeEmail(args[0])
+			if err != nil {
+				return err
+			}
+			link, err := a.loginLinkFor(cmd.Context(), email)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), link)
+			return nil
+		},
+	})
+	admin.AddCommand(&cobra.Command{
+		Use:   "api-key EMAIL NAME",
+		Short: "Create an API key for the account of the admin with this email (printed once)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			a, err := openApp(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			key, err := a.apiKeyFor(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), key)
+			return nil
+		},
+	})
+
+	root.AddCommand(serve, migrate, keys, admin)
+	return root
+}

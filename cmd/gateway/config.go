@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/plugins/host"
+)
+
+// Config is the gateway's whole configuration: a YAML file, then
+// environment variables over it (GATEWAY_LISTEN, GATEWAY_BASE_URL,
+// GATEWAY_DATABASE_DSN, GATEWAY_ADMIN_EMAIL, GATEWAY_LOG_LEVEL,
+// GATEWAY_LOG_FORMAT).
+type Config struct {
+	// Listen is the address to serve on.
+	Listen string `yaml:"listen"`
+	// BaseURL is the public URL of the gateway, used in every link it makes.
+	// Defaults to http://LISTEN.
+	BaseURL  string `yaml:"base_url"`
+	Database struct {
+		// DSN: a SQLite file path (default data/gateway.db) or postgres://...
+		DSN string `yaml:"dsn"`
+		// MaxOpenConns bounds PostgreSQL connections per replica.
+		MaxOpenConns int `yaml:"max_open_conns"`
+	} `yaml:"database"`
+	// Bootstrap is what the first start creates: an account and its admin.
+	Bootstrap struct {
+		AccountName string `yaml:"account_name"`
+		AdminEmail  string `yaml:"admin_email"`
+	} `yaml:"bootstrap"`
+	Log struct {
+		Level  string `yaml:"level"`  // debug, info, warn, error
+		Format string `yaml:"format"` // json or text
+	} `yaml:"log"`
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Invitations tunes the lobby's guess limits.
+	Invitations struct {
+		MaxGuessesPerLink      int `yaml:"max_guesses_per_link"`
+		GuessesPerClientMinute int `yaml:"guesses_per_client_minute"`
+	} `yaml:"invitations"`
+	// Plugins are the out-of-process connectors to start.
+	Plugins []host.Config `yaml:"plugins"`
+}
+
+func defaults() *Config {
+	c := &Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 20 * time.Second}
+	c.Database.DSN = "data/gateway.db"
+	c.Bootstrap.AccountName = "My organization"
+	c.Bootstrap.AdminEmail = "admin@example.com"
+	c.Log.Level, c.Log.Format = "info", "text"
+	c.Invitations.MaxGuessesPerLink, c.Invitations.GuessesPerClientMinute = 5, 10
+	return c
+}
+
+// loadConfig reads the file (if required or present) and the environment,
+// then validates. A missing default file is fine: defaults serve locally.
+func loadConfig(path string, required bool) (*Config, error) {
+	c := defaults()
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	case os.IsNotExist(err) && !required:
+	default:
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	for env, dst := range map[string]*string{
+		"GATEWAY_LISTEN": &c.Listen, "GATEWAY_BASE_URL": &c.BaseURL, "GATEWAY_DATABASE_DSN": &c.Database.DSN,
+		"GATEWAY_ADMIN_EMAIL": &c.Bootstrap.AdminEmail, "GATEWAY_LOG_LEVEL": &c.Log.Level, "GATEWAY_LOG_FORMAT": &c.Log.Format,
+	} {
+		if v, ok := os.LookupEnv(env); ok {
+			*dst = v
+		}
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c, c.Validate()
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen: %q is not host:port (%v)", c.Listen, err)
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		add("base_url: %q must be an absolute http(s) URL without a path, e.g. https://invite.example.org", c.BaseURL)
+	}
+	if strings.TrimSpace(c.Database.DSN) == "" {
+		add("database.dsn: empty; use a SQLite file path or a postgres:// URL")
+	} else if store.DialectOf(c.Database.DSN) == store.Postgres {
+		if _, err := url.Parse(c.Database.DSN); err != nil {
+			add("database.dsn: not a valid URL: %v", err)
+		}
+	}
+	if c.Database.MaxOpenConns < 0 {
+		add("database.max_open_conns: must not be negative")
+	}
+	if strings.TrimSpace(c.Bootstrap.AccountName) == "" {
+		add("bootstrap.account_name: empty")
+	}
+	if _, err := user.NormalizeEmail(c.Bootstrap.AdminEmail); err != nil {
+		add("bootstrap.admin_email: %v", err)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		add("log.level: %v", err)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		add("log.format: %q must be json or text", c.Log.Format)
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				add("trusted_proxies: %q is not an IP address or CIDR", p)
+			}
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown_timeout: must be positive, e.g. 20s")
+	}
+	if c.Invitations.MaxGuessesPerLink < 1 || c.Invitations.GuessesPerClientMinute < 1 {
+		add("invitations: guess limits must be at least 1")
+	}
+	names := map[string]bool{}
+	for i, p := range c.Plugins {
+		if err := p.Validate(); err != nil {
+			add("plugins[%d]: %v", i, err)
+		}
+		if names[p.Name] {
+			add("plugins[%d]: name %q is used twice", i, p.Name)
+		}
+		names[p.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func (c *Config) logger() *slog.Logger {
+	lvl, _ := parseLevel(c.Log.Level)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
