@@ -60,7 +60,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-	"join": strings.Join,
+	"join":       strings.Join,
 	"privileges": resource.Privileges,
 }
 

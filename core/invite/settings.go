@@ -59,7 +59,8 @@ func DefaultSettings(accountID string) *Settings {
 // MaxLifetimeHours bounds a link's life to one year.
 const MaxLifetimeHours = 365 * 24
 
-var domainRE = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$`)
+// domainRE accepts example.com, and *.example.com or *.tld for subdomains.
+var domainRE = regexp.MustCompile(`^(\*\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+)[a-z][a-z0-9-]{0,62}$`)
 
 // Validate checks every field and reports every problem at once.
 func (s *Settings) Validate() error {

@@ -1,0 +1,271 @@
+// Package apitest starts a real gateway HTTP server on a fresh database for
+// tests and benchmarks, with a bootstrapped account, its API key and helpers
+// to call the API the way a client would.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/api"
+	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// Clock is a settable clock shared by the server and the test.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Env is a running gateway.
+type Env struct {
+	T         testing.TB
+	URL       string
+	DB        *store.DB
+	Server    *api.Server
+	HTTP      *httptest.Server
+	APIKey    string
+	AccountID string
+	Admin     *user.User
+	Clock     *Clock
+	Sessions  *session.Service
+	Logs      *bytes.Buffer
+}
+
+// Options change the environment before it starts.
+type Options struct {
+	Dialect string // store.SQLite (default) or store.Postgres
+	// Configure edits the server config.
+	Configure func(*api.Config)
+	// RealClock uses time.Now instead of the settable clock.
+	RealClock bool
+}
+
+// New starts a gateway for the test; it stops with the test.
+func New(t testing.TB, opt Options) *Env {
+	t.Helper()
+	if opt.Dialect == "" {
+		opt.Dialect = store.SQLite
+	}
+	db := storetest.Open(t, opt.Dialect, schema.Models()...)
+	ctx := context.Background()
+	clock := &Clock{t: time.Now().UTC()}
+	now := clock.Now
+	if opt.RealClock {
+		now = time.Now
+	}
+	boot, err := account.EnsureFirst(ctx, db.W, "Test org", "admin@org.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{T: t, DB: db, APIKey: boot.APIKey, AccountID: boot.Account.ID, Admin: boot.Admin, Clock: clock, Logs: &bytes.Buffer{}}
+	// The URL must be known before the server is built (links carry it).
+	e.HTTP = httptest.NewUnstartedServer(nil)
+	e.URL = "http://" + e.HTTP.Listener.Addr().String()
+	signer, err := jointoken.Open(ctx, db.W, e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer.Now = now
+	e.Sessions = &session.Service{DB: db.W, Now: now}
+	cfg := api.Config{
+		BaseURL: e.URL, DB: db, Signer: signer, Now: now, Sessions: e.Sessions,
+		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Invites: &invite.Service{DB: db, Now: now},
+	}
+	if opt.Configure != nil {
+		opt.Configure(&cfg)
+	}
+	e.Server, err = api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.HTTP.Config.Handler = e.Server
+	e.HTTP.Start()
+	t.Cleanup(e.HTTP.Close)
+	return e
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(p) }
+
+// Response is an HTTP answer with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it is not JSON.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response (%d) is not JSON: %v: %s", r.Status, err, r.Body)
+	}
+}
+
+// Map decodes the body into a map.
+func (r *Response) Map(t testing.TB) map[string]any {
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// ErrorCode returns error.code of a JSON error body, or "".
+func (r *Response) ErrorCode() string {
+	var b struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	json.Unmarshal(r.Body, &b)
+	return b.Error.Code
+}
+
+// Client is a browser-like HTTP client with its own cookie jar that does not
+// follow redirects, so tests see each step.
+func (e *Env) Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Do sends a request with an API key (or none when key is "") and a JSON body.
+func (e *Env) Do(method, path, key string, body any) *Response {
+	e.T.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.URL+path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return e.Send(http.DefaultClient, req)
+}
+
+// Send sends a prepared request with a client.
+func (e *Env) Send(c *http.Client, req *http.Request) *Response {
+	e.T.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Form posts a form with a client, the way a browser button does.
+func (e *Env) Form(c *http.Client, path string, form url.Values) *Response {
+	e.T.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return e.Send(c, req)
+}
+
+// Get fetches a page with a client.
+func (e *Env) Get(c *http.Client, path string) *Response {
+	e.T.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+	return e.Send(c, req)
+}
+
+// Must checks the status, failing with the body otherwise.
+func (e *Env) Must(r *Response, status int) *Response {
+	e.T.Helper()
+	if r.Status != status {
+		e.T.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// Resource creates a resource through the API and returns its id.
+func (e *Env) Resource(body map[string]any) string {
+	e.T.Helper()
+	r := e.Must(e.Do("POST", "/api/v1/resources", e.APIKey, body), http.StatusCreated)
+	return r.Map(e.T)["id"].(string)
+}
+
+// Invite creates an invitation and returns (invitation id, link path /i/...).
+func (e *Env) Invite(resourceID, email, role string) (string, string) {
+	e.T.Helper()
+	r := e.Must(e.Do("POST", "/api/v1/resources/"+resourceID+"/invitations", e.APIKey,
+		map[string]any{"email": email, "first_name": "Guest", "last_name": "Person", "role": role}), http.StatusCreated)
+	m := r.Map(e.T)
+	return m["id"].(string), strings.TrimPrefix(m["link"].(string), e.URL)
+}
+
+// ConsoleUser adds a console user and returns a client signed in as them.
+func (e *Env) ConsoleUser(email, role string) (*user.User, *http.Client) {
+	e.T.Helper()
+	r := e.Must(e.Do("POST", "/api/v1/users", e.APIKey, map[string]any{"email": email, "first_name": "C", "last_name": "User", "console_role": role}), http.StatusCreated)
+	var u user.User
+	r.JSON(e.T, &u)
+	return &u, e.SignIn(&u)
+}
+
+// SignIn returns a client signed in as a console user via a login link.
+func (e *Env) SignIn(u *user.User) *http.Client {
+	e.T.Helper()
+	tok, err := e.Sessions.IssueLoginLink(context.Background(), u.AccountID, u.ID, audit.System)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	c := e.Client()
+	r := e.Form(c, "/l/"+tok, nil)
+	if r.Status != http.StatusSeeOther {
+		e.T.Fatalf("sign in: %d %s", r.Status, r.Body)
+	}
+	return c
+}
+
+// SecondAccount creates another account with its own admin API key.
+func (e *Env) SecondAccount() (accountID, apiKey string) {
+	e.T.Helper()
+	ctx := context.Background()
+	a, err := account.Create(ctx, e.DB.W, "Other org")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	key, _, err := account.CreateAPIKey(ctx, e.DB.W, a.ID, "other", audit.System)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return a.ID, key
+}
