@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -65,19 +66,23 @@ func FromStatus(err error) error {
 		return err
 	}
 	msg := s.Message()
+	wrap := func(sentinel error) error {
+		// A Go plugin's message already starts with the sentinel's text.
+		return fmt.Errorf("%w: %s", sentinel, strings.TrimPrefix(msg, sentinel.Error()+": "))
+	}
 	switch s.Code() {
 	case codes.NotFound:
-		return fmt.Errorf("%w: %s", ErrNotFound, msg)
+		return wrap(ErrNotFound)
 	case codes.InvalidArgument:
-		return fmt.Errorf("%w: %s", ErrInvalid, msg)
+		return wrap(ErrInvalid)
 	case codes.Unavailable:
-		return fmt.Errorf("%w: %s", ErrUnavailable, msg)
+		return wrap(ErrUnavailable)
 	case codes.Unimplemented:
-		return fmt.Errorf("%w: %s", ErrUnimplemented, msg)
+		return wrap(ErrUnimplemented)
 	case codes.DeadlineExceeded:
-		return fmt.Errorf("%w: %s", context.DeadlineExceeded, msg)
+		return wrap(context.DeadlineExceeded)
 	case codes.Canceled:
-		return fmt.Errorf("%w: %s", context.Canceled, msg)
+		return wrap(context.Canceled)
 	}
 	return fmt.Errorf("plugin error (%s): %s", s.Code(), msg)
 }
