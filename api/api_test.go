@@ -370,19 +370,22 @@ func TestConsoleSignInLinks(t *testing.T) {
 	if r := e.Get(c, "/api/v1/me"); r.Status != http.StatusUnauthorized {
 		t.Fatalf("after sign-out: %d", r.Status)
 	}
-	// Non-console users get no link.
-	iid := e.Resource(map[string]any{"type": "video", "title": "V"})
-	e.Invite(iid, "viewer@x.test", "viewer")
-	us := e.Must(e.Do("GET", "/api/v1/users?q=viewer", e.APIKey, nil), 200)
+	// Invitees become known users: the invite dialog's autocomplete offers them.
+	vid := e.Resource(map[string]any{"type": "video", "title": "V"})
+	e.Invite(vid, "viewer.one@x.test", "viewer")
 	var list struct {
 		Users []struct {
-			ID string `json:"id"`
+			ID    string `json:"id"`
+			Email string `json:"email"`
 		} `json:"users"`
 	}
-	us.JSON(t, &list)
-	if len(list.Users) != 0 {
-		// invitees become users only once they enter
-		t.Fatalf("invitee listed before entering: %s", us.Body)
+	e.Must(e.Do("GET", "/api/v1/users?q=VIEWER", e.APIKey, nil), 200).JSON(t, &list)
+	if len(list.Users) != 1 || list.Users[0].Email != "viewer.one@x.test" {
+		t.Fatalf("autocomplete: %+v", list.Users)
+	}
+	// A person who is not a console user gets no sign-in link.
+	if r := e.Do("POST", "/api/v1/users/"+list.Users[0].ID+"/login-links", e.APIKey, nil); r.ErrorCode() != "not_console_user" {
+		t.Fatalf("login link for an invitee: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -190,6 +190,11 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 		if err := tx.Create(inv).Error; err != nil {
 			return err
 		}
+		// The invitee becomes a known user of the account, so the invite
+		// dialog's autocomplete offers them next time.
+		if _, err := user.Ensure(tx, c.AccountID, inv.Email, inv.FirstName, inv.LastName); err != nil {
+			return err
+		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.created", "invitation", inv.ID, map[string]any{
 			"resource_id": res.ID, "role": inv.Role, "max_uses": inv.MaxUses, "expires_at": inv.ExpiresAt,
 		})
