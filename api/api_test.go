@@ -439,3 +439,23 @@ func TestBadInputIsExplained(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+func TestCountdownBeforeTheSessionOpens(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	starts := e.Clock.Now().Add(2 * time.Hour).Truncate(time.Second)
+	room := e.Resource(map[string]any{"type": "room", "title": "Later", "starts_at": starts})
+	_, link := e.Invite(room, "early@x.test", "viewer")
+	guest := e.Client()
+	r := e.Must(e.Get(guest, link), 200)
+	if pageState(r) != "countdown" || !strings.Contains(string(r.Body), `data-countdown-to="`+starts.UTC().Format(time.RFC3339)+`"`) {
+		t.Fatalf("want a countdown to %s: %s", starts, r.Body)
+	}
+	if r := e.Form(guest, link, url.Values{"email": {"early@x.test"}}); r.Status != http.StatusConflict || pageCode(r) != "session_not_open" {
+		t.Fatalf("entering early: %d %q", r.Status, pageCode(r))
+	}
+	e.Clock.Set(starts)
+	if r := e.Get(guest, link); pageState(r) != "lobby" {
+		t.Fatalf("at the start time: %q", pageState(r))
+	}
+	e.Must(e.Form(guest, link, url.Values{"email": {"early@x.test"}}), http.StatusSeeOther)
+}

@@ -127,6 +127,8 @@ func errorTitle(code string) string {
 		return "This room or media no longer exists"
 	case "module_disabled":
 		return "Invitations are turned off"
+	case "session_not_open":
+		return "This session has not started yet"
 	case "too_many_attempts":
 		return "Too many attempts"
 	case "invite_not_found", "login_link_invalid":
