@@ -23,8 +23,8 @@ const (
 
 // Actor is who did something.
 type Actor struct {
-	Kind string
-	ID   string
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
 }
 
 // System is the gateway acting on its own (bootstrap, scheduled jobs).
