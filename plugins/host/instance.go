@@ -73,7 +73,7 @@ func (in *instance) status() Status {
 			s.PID = in.proc.pid
 		}
 	}
-	if in.state == StateBackoff {
+	if in.state == StateBackoff || in.state == StateFailed {
 		s.NextStart = in.nextStart
 	}
 	return s
@@ -109,16 +109,20 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 			in.mu.Lock()
 			in.recordError(err)
 			if isPermanent(err) {
+				// Retrying soon cannot help, but the operator may fix the
+				// binary, the file a config points at, or the plugin's
+				// upstream: try again at the slowest pace.
+				backoff = opts.MaxBackoff
+				in.nextStart = opts.Now().Add(backoff)
 				in.setState(StateFailed)
 				in.mu.Unlock()
-				in.log.Error("plugin cannot start; fix the config or the binary and restart the gateway", "error", err)
-				<-ctx.Done()
-				return
+				in.log.Error("plugin cannot start as configured; fix the config or the binary", "error", err, "retry_in", backoff)
+			} else {
+				in.nextStart = opts.Now().Add(backoff)
+				in.setState(StateBackoff)
+				in.mu.Unlock()
+				in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
 			}
-			in.nextStart = opts.Now().Add(backoff)
-			in.setState(StateBackoff)
-			in.mu.Unlock()
-			in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
 		} else {
 			report(nil)
 			in.log.Info("plugin running", "plugin_name", in.info.Name, "version", in.info.Version, "api_version", in.api, "pid", in.proc.pid)
@@ -284,7 +288,8 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, rel
 			why = fmt.Errorf("%w: restarting after a failure (%s); next start at %s",
 				plugins.ErrUnavailable, in.lastErr, in.nextStart.Format(time.RFC3339))
 		case StateFailed:
-			why = fmt.Errorf("%w: it cannot start: %s", plugins.ErrUnavailable, in.lastErr)
+			why = fmt.Errorf("%w: it cannot start: %s; next attempt at %s",
+				plugins.ErrUnavailable, in.lastErr, in.nextStart.Format(time.RFC3339))
 		default:
 			why = fmt.Errorf("%w: it is not running", plugins.ErrUnavailable)
 		}

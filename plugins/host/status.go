@@ -16,8 +16,9 @@ const (
 	// StateBackoff: it crashed, hung or failed to start; a restart is due.
 	StateBackoff State = "backoff"
 	// StateFailed: it cannot start as configured (checksum mismatch, no
-	// common version, wrong kind, configuration rejected); fix the config
-	// or the binary and restart the gateway.
+	// common version, wrong kind, configuration rejected). The host tries
+	// again every MaxBackoff, so fixing the binary or what the config
+	// points at heals it without a restart of the gateway.
 	StateFailed State = "failed"
 )
 
@@ -37,7 +38,7 @@ type Status struct {
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	// NextStart is when a plugin in back-off is restarted.
+	// NextStart is when a plugin in back-off or failed is tried again.
 	NextStart time.Time `json:"next_start,omitzero"`
 	InFlight  int       `json:"in_flight"`
 }
