@@ -19,7 +19,7 @@ import (
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
-	"github.com/invitegate/gateway/plugins/internal/plugintest"
+	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/schedule"
 	"github.com/invitegate/gateway/plugins/templateprovider"
 )
