@@ -54,6 +54,9 @@
     if (kind === "show-link") {
       var box = document.getElementById("link-confirm");
       document.getElementById("invite-link").value = body.link;
+      // A new link is not copied yet, whatever the button said for the last one.
+      var copy = document.getElementById("copy-link");
+      if (copy) copy.textContent = "Copy";
       box.hidden = false;
       var form = document.getElementById("invite-form");
       if (form) form.reset();
