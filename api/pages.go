@@ -60,6 +60,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
+	"rfc3339n":   func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"join":       strings.Join,
 	"privileges": resource.Privileges,
 }

@@ -81,8 +81,14 @@
       var input = document.querySelector(b.dataset.copy);
       var done = function () { b.textContent = "Copied"; };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); document.execCommand("copy"); done(); });
-      } else { input.select(); document.execCommand("copy"); done(); }
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          input.select();
+          if (document.execCommand("copy")) done(); else b.textContent = "Select and copy the link";
+        });
+      } else {
+        input.select();
+        if (document.execCommand("copy")) done(); else b.textContent = "Select and copy the link";
+      }
       return;
     }
     if (b.hasAttribute("data-reload")) { location.reload(); return; }
@@ -130,19 +136,23 @@
     if (!isNaN(d)) t.title = d.toLocaleString();
   });
 
-  // Countdown until the session opens, then the lobby.
+  // Countdown until the session opens, then the lobby. The server's clock
+  // decides when the session opens, so the count follows the server's time,
+  // whatever the device's clock says.
   var cd = document.getElementById("countdown");
   if (cd) {
     var target = new Date(cd.dataset.countdownTo).getTime();
+    var skew = new Date(cd.dataset.serverNow).getTime() - Date.now();
+    if (isNaN(skew)) skew = 0;
     var clock = document.getElementById("countdown-clock");
     var tick = function () {
-      var left = Math.max(0, Math.round((target - Date.now()) / 1000));
+      var left = Math.max(0, Math.ceil((target - (Date.now() + skew)) / 1000));
       var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
       var pad = function (n) { return (n < 10 ? "0" : "") + n; };
       clock.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
-      if (left <= 0) { clearInterval(iv); setTimeout(function () { location.reload(); }, 500); }
+      if (target - (Date.now() + skew) <= 0) { clearInterval(iv); setTimeout(function () { location.reload(); }, 300); }
     };
-    var iv = setInterval(tick, 1000);
+    var iv = setInterval(tick, 250);
     tick();
   }
 
@@ -157,7 +167,13 @@
           role.textContent = j.role.charAt(0).toUpperCase() + j.role.slice(1);
           document.getElementById("privileges").textContent = j.privileges.join(", ");
         }
-      }).catch(function () {});
+      }).catch(function (e) {
+        // Out of the room (session over, room deleted): say so instead of a stale role.
+        if (e && e.code) {
+          document.getElementById("role").textContent = "—";
+          document.getElementById("privileges").textContent = e.message;
+        }
+      });
     }, 2000);
   }
 })();
