@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/plugins/host"
+	"github.com/invitegate/gateway/plugins/plugintest"
+	"github.com/invitegate/gateway/plugins/schedule"
+)
+
+func runPluginsCmd(t *testing.T, configPath string, args ...string) (string, error) {
+	t.Helper()
+	path := configPath
+	cmd := newPluginsCommand(&path)
+	cmd.PersistentFlags().String("config", configPath, "")
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestPluginsCheck(t *testing.T) {
+	bin, sum := plugintest.Build(t, "./cmd/gateway-plugin-file-groups")
+	out, err := runPluginsCmd(t, "", "check", bin)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"sha256:        " + sum, "kind:          groupsource", "plugin:        file-groups 1.0.0",
+		"api versions:  plugin [1], gateway [1], using 1", `"required": [`, "sha256: " + sum, "account: ACCOUNT-ID"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(cfg, []byte(`{"path": "/nonexistent.csv", "colour": "red"}`), 0o644)
+	out, err = runPluginsCmd(t, "", "check", bin, "--config-json", cfg)
+	if err == nil || !strings.Contains(out, "config problems:") || !strings.Contains(out, "unknown field") {
+		t.Fatalf("bad config: %v\n%s", err, out)
+	}
+	out, err = runPluginsCmd(t, "", "check", "/bin/true", "--timeout", "5s")
+	if err == nil || !strings.Contains(err.Error(), "handshake failed") {
+		t.Fatalf("non-plugin: %v\n%s", err, out)
+	}
+}
+
+func TestPluginsList(t *testing.T) {
+	bin, sum := plugintest.Build(t, "./cmd/gateway-plugin-file-groups")
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "gateway.db")
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	yaml := "database:\n  dsn: " + dsn + "\nplugins:\n" +
+		"  - name: campus\n    kind: groupsource\n    path: " + bin + "\n    sha256: " + sum + "\n    schedule: \"@hourly\"\n    account: acct-1\n    config:\n      path: " + filepath.Join(dir, "g.json") + "\n" +
+		"  - name: old\n    kind: groupsource\n    path: " + bin + "\n    sha256: " + strings.Repeat("0", 64) + "\n    schedule: \"*/5 * * * *\"\n    account: acct-1\n"
+	os.WriteFile(cfgPath, []byte(yaml), 0o644)
+	os.WriteFile(filepath.Join(dir, "g.json"), []byte(`{"groups": [{"id": "g", "name": "G", "members": [{"email": "a@x.org"}]}]}`), 0o644)
+
+	out, err := runPluginsCmd(t, cfgPath, "list")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "campus") || !strings.Contains(out, "never") || !strings.Contains(out, "checksum mismatch") {
+		t.Fatalf("list before any run:\n%s", out)
+	}
+
+	// Run the job once, as `gateway serve` would, then list again.
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(append(append(schema.Models(), group.Models()...), schedule.Models()...)...); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cfgPath, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := startPlugins(ctx, cfg.Plugins[:1], db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Sched.RunNow(ctx, "campus"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := rt.PluginStatuses(ctx)
+	if err != nil || len(rows) != 1 || rows[0].State != string(host.StateRunning) || rows[0].Version != "1.0.0" || rows[0].LastRun == nil {
+		t.Fatalf("PluginStatuses = %+v, %v", rows, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := rt.stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err = runPluginsCmd(t, cfgPath, "list")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var campus string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "campus") {
+			campus = l
+		}
+	}
+	for _, want := range []string{"ok", "1.0.0", "@hourly"} {
+		if !strings.Contains(campus, want) {
+			t.Fatalf("campus row lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runPluginsCmd(t, cfgPath, "list", "--json")
+	if err != nil || !strings.Contains(out, `"summary": "groups +1 ~0 -0, members +1 ~0 -0"`) || !strings.Contains(out, `"binary": "checksum mismatch"`) {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+}
