@@ -10,7 +10,9 @@ bash .ci/deps.sh proto
 gopath="$(go env GOPATH)"
 export PATH="${gopath%%:*}/bin:$PATH"
 
-mapfile -t dirs < <(find plugins -name '*.proto' -not -path '*/node_modules/*' -printf '%h\n' 2>/dev/null | sort -u)
+# plugins/examples holds plugins in other languages, with the .proto files of
+# go-plugin's own services they serve; they are not Go code to generate.
+mapfile -t dirs < <(find plugins -name '*.proto' -not -path '*/node_modules/*' -not -path 'plugins/examples/*' -printf '%h\n' 2>/dev/null | sort -u)
 if [ "${#dirs[@]}" -eq 0 ]; then
 	echo "proto: no .proto files under plugins/"
 	exit 0
