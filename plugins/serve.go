@@ -4,10 +4,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 // ServeKind runs the plugin process: it answers the handshake and serves p
@@ -17,7 +19,7 @@ func ServeKind(kind Kind, p goplugin.Plugin) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{string(kind): p},
-		GRPCServer:      goplugin.DefaultGRPCServer,
+		GRPCServer:      newGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Level:      hclog.Info,
 			Output:     os.Stderr,
@@ -27,6 +29,18 @@ func ServeKind(kind Kind, p goplugin.Plugin) {
 }
 
 const hclogTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// newGRPCServer is go-plugin's default server tuned for a peer on the same
+// machine: a fixed flow-control window (no bandwidth-estimation pings on
+// every call) and a pool of stream workers instead of a goroutine per call.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return goplugin.DefaultGRPCServer(append(opts,
+		grpc.InitialWindowSize(1<<20),
+		grpc.InitialConnWindowSize(1<<20),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.SharedWriteBuffer(true),
+	))
+}
 
 // NewLogger returns a logger for code inside a plugin process. It writes
 // JSON lines to stderr in the format the host reads, so each record reaches

@@ -67,6 +67,16 @@ func launch(path string, logger hclog.Logger, startTimeout time.Duration) (*proc
 		AutoMTLS:         true,
 		Logger:           logger,
 		StartTimeout:     startTimeout,
+		// The plugin is on this machine: a fixed window spares a
+		// bandwidth-estimation ping on most calls.
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(1 << 20),
+			grpc.WithInitialConnWindowSize(1 << 20),
+			grpc.WithSharedWriteBuffer(true),
+			// Calls are not retried by gRPC: the host decides what a failure
+			// means, and the retry machinery costs every call.
+			grpc.WithDisableRetry(),
+		},
 	})
 	rpc, err := client.Client()
 	if err != nil {
