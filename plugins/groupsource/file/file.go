@@ -191,7 +191,7 @@ func read(ctx context.Context, cfg *Config, wanted []string, group func(groupsou
 	}
 	r := csv.NewReader(f)
 	r.ReuseRecord = true
-	r.FieldsPerRecord = len(csvHeader)
+	r.FieldsPerRecord = 0 // every row as wide as the header, checked below
 	head, err := r.Read()
 	if err != nil {
 		return fmt.Errorf("%s: cannot read the CSV header: %v", cfg.Path, err)
