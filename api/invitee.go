@@ -114,7 +114,7 @@ func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, e
 		if s.cfg.Rooms == nil {
 			return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+res.Adapter+" for this resource is not configured")
 		}
-		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, userID, role)
+		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, Entrant{UserID: userID, Email: email, Name: name, Role: role})
 		if err != nil {
 			return "", err
 		}

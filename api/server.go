@@ -54,7 +54,12 @@ type Config struct {
 type JoinURLs interface {
 	// JoinURL returns where a person enters the resource; the gateway adds
 	// the signed join token as the "jt" query parameter.
-	JoinURL(ctx context.Context, adapter, resourceID, externalID, userID, role string) (string, error)
+	JoinURL(ctx context.Context, adapter, resourceID, externalID string, who Entrant) (string, error)
+}
+
+// Entrant is the person entering a resource.
+type Entrant struct {
+	UserID, Email, Name, Role string
 }
 
 // PluginStatus lists plugins for the admin API and console.

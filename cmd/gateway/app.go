@@ -13,12 +13,14 @@ import (
 	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/plugins/schedule"
 )
 
 // app is the gateway's parts, wired once for serve and the admin commands.
@@ -37,7 +39,9 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(schema.Models()...); err != nil {
+	models := append(schema.Models(), group.Models()...)
+	models = append(models, schedule.Models()...)
+	if err := db.Migrate(models...); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -97,8 +101,15 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("first start: %w", err)
 	}
+	plugins, err := startPlugins(ctx, cfg.Plugins, a.db, a.log)
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	defer plugins.stop(context.WithoutCancel(ctx))
+	a.invites.Rooms = plugins
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
+		Rooms: plugins, Plugins: plugins,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {

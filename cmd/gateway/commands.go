@@ -133,6 +133,6 @@ func newRootCommand() *cobra.Command {
 		},
 	})
 
-	root.AddCommand(serve, migrate, keys, admin)
+	root.AddCommand(serve, migrate, keys, admin, newPluginsCommand(&configPath))
 	return root
 }

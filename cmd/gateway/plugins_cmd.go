@@ -15,8 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/invitegate/gateway/api"
+	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/roomadapter"
@@ -275,7 +278,7 @@ func (p *pluginRuntime) PluginStatuses(ctx context.Context) ([]api.PluginRow, er
 }
 
 // JoinURL implements api.JoinURLs with the resource's room adapter.
-func (p *pluginRuntime) JoinURL(ctx context.Context, adapter, resourceID, externalID, userID, role string) (string, error) {
+func (p *pluginRuntime) JoinURL(ctx context.Context, adapter, resourceID, externalID string, who api.Entrant) (string, error) {
 	ra, err := p.Host.RoomAdapter(adapter)
 	if err != nil {
 		return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+adapter+" for this resource is not configured")
@@ -284,10 +287,29 @@ func (p *pluginRuntime) JoinURL(ctx context.Context, adapter, resourceID, extern
 	if id == "" {
 		id = resourceID
 	}
-	return ra.JoinURL(ctx, id, roomadapter.Person{ID: userID}, role)
+	return ra.JoinURL(ctx, id, roomadapter.Person{ID: who.UserID, Email: who.Email, Name: who.Name}, who.Role)
+}
+
+// RoleUpgraded implements invite.RoleListener: a resource hosted by a room
+// adapter hears that a person inside it now has a higher role. The built-in
+// demo room reads the role from the database and needs no message.
+func (p *pluginRuntime) RoleUpgraded(ctx context.Context, res *resource.Resource, u *user.User, from, to string) error {
+	if res.Adapter == "" {
+		return nil
+	}
+	ra, err := p.Host.RoomAdapter(res.Adapter)
+	if err != nil {
+		return err
+	}
+	id := res.ExternalID
+	if id == "" {
+		id = res.ID
+	}
+	return ra.RoleUpgraded(ctx, roomadapter.RoleUpgrade{ResourceID: id, User: roomadapter.Person{ID: u.ID, Email: u.Email, Name: u.Name()}, OldRole: from, NewRole: to})
 }
 
 var (
-	_ api.PluginStatus = (*pluginRuntime)(nil)
-	_ api.JoinURLs     = (*pluginRuntime)(nil)
+	_ api.PluginStatus    = (*pluginRuntime)(nil)
+	_ api.JoinURLs        = (*pluginRuntime)(nil)
+	_ invite.RoleListener = (*pluginRuntime)(nil)
 )
