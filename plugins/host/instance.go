@@ -102,25 +102,31 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 	for {
 		err := in.start(ctx)
 		if err != nil {
-			report(err)
 			if ctx.Err() != nil {
+				report(err)
 				return
 			}
+			// The state and the error are recorded before Start hears of
+			// the failure, so whoever Start tells sees them in Status.
 			in.mu.Lock()
 			in.recordError(err)
-			if isPermanent(err) {
+			permanent := isPermanent(err)
+			if permanent {
 				// Retrying soon cannot help, but the operator may fix the
 				// binary, the file a config points at, or the plugin's
 				// upstream: try again at the slowest pace.
 				backoff = opts.MaxBackoff
 				in.nextStart = opts.Now().Add(backoff)
 				in.setState(StateFailed)
-				in.mu.Unlock()
-				in.log.Error("plugin cannot start as configured; fix the config or the binary", "error", err, "retry_in", backoff)
 			} else {
 				in.nextStart = opts.Now().Add(backoff)
 				in.setState(StateBackoff)
-				in.mu.Unlock()
+			}
+			in.mu.Unlock()
+			report(err)
+			if permanent {
+				in.log.Error("plugin cannot start as configured; fix the config or the binary", "error", err, "retry_in", backoff)
+			} else {
 				in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
 			}
 		} else {
@@ -160,9 +166,17 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 }
 
 // start runs one start: checksum, handshake, Info, version, Configure, Health.
+//
+// A plugin that is failed stays failed, with its last error, while the
+// attempt runs: only a successful start changes what Status says, and calls
+// meanwhile fail at once with the reason rather than wait on an attempt
+// that is likely to fail again. Any other plugin is starting, and calls wait
+// for it.
 func (in *instance) start(ctx context.Context) (err error) {
 	in.mu.Lock()
-	in.setState(StateStarting)
+	if in.state != StateFailed {
+		in.setState(StateStarting)
+	}
 	in.mu.Unlock()
 	if err := verifyChecksum(in.cfg.Name, in.cfg.Path, in.cfg.SHA256); err != nil {
 		return err
@@ -288,8 +302,11 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, rel
 			why = fmt.Errorf("%w: restarting after a failure (%s); next start at %s",
 				plugins.ErrUnavailable, in.lastErr, in.nextStart.Format(time.RFC3339))
 		case StateFailed:
-			why = fmt.Errorf("%w: it cannot start: %s; next attempt at %s",
-				plugins.ErrUnavailable, in.lastErr, in.nextStart.Format(time.RFC3339))
+			next := "next attempt at " + in.nextStart.Format(time.RFC3339)
+			if !in.nextStart.After(in.h.opts.Now()) {
+				next = "trying again now"
+			}
+			why = fmt.Errorf("%w: it cannot start: %s; %s", plugins.ErrUnavailable, in.lastErr, next)
 		default:
 			why = fmt.Errorf("%w: it is not running", plugins.ErrUnavailable)
 		}

@@ -18,7 +18,10 @@ const (
 	// StateFailed: it cannot start as configured (checksum mismatch, no
 	// common version, wrong kind, configuration rejected). The host tries
 	// again every MaxBackoff, so fixing the binary or what the config
-	// points at heals it without a restart of the gateway.
+	// points at heals it without a restart of the gateway. A plugin stays
+	// failed, with LastError, while such an attempt runs, until one
+	// succeeds; NextStart is when the next attempt is due (or the running
+	// one began).
 	StateFailed State = "failed"
 )
 

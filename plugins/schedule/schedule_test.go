@@ -301,16 +301,34 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(4500 * time.Millisecond)
+		// Wait for three finished runs (three ticks of an @every 1s
+		// schedule), however long a busy machine makes them take.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			runs, err := schedule.History(ctx, db.R, "campus", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished := 0
+			for _, r := range runs {
+				if r.Status != schedule.StatusRunning {
+					finished++
+				}
+			}
+			if finished >= 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d finished runs in 30s of an @every 1s schedule", finished)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		for _, s := range scheds {
 			s.Stop(ctx)
 		}
 		runs, err := schedule.History(ctx, db.R, "campus", 100)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if len(runs) < 3 {
-			t.Fatalf("only %d runs in 4.5s of an @every 1s schedule", len(runs))
 		}
 		ticks := map[time.Time]string{}
 		for _, r := range runs {

@@ -129,7 +129,10 @@ func TestNodePlugin(t *testing.T) {
 	if err := syscall.Kill(st.PID, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("node plugin %d still running after Stop", st.PID)
 	}
-	if d := time.Since(start); d > 1500*time.Millisecond {
+	// The host kills a plugin that has not exited 5 s after it was asked:
+	// ending well before that means it exited when asked, however busy the
+	// machine.
+	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("Stop took %s: the plugin did not exit when asked", d)
 	}
 }
