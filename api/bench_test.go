@@ -52,6 +52,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/token"
+	"github.com/invitegate/gateway/core/user"
 )
 
 const (
@@ -91,12 +92,15 @@ type link struct {
 
 // seedLinks inserts n single-use invitations to the resource directly in the
 // database (creating 100k through the API would take longer than the
-// benchmark), each with its own email, all tagged with createdBy.
+// benchmark), each with its own email, all tagged with createdBy. Like an
+// invitation made through the API, each invitee is a known user of the
+// account from the start.
 func seedLinks(t *testing.T, env *apitest.Env, resourceID, createdBy string, n int) []link {
 	t.Helper()
 	now := time.Now().UTC()
 	links := make([]link, n)
 	invs := make([]invite.Invitation, n)
+	users := make([]user.User, n)
 	for i := range invs {
 		plain, hash := token.New()
 		email := fmt.Sprintf("guest%07d@%s.bench.test", i, createdBy)
@@ -106,9 +110,13 @@ func seedLinks(t *testing.T, env *apitest.Env, resourceID, createdBy string, n i
 			TokenHash: hash, CreatedBy: createdBy, MaxUses: 1, DeviceBinding: true,
 			CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
 		}
+		users[i] = user.User{ID: id.New(), AccountID: env.AccountID, Email: email, FirstName: "Guest", LastName: invs[i].LastName, CreatedAt: now, UpdatedAt: now}
 		links[i] = link{path: "/i/" + plain, form: url.Values{"email": {email}}.Encode()}
 	}
 	err := env.DB.W.Transaction(func(tx *gorm.DB) error {
+		if err := tx.CreateInBatches(users, 1000).Error; err != nil {
+			return err
+		}
 		return tx.CreateInBatches(invs, 1000).Error
 	})
 	if err != nil {

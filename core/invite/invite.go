@@ -103,6 +103,8 @@ type Service struct {
 	// MaxGuesses wrong emails per link within GuessWindow; then the lobby waits.
 	MaxGuesses  int
 	GuessWindow time.Duration
+
+	prep prepared
 }
 
 // RoleListener is the room side told when a present person's role rises.

@@ -2,12 +2,11 @@ package invite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
@@ -59,35 +58,6 @@ type View struct {
 	Now        time.Time
 }
 
-type loaded struct {
-	inv *Invitation
-	res *resource.Resource
-	set *Settings
-}
-
-func (s *Service) load(ctx context.Context, db *gorm.DB, tok string) (*loaded, error) {
-	if !token.WellFormed(tok) {
-		return nil, ErrNotFound
-	}
-	var inv Invitation
-	err := db.WithContext(ctx).Where("token_hash = ?", token.Hash(tok)).Take(&inv).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	res, err := resource.GetAny(ctx, db, inv.AccountID, inv.ResourceID)
-	if err != nil {
-		return nil, err
-	}
-	set, err := LoadSettings(ctx, db, inv.AccountID)
-	if err != nil {
-		return nil, err
-	}
-	return &loaded{&inv, res, set}, nil
-}
-
 // refusal is the reason the link cannot be used at all, whoever holds it.
 func (l *loaded) refusal(now time.Time) error {
 	switch {
@@ -110,10 +80,14 @@ func (l *loaded) refusal(now time.Time) error {
 }
 
 // exhausted explains a link with no uses left.
-func (l *loaded) exhausted(ctx context.Context, db *gorm.DB) error {
+func (s *Service) exhausted(ctx context.Context, l *loaded) error {
 	if l.inv.DeviceBinding {
+		st, err := s.stmts(ctx)
+		if err != nil {
+			return err
+		}
 		var n int64
-		if err := db.WithContext(ctx).Model(&Redemption{}).Where("invitation_id = ?", l.inv.ID).Limit(1).Count(&n).Error; err != nil {
+		if err := st.anyRedemption.QueryRowContext(ctx, l.inv.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -125,24 +99,28 @@ func (l *loaded) exhausted(ctx context.Context, db *gorm.DB) error {
 
 func (l *loaded) full() bool { return l.inv.MaxUses > 0 && l.inv.Uses >= l.inv.MaxUses }
 
-// returning finds this device's earlier redemption of a device-bound link.
-func (s *Service) returning(ctx context.Context, db *gorm.DB, l *loaded, v Visitor) (*Redemption, error) {
+// returning finds the user of this device's earlier redemption of a
+// device-bound link, or "".
+func (s *Service) returning(ctx context.Context, l *loaded, v Visitor) (string, error) {
 	if !l.inv.DeviceBinding || !token.WellFormed(v.DeviceSecret) {
-		return nil, nil
+		return "", nil
 	}
-	var r Redemption
-	err := db.WithContext(ctx).Where("invitation_id = ? AND device_hash = ?", l.inv.ID, token.Hash(v.DeviceSecret)).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return "", err
 	}
-	return &r, err
+	var uid string
+	err = st.returning.QueryRowContext(ctx, l.inv.ID, token.Hash(v.DeviceSecret)).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return uid, err
 }
 
 // Inspect tells what opening a link shows. It changes nothing: mail scanners
 // and link previews open every link, and must not use it up.
 func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, error) {
-	db := s.DB.R
-	l, err := s.load(ctx, db, tok)
+	l, err := s.load(ctx, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +133,15 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 		view.State = StateCountdown
 		return view, nil
 	}
-	r, err := s.returning(ctx, db, l, v)
+	uid, err := s.returning(ctx, l, v)
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case r != nil:
+	case uid != "":
 		view.State = StateReturning
 	case l.full():
-		return nil, l.exhausted(ctx, db)
+		return nil, s.exhausted(ctx, l)
 	case v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email:
 		view.State = StateDirect
 	default:
@@ -201,7 +179,7 @@ type Entry struct {
 
 // Redeem lets the invited person in, consuming one use of the link.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
-	l, err := s.load(ctx, s.DB.R, in.Token)
+	l, err := s.load(ctx, in.Token)
 	if err != nil {
 		return nil, err
 	}
@@ -212,58 +190,58 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	if !l.res.Open(now) {
 		return nil, ErrNotOpen
 	}
-	if r, err := s.returning(ctx, s.DB.R, l, in.Visitor); err != nil {
+	if uid, err := s.returning(ctx, l, in.Visitor); err != nil {
 		return nil, err
-	} else if r != nil {
-		return s.reenter(ctx, l, r, in.Visitor.DeviceSecret)
+	} else if uid != "" {
+		return s.reenter(ctx, l, uid, in.Visitor.DeviceSecret)
 	}
 	if l.full() {
-		return nil, l.exhausted(ctx, s.DB.R)
+		return nil, s.exhausted(ctx, l)
 	}
 	if err := s.checkEmail(ctx, l, in, now); err != nil {
 		return nil, err
 	}
-
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	secret := in.Visitor.DeviceSecret
 	if !token.WellFormed(secret) {
 		secret, _ = token.New()
 	}
+	deviceHash := token.Hash(secret)
+	redemptionID, userID, auditID := id.New(), id.New(), id.New()
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: secret}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		// The row count of this one statement decides who gets the last use:
-		// concurrent redemptions of a single-use link cannot both see uses < 1,
-		// on SQLite (one writer) and on PostgreSQL (row lock, re-checked WHERE).
-		r := tx.Exec(`UPDATE invitations SET uses = uses + 1, last_redeemed_at = ?
-			WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses = 0 OR uses < max_uses)`,
-			now, l.inv.ID, now)
-		if r.Error != nil {
-			return r.Error
-		}
-		if r.RowsAffected == 0 {
-			return errLostRace
-		}
-		u, err := user.Ensure(tx, l.inv.AccountID, l.inv.Email, l.inv.FirstName, l.inv.LastName)
+	err = s.DB.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		r, err := tx.StmtContext(ctx, st.consume).ExecContext(ctx, now, l.inv.ID, now)
 		if err != nil {
 			return err
 		}
-		e.User = u
-		if err := tx.Create(&Redemption{ID: id.New(), InvitationID: l.inv.ID, DeviceHash: token.Hash(secret), UserID: u.ID, At: now}).Error; err != nil {
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errLostRace
+		}
+		if e.User, err = l.invitee(ctx, tx, st, userID, now); err != nil {
 			return err
 		}
-		if e.Role, e.PreviousRole, err = enterAs(tx, l, u, now); err != nil {
+		if _, err := tx.StmtContext(ctx, st.insertRedemption).ExecContext(ctx, redemptionID, l.inv.ID, deviceHash, e.User.ID, now); err != nil {
+			return err
+		}
+		if e.Role, e.PreviousRole, err = enterAs(ctx, tx, st, l, e.User.ID, now); err != nil {
 			return err
 		}
 		e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
-		return audit.Record(tx, l.inv.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "invitation.redeemed", "invitation", l.inv.ID,
-			map[string]any{"resource_id": l.res.ID, "role": e.Role, "previous_role": e.PreviousRole})
+		return record(ctx, tx, st, auditID, l.inv.AccountID, e.User.ID, now, "invitation.redeemed", "invitation", l.inv.ID,
+			map[string]string{"resource_id": l.res.ID, "role": e.Role, "previous_role": e.PreviousRole})
 	})
 	if errors.Is(err, errLostRace) {
 		return nil, s.whyLost(ctx, in.Token)
 	}
 	if err != nil {
 		if store.IsUniqueViolation(err) && !in.retried {
-			// The same device redeemed twice at once: the first one won and
-			// this one is now a returning device.
+			// The same device (or person) entered twice at once: the first
+			// one won; this one is now a returning device.
 			in.retried = true
 			return s.Redeem(ctx, in)
 		}
@@ -279,58 +257,71 @@ var errLostRace = errors.New("lost redemption race")
 // whyLost re-reads the link after the conditional update found nothing to
 // change, to say which refusal applies now.
 func (s *Service) whyLost(ctx context.Context, tok string) error {
-	l, err := s.load(ctx, s.DB.W, tok)
+	l, err := s.load(ctx, tok)
 	if err != nil {
 		return err
 	}
 	if err := l.refusal(s.now()); err != nil {
 		return err
 	}
-	return l.exhausted(ctx, s.DB.W)
+	return s.exhausted(ctx, l)
 }
 
 // enterAs records the person inside the resource with the higher of their
 // present role and the invited one, returning (role, previous role).
-func enterAs(tx *gorm.DB, l *loaded, u *user.User, now time.Time) (string, string, error) {
-	p := resource.Participant{ResourceID: l.res.ID, UserID: u.ID, AccountID: l.inv.AccountID, Role: l.inv.Role, JoinedAt: now, UpdatedAt: now}
-	r := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p)
-	if r.Error != nil {
-		return "", "", r.Error
-	}
-	if r.RowsAffected == 1 {
-		return l.inv.Role, "", nil
-	}
-	var cur resource.Participant
-	if err := tx.Where("resource_id = ? AND user_id = ?", l.res.ID, u.ID).Take(&cur).Error; err != nil {
+func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID string, now time.Time) (string, string, error) {
+	// Most people enter once: try the insert first.
+	r, err := tx.StmtContext(ctx, st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
+	if err != nil {
 		return "", "", err
 	}
-	if !resource.Higher(l.inv.Role, cur.Role) {
-		return cur.Role, cur.Role, nil
+	if n, err := r.RowsAffected(); err != nil {
+		return "", "", err
+	} else if n == 1 {
+		return l.inv.Role, "", nil
 	}
-	err := tx.Model(&resource.Participant{}).Where("resource_id = ? AND user_id = ?", l.res.ID, u.ID).
-		Updates(map[string]any{"role": l.inv.Role, "updated_at": now}).Error
-	return l.inv.Role, cur.Role, err
+	var cur string
+	if err := tx.StmtContext(ctx, st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
+		return "", "", err
+	}
+	if !resource.Higher(l.inv.Role, cur) {
+		return cur, cur, nil
+	}
+	_, err = tx.StmtContext(ctx, st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
+	return l.inv.Role, cur, err
+}
+
+// record writes the audit entry of an invitee's action in the same transaction.
+func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now time.Time, action, targetKind, targetID string, detail map[string]string) error {
+	d, _ := json.Marshal(detail)
+	_, err := tx.StmtContext(ctx, st.audit).ExecContext(ctx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(d))
+	return err
 }
 
 // reenter lets a device that redeemed a device-bound link come back without
 // using it again.
-func (s *Service) reenter(ctx context.Context, l *loaded, r *Redemption, secret string) (*Entry, error) {
-	u, err := user.Get(ctx, s.DB.R, l.inv.AccountID, r.UserID)
+func (s *Service) reenter(ctx context.Context, l *loaded, userID, secret string) (*Entry, error) {
+	u, err := user.Get(ctx, s.DB.R, l.inv.AccountID, userID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.stmts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, User: u, Reentry: true, DeviceSecret: secret}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	now, auditID := s.now(), id.New()
+	err = s.DB.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		if e.Role, e.PreviousRole, err = enterAs(tx, l, u, s.now()); err != nil {
+		if e.Role, e.PreviousRole, err = enterAs(ctx, tx, st, l, u.ID, now); err != nil {
 			return err
 		}
 		e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
 		if !e.Upgraded {
 			return nil
 		}
-		return audit.Record(tx, l.inv.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "participant.upgraded", "resource", l.res.ID,
-			map[string]any{"role": e.Role, "previous_role": e.PreviousRole})
+		return record(ctx, tx, st, auditID, l.inv.AccountID, u.ID, now, "participant.upgraded", "resource", l.res.ID,
+			map[string]string{"role": e.Role, "previous_role": e.PreviousRole})
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -188,7 +189,17 @@ func (s *Signer) IssueFor(ctx context.Context, audience string, c Claims, ttl ti
 	s.mu.RLock()
 	sig := s.signer
 	s.mu.RUnlock()
-	return jwt.Signed(sig).Claims(c).Serialize()
+	// Sign the claims' JSON directly: the jwt builder would encode them,
+	// decode them into a map and encode again, on every redemption.
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	obj, err := sig.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
 }
 
 // JWKS is the public key set, as served at /.well-known/jwks.json.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -46,6 +47,12 @@ type DB struct {
 	W       *gorm.DB
 	R       *gorm.DB
 	Dialect string
+
+	groupOnce sync.Once
+	writes    *writeGroup
+	// checkpoints copies the SQLite WAL into the database file in the
+	// background (see checkpoint.go).
+	checkpoints *checkpointer
 }
 
 // DialectOf tells which database a DSN names.
@@ -118,6 +125,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		rdb.SetMaxOpenConns(n)
 		rdb.SetMaxIdleConns(n)
 		db.W, db.R = w, r
+		if err := db.startCheckpointer(path, common); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
@@ -156,6 +167,13 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close releases both pools.
 func (db *DB) Close() error {
+	db.groupOnce.Do(func() {}) // no group starts after Close
+	if db.writes != nil {
+		db.writes.stop()
+	}
+	if db.checkpoints != nil {
+		db.checkpoints.stop()
+	}
 	var errs []error
 	seen := map[*sql.DB]bool{}
 	for _, g := range []*gorm.DB{db.W, db.R} {

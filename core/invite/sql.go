@@ -1,0 +1,177 @@
+package invite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/token"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// Opening and redeeming links are the hot paths: they use statements
+// prepared once, in plain SQL that both SQLite and PostgreSQL accept ($n
+// placeholders in order of first use).
+
+const (
+	sqlLoad = `SELECT i.id, i.account_id, i.resource_id, i.email, i.first_name, i.last_name, i.role,
+	i.max_uses, i.uses, i.device_binding, i.created_at, i.expires_at, i.revoked_at, i.replaced_by,
+	i.failed_guesses, i.guess_window_start,
+	r.type, r.title, r.description, r.starts_at, r.ends_at, r.time_zone, r.chat_collab, r.adapter, r.external_id, r.deleted_at,
+	s.enabled, s.blocked_domains, s.allowed_domains,
+	u.id, u.first_name, u.last_name
+FROM invitations i
+JOIN resources r ON r.id = i.resource_id AND r.account_id = i.account_id
+LEFT JOIN invitation_settings s ON s.account_id = i.account_id
+LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
+WHERE i.token_hash = $1`
+
+	sqlReturning = `SELECT user_id FROM redemptions WHERE invitation_id = $1 AND device_hash = $2`
+
+	sqlAnyRedemption = `SELECT COUNT(*) FROM redemptions WHERE invitation_id = $1`
+
+	// The row count of this one statement decides who gets the last use:
+	// concurrent redemptions of a single-use link cannot both see uses < 1,
+	// on SQLite (one writer) and on PostgreSQL (row lock, re-checked WHERE).
+	sqlConsume = `UPDATE invitations SET uses = uses + 1, last_redeemed_at = $1
+WHERE id = $2 AND revoked_at IS NULL AND expires_at > $3 AND (max_uses = 0 OR uses < max_uses)`
+
+	sqlEnsureUser = `INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, '', '', false, $6, $7) ON CONFLICT (account_id, email) DO NOTHING`
+
+	sqlUserByEmail = `SELECT id, first_name, last_name FROM users WHERE account_id = $1 AND email = $2`
+
+	sqlInsertRedemption = `INSERT INTO redemptions (id, invitation_id, device_hash, user_id, at) VALUES ($1, $2, $3, $4, $5)`
+
+	sqlParticipantRole = `SELECT role FROM participants WHERE resource_id = $1 AND user_id = $2`
+
+	sqlInsertParticipant = `INSERT INTO participants (resource_id, user_id, account_id, role, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (resource_id, user_id) DO NOTHING`
+
+	sqlRaiseParticipant = `UPDATE participants SET role = $1, updated_at = $2 WHERE resource_id = $3 AND user_id = $4`
+
+	sqlAudit = `INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+)
+
+// stmts are the prepared statements of the hot paths.
+type stmts struct {
+	load, returning, anyRedemption                       *sql.Stmt // reader
+	consume, ensureUser, userByEmail, insertRedemption   *sql.Stmt // writer
+	participantRole, insertParticipant, raiseParticipant *sql.Stmt
+	audit                                                *sql.Stmt
+}
+
+type prepared struct {
+	once sync.Once
+	s    *stmts
+	err  error
+}
+
+func (s *Service) stmts(ctx context.Context) (*stmts, error) {
+	s.prep.once.Do(func() {
+		st := &stmts{}
+		for _, p := range []struct {
+			dst   **sql.Stmt
+			write bool
+			query string
+		}{
+			{&st.load, false, sqlLoad}, {&st.returning, false, sqlReturning}, {&st.anyRedemption, false, sqlAnyRedemption},
+			{&st.consume, true, sqlConsume}, {&st.ensureUser, true, sqlEnsureUser}, {&st.userByEmail, true, sqlUserByEmail},
+			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.participantRole, true, sqlParticipantRole},
+			{&st.insertParticipant, true, sqlInsertParticipant}, {&st.raiseParticipant, true, sqlRaiseParticipant},
+			{&st.audit, true, sqlAudit},
+		} {
+			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
+			if err != nil {
+				s.prep.err = err
+				return
+			}
+			*p.dst = stmt
+		}
+		s.prep.s = st
+	})
+	return s.prep.s, s.prep.err
+}
+
+// loaded is a link with everything deciding what it offers.
+type loaded struct {
+	inv *Invitation
+	res *resource.Resource
+	set *Settings
+	// userID and names of the invitee's user row, if it exists.
+	userID, userFirst, userLast string
+}
+
+// load reads a link by its token in one query.
+func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
+	if !token.WellFormed(tok) {
+		return nil, ErrNotFound
+	}
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		inv                              Invitation
+		res                              resource.Resource
+		revoked, guessStart, starts, end sql.NullTime
+		deleted                          sql.NullTime
+		enabled                          sql.NullBool
+		blocked, allowed                 sql.NullString
+		uid, ufirst, ulast               sql.NullString
+	)
+	err = st.load.QueryRowContext(ctx, token.Hash(tok)).Scan(
+		&inv.ID, &inv.AccountID, &inv.ResourceID, &inv.Email, &inv.FirstName, &inv.LastName, &inv.Role,
+		&inv.MaxUses, &inv.Uses, &inv.DeviceBinding, &inv.CreatedAt, &inv.ExpiresAt, &revoked, &inv.ReplacedBy,
+		&inv.FailedGuesses, &guessStart,
+		&res.Type, &res.Title, &res.Description, &starts, &end, &res.TimeZone, &res.ChatCollab, &res.Adapter, &res.ExternalID, &deleted,
+		&enabled, &blocked, &allowed,
+		&uid, &ufirst, &ulast)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.RevokedAt, inv.GuessWindowStart = timePtr(revoked), timePtr(guessStart)
+	res.ID, res.AccountID = inv.ResourceID, inv.AccountID
+	res.StartsAt, res.EndsAt, res.DeletedAt = timePtr(starts), timePtr(end), timePtr(deleted)
+	set := DefaultSettings(inv.AccountID)
+	if enabled.Valid {
+		set.Enabled = enabled.Bool
+		if blocked.Valid {
+			json.Unmarshal([]byte(blocked.String), &set.BlockedDomains)
+		}
+		if allowed.Valid {
+			json.Unmarshal([]byte(allowed.String), &set.AllowedDomains)
+		}
+	}
+	return &loaded{inv: &inv, res: &res, set: set, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}, nil
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+// invitee returns the invitee's user row for the entry, creating it if it
+// was erased since the invitation was made.
+func (l *loaded) invitee(ctx context.Context, tx *sql.Tx, st *stmts, newID string, now time.Time) (*user.User, error) {
+	u := &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}
+	if u.ID != "" {
+		return u, nil
+	}
+	if _, err := tx.StmtContext(ctx, st.ensureUser).ExecContext(ctx, newID, l.inv.AccountID, l.inv.Email, l.inv.FirstName, l.inv.LastName, now, now); err != nil {
+		return nil, err
+	}
+	err := tx.StmtContext(ctx, st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
+	return u, err
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Write runs fn in a write transaction on the raw connection, for the hot
+// paths that must not pay for an ORM (redeeming a link).
+//
+// On SQLite, where there is a single writer anyway, concurrent calls are
+// grouped: one BEGIN IMMEDIATE, each fn in its own SAVEPOINT (so one fn's
+// failure undoes only its own work), one COMMIT for all. A caller is answered
+// only after the COMMIT, so nobody is told "done" for work that could still
+// be lost. Grouping turns N commits into one, which is what lets a single
+// SQLite file serve thousands of redemptions a second. On PostgreSQL each
+// call is its own transaction; concurrency there comes from the pool.
+func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if db.Dialect != SQLite {
+		raw, err := db.W.DB()
+		if err != nil {
+			return err
+		}
+		tx, err := raw.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g := db.group()
+	if g == nil {
+		return errors.New("database is closed")
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	g.submit(req)
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The group may still run fn; its outcome is decided by the COMMIT,
+		// which this caller no longer waits for.
+		return ctx.Err()
+	}
+}
+
+// Prepare prepares a statement on the writer (for Write) or the reader pool.
+// On SQLite the writer has one connection, so a statement prepared once is
+// reused by every transaction (database/sql's Tx.Stmt finds it on the
+// connection) instead of being parsed again.
+func (db *DB) Prepare(ctx context.Context, write bool, query string) (*sql.Stmt, error) {
+	g := db.R
+	if write {
+		g = db.W
+	}
+	raw, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	return raw.PrepareContext(ctx, query)
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many writes share one transaction, so one group never
+// holds the writer for long.
+const maxGroup = 64
+
+type writeGroup struct {
+	raw  *sql.DB
+	reqs chan *writeReq
+	quit chan struct{}
+	// savepoint statements, prepared once on the single writer connection.
+	save, release, rollback *sql.Stmt
+	broken                  error
+}
+
+// group starts the SQLite write group on first use.
+func (db *DB) group() *writeGroup {
+	db.groupOnce.Do(func() {
+		raw, _ := db.W.DB()
+		g := &writeGroup{raw: raw, reqs: make(chan *writeReq, 1024), quit: make(chan struct{})}
+		for _, p := range []struct {
+			dst **sql.Stmt
+			sql string
+		}{{&g.save, "SAVEPOINT w"}, {&g.release, "RELEASE w"}, {&g.rollback, "ROLLBACK TO w"}} {
+			st, err := raw.Prepare(p.sql)
+			if err != nil {
+				g.broken = fmt.Errorf("prepare %s: %w", p.sql, err)
+				break
+			}
+			*p.dst = st
+		}
+		db.writes = g
+		go g.loop()
+	})
+	return db.writes
+}
+
+func (g *writeGroup) submit(r *writeReq) {
+	select {
+	case g.reqs <- r:
+	case <-g.quit:
+		r.done <- errors.New("database is closed")
+	}
+}
+
+func (g *writeGroup) stop() { close(g.quit) }
+
+// loop takes whatever writes are waiting and commits them together.
+func (g *writeGroup) loop() {
+	batch := make([]*writeReq, 0, maxGroup)
+	errs := make([]error, maxGroup)
+	for {
+		var first *writeReq
+		select {
+		case first = <-g.reqs:
+		case <-g.quit:
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		g.run(batch, errs[:len(batch)])
+	}
+}
+
+func (g *writeGroup) run(batch []*writeReq, errs []error) {
+	if g.broken != nil {
+		for _, r := range batch {
+			r.done <- g.broken
+		}
+		return
+	}
+	tx, err := g.raw.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range batch {
+			r.done <- fmt.Errorf("begin write: %w", err)
+		}
+		return
+	}
+	for i, r := range batch {
+		errs[i] = g.one(tx, r)
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit write: %w", err)
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+}
+
+// one runs a caller's fn inside a savepoint of the shared transaction.
+func (g *writeGroup) one(tx *sql.Tx, r *writeReq) (err error) {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.Stmt(g.save).Exec(); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+		if err != nil {
+			if _, rerr := tx.Stmt(g.rollback).Exec(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		if _, rerr := tx.Stmt(g.release).Exec(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	return r.fn(r.ctx, tx)
+}
