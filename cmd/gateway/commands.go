@@ -25,6 +25,19 @@ func newRootCommand() *cobra.Command {
 	load := func(cmd *cobra.Command) (*Config, error) {
 		return loadConfig(configPath, cmd.Flags().Changed("config"))
 	}
+	// withApp runs an admin command against the configured database.
+	withApp := func(cmd *cobra.Command, fn func(a *app) error) error {
+		cfg, err := load(cmd)
+		if err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		a, err := openApp(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		return fn(a)
+	}
 
 	var printLogin bool
 	serve := &cobra.Command{
@@ -46,17 +59,10 @@ func newRootCommand() *cobra.Command {
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema, then exit",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
-			}
-			a, err := openApp(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			fmt.Fprintln(cmd.OutOrStdout(), "database schema is up to date")
-			return nil
+			return withApp(cmd, func(a *app) error {
+				fmt.Fprintln(cmd.OutOrStdout(), "database schema is up to date")
+				return nil
+			})
 		},
 	}
 
@@ -65,21 +71,14 @@ func newRootCommand() *cobra.Command {
 		Use:   "rotate",
 		Short: "Make a new signing key; the old one stays published until its tokens expire",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
-			}
-			a, err := openApp(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			kid, err := a.signer.Rotate(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s is active; replicas pick it up within 30s; retired keys stay in /.well-known/jwks.json for %s\n", kid, jointoken.TTL)
-			return nil
+			return withApp(cmd, func(a *app) error {
+				kid, err := a.signer.Rotate(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s is active; replicas pick it up within 30s; retired keys stay in /.well-known/jwks.json for %s\n", kid, jointoken.TTL)
+				return nil
+			})
 		},
 	})
 
@@ -89,25 +88,18 @@ func newRootCommand() *cobra.Command {
 		Short: "Print a one-time console sign-in link for a console user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
-			}
-			a, err := openApp(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			email, err := user.NormalizeEmail(args[0])
-			if err != nil {
-				return err
-			}
-			link, err := a.loginLinkFor(cmd.Context(), email)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), link)
-			return nil
+			return withApp(cmd, func(a *app) error {
+				email, err := user.NormalizeEmail(args[0])
+				if err != nil {
+					return err
+				}
+				link, err := a.loginLinkFor(cmd.Context(), email)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), link)
+				return nil
+			})
 		},
 	})
 	admin.AddCommand(&cobra.Command{
@@ -115,21 +107,14 @@ func newRootCommand() *cobra.Command {
 		Short: "Create an API key for the account of the admin with this email (printed once)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
-			}
-			a, err := openApp(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			key, err := a.apiKeyFor(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), key)
-			return nil
+			return withApp(cmd, func(a *app) error {
+				key, err := a.apiKeyFor(cmd.Context(), args[0], args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), key)
+				return nil
+			})
 		},
 	})
 
