@@ -459,3 +459,36 @@ func TestCountdownBeforeTheSessionOpens(t *testing.T) {
 	}
 	e.Must(e.Form(guest, link, url.Values{"email": {"early@x.test"}}), http.StatusSeeOther)
 }
+
+func TestCollaboratorsMayInvite(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	room := e.Resource(map[string]any{"type": "room", "title": "Shared room"})
+	member, mc := e.ConsoleUser("editor@org.test", "member")
+	invite := func() *apitest.Response {
+		req, _ := http.NewRequest("POST", e.URL+"/api/v1/resources/"+room+"/invitations", strings.NewReader(`{"email":"g@x.test","first_name":"G","last_name":"X","role":"speaker"}`))
+		req.Header.Set("Content-Type", "application/json")
+		return e.Send(mc, req)
+	}
+	if r := invite(); r.Status != http.StatusForbidden {
+		t.Fatalf("before being a collaborator: %d", r.Status)
+	}
+	// The admin's console shows the form; the collaborator is added through the API it calls.
+	admin := e.SignIn(e.Admin)
+	page := e.Must(e.Get(admin, "/console/resources/"+room), 200)
+	if !strings.Contains(string(page.Body), `id="collaborator-form"`) || !strings.Contains(string(page.Body), member.ID) {
+		t.Fatal("the admin's resource page offers no collaborator form with the member")
+	}
+	e.Must(e.Do("PUT", "/api/v1/resources/"+room+"/collaborators/"+member.ID, e.APIKey, map[string]any{"role": "co_editor"}), 200)
+	e.Must(invite(), http.StatusCreated)
+	page = e.Must(e.Get(mc, "/console/resources/"+room), 200)
+	if strings.Contains(string(page.Body), `id="collaborator-form"`) || !strings.Contains(string(page.Body), "Co-editor") {
+		t.Fatal("a co-editor's page must list collaborators without the form")
+	}
+	req, _ := http.NewRequest("PUT", e.URL+"/api/v1/resources/"+room+"/collaborators/"+member.ID, strings.NewReader(`{"role":"owner"}`))
+	if r := e.Send(mc, req); r.Status != http.StatusForbidden {
+		t.Fatalf("a co-editor promoted themself: %d", r.Status)
+	}
+	if r := e.Do("PUT", "/api/v1/resources/"+room+"/collaborators/"+member.ID, e.APIKey, map[string]any{"role": "janitor"}); r.Status != 400 {
+		t.Fatalf("unknown role: %d", r.Status)
+	}
+}

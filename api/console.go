@@ -38,16 +38,30 @@ type consoleResourcePage struct {
 	Invitations []invitationView
 	Roles       []string
 	Invitable   error
+	// Collaborators with their users; Candidates are console users who can
+	// be given a collaborator role, when the viewer may manage them.
+	Collaborators []collaboratorRow
+	Candidates    []user.User
+	CanManage     bool
+}
+
+type collaboratorRow struct {
+	User user.User
+	Role string
 }
 
 func (s *Server) consoleResource(c *gin.Context) {
-	r, _, err := s.resourceFor(c, false)
+	r, myRole, err := s.resourceFor(c, false)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	p := who(c)
-	d := consoleResourcePage{Resource: r, Roles: r.Type.InviteRoles()}
+	d := consoleResourcePage{Resource: r, Roles: r.Type.InviteRoles(), CanManage: p.Admin || myRole == resource.Owner || myRole == resource.CoOwner}
+	if err := s.loadCollaborators(c, &d); err != nil {
+		s.fail(c, err)
+		return
+	}
 	invs, err := s.cfg.Invites.List(c.Request.Context(), p.caller(), r.ID)
 	if err != nil && problem.KindOf(err) != problem.Forbidden {
 		s.fail(c, err)
@@ -111,4 +125,29 @@ func (s *Server) consolePlugins(c *gin.Context) {
 		}
 	}
 	s.render(c, http.StatusOK, "plugins", pageData{Title: "Plugins", Data: st})
+}
+
+func (s *Server) loadCollaborators(c *gin.Context, d *consoleResourcePage) error {
+	ctx := c.Request.Context()
+	cs, err := resource.Collaborators(ctx, s.cfg.DB.R, d.Resource.ID)
+	if err != nil {
+		return err
+	}
+	console, err := user.ListConsole(ctx, s.cfg.DB.R, d.Resource.AccountID)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]user.User, len(console))
+	for _, u := range console {
+		byID[u.ID] = u
+	}
+	for _, col := range cs {
+		if u, ok := byID[col.UserID]; ok {
+			d.Collaborators = append(d.Collaborators, collaboratorRow{User: u, Role: col.Role})
+		}
+	}
+	if d.CanManage {
+		d.Candidates = console
+	}
+	return nil
 }

@@ -69,7 +69,14 @@
     ev.preventDefault();
     var err = form.querySelector("[data-error]");
     if (err) err.hidden = true;
-    call(form.dataset.method || "POST", form.dataset.api, serialize(form))
+    var body = serialize(form);
+    // Fields marked data-path fill {name} in the endpoint instead of the body.
+    var url = form.dataset.api.replace(/\{(\w+)\}/g, function (_, name) {
+      var v = body[name];
+      delete body[name];
+      return encodeURIComponent(v || "");
+    });
+    call(form.dataset.method || "POST", url, body)
       .then(function (body) { then(form.dataset.then, body, form); })
       .catch(function (e) { showError(form, e); });
   });
