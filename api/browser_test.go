@@ -441,3 +441,25 @@ func TestBrowserLobbyWrongEmail(t *testing.T) {
 		t.Fatalf("room after the right email shows %+v", r)
 	}
 }
+
+func TestBrowserAdminAddsCoOwner(t *testing.T) {
+	env := apitest.New(t, apitest.Options{RealClock: true})
+	rid := browserOpenRoom(env, map[string]any{"title": "Team room"})
+	member, _ := env.ConsoleUser("colleague@org.test", "member")
+
+	b := newBrowserProfile(t, env)
+	b.signInAsAdmin()
+	b.open(env.URL + "/console/resources/" + rid)
+	b.waitFor(10*time.Second, "the collaborator form", `document.getElementById("collaborator-form")`)
+	b.do("choose the colleague as co-owner and submit",
+		chromedp.SetValue(chromedp.CSS(`#collaborator-form select[name=user]`), member.ID),
+		chromedp.SetValue(chromedp.CSS(`#collaborator-form select[name=role]`), "co_owner"),
+		chromedp.Click(chromedp.CSS(`#collaborator-form button[type=submit]`)),
+	)
+	b.waitFor(10*time.Second, "the colleague listed as co-owner",
+		`[...document.querySelectorAll("#collaborators tbody tr")].some(r => r.textContent.includes("colleague@org.test") && r.textContent.includes("Co-owner"))`)
+	r := env.Must(env.Do("GET", "/api/v1/resources/"+rid+"/collaborators", env.APIKey, nil), 200)
+	if !strings.Contains(string(r.Body), member.ID) || !strings.Contains(string(r.Body), `"co_owner"`) {
+		t.Fatalf("collaborators after the form: %s", r.Body)
+	}
+}
