@@ -7,6 +7,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/user"
@@ -20,5 +21,6 @@ func Models() []any {
 	m = append(m, invite.Models()...)
 	m = append(m, session.Models()...)
 	m = append(m, jointoken.Models()...)
+	m = append(m, mail.Models()...)
 	return m
 }

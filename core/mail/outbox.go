@@ -1,0 +1,233 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// Message statuses.
+const (
+	Queued  = "queued"  // waiting for its (next) attempt
+	Sending = "sending" // claimed by a worker until LeaseUntil
+	Sent    = "sent"    // the SMTP server accepted it (ServerReply)
+	Failed  = "failed"  // refused for good, or out of attempts (LastError)
+)
+
+// Message is one email in the outbox. Its bodies hold the recipient's live
+// link, so they are erased once the message is sent or has failed: the row
+// then keeps who, what subject, when and the server's answer.
+type Message struct {
+	ID        string `gorm:"primaryKey;size:36" json:"id"`
+	AccountID string `gorm:"size:36;not null;index" json:"account_id"`
+	// Template and Locale name what was rendered.
+	Template string `gorm:"size:100" json:"template"`
+	Locale   string `gorm:"size:35" json:"locale"`
+	ToEmail  string `gorm:"size:254;not null" json:"to_email"`
+	ToName   string `gorm:"size:200" json:"to_name"`
+	Subject  string `gorm:"size:998" json:"subject"`
+	HTML     string `gorm:"type:text" json:"-"`
+	Text     string `gorm:"type:text" json:"-"`
+	// ICS is a calendar invitation attached as invite.ics ("" for none).
+	ICS string `gorm:"type:text" json:"-"`
+	// MessageID is the Message-ID header, fixed when queued: a retry or a
+	// re-send after a crash carries the same one, so receivers can tell.
+	MessageID string `gorm:"size:255;not null;uniqueIndex" json:"message_id"`
+	// RefKind/RefID name what caused it ("invitation" and its id, "test").
+	RefKind string `gorm:"size:32" json:"ref_kind"`
+	RefID   string `gorm:"size:36;index" json:"ref_id,omitempty"`
+	Status  string `gorm:"size:16;not null;index:idx_mail_messages_claim,priority:1" json:"status"`
+	// Attempts counts claims, including one cut short by a crash.
+	Attempts      int       `gorm:"not null;default:0" json:"attempts"`
+	NextAttemptAt time.Time `gorm:"not null;index:idx_mail_messages_claim,priority:2" json:"next_attempt_at"`
+	ClaimedBy     string    `gorm:"size:100" json:"-"`
+	// LeaseUntil: a message still Sending after it belongs to a worker that
+	// died, and may be claimed again.
+	LeaseUntil *time.Time `json:"-"`
+	// LastError is the last failure, with the server's answer when there
+	// was one; ServerReply is the server's answer to a sent message.
+	LastError   string     `gorm:"type:text" json:"last_error,omitempty"`
+	ServerReply string     `gorm:"size:1000" json:"server_reply,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+	FailedAt    *time.Time `json:"failed_at,omitempty"`
+}
+
+// TableName names the table.
+func (Message) TableName() string { return "mail_messages" }
+
+// Models are the tables this package owns.
+func Models() []any { return []any{&StoredTemplate{}, &Message{}} }
+
+// NewMessage is what Enqueue needs.
+type NewMessage struct {
+	AccountID        string
+	Template, Locale string
+	ToEmail, ToName  string
+	Rendered
+	ICS            string
+	RefKind, RefID string
+}
+
+// Enqueue writes a message to the outbox with tx, the transaction of the
+// change that causes it: the email exists exactly when the change does.
+// domain is the right-hand side of its Message-ID.
+func Enqueue(tx *gorm.DB, domain string, n NewMessage, now time.Time) (*Message, error) {
+	if n.ToEmail == "" || n.Subject == "" {
+		return nil, errors.New("mail: a message needs a recipient and a subject")
+	}
+	mid := id.New()
+	m := &Message{
+		ID: mid, AccountID: n.AccountID, Template: n.Template, Locale: n.Locale,
+		ToEmail: n.ToEmail, ToName: n.ToName, Subject: n.Subject, HTML: n.HTML, Text: n.Text, ICS: n.ICS,
+		MessageID: "<" + mid + "@" + domain + ">", RefKind: n.RefKind, RefID: n.RefID,
+		Status: Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.Create(m).Error; err != nil {
+		return nil, fmt.Errorf("mail: queue message: %w", err)
+	}
+	return m, nil
+}
+
+// claim takes up to n messages that are due, or whose worker's lease ran
+// out, for worker until lease. On PostgreSQL, FOR UPDATE SKIP LOCKED lets
+// workers of several replicas claim side by side without waiting for or
+// taking each other's rows; a SQLite database has one writer, which
+// serializes claims by itself.
+func claim(ctx context.Context, db *store.DB, worker string, n int, now, lease time.Time) ([]Message, error) {
+	lock := ""
+	if db.Dialect == store.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE mail_messages SET status = ?, claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+WHERE id IN (SELECT id FROM mail_messages
+  WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)
+  ORDER BY next_attempt_at LIMIT ?` + lock + `)
+RETURNING *`
+	var out []Message
+	err := db.W.WithContext(ctx).Raw(q, Sending, worker, lease, now, Queued, now, Sending, now, n).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("mail: claim messages: %w", err)
+	}
+	return out, nil
+}
+
+// markSent records the server's acceptance and erases the bodies. Only the
+// worker holding the claim may; false means the lease was lost.
+func markSent(ctx context.Context, db *store.DB, m *Message, worker, reply string, now time.Time) (bool, error) {
+	r := db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
+		Updates(map[string]any{"status": Sent, "sent_at": now, "server_reply": clip(reply, 1000), "last_error": "",
+			"html": "", "text": "", "ics": "", "lease_until": nil, "updated_at": now})
+	return r.RowsAffected == 1, r.Error
+}
+
+// markRetry puts a message back in the queue until at.
+func markRetry(ctx context.Context, db *store.DB, m *Message, worker, why string, at, now time.Time) error {
+	return db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
+		Updates(map[string]any{"status": Queued, "next_attempt_at": at, "last_error": clip(why, 4000), "claimed_by": "", "lease_until": nil, "updated_at": now}).Error
+}
+
+// markFailed gives up on a message and erases its bodies.
+func markFailed(ctx context.Context, db *store.DB, m *Message, worker, why string, now time.Time) error {
+	return db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
+		Updates(map[string]any{"status": Failed, "failed_at": now, "last_error": clip(why, 4000), "html": "", "text": "", "ics": "",
+			"lease_until": nil, "updated_at": now}).Error
+}
+
+// release returns claimed messages that were not tried, without counting
+// the attempt.
+func release(ctx context.Context, db *store.DB, ids []string, worker string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.W.WithContext(ctx).Model(&Message{}).Where("id IN ? AND claimed_by = ? AND status = ?", ids, worker, Sending).
+		Updates(map[string]any{"status": Queued, "claimed_by": "", "lease_until": nil, "attempts": gorm.Expr("attempts - 1"), "updated_at": now}).Error
+}
+
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// Delivery is what a person sees of the last email about something.
+type Delivery struct {
+	MessageID string     `json:"id"`
+	Status    string     `json:"status"`
+	QueuedAt  time.Time  `json:"queued_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+	FailedAt  *time.Time `json:"failed_at,omitempty"`
+	Attempts  int        `json:"attempts"`
+	// Error is the last failure (the server's answer); for a queued
+	// message it is why the last attempt did not go through.
+	Error string `json:"error,omitempty"`
+}
+
+// LastDeliveries returns, per ref id, the delivery of its newest message.
+func LastDeliveries(ctx context.Context, db *gorm.DB, accountID string, refIDs []string) (map[string]*Delivery, error) {
+	out := map[string]*Delivery{}
+	for len(refIDs) > 0 {
+		chunk := refIDs
+		if len(chunk) > 500 {
+			chunk = chunk[:500]
+		}
+		refIDs = refIDs[len(chunk):]
+		var ms []Message
+		err := db.WithContext(ctx).Select("id", "ref_id", "status", "created_at", "sent_at", "failed_at", "attempts", "last_error").
+			Where("account_id = ? AND ref_id IN ?", accountID, chunk).Order("created_at").Find(&ms).Error
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			out[ms[i].RefID] = ms[i].delivery()
+		}
+	}
+	return out, nil
+}
+
+func (m *Message) delivery() *Delivery {
+	return &Delivery{MessageID: m.ID, Status: m.Status, QueuedAt: m.CreatedAt, SentAt: m.SentAt, FailedAt: m.FailedAt, Attempts: m.Attempts, Error: m.LastError}
+}
+
+// GetMessage returns one message of the account.
+func GetMessage(ctx context.Context, db *gorm.DB, accountID, messageID string) (*Message, error) {
+	if !id.Valid(messageID) {
+		return nil, problem.ErrNotFound
+	}
+	var m Message
+	err := db.WithContext(ctx).Omit("html", "text", "ics").Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &m, err
+}
+
+// ListMessages returns the account's newest messages, optionally of one status.
+func ListMessages(ctx context.Context, db *gorm.DB, accountID, status string, limit int) ([]Message, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	q := db.WithContext(ctx).Omit("html", "text", "ics").Where("account_id = ?", accountID)
+	if status != "" {
+		switch status {
+		case Queued, Sending, Sent, Failed:
+		default:
+			return nil, problem.Field("status", "status must be queued, sending, sent or failed")
+		}
+		q = q.Where("status = ?", status)
+	}
+	var out []Message
+	err := q.Order("created_at DESC").Limit(limit).Find(&out).Error
+	return out, err
+}

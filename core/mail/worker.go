@@ -1,0 +1,267 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/invitegate/gateway/core/store"
+)
+
+// OutboxConfig tunes delivery. Zero values take the defaults in brackets.
+type OutboxConfig struct {
+	SMTP SMTPConfig
+	// From is the sender of every message ("Invitegate <noreply@example.org>").
+	From string
+	// Workers is the number of SMTP connections per replica [2]. Each
+	// claims, sends and records its own messages.
+	Workers int
+	// Batch is how many messages a worker claims at once [20].
+	Batch int
+	// MaxAttempts bounds the tries of a message before it is failed [8].
+	MaxAttempts int
+	// RetryBase is the wait after the first failed try, doubled after each
+	// further one up to RetryMax [30s, 1h], with ±20% jitter.
+	RetryBase, RetryMax time.Duration
+	// Lease is how long a claim lasts [2m]: messages claimed by a worker
+	// that died are claimed again once it has run out. A worker stops
+	// sending from a claim after half of it and returns the rest.
+	Lease time.Duration
+	// Poll is how often an idle worker looks for due messages [1s]; a
+	// message queued by this replica wakes a worker at once.
+	Poll time.Duration
+	// IdleClose closes a worker's SMTP connection after this long without
+	// work [30s].
+	IdleClose time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Replica names this process in claims (default host:pid).
+	Replica string
+}
+
+func (c *OutboxConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.Batch <= 0 {
+		c.Batch = 20
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 30 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = time.Hour
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.IdleClose <= 0 {
+		c.IdleClose = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Replica == "" {
+		h, _ := os.Hostname()
+		c.Replica = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+}
+
+// Outbox delivers queued messages over SMTP.
+type Outbox struct {
+	db   *store.DB
+	cfg  OutboxConfig
+	wake chan struct{}
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+}
+
+// NewOutbox checks the configuration; Start starts the workers.
+func NewOutbox(db *store.DB, cfg OutboxConfig) (*Outbox, error) {
+	cfg.defaults()
+	if p := cfg.SMTP.Problems("smtp."); len(p) > 0 {
+		return nil, fmt.Errorf("mail: %v", p)
+	}
+	if _, err := ParseFrom(cfg.From); err != nil {
+		return nil, fmt.Errorf("mail: from: %w", err)
+	}
+	return &Outbox{db: db, cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// Start runs the workers until Stop.
+func (o *Outbox) Start() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	from, _ := ParseFrom(o.cfg.From)
+	for i := range o.cfg.Workers {
+		w := &worker{o: o, name: fmt.Sprintf("%s/%d", o.cfg.Replica, i), s: &sender{cfg: &o.cfg.SMTP, from: from}}
+		o.running.Add(1)
+		go func() {
+			defer o.running.Done()
+			w.loop(ctx)
+		}()
+	}
+}
+
+// Stop stops the workers: each finishes the message it is sending, returns
+// the rest of its claim to the queue and closes its connection. It waits
+// until ctx ends.
+func (o *Outbox) Stop(ctx context.Context) error {
+	o.mu.Lock()
+	cancel := o.cancel
+	o.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { o.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stopping mail workers: %w", ctx.Err())
+	}
+}
+
+// Wake tells an idle worker that a message waits.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+type worker struct {
+	o    *Outbox
+	name string
+	s    *sender
+}
+
+func (w *worker) loop(ctx context.Context) {
+	log := w.o.cfg.Logger
+	defer w.s.close()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		n, err := w.round(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("mail worker", "worker", w.name, "error", err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if n == w.o.cfg.Batch && err == nil {
+			continue // more may be due
+		}
+		if w.s.open && time.Since(w.s.last) > w.o.cfg.IdleClose {
+			w.s.close()
+		}
+		timer.Reset(w.o.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.o.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// round claims a batch and works through it; it returns how many it claimed.
+func (w *worker) round(ctx context.Context) (int, error) {
+	cfg := &w.o.cfg
+	now := cfg.Now().UTC()
+	// Database writes outlive a shutdown's cancel, so an outcome is always
+	// recorded.
+	dbctx := context.WithoutCancel(ctx)
+	msgs, err := claim(dbctx, w.o.db, w.name, cfg.Batch, now, now.Add(cfg.Lease))
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	stopAt := now.Add(cfg.Lease / 2)
+	for i := range msgs {
+		m := &msgs[i]
+		if ctx.Err() != nil || cfg.Now().After(stopAt) {
+			ids := make([]string, 0, len(msgs)-i)
+			for _, r := range msgs[i:] {
+				ids = append(ids, r.ID)
+			}
+			return len(msgs), release(dbctx, w.o.db, ids, w.name, cfg.Now().UTC())
+		}
+		if m.Attempts > cfg.MaxAttempts {
+			// Claimed again after its worker died, past the last try.
+			if err := markFailed(dbctx, w.o.db, m, w.name, fmt.Sprintf("gave up after %d attempts; last error: %s", cfg.MaxAttempts, m.LastError), cfg.Now().UTC()); err != nil {
+				return len(msgs), err
+			}
+			continue
+		}
+		if err := w.deliver(ctx, dbctx, m); err != nil {
+			return len(msgs), err
+		}
+	}
+	return len(msgs), nil
+}
+
+// deliver sends one message and records the outcome. A connection failure
+// defers the message like any temporary failure.
+func (w *worker) deliver(ctx, dbctx context.Context, m *Message) error {
+	cfg := &w.o.cfg
+	sctx, cancel := context.WithTimeout(ctx, cfg.Lease/2)
+	reply, err := w.s.send(sctx, m)
+	cancel()
+	now := cfg.Now().UTC()
+	log := cfg.Logger.With("worker", w.name, "message", m.ID, "attempt", m.Attempts)
+	if err == nil {
+		ok, derr := markSent(dbctx, w.o.db, m, w.name, reply, now)
+		if derr == nil && !ok {
+			log.Warn("mail sent after its claim ran out; another worker may send it too")
+		}
+		return derr
+	}
+	why := err.Error()
+	if !temporary(err) {
+		log.Warn("mail refused for good", "error", why)
+		return markFailed(dbctx, w.o.db, m, w.name, why, now)
+	}
+	if m.Attempts >= cfg.MaxAttempts {
+		log.Warn("mail failed after its last attempt", "error", why)
+		return markFailed(dbctx, w.o.db, m, w.name, fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, why), now)
+	}
+	at := now.Add(backoff(cfg.RetryBase, cfg.RetryMax, m.Attempts))
+	log.Info("mail deferred", "error", why, "next_attempt", at)
+	return markRetry(dbctx, w.o.db, m, w.name, why, at, now)
+}
+
+// backoff is the wait after the attempt-th failed try.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
