@@ -10,6 +10,7 @@ import (
 
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
+	"github.com/invitegate/gateway/plugins/plugintest"
 )
 
 func connect(t *testing.T, impl groupsource.GroupSource) *groupsource.Client {
@@ -17,7 +18,7 @@ func connect(t *testing.T, impl groupsource.GroupSource) *groupsource.Client {
 	client, server := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
 		string(groupsource.Kind): &groupsource.GRPCPlugin{Impl: impl},
 	})
-	t.Cleanup(func() { client.Close(); server.Stop() })
+	t.Cleanup(func() { plugintest.CloseGRPC(client, server) })
 	raw, err := client.Dispense(string(groupsource.Kind))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/invitegate/gateway/plugins/host"
 )
@@ -59,5 +62,19 @@ func Kill9(t testing.TB, pid int) {
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+}
+
+// CloseGRPC ends a connection made by goplugin.TestPluginGRPCConn. Closing
+// the client asks the server to stop (go-plugin's controller service), and
+// the server stops itself in that call's handler; stopping it from here too,
+// at the same time, is a data race inside go-plugin. So wait for the server
+// to have exited, and stop it here only if it has not within a few seconds.
+func CloseGRPC(client *goplugin.GRPCClient, server *goplugin.GRPCServer) {
+	client.Close()
+	select {
+	case <-server.DoneCh:
+	case <-time.After(5 * time.Second):
+		server.Stop()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/invitegate/gateway/plugins"
+	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/roomadapter"
 )
 
@@ -22,7 +23,7 @@ func connect(t *testing.T, impl roomadapter.RoomAdapter) *roomadapter.Client {
 	client, server := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
 		string(roomadapter.Kind): &roomadapter.GRPCPlugin{Impl: impl},
 	})
-	t.Cleanup(func() { client.Close(); server.Stop() })
+	t.Cleanup(func() { plugintest.CloseGRPC(client, server) })
 	raw, err := client.Dispense(string(roomadapter.Kind))
 	if err != nil {
 		t.Fatal(err)

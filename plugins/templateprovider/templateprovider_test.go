@@ -9,6 +9,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/invitegate/gateway/plugins"
+	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
@@ -28,8 +29,7 @@ func TestRoundTrip(t *testing.T) {
 			},
 		}},
 	})
-	defer server.Stop()
-	defer client.Close()
+	defer plugintest.CloseGRPC(client, server)
 	raw, err := client.Dispense(string(templateprovider.Kind))
 	if err != nil {
 		t.Fatal(err)
