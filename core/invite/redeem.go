@@ -3,9 +3,8 @@ package invite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -79,15 +78,13 @@ func (l *loaded) refusal(now time.Time) error {
 	return nil
 }
 
-// exhausted explains a link with no uses left.
-func (s *Service) exhausted(ctx context.Context, l *loaded) error {
+// exhausted explains a link with no uses left, asking anyRedemption
+// (the reader's statement, or the writer's inside a transaction) whether a
+// device holds it.
+func exhausted(ctx context.Context, anyRedemption *sql.Stmt, l *loaded) error {
 	if l.inv.DeviceBinding {
-		st, err := s.stmts(ctx)
-		if err != nil {
-			return err
-		}
 		var n int64
-		if err := st.anyRedemption.QueryRowContext(ctx, l.inv.ID).Scan(&n); err != nil {
+		if err := anyRedemption.QueryRowContext(ctx, l.inv.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -141,7 +138,11 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 	case uid != "":
 		view.State = StateReturning
 	case l.full():
-		return nil, s.exhausted(ctx, l)
+		st, err := s.stmts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, exhausted(ctx, st.anyRedemption, l)
 	case v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email:
 		view.State = StateDirect
 	default:
@@ -177,67 +178,25 @@ type Entry struct {
 	NotifyErr error
 }
 
-// Redeem lets the invited person in, consuming one use of the link.
+// Redeem lets the invited person in, consuming one use of the link. The
+// whole decision (read the link, check it, count a wrong guess, consume a
+// use, record the entry) is one write transaction, so what is checked is
+// what is changed.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
-	l, err := s.load(ctx, in.Token)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	if err := l.refusal(now); err != nil {
-		return nil, err
-	}
-	if !l.res.Open(now) {
-		return nil, ErrNotOpen
-	}
-	if uid, err := s.returning(ctx, l, in.Visitor); err != nil {
-		return nil, err
-	} else if uid != "" {
-		return s.reenter(ctx, l, uid, in.Visitor.DeviceSecret)
-	}
-	if l.full() {
-		return nil, s.exhausted(ctx, l)
-	}
-	if err := s.checkEmail(ctx, l, in, now); err != nil {
-		return nil, err
+	if !token.WellFormed(in.Token) {
+		return nil, ErrNotFound
 	}
 	st, err := s.stmts(ctx)
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	secret := in.Visitor.DeviceSecret
 	if !token.WellFormed(secret) {
 		secret, _ = token.New()
 	}
-	deviceHash := token.Hash(secret)
-	redemptionID, userID, auditID := id.New(), id.New(), id.New()
-	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: secret}
-	err = s.DB.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		r, err := tx.StmtContext(ctx, st.consume).ExecContext(ctx, now, l.inv.ID, now)
-		if err != nil {
-			return err
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return errLostRace
-		}
-		if e.User, err = l.invitee(ctx, tx, st, userID, now); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, st.insertRedemption).ExecContext(ctx, redemptionID, l.inv.ID, deviceHash, e.User.ID, now); err != nil {
-			return err
-		}
-		if e.Role, e.PreviousRole, err = enterAs(ctx, tx, st, l, e.User.ID, now); err != nil {
-			return err
-		}
-		e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
-		return record(ctx, tx, st, auditID, l.inv.AccountID, e.User.ID, now, "invitation.redeemed", "invitation", l.inv.ID,
-			map[string]string{"resource_id": l.res.ID, "role": e.Role, "previous_role": e.PreviousRole})
-	})
-	if errors.Is(err, errLostRace) {
-		return nil, s.whyLost(ctx, in.Token)
-	}
+	r := &redemption{s: s, st: st, in: in, now: now, secret: secret}
+	err = s.DB.Write(ctx, r.run)
 	if err != nil {
 		if store.IsUniqueViolation(err) && !in.retried {
 			// The same device (or person) entered twice at once: the first
@@ -247,24 +206,141 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 		}
 		return nil, err
 	}
-	l.inv.Uses++
-	s.tellRoom(ctx, e)
-	return e, nil
+	if r.refused != nil {
+		return nil, r.refused
+	}
+	if !r.entry.Reentry {
+		r.entry.Invitation.Uses++
+	}
+	s.tellRoom(ctx, r.entry)
+	return r.entry, nil
 }
 
-var errLostRace = errors.New("lost redemption race")
+// redemption is one press of "Enter", decided inside a write transaction.
+type redemption struct {
+	s      *Service
+	st     *stmts
+	in     RedeemInput
+	now    time.Time
+	secret string
 
-// whyLost re-reads the link after the conditional update found nothing to
-// change, to say which refusal applies now.
-func (s *Service) whyLost(ctx context.Context, tok string) error {
-	l, err := s.load(ctx, tok)
+	entry *Entry
+	// refused is a refusal to give the person; the transaction still
+	// commits, so a counted wrong guess stays counted.
+	refused error
+}
+
+func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
+	r.entry, r.refused = nil, nil
+	l, err := loadWith(ctx, tx.StmtContext(ctx, r.st.loadW), r.in.Token)
+	if err != nil {
+		return r.refuse(err)
+	}
+	if err := l.refusal(r.now); err != nil {
+		return r.refuse(err)
+	}
+	if !l.res.Open(r.now) {
+		return r.refuse(ErrNotOpen)
+	}
+	if l.inv.DeviceBinding {
+		var uid string
+		err := tx.StmtContext(ctx, r.st.returningW).QueryRowContext(ctx, l.inv.ID, token.Hash(r.secret)).Scan(&uid)
+		switch {
+		case err == nil:
+			return r.reenter(ctx, tx, l, uid)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+	}
+	if l.full() {
+		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
+	}
+	if ok, err := r.checkEmail(ctx, tx, l); err != nil || !ok {
+		return err
+	}
+	res, err := tx.StmtContext(ctx, r.st.consume).ExecContext(ctx, r.now, l.inv.ID, r.now)
 	if err != nil {
 		return err
 	}
-	if err := l.refusal(s.now()); err != nil {
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		// Only on PostgreSQL, where another transaction took the last use
+		// after this one read the link.
+		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
+	}
+	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
+	if e.User, err = l.invitee(ctx, tx, r.st, id.New(), r.now); err != nil {
 		return err
 	}
-	return s.exhausted(ctx, l)
+	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, id.New(), l.inv.ID, token.Hash(r.secret), e.User.ID, r.now); err != nil {
+		return err
+	}
+	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.now); err != nil {
+		return err
+	}
+	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
+	r.entry = e
+	return record(ctx, tx, r.st, id.New(), l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
+		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
+}
+
+// refuse records a refusal for the person, or passes on a real failure.
+func (r *redemption) refuse(err error) error {
+	if _, ok := problem.As(err); ok {
+		r.refused = err
+		return nil
+	}
+	return err
+}
+
+// reenter lets a device that redeemed a device-bound link come back without
+// using it again.
+func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID string) error {
+	e := &Entry{Invitation: l.inv, Resource: l.res, Reentry: true, DeviceSecret: r.secret,
+		User: &user.User{ID: userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}}
+	var err error
+	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, userID, r.now); err != nil {
+		return err
+	}
+	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
+	r.entry = e
+	if !e.Upgraded {
+		return nil
+	}
+	return record(ctx, tx, r.st, id.New(), l.inv.AccountID, userID, r.now, "participant.upgraded", "resource", l.res.ID,
+		"role", e.Role, "previous_role", e.PreviousRole)
+}
+
+// checkEmail proves the visitor is the invitee: by a console session of the
+// invited email, or by typing it. Wrong guesses are counted per link, and
+// past the limit refused for a while.
+func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (bool, error) {
+	v := r.in.Visitor
+	if v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email {
+		return true, nil
+	}
+	window := r.s.GuessWindow
+	if window <= 0 {
+		window = 15 * time.Minute
+	}
+	max := r.s.MaxGuesses
+	if max <= 0 {
+		max = 5
+	}
+	inWindow := l.inv.GuessWindowStart != nil && r.now.Before(l.inv.GuessWindowStart.Add(window))
+	if inWindow && l.inv.FailedGuesses >= max {
+		return false, r.refuse(ErrTooManyGuesses)
+	}
+	email, err := user.NormalizeEmail(r.in.Email)
+	if err == nil && token.Equal(email, l.inv.Email) {
+		return true, nil
+	}
+	start := r.now.Add(-window)
+	if _, err := tx.StmtContext(ctx, r.st.countGuess).ExecContext(ctx, start, start, r.now, l.inv.ID); err != nil {
+		return false, err
+	}
+	return false, r.refuse(ErrEmailMismatch)
 }
 
 // enterAs records the person inside the resource with the higher of their
@@ -291,84 +367,26 @@ func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID strin
 	return l.inv.Role, cur, err
 }
 
-// record writes the audit entry of an invitee's action in the same transaction.
-func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now time.Time, action, targetKind, targetID string, detail map[string]string) error {
-	d, _ := json.Marshal(detail)
-	_, err := tx.StmtContext(ctx, st.audit).ExecContext(ctx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(d))
+// record writes the audit entry of an invitee's action in the same
+// transaction. detail is pairs of keys and values, kept in order.
+func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now time.Time, action, targetKind, targetID string, detail ...string) error {
+	b := make([]byte, 0, 96)
+	b = append(b, '{')
+	for i := 0; i+1 < len(detail); i += 2 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, detail[i])
+		b = append(b, ':')
+		b = strconv.AppendQuote(b, detail[i+1])
+	}
+	b = append(b, '}')
+	_, err := tx.StmtContext(ctx, st.audit).ExecContext(ctx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
 	return err
-}
-
-// reenter lets a device that redeemed a device-bound link come back without
-// using it again.
-func (s *Service) reenter(ctx context.Context, l *loaded, userID, secret string) (*Entry, error) {
-	u, err := user.Get(ctx, s.DB.R, l.inv.AccountID, userID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.stmts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := &Entry{Invitation: l.inv, Resource: l.res, User: u, Reentry: true, DeviceSecret: secret}
-	now, auditID := s.now(), id.New()
-	err = s.DB.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		if e.Role, e.PreviousRole, err = enterAs(ctx, tx, st, l, u.ID, now); err != nil {
-			return err
-		}
-		e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
-		if !e.Upgraded {
-			return nil
-		}
-		return record(ctx, tx, st, auditID, l.inv.AccountID, u.ID, now, "participant.upgraded", "resource", l.res.ID,
-			map[string]string{"role": e.Role, "previous_role": e.PreviousRole})
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.tellRoom(ctx, e)
-	return e, nil
 }
 
 func (s *Service) tellRoom(ctx context.Context, e *Entry) {
 	if e.Upgraded && s.Rooms != nil {
 		e.NotifyErr = s.Rooms.RoleUpgraded(ctx, e.Resource, e.User, e.PreviousRole, e.Role)
 	}
-}
-
-// checkEmail proves the visitor is the invitee: by a console session of the
-// invited email, or by typing it. Wrong guesses are counted per link.
-func (s *Service) checkEmail(ctx context.Context, l *loaded, in RedeemInput, now time.Time) error {
-	v := in.Visitor
-	if v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email {
-		return nil
-	}
-	window := s.GuessWindow
-	if window <= 0 {
-		window = 15 * time.Minute
-	}
-	max := s.MaxGuesses
-	if max <= 0 {
-		max = 5
-	}
-	inWindow := l.inv.GuessWindowStart != nil && now.Before(l.inv.GuessWindowStart.Add(window))
-	if inWindow && l.inv.FailedGuesses >= max {
-		return ErrTooManyGuesses
-	}
-	email, err := user.NormalizeEmail(in.Email)
-	if err == nil && token.Equal(email, l.inv.Email) {
-		return nil
-	}
-	// One statement, so concurrent guesses are all counted.
-	start := now.Add(-window)
-	if err := s.DB.W.WithContext(ctx).Exec(`UPDATE invitations SET
-		failed_guesses = CASE WHEN guess_window_start IS NULL OR guess_window_start <= ? THEN 1 ELSE failed_guesses + 1 END,
-		guess_window_start = CASE WHEN guess_window_start IS NULL OR guess_window_start <= ? THEN ? ELSE guess_window_start END
-		WHERE id = ?`, start, start, now, l.inv.ID).Error; err != nil {
-		return err
-	}
-	if err != nil {
-		return &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: fmt.Sprintf("%s; %s", err.Error(), ErrEmailMismatch.Message)}
-	}
-	return ErrEmailMismatch
 }

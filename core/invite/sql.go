@@ -54,6 +54,12 @@ ON CONFLICT (resource_id, user_id) DO NOTHING`
 
 	sqlRaiseParticipant = `UPDATE participants SET role = $1, updated_at = $2 WHERE resource_id = $3 AND user_id = $4`
 
+	// One statement, so concurrent wrong guesses are all counted.
+	sqlCountGuess = `UPDATE invitations SET
+	failed_guesses = CASE WHEN guess_window_start IS NULL OR guess_window_start <= $1 THEN 1 ELSE failed_guesses + 1 END,
+	guess_window_start = CASE WHEN guess_window_start IS NULL OR guess_window_start <= $2 THEN $3 ELSE guess_window_start END
+WHERE id = $4`
+
 	sqlAudit = `INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 )
@@ -63,7 +69,11 @@ type stmts struct {
 	load, returning, anyRedemption                       *sql.Stmt // reader
 	consume, ensureUser, userByEmail, insertRedemption   *sql.Stmt // writer
 	participantRole, insertParticipant, raiseParticipant *sql.Stmt
-	audit                                                *sql.Stmt
+	audit, countGuess                                    *sql.Stmt
+	// the writer's own copies of the reads, for use inside a redemption's
+	// transaction: the writer connection's page cache stays warm, while a
+	// reader's is dropped after every write.
+	loadW, returningW, anyRedemptionW *sql.Stmt
 }
 
 type prepared struct {
@@ -84,7 +94,8 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			{&st.consume, true, sqlConsume}, {&st.ensureUser, true, sqlEnsureUser}, {&st.userByEmail, true, sqlUserByEmail},
 			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.participantRole, true, sqlParticipantRole},
 			{&st.insertParticipant, true, sqlInsertParticipant}, {&st.raiseParticipant, true, sqlRaiseParticipant},
-			{&st.audit, true, sqlAudit},
+			{&st.audit, true, sqlAudit}, {&st.countGuess, true, sqlCountGuess},
+			{&st.loadW, true, sqlLoad}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
 		} {
 			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
 			if err != nil {
@@ -107,7 +118,7 @@ type loaded struct {
 	userID, userFirst, userLast string
 }
 
-// load reads a link by its token in one query.
+// load reads a link by its token in one query, from the reader pool.
 func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
 	if !token.WellFormed(tok) {
 		return nil, ErrNotFound
@@ -116,6 +127,11 @@ func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadWith(ctx, st.load, tok)
+}
+
+// loadWith reads a link with the given prepared load statement.
+func loadWith(ctx context.Context, load *sql.Stmt, tok string) (*loaded, error) {
 	var (
 		inv                              Invitation
 		res                              resource.Resource
@@ -125,7 +141,7 @@ func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
 		blocked, allowed                 sql.NullString
 		uid, ufirst, ulast               sql.NullString
 	)
-	err = st.load.QueryRowContext(ctx, token.Hash(tok)).Scan(
+	err := load.QueryRowContext(ctx, token.Hash(tok)).Scan(
 		&inv.ID, &inv.AccountID, &inv.ResourceID, &inv.Email, &inv.FirstName, &inv.LastName, &inv.Role,
 		&inv.MaxUses, &inv.Uses, &inv.DeviceBinding, &inv.CreatedAt, &inv.ExpiresAt, &revoked, &inv.ReplacedBy,
 		&inv.FailedGuesses, &guessStart,

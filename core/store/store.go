@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// _txlock=immediate takes the write lock at BEGIN, so two writers never
 		// both read then fail to upgrade; busy_timeout covers the read pool
 		// meeting a checkpoint.
-		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private"
+		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768"
 		w, err := gorm.Open(sqlite.Open("file:"+path+"?"+common+"&_txlock=immediate"), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
