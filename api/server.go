@@ -20,6 +20,7 @@ import (
 
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	Logger  *slog.Logger
 	Signer  *jointoken.Signer
 	Invites *invite.Service
+	// Mail renders templates and queues email; nil when the gateway has no
+	// email at all (then "send link via email" is never offered).
+	Mail *mail.Service
 	// Sessions signs console users in; built from DB when nil.
 	Sessions *session.Service
 	// Rooms gives join URLs for resources hosted by a room adapter plugin;
@@ -191,6 +195,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/settings", s.consoleSettings)
 	con.GET("/users", s.consoleUsers)
 	con.GET("/plugins", s.consolePlugins)
+	con.GET("/email", s.consoleEmail)
+	con.GET("/email/preview/:name", s.consoleEmailPreview)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
@@ -214,6 +220,11 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.POST("/users/:id/login-links", s.adminOnly, s.issueLoginLink)
 	v1.GET("/audit", s.adminOnly, s.listAudit)
 	v1.GET("/plugins", s.adminOnly, s.listPlugins)
+	v1.GET("/mail/templates", s.adminOnly, s.listMailTemplates)
+	v1.POST("/mail/templates/:name/preview", s.adminOnly, s.previewMailTemplate)
+	v1.POST("/mail/templates/:name/test", s.adminOnly, s.sendTestMail)
+	v1.GET("/mail/messages", s.adminOnly, s.listMailMessages)
+	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -100,6 +100,8 @@ type Service struct {
 	Now func() time.Time
 	// Rooms hears about role upgrades of people already inside. May be nil.
 	Rooms RoleListener
+	// Mail queues invitation emails; nil means this gateway sends none.
+	Mail Mailer
 	// MaxGuesses wrong emails per link within GuessWindow; then the lobby waits.
 	MaxGuesses  int
 	GuessWindow time.Duration
@@ -129,6 +131,15 @@ type NewInput struct {
 	ExpiresInHours int `json:"expires_in_hours,omitempty"`
 	// MaxUses overrides reusability within the account's limit; 0 = default.
 	MaxUses *int `json:"max_uses,omitempty"`
+	// SendEmail queues the invitation email with the link, in the same
+	// transaction; refused when the account cannot send one.
+	SendEmail bool `json:"send_email,omitempty"`
+}
+
+// ResendInput is what resending may ask for.
+type ResendInput struct {
+	// SendEmail emails the new link (the "resend" template).
+	SendEmail bool `json:"send_email,omitempty"`
 }
 
 // Created is a new invitation with its link token, shown once.
@@ -185,6 +196,11 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 	if err != nil {
 		return nil, err
 	}
+	if in.SendEmail {
+		if err := s.emailReady(ctx, set); err != nil {
+			return nil, err
+		}
+	}
 	plain, hash := token.New()
 	inv.TokenHash = hash
 	inv.AccountID, inv.ResourceID, inv.CreatedBy = c.AccountID, res.ID, c.Actor.ID
@@ -192,17 +208,25 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 		if err := tx.Create(inv).Error; err != nil {
 			return err
 		}
+		if in.SendEmail {
+			if err := s.Mail.QueueInvitation(ctx, tx, &InvitationEmail{Invitation: inv, Resource: res, Settings: set, Token: plain, InvitedBy: c}); err != nil {
+				return err
+			}
+		}
 		// The invitee becomes a known user of the account, so the invite
 		// dialog's autocomplete offers them next time.
 		if _, err := user.Ensure(tx, c.AccountID, inv.Email, inv.FirstName, inv.LastName); err != nil {
 			return err
 		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.created", "invitation", inv.ID, map[string]any{
-			"resource_id": res.ID, "role": inv.Role, "max_uses": inv.MaxUses, "expires_at": inv.ExpiresAt,
+			"resource_id": res.ID, "role": inv.Role, "max_uses": inv.MaxUses, "expires_at": inv.ExpiresAt, "send_email": in.SendEmail,
 		})
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in.SendEmail {
+		s.Mail.Wake()
 	}
 	return &Created{Invitation: inv, Token: plain}, nil
 }
@@ -314,7 +338,7 @@ func (s *Service) Remove(ctx context.Context, c Caller, resourceID, invitationID
 
 // Resend issues a new link in place of an invitation: the old link stops
 // working (saying it was replaced), the new one starts a fresh lifetime.
-func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID string) (*Created, error) {
+func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID string, opt ResendInput) (*Created, error) {
 	old, res, err := s.Get(ctx, c, resourceID, invitationID)
 	if err != nil {
 		return nil, err
@@ -328,6 +352,11 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	}
 	if old.RevokedAt != nil {
 		return nil, problem.New(problem.Conflict, "invite_removed", "this invitation was removed or already replaced; create a new one")
+	}
+	if opt.SendEmail {
+		if err := s.emailReady(ctx, set); err != nil {
+			return nil, err
+		}
 	}
 	mu := old.MaxUses
 	if set.Reusability == Single {
@@ -352,10 +381,18 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 		if err := tx.Create(inv).Error; err != nil {
 			return err
 		}
-		return audit.Record(tx, c.AccountID, c.Actor, "invitation.resent", "invitation", inv.ID, map[string]any{"replaces": old.ID})
+		if opt.SendEmail {
+			if err := s.Mail.QueueInvitation(ctx, tx, &InvitationEmail{Invitation: inv, Resource: res, Settings: set, Token: plain, InvitedBy: c, Resend: true}); err != nil {
+				return err
+			}
+		}
+		return audit.Record(tx, c.AccountID, c.Actor, "invitation.resent", "invitation", inv.ID, map[string]any{"replaces": old.ID, "send_email": opt.SendEmail})
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opt.SendEmail {
+		s.Mail.Wake()
 	}
 	return &Created{Invitation: inv, Token: plain}, nil
 }

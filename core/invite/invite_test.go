@@ -174,7 +174,7 @@ func TestInvitations(t *testing.T) {
 				t.Fatalf("removed: %v", err)
 			}
 			old := mk("re@example.org")
-			nw, err := f.svc.Resend(ctx, f.caller, f.room.ID, old.Invitation.ID)
+			nw, err := f.svc.Resend(ctx, f.caller, f.room.ID, old.Invitation.ID, invite.ResendInput{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,9 +39,16 @@ type Settings struct {
 	// Domains are lower-case names; "*.example.com" matches every subdomain
 	// of example.com (not example.com itself). Blocked wins over allowed; an
 	// empty allowed list allows every domain not blocked.
-	BlockedDomains []string  `gorm:"serializer:json" json:"blocked_domains"`
-	AllowedDomains []string  `gorm:"serializer:json" json:"allowed_domains"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	BlockedDomains []string `gorm:"serializer:json" json:"blocked_domains"`
+	AllowedDomains []string `gorm:"serializer:json" json:"allowed_domains"`
+	// EmailTemplate names the email template invitations are sent with
+	// ("invitation" is the built-in one). Empty: the account does not email
+	// invitations, and "send link via email" is not offered.
+	EmailTemplate string `gorm:"size:100" json:"email_template"`
+	// EmailLocale picks the templates' locale (BCP 47, e.g. "fr-CA");
+	// lookups fall back to the language, then to "en".
+	EmailLocale string    `gorm:"size:35" json:"email_locale"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // TableName names the table.
@@ -52,12 +59,18 @@ func DefaultSettings(accountID string) *Settings {
 	return &Settings{
 		AccountID: accountID, Enabled: true, LinkLifetimeHours: 7 * 24,
 		Reusability: Single, MaxUses: 1, DeviceBinding: true,
-		BlockedDomains: []string{}, AllowedDomains: []string{},
+		BlockedDomains: []string{}, AllowedDomains: []string{}, EmailLocale: "en",
 	}
 }
 
 // MaxLifetimeHours bounds a link's life to one year.
 const MaxLifetimeHours = 365 * 24
+
+// templateNameRE and localeRE bound what settings may name.
+var (
+	templateNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,99}$`)
+	localeRE       = regexp.MustCompile(`^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$`)
+)
 
 // domainRE accepts example.com, and *.example.com or *.tld for subdomains.
 var domainRE = regexp.MustCompile(`^(\*\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+)[a-z][a-z0-9-]{0,62}$`)
@@ -79,6 +92,16 @@ func (s *Settings) Validate() error {
 		s.MaxUses = 0
 	default:
 		fs.Add("reusability", `reusability must be "single", "limited" or "unlimited"`)
+	}
+	s.EmailTemplate = strings.TrimSpace(s.EmailTemplate)
+	if s.EmailTemplate != "" && !templateNameRE.MatchString(s.EmailTemplate) {
+		fs.Add("email_template", "a template name is lower-case letters, digits, '_', '-' or '.', up to 100 characters")
+	}
+	s.EmailLocale = strings.TrimSpace(s.EmailLocale)
+	if s.EmailLocale == "" {
+		s.EmailLocale = "en"
+	} else if len(s.EmailLocale) > 35 || !localeRE.MatchString(s.EmailLocale) {
+		fs.Add("email_locale", fmt.Sprintf("%q is not a locale tag such as en or fr-CA", s.EmailLocale))
 	}
 	for _, l := range []struct {
 		field string
@@ -136,6 +159,9 @@ func LoadSettings(ctx context.Context, db *gorm.DB, accountID string) (*Settings
 	if s.AllowedDomains == nil {
 		s.AllowedDomains = []string{}
 	}
+	if s.EmailLocale == "" {
+		s.EmailLocale = "en"
+	}
 	return &s, err
 }
 
@@ -154,7 +180,7 @@ func SaveSettings(ctx context.Context, db *gorm.DB, accountID string, who audit.
 		}
 		return audit.Record(tx, accountID, who, "invitation_settings.updated", "account", accountID, map[string]any{
 			"enabled": s.Enabled, "link_lifetime_hours": s.LinkLifetimeHours, "reusability": s.Reusability,
-			"max_uses": s.MaxUses, "device_binding": s.DeviceBinding,
+			"max_uses": s.MaxUses, "device_binding": s.DeviceBinding, "email_template": s.EmailTemplate, "email_locale": s.EmailLocale,
 		})
 	})
 }

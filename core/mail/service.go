@@ -157,8 +157,8 @@ func (s *Service) invitationModel(ctx context.Context, tx *gorm.DB, e *invite.In
 		}
 	}
 	m := &Model{
-		Invitee:   Person{Name: inv.Name(), FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email},
-		Role:      roleName(inv.Role), RoleID: inv.Role,
+		Invitee: Person{Name: inv.Name(), FirstName: inv.FirstName, LastName: inv.LastName, Email: inv.Email},
+		Role:    roleName(inv.Role), RoleID: inv.Role,
 		Resource:  resourceModel(res),
 		Link:      strings.TrimRight(s.BaseURL, "/") + "/i/" + e.Token,
 		ExpiresAt: inv.ExpiresAt, Expires: FormatTime(inv.ExpiresAt, res.TimeZone),
@@ -246,4 +246,3 @@ func (s *Service) SendTest(ctx context.Context, accountID string, who audit.Acto
 }
 
 var _ invite.Mailer = (*Service)(nil)
-
