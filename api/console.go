@@ -43,6 +43,9 @@ type consoleResourcePage struct {
 	Collaborators []collaboratorRow
 	Candidates    []user.User
 	CanManage     bool
+	// EmailReady offers "send link via email"; EmailUnavailable says why not.
+	EmailReady       bool
+	EmailUnavailable string
 }
 
 type collaboratorRow struct {
@@ -70,10 +73,19 @@ func (s *Server) consoleResource(c *gin.Context) {
 	for i := range invs {
 		d.Invitations = append(d.Invitations, s.viewInvitation(&invs[i], ""))
 	}
+	if err := s.withEmails(c, p.AccountID, d.Invitations); err != nil {
+		s.fail(c, err)
+		return
+	}
 	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if err := s.emailReady(c, set); err != nil {
+		d.EmailUnavailable = describe(c, err).Message
+	} else {
+		d.EmailReady = true
 	}
 	switch {
 	case !set.Enabled:
@@ -86,6 +98,12 @@ func (s *Server) consoleResource(c *gin.Context) {
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 
+type consoleSettingsPage struct {
+	settingsView
+	// Templates are the template names an account may choose from.
+	Templates []string
+}
+
 func (s *Server) consoleSettings(c *gin.Context) {
 	p := who(c)
 	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
@@ -93,7 +111,22 @@ func (s *Server) consoleSettings(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "settings", pageData{Title: "Invitation settings", Data: set})
+	d := consoleSettingsPage{settingsView: s.viewSettings(c, set)}
+	if s.cfg.Mail != nil {
+		ts, err := s.cfg.Mail.Catalog.List(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		seen := map[string]bool{}
+		for _, t := range ts {
+			if t.Version != "" && !seen[t.Name] {
+				seen[t.Name] = true
+				d.Templates = append(d.Templates, t.Name)
+			}
+		}
+	}
+	s.render(c, http.StatusOK, "settings", pageData{Title: "Invitation settings", Data: d})
 }
 
 func (s *Server) consoleUsers(c *gin.Context) {

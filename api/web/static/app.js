@@ -51,12 +51,20 @@
     if (kind === "reload") return location.reload();
     if (kind === "goto-resource") { location.href = "/console/resources/" + body.id; return; }
     if (kind === "saved") { var ok = scope.querySelector("[data-ok]"); if (ok) ok.hidden = false; return; }
+    if (kind === "queued") {
+      var q = scope.querySelector("[data-ok]");
+      if (q) { q.textContent = "Queued as message " + body.id + " to " + body.to_email + "; see Recent messages."; q.hidden = false; }
+      return;
+    }
     if (kind === "show-link") {
       var box = document.getElementById("link-confirm");
       document.getElementById("invite-link").value = body.link;
       // A new link is not copied yet, whatever the button said for the last one.
       var copy = document.getElementById("copy-link");
       if (copy) copy.textContent = "Copy";
+      var emailed = !!body.last_email;
+      document.getElementById("link-emailed").hidden = !emailed;
+      document.getElementById("link-not-emailed").hidden = emailed;
       box.hidden = false;
       var form = document.getElementById("invite-form");
       if (form) form.reset();
@@ -99,9 +107,19 @@
       return;
     }
     if (b.hasAttribute("data-reload")) { location.reload(); return; }
+    if (b.dataset.preview) {
+      var frame = document.getElementById("preview-frame");
+      frame.src = b.dataset.preview;
+      frame.hidden = false;
+      var subj = document.getElementById("preview-subject");
+      call("POST", b.dataset.previewApi, { locale: b.dataset.locale }).then(function (j) {
+        subj.textContent = "Subject: " + j.subject;
+      }).catch(function (e) { subj.textContent = e.message; });
+      return;
+    }
     if (b.dataset.action) {
       if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
-      call(b.dataset.method || "POST", b.dataset.action)
+      call(b.dataset.method || "POST", b.dataset.action, b.dataset.body ? JSON.parse(b.dataset.body) : undefined)
         .then(function (body) { then(b.dataset.then, body, document); })
         .catch(function (e) { showError(null, e); });
     }
