@@ -16,11 +16,14 @@ import (
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/schedule"
+	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
 // app is the gateway's parts, wired once for serve and the admin commands.
@@ -31,6 +34,7 @@ type app struct {
 	signer   *jointoken.Signer
 	invites  *invite.Service
 	sessions *session.Service
+	mail     *mail.Service
 }
 
 func openApp(ctx context.Context, cfg *Config) (*app, error) {
@@ -50,11 +54,54 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		db.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	ms, err := newMail(cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &app{
 		cfg: cfg, log: log, db: db, signer: signer,
-		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink},
+		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms},
 		sessions: &session.Service{DB: db.W},
+		mail:     ms,
 	}, nil
+}
+
+// newMail builds the email service: the template catalog (template
+// provider plugins in config order over the embedded defaults) and, when
+// SMTP is configured, the outbox (started by serve).
+func newMail(cfg *Config, db *store.DB, log *slog.Logger) (*mail.Service, error) {
+	var providers []string
+	for _, p := range cfg.Plugins {
+		if p.Kind == string(plugins.KindTemplateProvider) {
+			providers = append(providers, p.Name)
+		}
+	}
+	cat, err := mail.NewCatalog(db, providers)
+	if err != nil {
+		return nil, err
+	}
+	ms := &mail.Service{DB: db, Catalog: cat, BaseURL: cfg.BaseURL, From: cfg.Mail.From}
+	if !cfg.Mail.Enabled() {
+		return ms, nil
+	}
+	m := cfg.Mail
+	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{
+		SMTP: m.SMTP, From: m.From, Workers: m.Workers, Batch: m.Batch, MaxAttempts: m.MaxAttempts,
+		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: log.With("component", "mail"),
+	})
+	return ms, err
+}
+
+// templateSink stores each template provider refresh through the catalog.
+func templateSink(cat *mail.Catalog) schedule.TemplateSink {
+	return func(ctx context.Context, provider string, ts []templateprovider.Template) error {
+		out := make([]mail.Template, len(ts))
+		for i, t := range ts {
+			out[i] = mail.Template{Name: t.Name, Locale: t.Locale, Subject: t.Subject, HTML: t.HTML, Text: t.Text, Version: t.Version}
+		}
+		return cat.Refresh(ctx, provider, out)
+	}
 }
 
 func (a *app) close() { a.db.Close() }
@@ -101,15 +148,25 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("first start: %w", err)
 	}
-	plugins, err := startPlugins(ctx, cfg.Plugins, a.db, a.log)
+	plugins, err := startPlugins(ctx, cfg.Plugins, a.db, a.log, templateSink(a.mail.Catalog))
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	defer plugins.stop(context.WithoutCancel(ctx))
 	a.invites.Rooms = plugins
+	if a.mail.Outbox != nil {
+		a.mail.Outbox.Start()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := a.mail.Outbox.Stop(sctx); err != nil {
+				a.log.Error("mail workers", "error", err)
+			}
+		}()
+	}
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
-		Rooms: plugins, Plugins: plugins,
+		Rooms: plugins, Plugins: plugins, Mail: a.mail,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
@@ -127,6 +184,11 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 		fmt.Fprintf(opt.out, "API key (shown once, stored hashed): %s\n", boot.APIKey)
 	}
 	fmt.Fprintf(opt.out, "Console: %s/console\n", cfg.BaseURL)
+	if a.mail.Outbox != nil {
+		fmt.Fprintf(opt.out, "Email: delivered through the SMTP server %s\n", cfg.Mail.SMTP.Host)
+	} else {
+		fmt.Fprintf(opt.out, "Email: off (no mail.smtp.host configured)\n")
+	}
 	if opt.printLoginLink {
 		link, err := a.loginLinkFor(ctx, cfg.Bootstrap.AdminEmail)
 		if err != nil {

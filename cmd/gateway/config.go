@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
 	"github.com/invitegate/gateway/plugins/host"
@@ -22,7 +23,8 @@ import (
 // Config is the gateway's whole configuration: a YAML file, then
 // environment variables over it (GATEWAY_LISTEN, GATEWAY_BASE_URL,
 // GATEWAY_DATABASE_DSN, GATEWAY_ADMIN_EMAIL, GATEWAY_LOG_LEVEL,
-// GATEWAY_LOG_FORMAT).
+// GATEWAY_LOG_FORMAT, GATEWAY_MAIL_FROM, GATEWAY_MAIL_SMTP_HOST,
+// GATEWAY_MAIL_SMTP_USERNAME, GATEWAY_MAIL_SMTP_PASSWORD).
 type Config struct {
 	// Listen is the address to serve on.
 	Listen string `yaml:"listen"`
@@ -55,6 +57,79 @@ type Config struct {
 	} `yaml:"invitations"`
 	// Plugins are the out-of-process connectors to start.
 	Plugins []host.Config `yaml:"plugins"`
+	// Mail is email delivery; without smtp.host the gateway sends no email
+	// (templates can still be previewed).
+	Mail MailConfig `yaml:"mail"`
+}
+
+// MailConfig is the mail: section.
+type MailConfig struct {
+	// From is the sender of every message: "Name <address>".
+	From string          `yaml:"from"`
+	SMTP mail.SMTPConfig `yaml:"smtp"`
+	// Workers: SMTP connections per replica; Batch: messages a worker
+	// claims at once.
+	Workers int `yaml:"workers"`
+	Batch   int `yaml:"batch"`
+	// MaxAttempts before a message is failed; RetryBase doubles after each
+	// failed try up to RetryMax.
+	MaxAttempts int           `yaml:"max_attempts"`
+	RetryBase   time.Duration `yaml:"retry_base"`
+	RetryMax    time.Duration `yaml:"retry_max"`
+	// Lease: a message claimed by a worker that died is claimed again
+	// after it.
+	Lease time.Duration `yaml:"lease"`
+	// Poll: how often idle workers look for due messages.
+	Poll time.Duration `yaml:"poll"`
+}
+
+// Enabled reports whether email is delivered.
+func (m *MailConfig) Enabled() bool { return strings.TrimSpace(m.SMTP.Host) != "" }
+
+// problems lists every mistake in the mail section.
+func (m *MailConfig) problems() []string {
+	var out []string
+	if !m.Enabled() {
+		if m.From != "" && !strings.Contains(m.From, "@") {
+			out = append(out, fmt.Sprintf("mail.from: %q is not an email address", m.From))
+		}
+		return out
+	}
+	if m.From == "" {
+		out = append(out, `mail.from: required with mail.smtp.host, e.g. "Invitegate <noreply@example.org>"`)
+	} else if _, err := mail.ParseFrom(m.From); err != nil {
+		out = append(out, "mail.from: "+err.Error())
+	}
+	out = append(out, m.SMTP.Problems("mail.smtp.")...)
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"workers", m.Workers}, {"batch", m.Batch}, {"max_attempts", m.MaxAttempts}} {
+		if n.v < 0 {
+			out = append(out, fmt.Sprintf("mail.%s: must not be negative", n.name))
+		}
+	}
+	if m.Workers > 64 {
+		out = append(out, "mail.workers: at most 64")
+	}
+	if m.Batch > 1000 {
+		out = append(out, "mail.batch: at most 1000")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"retry_base", m.RetryBase}, {"retry_max", m.RetryMax}, {"lease", m.Lease}, {"poll", m.Poll}} {
+		if d.v < 0 {
+			out = append(out, fmt.Sprintf("mail.%s: must not be negative", d.name))
+		}
+	}
+	if m.RetryBase > 0 && m.RetryMax > 0 && m.RetryMax < m.RetryBase {
+		out = append(out, "mail.retry_max: must be at least mail.retry_base")
+	}
+	if m.Lease > 0 && m.Lease < 2*time.Second {
+		out = append(out, "mail.lease: at least 2s")
+	}
+	return out
 }
 
 func defaults() *Config {
@@ -86,6 +161,8 @@ func loadConfig(path string, required bool) (*Config, error) {
 	for env, dst := range map[string]*string{
 		"GATEWAY_LISTEN": &c.Listen, "GATEWAY_BASE_URL": &c.BaseURL, "GATEWAY_DATABASE_DSN": &c.Database.DSN,
 		"GATEWAY_ADMIN_EMAIL": &c.Bootstrap.AdminEmail, "GATEWAY_LOG_LEVEL": &c.Log.Level, "GATEWAY_LOG_FORMAT": &c.Log.Format,
+		"GATEWAY_MAIL_FROM": &c.Mail.From, "GATEWAY_MAIL_SMTP_HOST": &c.Mail.SMTP.Host,
+		"GATEWAY_MAIL_SMTP_USERNAME": &c.Mail.SMTP.Username, "GATEWAY_MAIL_SMTP_PASSWORD": &c.Mail.SMTP.Password,
 	} {
 		if v, ok := os.LookupEnv(env); ok {
 			*dst = v
@@ -142,6 +219,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Invitations.MaxGuessesPerLink < 1 || c.Invitations.GuessesPerClientMinute < 1 {
 		add("invitations: guess limits must be at least 1")
+	}
+	for _, p := range c.Mail.problems() {
+		errs = append(errs, errors.New(p))
 	}
 	names := map[string]bool{}
 	for i, p := range c.Plugins {

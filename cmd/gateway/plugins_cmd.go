@@ -232,7 +232,7 @@ type pluginRuntime struct {
 // plugin that fails its first start is logged and retried in the
 // background: the gateway serves regardless. The database must have been
 // migrated with group.Models() and schedule.Models().
-func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *slog.Logger) (*pluginRuntime, error) {
+func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *slog.Logger, templates schedule.TemplateSink) (*pluginRuntime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -243,7 +243,7 @@ func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *sl
 	if err := h.Start(ctx); err != nil {
 		log.Error("some plugins did not start; they are retried in the background", "error", err)
 	}
-	s, err := schedule.New(schedule.Options{DB: db, Host: h, Logger: log})
+	s, err := schedule.New(schedule.Options{DB: db, Host: h, Logger: log, Templates: templates})
 	if err != nil {
 		h.Stop(context.WithoutCancel(ctx))
 		return nil, err

@@ -87,7 +87,7 @@ func TestPluginsList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := startPlugins(ctx, cfg.Plugins[:1], db, nil)
+	rt, err := startPlugins(ctx, cfg.Plugins[:1], db, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,10 @@ import (
 	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
-// TemplateSink receives a template provider's templates after a refresh:
-// every template that parses, plus the last good version of any that no
-// longer does. The mail code stores or caches them.
+// TemplateSink receives every template a provider listed at a refresh
+// (core/mail's Catalog.Refresh stores them in the database). It checks each
+// one itself, keeps the last good version of any it refuses, and returns an
+// error naming the refused ones, which fails the run.
 type TemplateSink func(ctx context.Context, provider string, templates []templateprovider.Template) error
 
 // Plugins is what the scheduler needs of the plugin host (*host.Host).
@@ -49,8 +50,8 @@ type Options struct {
 	Host Plugins
 	// Logger receives job logs (default: discard).
 	Logger *slog.Logger
-	// Templates receives refreshed templates; nil keeps them only in memory
-	// (see Scheduler.Templates).
+	// Templates receives every refreshed template; without it they are
+	// kept only in memory (see Scheduler.Templates).
 	Templates TemplateSink
 	// JobTimeout bounds one run (default 30m); a run still marked running
 	// after it is considered abandoned by a replica that stopped.
@@ -351,8 +352,10 @@ func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp temp
 	}
 	summary := fmt.Sprintf("%d templates, %d new or changed, %d invalid", len(ts), changed, len(broken))
 	if s.opts.Templates != nil {
-		if err := s.opts.Templates(ctx, c.Name, good); err != nil {
-			return summary, fmt.Errorf("store templates: %w", err)
+		// The sink decides for itself (it also renders each template), and
+		// keeps its last good versions across restarts and replicas.
+		if err := s.opts.Templates(ctx, c.Name, ts); err != nil {
+			return summary, err
 		}
 	}
 	if len(broken) > 0 {

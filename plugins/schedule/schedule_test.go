@@ -352,7 +352,8 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 }
 
 // Template refresh keeps the last good version of a template that stops
-// parsing, and hands the good set to the sink.
+// parsing, and hands everything the provider listed to the sink, which
+// judges for itself (core/mail keeps its own last good versions).
 func TestTemplateRefreshKeepsLastGood(t *testing.T) {
 	bin, sum := plugintest.Build(t, "./cmd/gateway-plugin-template-dir")
 	db := storetest.Open(t, store.SQLite, models()...)
@@ -385,7 +386,7 @@ func TestTemplateRefreshKeepsLastGood(t *testing.T) {
 	if err == nil || r.Status != schedule.StatusFailed || !strings.Contains(r.Error, "invitation/en: html") {
 		t.Fatalf("broken refresh: %+v, %v", r, err)
 	}
-	if got := s.Templates("mails"); len(got) != 1 || got[0] != good || len(sunk) != 2 || sunk[1][0] != good {
+	if got := s.Templates("mails"); len(got) != 1 || got[0] != good || len(sunk) != 2 || sunk[1][0].HTML != "<p>{{.Name</p>" {
 		t.Fatalf("last good version not kept: %+v / sunk %+v", got, sunk)
 	}
 }
