@@ -124,9 +124,10 @@ RETURNING *`
 // markSent records the server's acceptance and erases the bodies. Only the
 // worker holding the claim may; false means the lease was lost.
 func markSent(ctx context.Context, db *store.DB, m *Message, worker, reply string, now time.Time) (bool, error) {
-	r := db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
-		Updates(map[string]any{"status": Sent, "sent_at": now, "server_reply": clip(reply, 1000), "last_error": "",
-			"html": "", "text": "", "ics": "", "lease_until": nil, "updated_at": now})
+	// The hot path of delivery: one plain statement per message.
+	r := db.W.WithContext(ctx).Exec(`UPDATE mail_messages SET status = ?, sent_at = ?, server_reply = ?, last_error = '',
+html = '', text = '', ics = '', lease_until = NULL, updated_at = ? WHERE id = ? AND claimed_by = ? AND status = ?`,
+		Sent, now, clip(reply, 1000), now, m.ID, worker, Sending)
 	return r.RowsAffected == 1, r.Error
 }
 

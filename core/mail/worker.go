@@ -231,14 +231,14 @@ func (w *worker) deliver(ctx, dbctx context.Context, m *Message) error {
 	reply, err := w.s.send(sctx, m)
 	cancel()
 	now := cfg.Now().UTC()
-	log := cfg.Logger.With("worker", w.name, "message", m.ID, "attempt", m.Attempts)
 	if err == nil {
 		ok, derr := markSent(dbctx, w.o.db, m, w.name, reply, now)
 		if derr == nil && !ok {
-			log.Warn("mail sent after its claim ran out; another worker may send it too")
+			cfg.Logger.Warn("mail sent after its claim ran out; another worker may send it too", "worker", w.name, "message", m.ID)
 		}
 		return derr
 	}
+	log := cfg.Logger.With("worker", w.name, "message", m.ID, "attempt", m.Attempts)
 	why := err.Error()
 	if !temporary(err) {
 		log.Warn("mail refused for good", "error", why)
