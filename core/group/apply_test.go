@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/group"
@@ -201,6 +202,115 @@ func TestApplyIsScopedBySourceAndAccount(t *testing.T) {
 			if len(gs) != want {
 				t.Fatalf("%s has %d groups, want %d", a, len(gs), want)
 			}
+		}
+	})
+}
+
+// A sync larger than one INSERT and than one transaction: every member
+// arrives once, with its details and timestamps; the next sync updates,
+// removes and adds across batches and keeps the ids of the others.
+func TestApplyLargeSync(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const acct, src, n = "acct-1", "ldap", 12_345
+		groups := []group.SourceGroup{{ExternalID: "a", Name: "A"}, {ExternalID: "b", Name: "B"}, {ExternalID: "c", Name: "C"}}
+		member := func(i int, name string) group.SourceMember {
+			m := group.SourceMember{GroupExternalID: groups[i%3].ExternalID, Email: fmt.Sprintf("User%d@Example.org", i), Name: name}
+			if i%5 != 0 { // every fifth is known by email only
+				m.ExternalID = fmt.Sprintf("u%d", i)
+			}
+			return m
+		}
+		var first []group.SourceMember
+		for i := range n {
+			first = append(first, member(i, fmt.Sprintf("User %d", i)))
+		}
+		first = append(first, first[42], first[10_001]) // sent twice
+		start := time.Now().UTC().Add(-time.Second)
+		res, err := group.Apply(ctx, db.W, acct, src, groups, stream(first...))
+		want := group.Result{GroupsAdded: 3, MembersAdded: n, MembersSkipped: 2, Complete: true}
+		if err != nil || res != want {
+			t.Fatalf("first sync = %+v, %v; want %+v", res, err, want)
+		}
+		byGroup := map[string]string{}
+		ids := map[string]string{} // email -> id
+		gs, _ := group.List(ctx, db.R, acct)
+		for _, g := range gs {
+			byGroup[g.ExternalID] = g.ID
+			ms, err := group.Members(ctx, db.R, g.ID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				if len(m.ID) != 36 || m.CreatedAt.Before(start) || !m.UpdatedAt.Equal(m.CreatedAt) {
+					t.Fatalf("member %+v: want a 36-character id and both timestamps of the sync", m)
+				}
+				if _, dup := ids[m.Email]; dup {
+					t.Fatalf("%s stored twice", m.Email)
+				}
+				ids[m.Email] = m.ID
+			}
+		}
+		if len(ids) != n {
+			t.Fatalf("%d members stored, want %d", len(ids), n)
+		}
+		m, _ := group.Members(ctx, db.R, byGroup["b"], 0, 1)
+		if len(m) != 1 || m[0].Email != "user10000@example.org" || m[0].ExternalID != "" || // known by email only
+			m[0].Name != "User 10000" {
+			t.Fatalf("first member of b = %+v", m)
+		}
+
+		// Every 7th renamed, every 11th gone (unless renamed), 100 newcomers.
+		var next []group.SourceMember
+		renamed, gone := 0, 0
+		for i := range n {
+			switch {
+			case i%7 == 0:
+				next = append(next, member(i, fmt.Sprintf("Renamed %d", i)))
+				renamed++
+			case i%11 == 0:
+				gone++
+			default:
+				next = append(next, member(i, fmt.Sprintf("User %d", i)))
+			}
+		}
+		for i := n; i < n+100; i++ {
+			next = append(next, member(i, "New"))
+		}
+		res, err = group.Apply(ctx, db.W, acct, src, groups, stream(next...))
+		want = group.Result{MembersAdded: 100, MembersUpdated: renamed, MembersRemoved: gone, Complete: true}
+		if err != nil || res != want {
+			t.Fatalf("second sync = %+v, %v; want %+v", res, err, want)
+		}
+		count := 0
+		for _, g := range groups {
+			ms, _ := group.Members(ctx, db.R, byGroup[g.ExternalID], 0, 0)
+			for _, m := range ms {
+				count++
+				var i int
+				fmt.Sscanf(m.Email, "user%d@example.org", &i)
+				wantName := fmt.Sprintf("User %d", i)
+				switch {
+				case i >= n:
+					wantName = "New"
+				case i%7 == 0:
+					wantName = fmt.Sprintf("Renamed %d", i)
+				case i%11 == 0:
+					t.Fatalf("%s should be gone", m.Email)
+				}
+				if m.Name != wantName {
+					t.Fatalf("%s is named %q, want %q", m.Email, m.Name, wantName)
+				}
+				if i < n && m.ID != ids[m.Email] {
+					t.Fatalf("%s changed id", m.Email)
+				}
+				if i%7 == 0 && i < n && !m.UpdatedAt.After(m.CreatedAt) {
+					t.Fatalf("renamed %+v: updated_at not moved", m)
+				}
+			}
+		}
+		if count != len(next) {
+			t.Fatalf("%d members stored, want %d", count, len(next))
 		}
 	})
 }
