@@ -20,12 +20,7 @@ type consoleHomePage struct {
 }
 
 func (s *Server) consoleHome(c *gin.Context) {
-	p := who(c)
-	only := ""
-	if !p.Admin {
-		only = p.User.ID
-	}
-	rs, err := resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+	rs, err := s.visibleResources(c)
 	if err != nil {
 		s.fail(c, err)
 		return

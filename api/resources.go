@@ -48,13 +48,19 @@ func (s *Server) resourceFor(c *gin.Context, manage bool) (*resource.Resource, s
 	return r, role, nil
 }
 
-func (s *Server) listResources(c *gin.Context) {
+// visibleResources lists what the caller may see: every resource of the
+// account for admins, the ones they collaborate on for members.
+func (s *Server) visibleResources(c *gin.Context) ([]resource.Resource, error) {
 	p := who(c)
 	only := ""
 	if !p.Admin {
 		only = p.User.ID
 	}
-	rs, err := resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+	return resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+}
+
+func (s *Server) listResources(c *gin.Context) {
+	rs, err := s.visibleResources(c)
 	if err != nil {
 		s.fail(c, err)
 		return
