@@ -33,9 +33,11 @@ export GATEWAY_TEST_MAILDEV="$PWD/.cache/npm/node_modules/.bin/maildev"
 gopath="$(go env GOPATH)"
 export PATH="${gopath%%:*}/bin:$PATH"
 
+# One package at a time (-p 1): benchmarks measure throughput on a 2-core
+# machine, and two at once would each measure the other.
 echo "==> go test -tags bench -run '^TestBench_${name}'"
 status=0
-go test -tags bench -count=1 -timeout 60m -run "^TestBench_${name}" -v ./... 2>&1 | tee "$log" || status=$?
+go test -tags bench -count=1 -p 1 -timeout 60m -run "^TestBench_${name}" -v ./... 2>&1 | tee "$log" || status=$?
 
 # A name that matches nothing would otherwise "pass" silently.
 if ! grep -Eq '^=== RUN[[:space:]]+TestBench_' "$log"; then
