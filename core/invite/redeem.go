@@ -242,7 +242,8 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	if !l.res.Open(r.now) {
 		return r.refuse(ErrNotOpen)
 	}
-	if l.inv.DeviceBinding {
+	// Only a device that brought its cookie can have redeemed this link before.
+	if l.inv.DeviceBinding && r.secret == r.in.Visitor.DeviceSecret {
 		var uid string
 		err := tx.StmtContext(ctx, r.st.returningW).QueryRowContext(ctx, l.inv.ID, token.Hash(r.secret)).Scan(&uid)
 		switch {
