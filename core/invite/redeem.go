@@ -96,18 +96,15 @@ func exhausted(ctx context.Context, anyRedemption *sql.Stmt, l *loaded) error {
 
 func (l *loaded) full() bool { return l.inv.MaxUses > 0 && l.inv.Uses >= l.inv.MaxUses }
 
-// returning finds the user of this device's earlier redemption of a
-// device-bound link, or "".
-func (s *Service) returning(ctx context.Context, l *loaded, v Visitor) (string, error) {
-	if !l.inv.DeviceBinding || !token.WellFormed(v.DeviceSecret) {
+// returningUser finds who redeemed a device-bound link on the device with
+// this cookie secret, or "", asking the given statement (the reader's, or
+// the writer's inside a transaction).
+func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret string) (string, error) {
+	if !l.inv.DeviceBinding || !token.WellFormed(secret) {
 		return "", nil
 	}
-	st, err := s.stmts(ctx)
-	if err != nil {
-		return "", err
-	}
 	var uid string
-	err = st.returning.QueryRowContext(ctx, l.inv.ID, token.Hash(v.DeviceSecret)).Scan(&uid)
+	err := returning.QueryRowContext(ctx, l.inv.ID, token.Hash(secret)).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -130,7 +127,11 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 		view.State = StateCountdown
 		return view, nil
 	}
-	uid, err := s.returning(ctx, l, v)
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uid, err := returningUser(ctx, st.returning, l, v.DeviceSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -138,10 +139,6 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 	case uid != "":
 		view.State = StateReturning
 	case l.full():
-		st, err := s.stmts(ctx)
-		if err != nil {
-			return nil, err
-		}
 		return nil, exhausted(ctx, st.anyRedemption, l)
 	case v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email:
 		view.State = StateDirect
@@ -243,14 +240,13 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 		return r.refuse(ErrNotOpen)
 	}
 	// Only a device that brought its cookie can have redeemed this link before.
-	if l.inv.DeviceBinding && r.secret == r.in.Visitor.DeviceSecret {
-		var uid string
-		err := tx.StmtContext(ctx, r.st.returningW).QueryRowContext(ctx, l.inv.ID, token.Hash(r.secret)).Scan(&uid)
-		switch {
-		case err == nil:
-			return r.reenter(ctx, tx, l, uid)
-		case !errors.Is(err, sql.ErrNoRows):
+	if l.inv.DeviceBinding && token.WellFormed(r.in.Visitor.DeviceSecret) {
+		uid, err := returningUser(ctx, tx.StmtContext(ctx, r.st.returningW), l, r.in.Visitor.DeviceSecret)
+		if err != nil {
 			return err
+		}
+		if uid != "" {
+			return r.reenter(ctx, tx, l, uid)
 		}
 	}
 	if l.full() {
