@@ -9,6 +9,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -173,4 +174,16 @@ func Negotiate(host, plugin []uint32) (uint32, error) {
 			ErrIncompatible, plugin, host)
 	}
 	return best, nil
+}
+
+// DecodeConfig reads a plugin's JSON configuration into dst strictly: an
+// unknown key or a wrong type is a configuration problem the operator sees,
+// not a setting silently ignored.
+func DecodeConfig(raw json.RawMessage, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return ConfigErrors{{Message: "not a valid configuration object: " + err.Error()}}
+	}
+	return nil
 }

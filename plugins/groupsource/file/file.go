@@ -74,10 +74,8 @@ func (s *Source) Info(context.Context) (plugins.Info, error) {
 // wrong path or a malformed file is reported at start, not at the first sync.
 func (s *Source) Configure(ctx context.Context, _ uint32, raw json.RawMessage) error {
 	var cfg Config
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return plugins.ConfigErrors{{Message: "not a valid configuration object: " + err.Error()}}
+	if err := plugins.DecodeConfig(raw, &cfg); err != nil {
+		return err
 	}
 	var p plugins.ConfigErrors
 	if cfg.Path == "" {

@@ -98,10 +98,8 @@ func (a *Adapter) Info(context.Context) (plugins.Info, error) {
 // Configure implements plugins.Plugin.
 func (a *Adapter) Configure(_ context.Context, _ uint32, raw json.RawMessage) error {
 	var cfg Config
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return plugins.ConfigErrors{{Message: "not a valid configuration object: " + err.Error()}}
+	if err := plugins.DecodeConfig(raw, &cfg); err != nil {
+		return err
 	}
 	var p plugins.ConfigErrors
 	if cfg.JoinURL == "" {

@@ -64,10 +64,8 @@ func (p *Provider) Info(context.Context) (plugins.Info, error) {
 // Configure implements plugins.Plugin.
 func (p *Provider) Configure(_ context.Context, _ uint32, raw json.RawMessage) error {
 	var cfg Config
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return plugins.ConfigErrors{{Message: "not a valid configuration object: " + err.Error()}}
+	if err := plugins.DecodeConfig(raw, &cfg); err != nil {
+		return err
 	}
 	var problems plugins.ConfigErrors
 	if cfg.Dir == "" {
