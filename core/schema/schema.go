@@ -5,6 +5,7 @@ package schema
 import (
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
@@ -22,5 +23,6 @@ func Models() []any {
 	m = append(m, session.Models()...)
 	m = append(m, jointoken.Models()...)
 	m = append(m, mail.Models()...)
+	m = append(m, event.Models()...)
 	return m
 }

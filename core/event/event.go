@@ -1,0 +1,257 @@
+// Package event owns virtual events and their attendees: the event's
+// schedule and settings, each attendee's roles, speaker details and status,
+// the status machine that only real events move (status.go), the actions an
+// organizer may take in each status (action.go), and the All users query
+// (list.go).
+//
+// Every change runs in one transaction with its audit entry. Status moves are
+// conditional UPDATEs on the state that was read, so two concurrent triggers
+// never both apply to the same starting state.
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// Login methods of an event site.
+const (
+	LoginMagicLink = "magic_link" // a single-use link emailed to the attendee
+	LoginSSO       = "sso"        // the account's identity provider
+)
+
+// Registration modes.
+const (
+	RegistrationOpen       = "open"        // anyone may register on the event site
+	RegistrationInviteOnly = "invite_only" // only people a team member invited
+)
+
+// Event is a virtual event with its own site at /e/{slug}.
+type Event struct {
+	ID        string `gorm:"primaryKey;size:36" json:"id"`
+	AccountID string `gorm:"size:36;not null;index" json:"account_id"`
+	Name      string `gorm:"size:300;not null" json:"name"`
+	// Slug names the event site; unique across the gateway because the
+	// site's URL carries no account.
+	Slug     string    `gorm:"size:64;not null;uniqueIndex" json:"slug"`
+	StartsAt time.Time `gorm:"not null" json:"starts_at"`
+	EndsAt   time.Time `gorm:"not null" json:"ends_at"`
+	// TimeZone is an IANA name; the site shows the schedule in it.
+	TimeZone     string `gorm:"size:64;not null" json:"time_zone"`
+	LoginMethod  string `gorm:"size:16;not null" json:"login_method"`
+	Registration string `gorm:"size:16;not null" json:"registration"`
+	// ConfirmEmail makes site registrations confirm their email address
+	// (detailed status "registered" until they do).
+	ConfirmEmail bool `gorm:"not null" json:"confirm_email"`
+	// Closed events admit only members of granted groups (the access rules).
+	Closed bool `gorm:"not null" json:"closed"`
+	// AdditionalUsers lets people outside the granted groups be added to a
+	// closed event.
+	AdditionalUsers bool      `gorm:"not null" json:"additional_users"`
+	CreatedBy       string    `gorm:"size:64" json:"created_by"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Models are the tables this package owns.
+func Models() []any { return []any{&Event{}, &Attendee{}, &Visit{}} }
+
+// Caller is who acts on an event, as the api authenticated them.
+type Caller struct {
+	AccountID string
+	Actor     audit.Actor
+}
+
+// Service carries what events need.
+type Service struct {
+	DB *store.DB
+	// Now is the clock; tests move it.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// EventInput is what an organizer gives to create an event. Pointers are
+// settings with a default when absent.
+type EventInput struct {
+	Name            string    `json:"name"`
+	Slug            string    `json:"slug"`
+	StartsAt        time.Time `json:"starts_at"`
+	EndsAt          time.Time `json:"ends_at"`
+	TimeZone        string    `json:"time_zone"`
+	LoginMethod     string    `json:"login_method"` // default magic_link
+	Registration    string    `json:"registration"` // default open
+	ConfirmEmail    *bool     `json:"confirm_email"`
+	Closed          bool      `json:"closed"`
+	AdditionalUsers *bool     `json:"additional_users"` // default on
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])$`)
+
+// Slugify turns a name into a slug candidate.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if len(s) > 64 {
+		s = strings.Trim(s[:64], "-")
+	}
+	return s
+}
+
+func (in *EventInput) validate() (*Event, error) {
+	var fs problem.Fields
+	ev := &Event{Closed: in.Closed, ConfirmEmail: true, AdditionalUsers: true}
+	ev.Name = strings.TrimSpace(in.Name)
+	if ev.Name == "" {
+		fs.Add("name", "name is required")
+	} else if len(ev.Name) > 300 {
+		fs.Add("name", "name is longer than 300 characters")
+	}
+	ev.Slug = strings.TrimSpace(in.Slug)
+	if ev.Slug == "" {
+		ev.Slug = Slugify(ev.Name)
+	}
+	if !slugRE.MatchString(ev.Slug) {
+		fs.Add("slug", "slug must be 3 to 64 lower-case letters, digits and dashes, starting and ending with a letter or digit")
+	}
+	if in.StartsAt.IsZero() {
+		fs.Add("starts_at", "start time is required")
+	}
+	if in.EndsAt.IsZero() {
+		fs.Add("ends_at", "end time is required")
+	} else if !in.StartsAt.IsZero() && !in.EndsAt.After(in.StartsAt) {
+		fs.Add("ends_at", "the end must be after the start")
+	}
+	ev.StartsAt, ev.EndsAt = in.StartsAt.UTC(), in.EndsAt.UTC()
+	ev.TimeZone = strings.TrimSpace(in.TimeZone)
+	if ev.TimeZone == "" {
+		fs.Add("time_zone", "time zone is required, e.g. Europe/Paris")
+	} else if _, err := time.LoadLocation(ev.TimeZone); err != nil || ev.TimeZone == "Local" {
+		fs.Add("time_zone", fmt.Sprintf("unknown time zone %q: use an IANA name such as America/New_York", ev.TimeZone))
+	}
+	ev.LoginMethod = in.LoginMethod
+	if ev.LoginMethod == "" {
+		ev.LoginMethod = LoginMagicLink
+	}
+	if ev.LoginMethod != LoginMagicLink && ev.LoginMethod != LoginSSO {
+		fs.Add("login_method", `login method must be "magic_link" or "sso"`)
+	}
+	ev.Registration = in.Registration
+	if ev.Registration == "" {
+		ev.Registration = RegistrationOpen
+	}
+	if ev.Registration != RegistrationOpen && ev.Registration != RegistrationInviteOnly {
+		fs.Add("registration", `registration must be "open" or "invite_only"`)
+	}
+	if in.ConfirmEmail != nil {
+		ev.ConfirmEmail = *in.ConfirmEmail
+	}
+	if in.AdditionalUsers != nil {
+		ev.AdditionalUsers = *in.AdditionalUsers
+	}
+	return ev, fs.Err()
+}
+
+// ErrSlugTaken refuses a slug another event uses.
+var ErrSlugTaken = &problem.Error{Kind: problem.Conflict, Code: "slug_taken", Field: "slug", Message: "another event already uses this slug; choose another"}
+
+// CreateEvent makes an event.
+func (s *Service) CreateEvent(ctx context.Context, c Caller, in EventInput) (*Event, error) {
+	ev, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ev.ID, ev.AccountID, ev.CreatedBy, ev.CreatedAt, ev.UpdatedAt = id.New(), c.AccountID, c.Actor.ID, now, now
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(ev).Error; err != nil {
+			if store.IsUniqueViolation(err) {
+				return ErrSlugTaken
+			}
+			return err
+		}
+		return audit.Record(tx, c.AccountID, c.Actor, "event.created", "event", ev.ID, map[string]any{
+			"slug": ev.Slug, "login_method": ev.LoginMethod, "registration": ev.Registration, "closed": ev.Closed,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// GetEvent loads an event of the account.
+func GetEvent(ctx context.Context, db *gorm.DB, accountID, eventID string) (*Event, error) {
+	if !id.Valid(eventID) {
+		return nil, problem.ErrNotFound
+	}
+	var ev Event
+	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, eventID).Take(&ev).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &ev, err
+}
+
+// BySlug loads the event an event site URL names.
+func BySlug(ctx context.Context, db *gorm.DB, slug string) (*Event, error) {
+	var ev Event
+	err := db.WithContext(ctx).Where("slug = ?", slug).Take(&ev).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &ev, err
+}
+
+// ListEvents returns the account's events, soonest first.
+func ListEvents(ctx context.Context, db *gorm.DB, accountID string) ([]Event, error) {
+	var out []Event
+	err := db.WithContext(ctx).Where("account_id = ?", accountID).Order("starts_at, id").Limit(1000).Find(&out).Error
+	return out, err
+}
+
+// VisitKind tells whether a visit at t is before the event or during it.
+// A visit after the end still counts as during the event: the person came
+// to the event site once the event had started.
+func (ev *Event) VisitKind(t time.Time) string {
+	if t.Before(ev.StartsAt) {
+		return VisitPreEvent
+	}
+	return VisitDuringEvent
+}
+
+// Location is the event's time zone (validated when the event was made).
+func (ev *Event) Location() *time.Location {
+	loc, err := time.LoadLocation(ev.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}

@@ -1,0 +1,448 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
+)
+
+// Refusals of the attendee lifecycle.
+var (
+	ErrAttendeeExists   = &problem.Error{Kind: problem.Conflict, Code: "attendee_exists", Field: "email", Message: "this person is already on the event's list"}
+	ErrInviteOnly       = problem.New(problem.Forbidden, "invite_only", "registration for this event is by invitation only")
+	ErrWrongLoginMethod = problem.New(problem.Conflict, "wrong_login_method", "this event does not log in by single sign-on")
+	ErrStatusChanged    = problem.New(problem.Conflict, "status_changed", "the attendee's status changed meanwhile; reload and try again")
+)
+
+// InviteInput is what an organizer gives to invite one person.
+type InviteInput struct {
+	Email string `json:"email"`
+	Profile
+}
+
+// Invite adds one person to an event as Invited: "invited by team member"
+// for an invite-only event, "invited to register" when registration is open
+// (they still register on the site). Sending the invitation email is the
+// caller's choice, made after this succeeds.
+func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in InviteInput) (*Attendee, error) {
+	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	var fs problem.Fields
+	email := normalizeEmail(&fs, in.Email)
+	in.Profile.validate(&fs)
+	if err := fs.Err(); err != nil {
+		return nil, err
+	}
+	on := TrigInvite
+	if ev.Registration == RegistrationOpen {
+		on = TrigInviteToRegister
+	}
+	to, _ := Next(none, on)
+	now := s.now()
+	a := &Attendee{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, Email: SearchKey(email),
+		RegistrationType: RegInvited, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
+	in.Profile.apply(a)
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		u, err := user.Ensure(tx, ev.AccountID, email, a.FirstName, a.LastName)
+		if err != nil {
+			return err
+		}
+		a.UserID = u.ID
+		if err := tx.Create(a).Error; err != nil {
+			if store.IsUniqueViolation(err) {
+				return ErrAttendeeExists
+			}
+			return err
+		}
+		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.invited", "attendee", a.ID, map[string]any{
+			"event_id": ev.ID, "roles": a.Roles(), "detail": a.Detail,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// GetAttendee loads an attendee of an event of the caller's account.
+func (s *Service) GetAttendee(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, *Event, error) {
+	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := loadAttendee(s.DB.R.WithContext(ctx), ev.ID, attendeeID)
+	return a, ev, err
+}
+
+func loadAttendee(db *gorm.DB, eventID, attendeeID string) (*Attendee, error) {
+	if !id.Valid(attendeeID) {
+		return nil, problem.ErrNotFound
+	}
+	var a Attendee
+	err := db.Where("event_id = ? AND id = ?", eventID, attendeeID).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &a, err
+}
+
+// Authorize checks that the organizer may take act on the attendee now; the
+// api calls it before actions whose work lives elsewhere (re-send email,
+// generate login link, view analytics).
+func (s *Service) Authorize(ctx context.Context, c Caller, eventID, attendeeID string, act Action) (*Attendee, *Event, error) {
+	a, ev, err := s.GetAttendee(ctx, c, eventID, attendeeID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := Check(a, ev, act); err != nil {
+		return nil, nil, err
+	}
+	return a, ev, nil
+}
+
+// Update is the Edit action: names, roles and speaker details. The email is
+// the person's identity and does not change here.
+func (s *Service) Update(ctx context.Context, c Caller, eventID, attendeeID string, p Profile) (*Attendee, error) {
+	var fs problem.Fields
+	p.validate(&fs)
+	if err := fs.Err(); err != nil {
+		return nil, err
+	}
+	var out *Attendee
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionEdit, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+		p.apply(a)
+		a.UpdatedAt = s.now()
+		r := tx.Model(&Attendee{}).Where("id = ? AND status = ?", a.ID, a.Status).Updates(map[string]any{
+			"first_name": a.FirstName, "last_name": a.LastName, "name_key": a.NameKey, "last_key": a.LastKey,
+			"speaker": a.Speaker, "moderator": a.Moderator, "organizer": a.Organizer,
+			"title": a.Title, "company": a.Company, "bio": a.Bio, "image_ref": a.ImageRef, "updated_at": a.UpdatedAt,
+		})
+		if err := rowsOne(r); err != nil {
+			return err
+		}
+		out = a
+		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.edited", "attendee", a.ID, map[string]any{"event_id": ev.ID, "roles": a.Roles()})
+	})
+	return out, err
+}
+
+// Remove takes a person off the event (not out of the system): the row and
+// its visits go, so access ends at once.
+func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID string) error {
+	return s.organizerAction(ctx, c, eventID, attendeeID, ActionRemove, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+		if err := tx.Where("attendee_id = ?", a.ID).Delete(&Visit{}).Error; err != nil {
+			return err
+		}
+		if err := rowsOne(tx.Where("id = ? AND status = ?", a.ID, a.Status).Delete(&Attendee{})); err != nil {
+			return err
+		}
+		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.removed", "attendee", a.ID, map[string]any{"event_id": ev.ID, "status": a.Status})
+	})
+}
+
+// BlockFromChat stops an attendee from writing in the event's chat.
+func (s *Service) BlockFromChat(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, error) {
+	var out *Attendee
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionBlockFromChat, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+		a.BlockedFromChat, a.UpdatedAt = true, s.now()
+		r := tx.Model(&Attendee{}).Where("id = ? AND status = ? AND NOT blocked_from_chat", a.ID, a.Status).
+			Updates(map[string]any{"blocked_from_chat": true, "updated_at": a.UpdatedAt})
+		if err := rowsOne(r); err != nil {
+			return err
+		}
+		out = a
+		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.blocked_from_chat", "attendee", a.ID, map[string]any{"event_id": ev.ID})
+	})
+	return out, err
+}
+
+// organizerAction runs fn in a transaction after checking act against the
+// attendee as read inside it.
+func (s *Service) organizerAction(ctx context.Context, c Caller, eventID, attendeeID string, act Action, fn func(tx *gorm.DB, a *Attendee, ev *Event) error) error {
+	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return err
+	}
+	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		a, err := loadAttendee(tx, ev.ID, attendeeID)
+		if err != nil {
+			return err
+		}
+		if err := Check(a, ev, act); err != nil {
+			return err
+		}
+		return fn(tx, a, ev)
+	})
+}
+
+// rowsOne turns "no row matched the conditional statement" into
+// ErrStatusChanged: another request moved the attendee after it was read.
+func rowsOne(r *gorm.DB) error {
+	if r.Error != nil {
+		return r.Error
+	}
+	if r.RowsAffected == 0 {
+		return ErrStatusChanged
+	}
+	return nil
+}
+
+// Block bars an attendee from the event. It is not an organizer menu action
+// (the seed's table has none); access rules and admins call it.
+func (s *Service) Block(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, error) {
+	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return s.move(ctx, ev, attendeeID, TrigBlock, &c.Actor, nil)
+}
+
+// move applies a trigger to an attendee in one transaction: read, Next,
+// conditional UPDATE on the state read, then also (may be nil) and the audit
+// entry. who nil means the attendee acts on themselves.
+func (s *Service) move(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *gorm.DB, a *Attendee) error) (*Attendee, error) {
+	var out *Attendee
+	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		a, err := loadAttendee(tx, ev.ID, attendeeID)
+		if err != nil {
+			return err
+		}
+		if err := s.apply(tx, ev, a, on, who); err != nil {
+			return err
+		}
+		if also != nil {
+			if err := also(tx, a); err != nil {
+				return err
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// apply moves a (as read in tx) by on, and records it.
+func (s *Service) apply(tx *gorm.DB, ev *Event, a *Attendee, on Trigger, who *audit.Actor) error {
+	from := a.State()
+	to, err := Next(from, on)
+	if err != nil {
+		return err
+	}
+	actor := audit.Actor{Kind: audit.ActorInvitee, ID: a.UserID}
+	if who != nil {
+		actor = *who
+	}
+	if to != from {
+		now := s.now()
+		r := tx.Model(&Attendee{}).Where("id = ? AND status = ? AND detail = ?", a.ID, from.Status, from.Detail).
+			Updates(map[string]any{"status": to.Status, "detail": to.Detail, "updated_at": now})
+		if err := rowsOne(r); err != nil {
+			return err
+		}
+		a.Status, a.Detail, a.UpdatedAt = to.Status, to.Detail, now
+	}
+	return audit.Record(tx, ev.AccountID, actor, "attendee."+string(on), "attendee", a.ID, map[string]any{
+		"event_id": ev.ID, "from": from.Detail, "to": to.Detail,
+	})
+}
+
+// siteEvent loads the event an event-site request is about.
+func siteEvent(ctx context.Context, db *gorm.DB, eventID string) (*Event, error) {
+	if !id.Valid(eventID) {
+		return nil, problem.ErrNotFound
+	}
+	var ev Event
+	err := db.WithContext(ctx).Where("id = ?", eventID).Take(&ev).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &ev, err
+}
+
+// Identity is a person arriving on the event site: the registration form or
+// the identity provider's assertion.
+type Identity struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// Register is a registration on the event site. An invited or unregistered
+// attendee registers their existing row; a new person may register only when
+// registration is open. The detail is "registered" until the email is
+// confirmed, or "no confirmation required" for events that ask none.
+func (s *Service) Register(ctx context.Context, eventID string, in Identity) (*Attendee, error) {
+	return s.arrive(ctx, eventID, in, RegSite, func(ev *Event) (Trigger, error) {
+		if !ev.ConfirmEmail {
+			return TrigRegisterNoConfirmation, nil
+		}
+		return TrigRegister, nil
+	})
+}
+
+// SSOLogin is a sign-in through the identity provider on an SSO event.
+func (s *Service) SSOLogin(ctx context.Context, eventID string, in Identity) (*Attendee, error) {
+	return s.arrive(ctx, eventID, in, RegSSO, func(ev *Event) (Trigger, error) {
+		if ev.LoginMethod != LoginSSO {
+			return "", ErrWrongLoginMethod
+		}
+		return TrigSSOLogin, nil
+	})
+}
+
+// arrive applies a site trigger to the person with in's email, adding them
+// as a new attendee when they are not on the list and registration is open.
+func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regType string, pick func(*Event) (Trigger, error)) (*Attendee, error) {
+	ev, err := siteEvent(ctx, s.DB.R, eventID)
+	if err != nil {
+		return nil, err
+	}
+	on, err := pick(ev)
+	if err != nil {
+		return nil, err
+	}
+	var fs problem.Fields
+	email := normalizeEmail(&fs, in.Email)
+	p := Profile{FirstName: in.FirstName, LastName: in.LastName}
+	p.validate(&fs)
+	if err := fs.Err(); err != nil {
+		return nil, err
+	}
+	var out *Attendee
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		var a Attendee
+		err := tx.Where("event_id = ? AND email = ?", ev.ID, email).Take(&a).Error
+		if err == nil {
+			out = &a
+			return s.apply(tx, ev, &a, on, nil)
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if ev.Registration != RegistrationOpen {
+			return ErrInviteOnly
+		}
+		to, err := Next(none, on)
+		if err != nil {
+			return err
+		}
+		u, err := user.Ensure(tx, ev.AccountID, email, p.FirstName, p.LastName)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		na := &Attendee{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, UserID: u.ID, Email: SearchKey(email),
+			RegistrationType: regType, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
+		p.apply(na)
+		if err := tx.Create(na).Error; err != nil {
+			if store.IsUniqueViolation(err) {
+				return ErrStatusChanged
+			}
+			return err
+		}
+		out = na
+		return audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "attendee."+string(on), "attendee", na.ID, map[string]any{
+			"event_id": ev.ID, "from": "", "to": to.Detail,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConfirmEmail records that a site registrant proved their address.
+func (s *Service) ConfirmEmail(ctx context.Context, eventID, attendeeID string) (*Attendee, error) {
+	return s.siteMove(ctx, eventID, attendeeID, TrigConfirmEmail)
+}
+
+// Unregister is the attendee leaving the event's list of their own accord.
+func (s *Service) Unregister(ctx context.Context, eventID, attendeeID string) (*Attendee, error) {
+	return s.siteMove(ctx, eventID, attendeeID, TrigUnregister)
+}
+
+func (s *Service) siteMove(ctx context.Context, eventID, attendeeID string, on Trigger) (*Attendee, error) {
+	ev, err := siteEvent(ctx, s.DB.R, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return s.move(ctx, ev, attendeeID, on, nil, nil)
+}
+
+// RecordVisit records an attendee arriving on the event site now: before the
+// event's start it is a pre-event visit, from the start on a during-event
+// visit, and the attendee becomes Attended with that detail (a during-event
+// visit is never demoted by a later pre-event one).
+func (s *Service) RecordVisit(ctx context.Context, eventID, attendeeID string) (*Visit, error) {
+	ev, err := siteEvent(ctx, s.DB.R, eventID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	v := &Visit{ID: id.New(), AttendeeID: attendeeID, EventID: ev.ID, At: now, Kind: ev.VisitKind(now)}
+	on := TrigVisitDuringEvent
+	if v.Kind == VisitPreEvent {
+		on = TrigVisitPreEvent
+	}
+	_, err = s.move(ctx, ev, attendeeID, on, nil, func(tx *gorm.DB, a *Attendee) error {
+		return tx.Create(v).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// AcceptChatTerms records that the attendee opened the event's chat and
+// accepted its terms, which makes Block from chat possible.
+func (s *Service) AcceptChatTerms(ctx context.Context, eventID, attendeeID string) (*Attendee, error) {
+	ev, err := siteEvent(ctx, s.DB.R, eventID)
+	if err != nil {
+		return nil, err
+	}
+	var out *Attendee
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		a, err := loadAttendee(tx, ev.ID, attendeeID)
+		if err != nil {
+			return err
+		}
+		switch a.Status {
+		case Blocked:
+			return ErrBlocked
+		case Unregistered:
+			return problem.New(problem.Conflict, "not_registered", fmt.Sprintf("register for %s again to use its chat", ev.Name))
+		}
+		out = a
+		if a.ChatTermsAcceptedAt != nil {
+			return nil
+		}
+		now := s.now()
+		a.ChatTermsAcceptedAt = &now
+		if err := tx.Model(&Attendee{}).Where("id = ?", a.ID).Update("chat_terms_accepted_at", now).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: a.UserID}, "attendee.chat_terms_accepted", "attendee", a.ID, map[string]any{"event_id": ev.ID})
+	})
+	return out, err
+}
+
+// Visits returns an attendee's visits, newest first (View analytics).
+func (s *Service) Visits(ctx context.Context, c Caller, eventID, attendeeID string) ([]Visit, error) {
+	a, _, err := s.Authorize(ctx, c, eventID, attendeeID, ActionViewAnalytics)
+	if err != nil {
+		return nil, err
+	}
+	var out []Visit
+	err = s.DB.R.WithContext(ctx).Where("attendee_id = ?", a.ID).Order("at DESC, id DESC").Limit(1000).Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,156 @@
+package event
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/problem"
+)
+
+// Sort orders of the All users list.
+const (
+	SortName      = "name"
+	SortCreatedAt = "created_at"
+)
+
+// Paging limits.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Query asks for one page of an event's All users list.
+type Query struct {
+	// Search matches by prefix, case-insensitively, on the email address, the
+	// first name (and so the full name "first last") or the last name:
+	// "ada", "ada lov", "lovelace" and "ada@ex" all find Ada Lovelace
+	// <ada@example.org>. Prefix, not contains, so that each alternative is an
+	// index range and the query stays fast on large events.
+	Search string
+	// Roles keeps attendees with any of these roles; "attendee" matches all.
+	Roles []string
+	// Statuses keeps attendees in any of these statuses.
+	Statuses []Status
+	// Sort is "name" (first then last name) or "created_at"; Desc reverses.
+	Sort string
+	Desc bool
+	// Page counts from 1; PageSize defaults to 50, at most 500.
+	Page     int
+	PageSize int
+}
+
+// Page is one page of the list and the number of rows matching overall.
+type Page struct {
+	Rows  []Attendee `json:"rows"`
+	Total int64      `json:"total"`
+}
+
+func (q *Query) normalize() error {
+	var fs problem.Fields
+	q.Search = strings.ToLower(strings.TrimSpace(q.Search))
+	if utf8.RuneCountInString(q.Search) > 254 {
+		fs.Add("search", "search is longer than 254 characters")
+	}
+	for _, r := range q.Roles {
+		switch r {
+		case RoleAttendee, RoleSpeaker, RoleModerator, RoleOrganizer:
+		default:
+			fs.Add("roles", fmt.Sprintf("unknown role %q: use attendee, speaker, moderator or organizer", r))
+		}
+	}
+	for _, s := range q.Statuses {
+		if !s.Valid() {
+			fs.Add("statuses", fmt.Sprintf("unknown status %q: use invited, registered, attended, sso_login, unregistered or blocked", s))
+		}
+	}
+	switch q.Sort {
+	case "":
+		q.Sort = SortCreatedAt
+	case SortName, SortCreatedAt:
+	default:
+		fs.Add("sort", `sort must be "name" or "created_at"`)
+	}
+	if q.Page == 0 {
+		q.Page = 1
+	}
+	if q.Page < 1 {
+		fs.Add("page", "page counts from 1")
+	}
+	if q.PageSize == 0 {
+		q.PageSize = DefaultPageSize
+	}
+	if q.PageSize < 1 || q.PageSize > MaxPageSize {
+		fs.Add("page_size", fmt.Sprintf("page size must be between 1 and %d", MaxPageSize))
+	}
+	return fs.Err()
+}
+
+// prefixEnd is above every character, so key >= q AND key < q+prefixEnd is
+// "key starts with q" in byte order.
+const prefixEnd = "\U0010FFFF"
+
+// List returns one page of an event's attendees and the total matching. The
+// caller has checked that the event belongs to its account.
+func List(ctx context.Context, db *gorm.DB, eventID string, q Query) (*Page, error) {
+	if err := q.normalize(); err != nil {
+		return nil, err
+	}
+	tx := db.WithContext(ctx).Model(&Attendee{}).Where("event_id = ?", eventID)
+	if q.Search != "" {
+		hi := q.Search + prefixEnd
+		tx = tx.Where("((email >= ? AND email < ?) OR (name_key >= ? AND name_key < ?) OR (last_key >= ? AND last_key < ?))",
+			q.Search, hi, q.Search, hi, q.Search, hi)
+	}
+	if len(q.Roles) > 0 {
+		var ors []string
+		for _, r := range q.Roles {
+			switch r {
+			case RoleAttendee:
+				ors = append(ors, "1 = 1")
+			case RoleSpeaker:
+				ors = append(ors, "speaker")
+			case RoleModerator:
+				ors = append(ors, "moderator")
+			case RoleOrganizer:
+				ors = append(ors, "organizer")
+			}
+		}
+		tx = tx.Where("(" + strings.Join(ors, " OR ") + ")")
+	}
+	if len(q.Statuses) > 0 {
+		tx = tx.Where("status IN ?", q.Statuses)
+	}
+	var out Page
+	if err := tx.Session(&gorm.Session{}).Count(&out.Total).Error; err != nil {
+		return nil, err
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	order := fmt.Sprintf("created_at %s, id %s", dir, dir)
+	if q.Sort == SortName {
+		order = fmt.Sprintf("name_key %s, id %s", dir, dir)
+	}
+	err := tx.Order(order).Offset((q.Page - 1) * q.PageSize).Limit(q.PageSize).Find(&out.Rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if out.Rows == nil {
+		out.Rows = []Attendee{}
+	}
+	return &out, nil
+}
+
+// ListFor is List for an organizer: the event must be in their account.
+func (s *Service) ListFor(ctx context.Context, c Caller, eventID string, q Query) (*Page, error) {
+	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return List(ctx, s.DB.R, ev.ID, q)
+}
