@@ -122,7 +122,14 @@ func List(ctx context.Context, db *gorm.DB, eventID string, q Query) (*Page, err
 		tx = tx.Where("(" + strings.Join(ors, " OR ") + ")")
 	}
 	if len(q.Statuses) > 0 {
-		tx = tx.Where("status IN ?", q.Statuses)
+		col := "status"
+		if q.Search != "" && db.Dialector.Name() == "sqlite" {
+			// A search prefix is the narrowest condition; SQLite's planner
+			// would otherwise walk the status index and test every row of
+			// the status. Unary plus keeps it off that index.
+			col = "+status"
+		}
+		tx = tx.Where(col+" IN ?", q.Statuses)
 	}
 	var out Page
 	if err := tx.Session(&gorm.Session{}).Count(&out.Total).Error; err != nil {
