@@ -7,6 +7,21 @@
 // Every change runs in one transaction with its audit entry. Status moves are
 // conditional UPDATEs on the state that was read, so two concurrent triggers
 // never both apply to the same starting state.
+//
+// Where the design is silent, this package decided:
+//   - An organizer's invitation is "invited by team member" on an invite-only
+//     event and "invited to register" on an event with open registration.
+//   - Registration asks for email confirmation unless the event turns it off
+//     ("no confirmation required").
+//   - A visit from the event's start on, even after its end, is a
+//     during-event visit; a later pre-event visit never demotes it.
+//   - Invited, registered and SSO-login attendees become Attended on a visit;
+//     an SSO login after attending keeps Attended.
+//   - Blocking is not a row action (the seed's table has none): access rules
+//     and admins call Block. No transition leaves Blocked.
+//   - Remove deletes the attendee and their visits; the audit log keeps that
+//     it happened.
+//   - Search is by prefix (see Query.Search), so it stays an index range.
 package event
 
 import (

@@ -211,6 +211,18 @@ func (s *Service) Block(ctx context.Context, c Caller, eventID, attendeeID strin
 // conditional UPDATE on the state read, then also (may be nil) and the audit
 // entry. who nil means the attendee acts on themselves.
 func (s *Service) move(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *gorm.DB, a *Attendee) error) (*Attendee, error) {
+	// Two tabs visiting at once both read Invited; the second UPDATE finds
+	// Attended and matches nothing. Trying again from the new state is what
+	// the person meant, so a lost race is retried a few times.
+	for try := 0; ; try++ {
+		a, err := s.moveOnce(ctx, ev, attendeeID, on, who, also)
+		if err == nil || try == 4 || !errors.Is(err, ErrStatusChanged) {
+			return a, err
+		}
+	}
+}
+
+func (s *Service) moveOnce(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *gorm.DB, a *Attendee) error) (*Attendee, error) {
 	var out *Attendee
 	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
 		a, err := loadAttendee(tx, ev.ID, attendeeID)

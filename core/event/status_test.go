@@ -381,3 +381,37 @@ func TestChatTerms(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent visits from several tabs all count; the status moves once.
+func TestConcurrentVisits(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		ev := f.event(t, nil)
+		a := f.seed(t, ev, event.State{Status: event.Invited, Detail: event.InvitedToRegister}, false)
+		*f.clock = f.start.Add(time.Minute)
+		const n = 20
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			go func() {
+				_, err := f.svc.RecordVisit(ctx, ev.ID, a.ID)
+				errs <- err
+			}()
+		}
+		for i := 0; i < n; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _, err := f.svc.GetAttendee(ctx, f.caller, ev.ID, a.ID)
+		if err != nil || got.Detail != event.DuringEventVisit {
+			t.Fatalf("%+v %v", got, err)
+		}
+		var visits, entries int64
+		db.R.Model(&event.Visit{}).Where("attendee_id = ?", a.ID).Count(&visits)
+		db.R.Model(&audit.Entry{}).Where("target_id = ?", a.ID).Count(&entries)
+		if visits != n || entries != n {
+			t.Fatalf("visits %d, audit entries %d, want %d", visits, entries, n)
+		}
+	})
+}
