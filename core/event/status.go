@@ -115,6 +115,27 @@ const (
 var Triggers = []Trigger{TrigInvite, TrigInviteToRegister, TrigRegister, TrigRegisterNoConfirmation, TrigConfirmEmail,
 	TrigVisitPreEvent, TrigVisitDuringEvent, TrigSSOLogin, TrigUnregister, TrigBlock}
 
+// Label names the trigger in messages.
+func (t Trigger) Label() string {
+	switch t {
+	case TrigInvite, TrigInviteToRegister:
+		return "An invitation"
+	case TrigRegister, TrigRegisterNoConfirmation:
+		return "Registration"
+	case TrigConfirmEmail:
+		return "Email confirmation"
+	case TrigVisitPreEvent, TrigVisitDuringEvent:
+		return "A visit to the event site"
+	case TrigSSOLogin:
+		return "SSO login"
+	case TrigUnregister:
+		return "Unregistering"
+	case TrigBlock:
+		return "Blocking"
+	}
+	return string(t)
+}
+
 // transition is one row of the machine: on a trigger, an attendee in one of
 // the from states (a from state with an empty Detail matches any detail of
 // its status) moves to the to state. keep means the trigger is accepted but
@@ -189,5 +210,5 @@ func Next(from State, on Trigger) (State, error) {
 		return from, ErrBlocked
 	}
 	return from, problem.New(problem.Conflict, "transition_not_allowed",
-		fmt.Sprintf("%s does not apply to an attendee who is %s", on, from))
+		fmt.Sprintf("%s does not apply to an attendee who is %s", on.Label(), from))
 }
