@@ -25,6 +25,16 @@ const (
 var Actions = []Action{ActionEdit, ActionResendInvitation, ActionResendRegistration, ActionViewAnalytics,
 	ActionRemove, ActionBlockFromChat, ActionGenerateLoginLink}
 
+// Valid reports whether a is one of Actions.
+func (a Action) Valid() bool {
+	for _, x := range Actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
 // Label is the action as the console names it.
 func (a Action) Label() string {
 	switch a {
@@ -73,6 +83,9 @@ func Allowed(a *Attendee, ev *Event) []Action {
 
 // Check refuses an action Allowed does not offer, saying which and why.
 func Check(a *Attendee, ev *Event, act Action) error {
+	if !act.Valid() {
+		return problem.Field("action", fmt.Sprintf("%q is not an attendee action", string(act)))
+	}
 	r := reason(a, ev, act)
 	if r == "" {
 		return nil
@@ -107,11 +120,7 @@ func reason(a *Attendee, ev *Event, act Action) string {
 			return ""
 		}
 	}
-	known := false
-	for _, x := range Actions {
-		known = known || x == act
-	}
-	if !known {
+	if !act.Valid() {
 		return fmt.Sprintf("%q is not an attendee action", string(act))
 	}
 	return fmt.Sprintf("%s is not allowed for an attendee whose status is %s", act.Label(), a.Status.Label())

@@ -415,3 +415,31 @@ func TestConcurrentVisits(t *testing.T) {
 		}
 	})
 }
+
+// Another account reaches neither the event nor its attendees, and an
+// unknown action is bad input, not a state conflict.
+func TestOtherAccountAndUnknownAction(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		ev := f.event(t, nil)
+		a := f.seed(t, ev, event.State{Status: event.Registered, Detail: event.ConfirmedEmail}, false)
+		other := event.Caller{AccountID: id.New(), Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "x"}}
+		if _, err := f.svc.Update(ctx, other, ev.ID, a.ID, event.Profile{FirstName: "X", LastName: "Y"}); code(err) != "not_found" {
+			t.Fatalf("edit from another account: %v", err)
+		}
+		if err := f.svc.Remove(ctx, other, ev.ID, a.ID); code(err) != "not_found" {
+			t.Fatalf("remove from another account: %v", err)
+		}
+		if _, err := f.svc.Block(ctx, other, ev.ID, a.ID); code(err) != "not_found" {
+			t.Fatalf("block from another account: %v", err)
+		}
+		if _, err := f.svc.Invite(ctx, other, ev.ID, event.InviteInput{Email: "o@x.test", Profile: event.Profile{FirstName: "O", LastName: "X"}}); code(err) != "not_found" {
+			t.Fatalf("invite from another account: %v", err)
+		}
+		_, _, err := f.svc.Authorize(ctx, f.caller, ev.ID, a.ID, event.Action("delete_forever"))
+		if p, _ := problem.As(err); p == nil || p.Kind != problem.Invalid || p.Field != "action" {
+			t.Fatalf("unknown action: %v", err)
+		}
+	})
+}
