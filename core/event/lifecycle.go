@@ -330,8 +330,19 @@ func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regTy
 	if err := fs.Err(); err != nil {
 		return nil, err
 	}
+	// Two submissions of the same form race to add the person; the loser
+	// tries again and meets the row the winner made.
+	for try := 0; ; try++ {
+		a, err := s.arriveOnce(ctx, ev, email, p, regType, on)
+		if err == nil || try == 2 || !errors.Is(err, ErrStatusChanged) {
+			return a, err
+		}
+	}
+}
+
+func (s *Service) arriveOnce(ctx context.Context, ev *Event, email string, p Profile, regType string, on Trigger) (*Attendee, error) {
 	var out *Attendee
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
 		var a Attendee
 		err := tx.Where("event_id = ? AND email = ?", ev.ID, email).Take(&a).Error
 		if err == nil {

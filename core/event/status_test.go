@@ -443,3 +443,33 @@ func TestOtherAccountAndUnknownAction(t *testing.T) {
 		}
 	})
 }
+
+// The same registration submitted ten times at once adds the person once;
+// the other submissions are told they are registered already.
+func TestConcurrentRegistration(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		ev := f.event(t, nil)
+		const n = 10
+		codes := make(chan string, n)
+		for i := 0; i < n; i++ {
+			go func() {
+				_, err := f.svc.Register(ctx, ev.ID, event.Identity{Email: "twice@x.test", FirstName: "T", LastName: "W"})
+				codes <- code(err)
+			}()
+		}
+		got := map[string]int{}
+		for i := 0; i < n; i++ {
+			got[<-codes]++
+		}
+		if got[""] != 1 || got["transition_not_allowed"] != n-1 {
+			t.Fatalf("outcomes %v", got)
+		}
+		var rows int64
+		db.R.Model(&event.Attendee{}).Where("event_id = ?", ev.ID).Count(&rows)
+		if rows != 1 {
+			t.Fatalf("%d attendee rows", rows)
+		}
+	})
+}
