@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
@@ -34,6 +35,8 @@ type Config struct {
 	Logger  *slog.Logger
 	Signer  *jointoken.Signer
 	Invites *invite.Service
+	// Events owns virtual events and their attendees.
+	Events *event.Service
 	// Mail renders templates and queues email; nil when the gateway has no
 	// email at all (then "send link via email" is never offered).
 	Mail *mail.Service
@@ -115,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.GuessesPerMinute <= 0 {
 		cfg.GuessesPerMinute = 10
 	}
+	if cfg.Events == nil {
+		cfg.Events = &event.Service{DB: cfg.DB, Now: cfg.Now}
+	}
 	sess := cfg.Sessions
 	if sess == nil {
 		sess = &session.Service{DB: cfg.DB.W, Now: cfg.Now}
@@ -186,6 +192,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	login.HEAD("", s.loginPage)
 	login.POST("", s.loginEnter)
 
+	s.eventSiteRoutes(e)
+
 	e.GET("/demo/rooms/:id", noStore, s.demoRoom)
 	e.GET("/demo/rooms/:id/presence", noStore, s.demoPresence)
 
@@ -197,6 +205,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/plugins", s.consolePlugins)
 	con.GET("/email", s.consoleEmail)
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
+	s.consoleEventRoutes(con)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
@@ -225,6 +234,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.POST("/mail/templates/:name/test", s.adminOnly, s.sendTestMail)
 	v1.GET("/mail/messages", s.adminOnly, s.listMailMessages)
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
+	s.eventRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

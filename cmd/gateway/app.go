@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
@@ -35,6 +36,7 @@ type app struct {
 	invites  *invite.Service
 	sessions *session.Service
 	mail     *mail.Service
+	events   *event.Service
 }
 
 func openApp(ctx context.Context, cfg *Config) (*app, error) {
@@ -64,6 +66,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms},
 		sessions: &session.Service{DB: db.W},
 		mail:     ms,
+		events:   &event.Service{DB: db},
 	}, nil
 }
 
@@ -166,7 +169,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	}
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
-		Rooms: plugins, Plugins: plugins, Mail: a.mail,
+		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
