@@ -80,7 +80,7 @@ type Event struct {
 }
 
 // Models are the tables this package owns.
-func Models() []any { return []any{&Event{}, &Attendee{}, &Visit{}} }
+func Models() []any { return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}} }
 
 // Caller is who acts on an event, as the api authenticated them.
 type Caller struct {
@@ -220,6 +220,100 @@ func (s *Service) CreateEvent(ctx context.Context, c Caller, in EventInput) (*Ev
 		return nil, err
 	}
 	return ev, nil
+}
+
+// EventPatch changes some settings of an event; absent fields keep their
+// value. The whole result is validated as a new event would be.
+type EventPatch struct {
+	Name            *string    `json:"name"`
+	Slug            *string    `json:"slug"`
+	StartsAt        *time.Time `json:"starts_at"`
+	EndsAt          *time.Time `json:"ends_at"`
+	TimeZone        *string    `json:"time_zone"`
+	LoginMethod     *string    `json:"login_method"`
+	Registration    *string    `json:"registration"`
+	ConfirmEmail    *bool      `json:"confirm_email"`
+	Closed          *bool      `json:"closed"`
+	AdditionalUsers *bool      `json:"additional_users"`
+}
+
+// UpdateEvent applies a patch to an event of the caller's account. Attendees
+// keep their status: a status records what happened, and a new setting only
+// changes what happens next (e.g. switching to SSO stops login links from
+// being offered, through Allowed).
+func (s *Service) UpdateEvent(ctx context.Context, c Caller, eventID string, p EventPatch) (*Event, error) {
+	var out *Event
+	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		ev, err := GetEvent(ctx, tx, c.AccountID, eventID)
+		if err != nil {
+			return err
+		}
+		in := EventInput{Name: ev.Name, Slug: ev.Slug, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt, TimeZone: ev.TimeZone,
+			LoginMethod: ev.LoginMethod, Registration: ev.Registration, ConfirmEmail: &ev.ConfirmEmail,
+			Closed: ev.Closed, AdditionalUsers: &ev.AdditionalUsers}
+		changed := map[string]any{}
+		if p.Name != nil {
+			in.Name, changed["name"] = *p.Name, *p.Name
+		}
+		if p.Slug != nil {
+			in.Slug, changed["slug"] = *p.Slug, *p.Slug
+		}
+		if p.StartsAt != nil {
+			in.StartsAt, changed["starts_at"] = *p.StartsAt, *p.StartsAt
+		}
+		if p.EndsAt != nil {
+			in.EndsAt, changed["ends_at"] = *p.EndsAt, *p.EndsAt
+		}
+		if p.TimeZone != nil {
+			in.TimeZone, changed["time_zone"] = *p.TimeZone, *p.TimeZone
+		}
+		if p.LoginMethod != nil {
+			in.LoginMethod, changed["login_method"] = *p.LoginMethod, *p.LoginMethod
+		}
+		if p.Registration != nil {
+			in.Registration, changed["registration"] = *p.Registration, *p.Registration
+		}
+		if p.ConfirmEmail != nil {
+			in.ConfirmEmail, changed["confirm_email"] = p.ConfirmEmail, *p.ConfirmEmail
+		}
+		if p.Closed != nil {
+			in.Closed, changed["closed"] = *p.Closed, *p.Closed
+		}
+		if p.AdditionalUsers != nil {
+			in.AdditionalUsers, changed["additional_users"] = p.AdditionalUsers, *p.AdditionalUsers
+		}
+		if in.Slug == "" {
+			// An emptied slug is refused rather than silently derived anew:
+			// the site's address would change under its attendees.
+			return problem.Field("slug", "slug cannot be empty")
+		}
+		nv, err := in.validate()
+		if err != nil {
+			return err
+		}
+		nv.ID, nv.AccountID, nv.CreatedBy, nv.CreatedAt, nv.UpdatedAt = ev.ID, ev.AccountID, ev.CreatedBy, ev.CreatedAt, s.now()
+		if len(changed) == 0 {
+			out = ev
+			return nil
+		}
+		r := tx.Model(&Event{}).Where("id = ? AND account_id = ?", ev.ID, ev.AccountID).Updates(map[string]any{
+			"name": nv.Name, "slug": nv.Slug, "starts_at": nv.StartsAt, "ends_at": nv.EndsAt, "time_zone": nv.TimeZone,
+			"login_method": nv.LoginMethod, "registration": nv.Registration, "confirm_email": nv.ConfirmEmail,
+			"closed": nv.Closed, "additional_users": nv.AdditionalUsers, "updated_at": nv.UpdatedAt,
+		})
+		if r.Error != nil {
+			if store.IsUniqueViolation(r.Error) {
+				return ErrSlugTaken
+			}
+			return r.Error
+		}
+		out = nv
+		return audit.Record(tx, ev.AccountID, c.Actor, "event.updated", "event", ev.ID, changed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // GetEvent loads an event of the account.

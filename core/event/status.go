@@ -69,6 +69,34 @@ const (
 	DetailBlocked          Detail = "blocked"
 )
 
+// Label is the detailed status as a person reads it (the All users list
+// shows it on hover).
+func (d Detail) Label() string {
+	switch d {
+	case InvitedByTeamMember:
+		return "Invited by team member"
+	case InvitedToRegister:
+		return "Invited to register"
+	case DetailRegistered:
+		return "Registered"
+	case ConfirmedEmail:
+		return "Confirmed email"
+	case NoConfirmationRequired:
+		return "No confirmation required"
+	case PreEventVisit:
+		return "Pre-event visit"
+	case DuringEventVisit:
+		return "During-event visit"
+	case DetailSSOLogin:
+		return "SSO login"
+	case DetailUnregistered:
+		return "Unregistered"
+	case DetailBlocked:
+		return "Blocked"
+	}
+	return string(d)
+}
+
 // State is a status with its detail.
 type State struct {
 	Status Status `json:"status"`
