@@ -93,6 +93,15 @@ type Service struct {
 	DB *store.DB
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// Mail queues the event emails; nil means this gateway sends none
+	// (asking for one is then refused with ErrEmailUnavailable).
+	Mail Mailer
+	// BaseURL is the gateway's public URL; login, confirmation and event
+	// site links are built from it.
+	BaseURL string
+	// SessionTTL is how long an event site session lasts (default
+	// DefaultSessionTTL).
+	SessionTTL time.Duration
 }
 
 func (s *Service) now() time.Time {

@@ -26,12 +26,16 @@ var (
 type InviteInput struct {
 	Email string `json:"email"`
 	Profile
+	// SendEmail queues the invitation email in the same transaction
+	// ("Invite"); false adds the person silently ("Invite without an
+	// email").
+	SendEmail bool `json:"send_email"`
 }
 
 // Invite adds one person to an event as Invited: "invited by team member"
 // for an invite-only event, "invited to register" when registration is open
-// (they still register on the site). Sending the invitation email is the
-// caller's choice, made after this succeeds.
+// (they still register on the site). With SendEmail the invitation email
+// exists exactly when the attendee does: both commit or neither.
 func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in InviteInput) (*Attendee, error) {
 	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
 	if err != nil {
@@ -42,6 +46,11 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 	in.Profile.validate(&fs)
 	if err := fs.Err(); err != nil {
 		return nil, err
+	}
+	if in.SendEmail {
+		if err := s.emailReady(ctx, ev.AccountID); err != nil {
+			return nil, err
+		}
 	}
 	on := TrigInvite
 	if ev.Registration == RegistrationOpen {
@@ -64,12 +73,24 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 			}
 			return err
 		}
+		if in.SendEmail {
+			tpl, link, exp, err := s.invitationLink(tx, ev, a, false)
+			if err != nil {
+				return err
+			}
+			if err := s.Mail.QueueEventEmail(ctx, tx, &Email{Template: tpl, Event: ev, Attendee: a, Link: link, ExpiresAt: exp, By: c.Actor}); err != nil {
+				return err
+			}
+		}
 		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.invited", "attendee", a.ID, map[string]any{
-			"event_id": ev.ID, "roles": a.Roles(), "detail": a.Detail,
+			"event_id": ev.ID, "roles": a.Roles(), "detail": a.Detail, "emailed": in.SendEmail,
 		})
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in.SendEmail {
+		s.wake()
 	}
 	return a, nil
 }
@@ -136,11 +157,18 @@ func (s *Service) Update(ctx context.Context, c Caller, eventID, attendeeID stri
 	return out, err
 }
 
-// Remove takes a person off the event (not out of the system): the row and
-// its visits go, so access ends at once.
+// Remove takes a person off the event (not out of the system): the row,
+// its visits and sign-ins go, and their site sessions and unused links are
+// revoked in the same transaction, so access ends at once.
 func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID string) error {
 	return s.organizerAction(ctx, c, eventID, attendeeID, ActionRemove, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+		if err := revokeAccess(tx, a.ID, s.now()); err != nil {
+			return err
+		}
 		if err := tx.Where("attendee_id = ?", a.ID).Delete(&Visit{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("attendee_id = ?", a.ID).Delete(&Login{}).Error; err != nil {
 			return err
 		}
 		if err := rowsOne(tx.Where("id = ? AND status = ?", a.ID, a.Status).Delete(&Attendee{})); err != nil {
