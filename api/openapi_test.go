@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -78,11 +79,34 @@ func registeredRoutes(t *testing.T) []string {
 	for _, m := range engineRE.FindAllStringSubmatch(body, -1) {
 		prefix[m[1]] = ""
 	}
+	out := routesIn(t, body, prefix)
+	// Route hooks (`s.eventRoutes(v1)`) register more routes in their own
+	// files, on the router they are handed.
+	hookRE := regexp.MustCompile(`(?m)^\s*s\.(\w+Routes)\(\s*(\w+)\s*\)`)
+	for _, m := range hookRE.FindAllStringSubmatch(body, -1) {
+		p, ok := prefix[m[2]]
+		if !ok {
+			t.Fatalf("server.go routes(): hook %s is handed unknown router %s", m[1], m[2])
+		}
+		param, hook := hookBody(t, m[1])
+		out = append(out, routesIn(t, hook, map[string]string{param: p})...)
+	}
+	if len(out) < 10 {
+		t.Fatalf("found only %d routes in server.go routes(); has the way routes are registered changed? %v", len(out), out)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// routesIn lists the routes registered in one function's body, given the
+// prefixes of the routers it starts with; groups made in it add prefixes.
+func routesIn(t *testing.T, body string, prefix map[string]string) []string {
+	t.Helper()
 	groupRE := regexp.MustCompile(`(?m)^\s*(\w+)\s*:?=\s*(\w+)\.Group\(\s*"([^"]*)"`)
 	for _, m := range groupRE.FindAllStringSubmatch(body, -1) {
 		parent, ok := prefix[m[2]]
 		if !ok {
-			t.Fatalf("server.go routes(): group %s is made from unknown router %s", m[1], m[2])
+			t.Fatalf("routes: group %s is made from unknown router %s", m[1], m[2])
 		}
 		prefix[m[1]] = parent + m[3]
 	}
@@ -92,15 +116,45 @@ func registeredRoutes(t *testing.T) []string {
 	for _, m := range routeRE.FindAllStringSubmatch(body, -1) {
 		p, ok := prefix[m[1]]
 		if !ok {
-			t.Fatalf("server.go routes(): route %s %q is registered on unknown router %s", m[2], m[3], m[1])
+			t.Fatalf("routes: route %s %q is registered on unknown router %s", m[2], m[3], m[1])
 		}
 		out = append(out, m[2]+" "+paramRE.ReplaceAllString(p+m[3], "{$1}"))
 	}
-	if len(out) < 10 {
-		t.Fatalf("found only %d routes in server.go routes(); has the way routes are registered changed? %v", len(out), out)
-	}
-	sort.Strings(out)
 	return out
+}
+
+// hookBody finds `func (s *Server) name(param *gin.X)` in the package's
+// files and returns param's name and the function's body.
+func hookBody(t *testing.T, name string) (string, string) {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigRE := regexp.MustCompile(`func \(s \*Server\) ` + name + `\((\w+) \*gin\.\w+\) \{`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc := sigRE.FindSubmatchIndex(src)
+		if loc == nil {
+			continue
+		}
+		body := string(src[loc[1]:])
+		if strings.HasPrefix(body, "}") {
+			return string(src[loc[2]:loc[3]]), "" // an empty hook: `{}`
+		}
+		if end := strings.Index(body, "\n}\n"); end >= 0 {
+			body = body[:end]
+		}
+		return string(src[loc[2]:loc[3]]), body
+	}
+	t.Fatalf("route hook %s is called in routes() but defined in no file of the package", name)
+	return "", ""
 }
 
 // documentedOps lists "METHOD /path" for every operation in the document.

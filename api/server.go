@@ -181,6 +181,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	e.GET("/.well-known/jwks.json", s.jwks)
 	e.GET("/openapi.json", s.openapi)
 	e.GET("/static/*file", s.static)
+	e.GET("/media/images/:ref", s.mediaImage)
 
 	inv := e.Group("/i/:token", noStore)
 	inv.GET("", s.invitePage)
