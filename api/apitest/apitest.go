@@ -21,6 +21,7 @@ import (
 	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/schema"
@@ -103,6 +104,14 @@ func New(t testing.TB, opt Options) *Env {
 	}
 	if opt.Configure != nil {
 		opt.Configure(&cfg)
+	}
+	if cfg.Events == nil {
+		// Event links are built from the base URL; events email when the
+		// test gave the gateway email.
+		cfg.Events = &event.Service{DB: db, Now: now, BaseURL: e.URL}
+		if cfg.Mail != nil {
+			cfg.Events.Mail = cfg.Mail
+		}
 	}
 	e.Server, err = api.New(cfg)
 	if err != nil {

@@ -66,7 +66,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms},
 		sessions: &session.Service{DB: db.W},
 		mail:     ms,
-		events:   &event.Service{DB: db},
+		events:   &event.Service{DB: db, Mail: ms, BaseURL: cfg.BaseURL},
 	}, nil
 }
 
