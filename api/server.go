@@ -228,6 +228,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/users", s.searchUsers)
 	v1.POST("/users", s.adminOnly, s.addConsoleUser)
 	v1.POST("/users/:id/login-links", s.adminOnly, s.issueLoginLink)
+	v1.DELETE("/users/:id", s.adminOnly, s.eraseUser)
 	v1.GET("/audit", s.adminOnly, s.listAudit)
 	v1.GET("/plugins", s.adminOnly, s.listPlugins)
 	v1.GET("/mail/templates", s.adminOnly, s.listMailTemplates)

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/erase"
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/user"
 )
 
@@ -89,4 +92,40 @@ func (s *Server) listPlugins(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"plugins": st})
+}
+
+// eraseUser deletes a person from the gateway (DELETE /users/{id}). With
+// dry_run=true it only answers what would be erased: the events and, for a
+// shared user, the accounts it reaches. The console shows that first.
+func (s *Server) eraseUser(c *gin.Context) {
+	p := who(c)
+	dry, err := boolQuery(c, "dry_run")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var imp *erase.Impact
+	if dry {
+		imp, err = erase.Preview(c.Request.Context(), s.cfg.DB, p.AccountID, c.Param("id"))
+	} else {
+		imp, err = erase.Erase(c.Request.Context(), s.cfg.DB, p.AccountID, c.Param("id"), p.Actor)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"dry_run": dry, "erased": !dry, "impact": imp})
+}
+
+// boolQuery reads an optional true/false query parameter.
+func boolQuery(c *gin.Context, name string) (bool, error) {
+	v, ok := c.GetQuery(name)
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, problem.Field(name, fmt.Sprintf("%s must be true or false, not %q", name, v))
+	}
+	return b, nil
 }

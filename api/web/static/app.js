@@ -201,4 +201,49 @@
       });
     }, 2000);
   }
+  // Deleting a person from the gateway: find them, show the impact (a dry
+  // run of the same DELETE), and only then erase.
+  var eraseFind = document.getElementById("erase-find");
+  if (eraseFind) {
+    var target = null;
+    var impactBox = document.getElementById("erase-impact");
+    var done = document.getElementById("erase-done");
+    eraseFind.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var errBox = eraseFind.querySelector("[data-error]");
+      errBox.hidden = true; impactBox.hidden = true; done.hidden = true;
+      var email = eraseFind.elements.email.value.trim().toLowerCase();
+      call("GET", "/api/v1/users?limit=50&q=" + encodeURIComponent(email)).then(function (j) {
+        var u = j.users.filter(function (x) { return x.email === email; })[0];
+        if (!u) throw { message: "No person with the email " + email + " is known to this account." };
+        target = u;
+        return call("DELETE", "/api/v1/users/" + encodeURIComponent(u.id) + "?dry_run=true");
+      }).then(function (j) {
+        var imp = j.impact;
+        document.getElementById("erase-summary").textContent = imp.email +
+          (imp.shared ? " is a shared user: deleting erases them from " + imp.accounts.length + " accounts." : " will be erased from this account.");
+        var list = document.getElementById("erase-accounts");
+        list.innerHTML = "";
+        imp.accounts.forEach(function (a) {
+          var li = document.createElement("li");
+          var evs = a.events.map(function (e) { return e.name + " (" + e.status + ")"; }).join(", ") || "no events";
+          li.textContent = a.account_name + ": " + evs + "; " + a.invitations + " invitation(s), " +
+            a.resources + " resource(s), " + a.messages + " email(s)" + (a.console_role ? "; console " + a.console_role : "");
+          list.appendChild(li);
+        });
+        impactBox.hidden = false;
+      }).catch(function (e) { showError(eraseFind, e); });
+    });
+    document.getElementById("erase-cancel").addEventListener("click", function () { impactBox.hidden = true; target = null; });
+    document.getElementById("erase-confirm").addEventListener("click", function () {
+      if (!target) return;
+      call("DELETE", "/api/v1/users/" + encodeURIComponent(target.id)).then(function (j) {
+        impactBox.hidden = true;
+        done.textContent = j.impact.email + " was deleted from " + j.impact.accounts.length + " account(s).";
+        done.hidden = false;
+        target = null;
+        eraseFind.reset();
+      }).catch(function (e) { showError(eraseFind, e); });
+    });
+  }
 })();
