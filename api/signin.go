@@ -1,16 +1,24 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/user"
 )
 
 // loginPage shows a sign-in button; opening the link does not use it.
+// /l/{token} carries console sign-in links and event attendee login links:
+// a token that is no console link is looked up among the attendee links.
 func (s *Server) loginPage(c *gin.Context) {
 	l, err := s.sessions.CheckLoginLink(c.Request.Context(), c.Param("token"))
+	if errors.Is(err, session.ErrLinkInvalid) {
+		s.eventLoginPage(c)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -26,6 +34,10 @@ func (s *Server) loginPage(c *gin.Context) {
 // loginEnter consumes the link and opens a console session.
 func (s *Server) loginEnter(c *gin.Context) {
 	tok, sess, err := s.sessions.SignIn(c.Request.Context(), c.Param("token"))
+	if errors.Is(err, session.ErrLinkInvalid) {
+		s.eventLoginEnter(c)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

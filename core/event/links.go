@@ -179,3 +179,21 @@ func consumeLink(tx *gorm.DB, tok, kind string, now time.Time) (*Link, error) {
 	}
 	return &l, nil
 }
+
+// LinkEvent is the event a link belongs to, whatever the link's state, so
+// a refusal page can lead back to the event; nil for an unknown token.
+func (s *Service) LinkEvent(ctx context.Context, tok string) *Event {
+	if !token.WellFormed(tok) {
+		return nil
+	}
+	db := s.DB.R.WithContext(ctx)
+	var l Link
+	if err := db.Where("token_hash = ?", token.Hash(tok)).Take(&l).Error; err != nil {
+		return nil
+	}
+	ev, err := siteEvent(ctx, db, l.EventID)
+	if err != nil {
+		return nil
+	}
+	return ev
+}
