@@ -80,7 +80,9 @@ type Event struct {
 }
 
 // Models are the tables this package owns.
-func Models() []any { return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}} }
+func Models() []any {
+	return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}, &Link{}, &SiteSession{}, &Login{}, &ChatMessage{}}
+}
 
 // Caller is who acts on an event, as the api authenticated them.
 type Caller struct {
