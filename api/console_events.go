@@ -31,11 +31,6 @@ func (s *Server) consoleEventRoutes(con *gin.RouterGroup) {
 	con.GET("/events/:id/rows/:aid", s.consoleEventRow)
 }
 
-// consoleEventCaller is the console user acting on events.
-func consoleEventCaller(p *principal) event.Caller {
-	return event.Caller{AccountID: p.AccountID, Actor: p.Actor}
-}
-
 type consoleEventsPage struct {
 	Events []consoleEventItem
 	// TimeZones are suggestions for the time zone field; any IANA name works.
@@ -228,7 +223,7 @@ type consoleEventPage struct {
 	PerPageOptions        []int
 	// Clear is the tab's address without search, filters or paging.
 	Clear string
-	// EmailUnavailable says why "Invite" cannot email (no email set up).
+	// EmailUnavailable says why "Invite" cannot email, when it cannot.
 	EmailUnavailable string
 	MaxBio           int
 	MaxImageBytes    int
@@ -282,7 +277,7 @@ func (s *Server) consoleEvent(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	pg, err := s.cfg.Events.ListFor(ctx, consoleEventCaller(p), ev.ID, q.core())
+	pg, err := s.cfg.Events.ListFor(ctx, p.eventCaller(), ev.ID, q.core())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -324,8 +319,8 @@ func (s *Server) consoleEvent(c *gin.Context) {
 	for _, st := range event.Statuses {
 		d.StatusOptions = append(d.StatusOptions, consoleOption{Value: string(st), Label: st.Label(), Checked: slices.Contains(q.Statuses, string(st))})
 	}
-	if s.cfg.Mail == nil {
-		d.EmailUnavailable = "this gateway has no email set up, so people can only be added without an email"
+	if err := s.cfg.Events.EmailReady(ctx, p.AccountID); err != nil {
+		d.EmailUnavailable = describe(c, err).Message
 	}
 	s.render(c, http.StatusOK, "event", pageData{Title: ev.Name, Data: d})
 }
@@ -359,7 +354,7 @@ func (q consoleEventQuery) sortLink(eventID, by, label string) consoleLink {
 // an invitation or an action changed it.
 func (s *Server) consoleEventRow(c *gin.Context) {
 	p := who(c)
-	a, ev, err := s.cfg.Events.GetAttendee(c.Request.Context(), consoleEventCaller(p), c.Param("id"), c.Param("aid"))
+	a, ev, err := s.cfg.Events.GetAttendee(c.Request.Context(), p.eventCaller(), c.Param("id"), c.Param("aid"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -381,34 +376,26 @@ func (s *Server) consoleEventRow(c *gin.Context) {
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// consoleRows adds to each attendee what the list shows: labels, the last
-// email and the actions its status allows.
+// consoleRows adds to each attendee what the list shows: the labels, last
+// email and allowed actions of the API's view, and the console's wording.
 func (s *Server) consoleRows(c *gin.Context, ev *event.Event, tab string, as []event.Attendee) ([]consoleAttendeeRow, error) {
-	ids := make([]string, len(as))
-	for i := range as {
-		ids[i] = as[i].ID
-	}
-	last, err := mail.LastDeliveries(c.Request.Context(), s.cfg.DB.R, ev.AccountID, ids)
+	views, err := s.viewAttendees(c, ev, as)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]consoleAttendeeRow, len(as))
-	for i := range as {
-		a := &as[i]
-		r := consoleAttendeeRow{Attendee: *a, EventID: ev.ID, Tab: tab, FullName: a.Name(), StatusLabel: a.Status.Label(),
-			DetailLabel: consoleDetailLabel(a.Detail), RegLabel: consoleRegLabel(a.RegistrationType), LastEmail: last[a.ID]}
+	rows := make([]consoleAttendeeRow, len(views))
+	for i, v := range views {
+		r := consoleAttendeeRow{Attendee: *v.Attendee, EventID: ev.ID, Tab: tab, FullName: v.Name, StatusLabel: v.StatusLabel,
+			DetailLabel: v.DetailLabel, RegLabel: consoleRegLabel(v.RegistrationType), ImageURL: v.ImageURL,
+			LastEmail: v.LastEmail, EmailText: consoleEmailText(v.LastEmail)}
 		var roles []string
-		for _, role := range a.Roles() {
+		for _, role := range v.Roles {
 			roles = append(roles, consoleRoleLabel(role))
 		}
 		r.RolesText = strings.Join(roles, ", ")
-		if a.ImageRef != "" {
-			r.ImageURL = "/media/images/" + a.ImageRef
-		}
-		for _, act := range event.Allowed(a, ev) {
+		for _, act := range v.Actions {
 			r.Actions = append(r.Actions, consoleAction{ID: string(act), Label: act.Label()})
 		}
-		r.EmailText = consoleEmailText(r.LastEmail)
 		rows[i] = r
 	}
 	return rows, nil
@@ -433,32 +420,6 @@ func consoleEmailText(d *mail.Delivery) string {
 		return "Last email: queued since" + at(&d.QueuedAt) + ", retrying after: " + d.Error + "."
 	}
 	return "Last email: queued since" + at(&d.QueuedAt) + "."
-}
-
-func consoleDetailLabel(d event.Detail) string {
-	switch d {
-	case event.InvitedByTeamMember:
-		return "Invited by team member"
-	case event.InvitedToRegister:
-		return "Invited to register"
-	case event.DetailRegistered:
-		return "Registered"
-	case event.ConfirmedEmail:
-		return "Confirmed email"
-	case event.NoConfirmationRequired:
-		return "No confirmation required"
-	case event.PreEventVisit:
-		return "Pre-event visit"
-	case event.DuringEventVisit:
-		return "During-event visit"
-	case event.DetailSSOLogin:
-		return "SSO login"
-	case event.DetailUnregistered:
-		return "Unregistered"
-	case event.DetailBlocked:
-		return "Blocked"
-	}
-	return string(d)
 }
 
 func consoleRoleLabel(r string) string {

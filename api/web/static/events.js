@@ -234,12 +234,14 @@
     return call("POST", "/api/v1/images", fd);
   }
 
-  // profileOf reads the fields an invitation and an edit share; details a
-  // plain attendee cannot have are left out.
+  // profileOf reads the fields an invitation and an edit share. Speaker
+  // details belong to speakers and moderators: without either role they are
+  // sent empty (an edit that takes the role away clears them).
   function profileOf(form) {
     var v = function (n) { var el = form.querySelector("[name=" + n + "]"); return el ? el.value.trim() : ""; };
     var checked = function (n) { var el = form.querySelector("input[name=" + n + "]"); return !!(el && el.checked); };
-    var p = { first_name: v("first_name"), last_name: v("last_name"), speaker: checked("speaker"), moderator: checked("moderator") };
+    var p = { first_name: v("first_name"), last_name: v("last_name"), speaker: checked("speaker"), moderator: checked("moderator"),
+      title: "", company: "", bio: "", image_ref: "" };
     if (p.speaker || p.moderator) {
       p.title = v("title");
       p.company = v("company");
