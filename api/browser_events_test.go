@@ -303,3 +303,116 @@ func TestBrowserOrganizerInvitesSpeakerAndFollowsAttendee(t *testing.T) {
 	ann.open(env.URL + "/e/summit-by-browser")
 	ann.waitFor(10*time.Second, "the chat's blocked notice", `document.getElementById("chat-blocked")`)
 }
+
+// The row actions' dialogs, on a gateway without email: refusals are shown
+// in words, the login link is shown with a copy button, an edit changes the
+// row in place, and a removal asks first and takes the row away.
+func TestBrowserEventRowActions(t *testing.T) {
+	env := apitest.New(t, apitest.Options{RealClock: true})
+	start := time.Now().UTC().Add(72 * time.Hour).Truncate(time.Minute)
+	ev := env.Must(env.Do("POST", "/api/v1/events", env.APIKey, map[string]any{"name": "Dialog Day", "slug": "dialog-day",
+		"starts_at": start, "ends_at": start.Add(time.Hour), "time_zone": "UTC", "registration": "invite_only"}), http.StatusCreated).Map(t)
+	eventID := ev["id"].(string)
+	tia := env.Must(env.Do("POST", "/api/v1/events/"+eventID+"/attendees", env.APIKey, map[string]any{"email": "tia@guest.test",
+		"first_name": "Tia", "last_name": "Guest", "speaker": true, "bio": "Short bio."}), http.StatusCreated).Map(t)
+	tiaID := tia["id"].(string)
+
+	org := newEventsProfile(t, env)
+	org.signInAsAdmin()
+	org.open(env.URL + "/console/events/" + eventID)
+	org.waitFor(10*time.Second, "Tia's row", rowJS("tia@guest.test"))
+	if !org.truth(`document.getElementById("email-unavailable")`) {
+		t.Fatalf("the invite form does not say that this gateway cannot email")
+	}
+
+	// "Invite" asks for an email the gateway cannot send: the form says why.
+	org.do("invite with an email",
+		chromedp.SendKeys(chromedp.ID("invite-email"), "uma@guest.test"),
+		chromedp.SendKeys(chromedp.ID("invite-first"), "Uma"),
+		chromedp.SendKeys(chromedp.ID("invite-last"), "Guest"),
+		chromedp.Click(chromedp.ID("invite-send")),
+	)
+	org.waitFor(10*time.Second, "the invite form's error", `!document.querySelector("#invite-form [data-error]").hidden`)
+	if msg := org.str(`document.querySelector("#invite-form [data-error]").textContent`); !strings.Contains(msg, "email delivery is not configured") {
+		t.Fatalf("invite form error = %q", msg)
+	}
+	if org.truth(rowJS("uma@guest.test")) {
+		t.Fatalf("a refused invitation shows a row")
+	}
+	// Without an email it works, and the row appears on top.
+	org.click("invite-silent")
+	org.waitFor(10*time.Second, "Uma's row", rowJS("uma@guest.test"))
+	if first := org.str(`document.querySelector("#attendees tbody tr td.email").textContent`); first != "uma@guest.test" {
+		t.Fatalf("first row after inviting = %q, want the new person", first)
+	}
+	if total := org.str(`document.getElementById("total").textContent`); total != "2" {
+		t.Fatalf("total after inviting = %q, want 2", total)
+	}
+
+	// Re-send invitation is refused in words: no email here.
+	org.rowAction(tiaID, "resend_invitation")
+	org.waitFor(10*time.Second, "the refusal", `document.getElementById("notice").classList.contains("error")`)
+	if msg := org.str(`document.getElementById("notice").textContent`); !strings.Contains(msg, "Re-send invitation for Tia Guest failed: email delivery is not configured") {
+		t.Fatalf("notice = %q", msg)
+	}
+
+	// Generate login link: shown with a copy button.
+	org.rowAction(tiaID, "generate_login_link")
+	org.waitFor(10*time.Second, "the login link dialog", `document.getElementById("link-dialog").open && document.getElementById("login-link").value`)
+	link := org.str(`document.getElementById("login-link").value`)
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(env.URL) + `/l/[A-Za-z0-9_-]{43}$`).MatchString(link) {
+		t.Fatalf("login link = %q", link)
+	}
+	if !org.truth(`document.querySelector("#link-dialog button[data-copy='#login-link']")`) {
+		t.Fatalf("the login link has no copy button")
+	}
+	org.do("close the link dialog", chromedp.Click(chromedp.CSS(`#link-dialog [data-close]`)))
+	if r := env.Get(env.Client(), strings.TrimPrefix(link, env.URL)); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "tia@guest.test") {
+		t.Fatalf("the login link's page: %d", r.Status)
+	}
+
+	// Edit: the dialog holds the current profile; saving changes the row.
+	org.rowAction(tiaID, "edit")
+	org.waitFor(10*time.Second, "the edit dialog", `document.getElementById("edit-dialog").open && document.getElementById("edit-first").value === "Tia"`)
+	if bio := org.str(`document.getElementById("edit-bio").value`); bio != "Short bio." {
+		t.Fatalf("edit dialog bio = %q", bio)
+	}
+	if !org.truth(`document.getElementById("edit-speaker").checked && !document.getElementById("edit-moderator").checked`) {
+		t.Fatalf("edit dialog roles do not match the attendee")
+	}
+	org.do("rename and make moderator",
+		chromedp.SetValue(chromedp.ID("edit-first"), "Tina"),
+		chromedp.Click(chromedp.ID("edit-moderator")),
+		chromedp.SetValue(chromedp.ID("edit-bio"), "Longer bio now."),
+		chromedp.Click(chromedp.ID("edit-save")),
+	)
+	org.waitFor(10*time.Second, "the renamed row", fmt.Sprintf(`document.querySelector('#attendees tr[data-attendee=%q]').dataset.name === "Tina Guest"`, tiaID))
+	if r := org.row("tia@guest.test"); r.Roles != "Attendee, Speaker, Moderator" {
+		t.Fatalf("row after the edit = %+v", r)
+	}
+	got := env.Must(env.Do("GET", "/api/v1/events/"+eventID+"/attendees/"+tiaID, env.APIKey, nil), http.StatusOK).Map(t)
+	if got["first_name"] != "Tina" || got["bio"] != "Longer bio now." || got["moderator"] != true || got["speaker"] != true {
+		t.Fatalf("attendee after the edit = %v", got)
+	}
+
+	// Remove asks first, saying access ends at once; cancel keeps the row.
+	org.rowAction(tiaID, "remove")
+	org.waitFor(10*time.Second, "the remove dialog", `document.getElementById("remove-dialog").open`)
+	if txt := org.str(`document.getElementById("remove-text").textContent`); !strings.Contains(txt, "Tina Guest") || !strings.Contains(txt, "access ends at once") {
+		t.Fatalf("remove dialog says %q", txt)
+	}
+	org.do("cancel", chromedp.Click(chromedp.CSS(`#remove-dialog [data-close]`)))
+	env.Must(env.Do("GET", "/api/v1/events/"+eventID+"/attendees/"+tiaID, env.APIKey, nil), http.StatusOK)
+	org.rowAction(tiaID, "remove")
+	org.waitFor(10*time.Second, "the remove dialog", `document.getElementById("remove-dialog").open`)
+	org.click("remove-confirm")
+	org.waitFor(10*time.Second, "the row to go", `!`+rowJS("tia@guest.test"))
+	if total := org.str(`document.getElementById("total").textContent`); total != "1" {
+		t.Fatalf("total after removing = %q, want 1", total)
+	}
+	env.Must(env.Do("GET", "/api/v1/events/"+eventID+"/attendees/"+tiaID, env.APIKey, nil), http.StatusNotFound)
+	// The removed person's login link no longer works.
+	if r := env.Get(env.Client(), strings.TrimPrefix(link, env.URL)); r.Status == http.StatusOK {
+		t.Fatalf("the removed person's login link still opens a sign-in page")
+	}
+}
