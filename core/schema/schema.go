@@ -5,8 +5,10 @@ package schema
 import (
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/resource"
@@ -24,5 +26,6 @@ func Models() []any {
 	m = append(m, jointoken.Models()...)
 	m = append(m, mail.Models()...)
 	m = append(m, event.Models()...)
+	m = append(append(m, job.Models()...), bulk.Models()...)
 	return m
 }

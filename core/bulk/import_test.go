@@ -1,0 +1,93 @@
+package bulk_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/invitegate/gateway/core/bulk"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/store"
+)
+
+func TestImportAddsUpdatesAndRefuses(t *testing.T) {
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) {
+			e := newEnv(t, d, event.RegistrationInviteOnly)
+			ctx := context.Background()
+			first := "Email,First Name,Last Name,Title,Company,Speaker,Moderator\r\n" +
+				"ann@example.org,Ann,Attendee,,,No,No\r\n" +
+				"sam@example.org,Sam,Speaker,CTO,\"Acme, Inc.\",Yes,No\r\n" +
+				"bad@gmial.com,Bad,Typo,,,,\r\n"
+			rep, j := e.importFile(t, first, true)
+			if rep.Rows != 3 || rep.Valid != 2 || rep.ProblemCount != 1 || rep.Problems[0].Fix != "bad@gmail.com" {
+				t.Fatalf("report %+v", rep)
+			}
+			if j.Status != job.Done || string(j.Counts) != `{"added":2,"updated":0,"unchanged":0,"refused":1}` || j.Processed != 3 || j.Total != 3 {
+				t.Fatalf("job %+v counts %s", j, j.Counts)
+			}
+			page, err := e.events.ListFor(ctx, e.caller, e.ev.ID, event.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != 2 {
+				t.Fatalf("attendees: %d", page.Total)
+			}
+			for _, a := range page.Rows {
+				if a.Status != event.Invited || a.Detail != event.InvitedByTeamMember {
+					t.Fatalf("attendee %s is %s/%s", a.Email, a.Status, a.Detail)
+				}
+				if a.Email == "sam@example.org" && (!a.Speaker || a.Title != "CTO" || a.Company != "Acme, Inc.") {
+					t.Fatalf("speaker row: %+v", a)
+				}
+			}
+			var msgs []mail.Message
+			e.db.R.Where("ref_kind = ?", "attendee").Find(&msgs)
+			if len(msgs) != 2 {
+				t.Fatalf("%d invitation emails queued, want 2", len(msgs))
+			}
+			for _, m := range msgs {
+				if !strings.Contains(m.Text, "http://gw.test/l/") {
+					t.Fatalf("invitation to %s has no login link:\n%s", m.ToEmail, m.Text)
+				}
+			}
+
+			second := "email,first name,last name,speaker,moderator\n" +
+				"ann@example.org,Ann,Attendee,,Yes\n" +
+				"sam@example.org,Sam,Speaker,Yes,\n" +
+				"new@example.org,New,Person,,\n"
+			_, j = e.importFile(t, second, false)
+			if string(j.Counts) != `{"added":1,"updated":1,"unchanged":1,"refused":0}` {
+				t.Fatalf("second import counts %s", j.Counts)
+			}
+			e.db.R.Where("ref_kind = ?", "attendee").Find(&msgs)
+			if len(msgs) != 2 {
+				t.Fatalf("import without email queued mail: %d messages", len(msgs))
+			}
+			var audits int64
+			e.db.R.Table("audit_entries").Where("action IN ?", []string{"attendee.invited", "attendee.edited"}).Count(&audits)
+			if audits != 4 {
+				t.Fatalf("audit entries for attendees: %d, want 4", audits)
+			}
+			var report bytes.Buffer
+			if err := e.bulk.WriteErrorReport(ctx, e.caller, firstJob(t, e), &report); err != nil {
+				t.Fatal(err)
+			}
+			want := "Line,Column,Email,Problem,Suggested Fix\r\n4,Email,bad@gmial.com,\"email \"\"bad@gmial.com\"\": the domain gmial.com looks like a typo of gmail.com\",bad@gmail.com\r\n"
+			if report.String() != want {
+				t.Fatalf("error report:\n%q\nwant\n%q", report.String(), want)
+			}
+		})
+	}
+}
+
+func firstJob(t *testing.T, e *env) string {
+	var j job.Job
+	if err := e.db.R.Where("kind = ?", bulk.Kind).Order("created_at").Take(&j).Error; err != nil {
+		t.Fatal(err)
+	}
+	return j.ID
+}

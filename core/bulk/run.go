@@ -1,0 +1,113 @@
+package bulk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/job"
+)
+
+// Handler is the job handler that imports confirmed bulk invites; the
+// gateway's job runner and the CLI run it.
+func (s *Service) Handler() job.Handler { return s.run }
+
+func (s *Service) batchRows() int {
+	if s.BatchRows > 0 {
+		return s.BatchRows
+	}
+	return 1000
+}
+
+// pendingRow is a row read for the next batch, with what re-reading it found.
+type pendingRow struct {
+	Row
+	probs []Problem
+}
+
+// run imports a claimed job from its checkpoint to the end of the file.
+func (s *Service) run(ctx context.Context, j *job.Job, l job.Lease) error {
+	var imp Import
+	if err := s.DB.W.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
+		return fmt.Errorf("bulk: job %s: %w", j.ID, err)
+	}
+	ev, err := event.GetEvent(ctx, s.DB.W, imp.AccountID, imp.EventID)
+	if err != nil {
+		return s.fail(ctx, j, l, "the event no longer exists")
+	}
+	if imp.SendEmail {
+		if err := s.Events.EmailReady(ctx, imp.AccountID); err != nil {
+			return s.fail(ctx, j, l, "invitation emails cannot be sent any more: "+err.Error())
+		}
+	}
+	var counts Counts
+	if j.Counts != "" {
+		if err := json.Unmarshal([]byte(j.Counts), &counts); err != nil {
+			return fmt.Errorf("bulk: job %s counts: %w", j.ID, err)
+		}
+	}
+	header, err := parseHeader(imp.Header)
+	if err != nil {
+		return s.fail(ctx, j, l, "the staged file's header cannot be read")
+	}
+	rd, err := Resume(newChunkReader(ctx, s.DB, j.ID, imp.Offset), header, imp.Offset, imp.Line)
+	if err != nil {
+		return s.fail(ctx, j, l, err.Error())
+	}
+	b := &batch{s: s, ev: ev, job: j, imp: &imp, lease: l, by: audit.Actor{Kind: j.CreatedByKind, ID: j.CreatedByID}, counts: counts}
+	rows := make([]pendingRow, 0, s.batchRows())
+	for {
+		row, probs, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var fe *FileError
+		if errors.As(err, &fe) {
+			// The file passed its check, so only a changed reader could
+			// get here; stopping is better than importing half a file.
+			return s.fail(ctx, j, l, "the staged file can no longer be read: "+fe.Error())
+		}
+		if err != nil {
+			return err
+		}
+		rows = append(rows, pendingRow{row, probs})
+		if len(rows) == cap(rows) {
+			if err := b.commit(ctx, rows, rd.Offset(), rd.NextLine()); err != nil {
+				return err
+			}
+			rows = rows[:0]
+		}
+	}
+	if len(rows) > 0 {
+		if err := b.commit(ctx, rows, rd.Offset(), rd.NextLine()); err != nil {
+			return err
+		}
+	}
+	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		if err := job.Finish(tx, j.ID, l.Runner, job.Done, "", s.now()); err != nil {
+			return err
+		}
+		if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, imp.AccountID, b.by, "bulk_invite.finished", "job", j.ID, map[string]any{
+			"event_id": ev.ID, "added": b.counts.Added, "updated": b.counts.Updated, "unchanged": b.counts.Unchanged, "refused": b.counts.Refused,
+		})
+	})
+}
+
+// fail ends a job that cannot go on, saying why.
+func (s *Service) fail(ctx context.Context, j *job.Job, l job.Lease, why string) error {
+	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		if err := job.Finish(tx, j.ID, l.Runner, job.Failed, why, s.now()); err != nil {
+			return err
+		}
+		return tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error
+	})
+}

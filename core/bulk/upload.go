@@ -1,0 +1,349 @@
+package bulk
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// Kind is the job kind of a bulk invite.
+const Kind = "bulk_invite"
+
+// Service runs bulk invites.
+type Service struct {
+	DB *store.DB
+	// Events queues the invitation emails (its Mail) and decides the
+	// invited status.
+	Events *event.Service
+	// Jobs is woken when a job is confirmed; nil leaves it to its poll.
+	Jobs interface{ Wake() }
+	// BatchRows is how many rows one import transaction carries (default
+	// 1000).
+	BatchRows int
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Upload is a checked file waiting for confirmation.
+type Upload struct {
+	Job    *job.Job `json:"job"`
+	Report *Report  `json:"report"`
+}
+
+// Upload reads and checks a file for an event and stages it, without
+// adding anyone: the answer shows what the file holds and every problem.
+// A file refused as a whole gives a job in status Refused.
+func (s *Service) Upload(ctx context.Context, c event.Caller, eventID, fileName string, r io.Reader) (*Upload, error) {
+	ev, err := event.GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	j := &job.Job{AccountID: ev.AccountID, Kind: Kind, Status: job.Checking, SubjectKind: "event", SubjectID: ev.ID,
+		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID}
+	imp := &Import{AccountID: ev.AccountID, EventID: ev.ID, FileName: clip(fileName, 200), CreatedAt: now, UpdatedAt: now}
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		if err := job.New(tx, j, now); err != nil {
+			return err
+		}
+		imp.JobID = j.ID
+		return tx.Create(imp).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	st := newStager(ctx, s.DB, j.ID)
+	rep, header, err := s.check(ctx, j.ID, io.TeeReader(io.LimitReader(r, MaxBytes+1), st), st)
+	if err == nil {
+		err = st.close()
+	}
+	if err != nil {
+		s.abandon(j.ID, err)
+		return nil, err
+	}
+	status := job.Ready
+	if rep.Refused {
+		status = job.Refused
+	}
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&job.Job{}).Where("id = ?", j.ID).Updates(map[string]any{"status": status, "total": rep.Rows, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		if rep.Refused {
+			if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+				return err
+			}
+		}
+		return audit.Record(tx, ev.AccountID, c.Actor, "bulk_invite.uploaded", "job", j.ID, map[string]any{
+			"event_id": ev.ID, "file": imp.FileName, "rows": rep.Rows, "problems": rep.ProblemCount, "refused": rep.Refused,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	j.Status, j.Total = status, rep.Rows
+	return &Upload{Job: j, Report: rep}, nil
+}
+
+// abandon marks a job whose upload broke off (the client went away, the
+// database failed) as failed and drops what was staged.
+func (s *Service) abandon(jobID string, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		tx.Where("job_id = ?", jobID).Delete(&Chunk{})
+		return tx.Model(&job.Job{}).Where("id = ?", jobID).Updates(map[string]any{
+			"status": job.Failed, "error": "the upload did not complete: " + cause.Error(), "updated_at": s.now()}).Error
+	})
+}
+
+// check reads the whole file, checking every row and storing every
+// problem, and returns the report and the header line to resume with.
+func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stager) (*Report, string, error) {
+	rep := &Report{Preview: []Row{}, Problems: []Problem{}}
+	var pending []StoredProblem
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := s.DB.W.WithContext(ctx).CreateInBatches(pending, 500).Error
+		pending = pending[:0]
+		return err
+	}
+	note := func(p Problem, email string) error {
+		rep.ProblemCount++
+		if len(rep.Problems) < MaxReportProblems {
+			rep.Problems = append(rep.Problems, p)
+		}
+		pending = append(pending, StoredProblem{JobID: jobID, Line: p.Line, Column: p.Column, Email: clip(email, 254),
+			Message: p.Message, Fix: clip(p.Fix, 300), Phase: "check"})
+		if len(pending) >= 1000 {
+			return flush()
+		}
+		return nil
+	}
+	refuse := func(err error) (*Report, string, error) {
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			return nil, "", err
+		}
+		if st.size > MaxBytes {
+			fe = fileError(0, "", "the file is larger than %d MB; split it into several files", MaxBytes>>20)
+		}
+		rep.Refused = true
+		for _, p := range fe.Problems {
+			if err := note(p, ""); err != nil {
+				return nil, "", err
+			}
+		}
+		return rep, "", flush()
+	}
+	rd, err := NewReader(r)
+	if err != nil {
+		return refuse(err)
+	}
+	rep.Columns = rd.Header()
+	rep.firstOffset, rep.firstLine = rd.Offset(), rd.NextLine()
+	dups := newDupSet()
+	for {
+		row, probs, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return refuse(err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		rep.Rows++
+		if len(rep.Preview) < 2 {
+			rep.Preview = append(rep.Preview, row)
+		}
+		emailOK := row.Email != ""
+		for _, p := range probs {
+			if p.Column == ColEmail {
+				emailOK = false
+			}
+		}
+		if emailOK {
+			if prev, dup := dups.add(row.Email, row.Line); dup {
+				probs = append(probs, Problem{Line: row.Line, Column: ColEmail, Message: fmt.Sprintf("email %q is already on line %d", row.Email, prev)})
+			}
+		}
+		if len(probs) == 0 {
+			rep.Valid++
+		}
+		for _, p := range probs {
+			if err := note(p, row.Email); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	if st.size > MaxBytes {
+		return refuse(&FileError{})
+	}
+	if rep.Rows == 0 {
+		return refuse(fileError(0, "", "the file has a header but no rows: add one line per person under the header"))
+	}
+	return rep, headerLine(rd.Header()), flush()
+}
+
+// headerLine writes the header back as one CSV line, for Resume.
+func headerLine(h []string) string {
+	var b bytes.Buffer
+	cw := csv.NewWriter(&b)
+	cw.Write(h)
+	cw.Flush()
+	return string(bytes.TrimRight(b.Bytes(), "\r\n"))
+}
+
+func parseHeader(s string) ([]string, error) {
+	cr := csv.NewReader(bytes.NewReader([]byte(s)))
+	cr.FieldsPerRecord = -1
+	return cr.Read()
+}
+
+// bulkJob loads a bulk-invite job of the caller's account.
+func (s *Service) bulkJob(ctx context.Context, c event.Caller, jobID string) (*job.Job, *Import, error) {
+	j, err := job.Get(ctx, s.DB.R, c.AccountID, jobID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.Kind != Kind {
+		return nil, nil, problem.ErrNotFound
+	}
+	var imp Import
+	if err := s.DB.R.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
+		return nil, nil, err
+	}
+	return j, &imp, nil
+}
+
+// Confirm starts the import of a checked file: "Invite" (sendEmail, one
+// invitation email per new attendee) or "Invite without sending email".
+func (s *Service) Confirm(ctx context.Context, c event.Caller, jobID string, sendEmail bool) (*job.Job, error) {
+	j, imp, err := s.bulkJob(ctx, c, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != job.Ready {
+		return nil, job.ErrNotConfirmable
+	}
+	if sendEmail {
+		if err := s.Events.EmailReady(ctx, c.AccountID); err != nil {
+			return nil, err
+		}
+	}
+	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		ok, err := job.SetStatus(tx, j.ID, job.Ready, job.Queued, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return job.ErrNotConfirmable
+		}
+		if err := tx.Model(imp).Updates(map[string]any{"send_email": sendEmail, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, c.AccountID, c.Actor, "bulk_invite.confirmed", "job", j.ID, map[string]any{
+			"event_id": imp.EventID, "send_email": sendEmail, "rows": j.Total,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	j.Status = job.Queued
+	if s.Jobs != nil {
+		s.Jobs.Wake()
+	}
+	return j, nil
+}
+
+// Discard drops a checked file the organizer chose not to import.
+func (s *Service) Discard(ctx context.Context, c event.Caller, jobID string) error {
+	j, imp, err := s.bulkJob(ctx, c, jobID)
+	if err != nil {
+		return err
+	}
+	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		ok, err := job.SetStatus(tx, j.ID, job.Ready, job.Discarded, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return job.ErrNotConfirmable
+		}
+		if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+			return err
+		}
+		return audit.Record(tx, c.AccountID, c.Actor, "bulk_invite.discarded", "job", j.ID, map[string]any{"event_id": imp.EventID})
+	})
+}
+
+// Job returns a bulk-invite job with its counts.
+func (s *Service) Job(ctx context.Context, c event.Caller, jobID string) (*job.Job, error) {
+	j, _, err := s.bulkJob(ctx, c, jobID)
+	return j, err
+}
+
+// ReportColumns are the columns of the error report.
+var ReportColumns = []string{"Line", "Column", "Email", "Problem", "Suggested Fix"}
+
+// WriteErrorReport writes every problem of a job's file, found when it was
+// checked or refused while importing, as CSV in line order.
+func (s *Service) WriteErrorReport(ctx context.Context, c event.Caller, jobID string, w io.Writer) error {
+	j, _, err := s.bulkJob(ctx, c, jobID)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	cw.Write(ReportColumns)
+	var lastLine int
+	var lastID int64
+	for {
+		var page []StoredProblem
+		err := s.DB.R.WithContext(ctx).Where("job_id = ? AND (line > ? OR (line = ? AND id > ?))", j.ID, lastLine, lastLine, lastID).
+			Order("line, id").Limit(1000).Find(&page).Error
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			line := ""
+			if p.Line > 0 {
+				line = fmt.Sprint(p.Line)
+			}
+			cw.Write([]string{line, SafeCell(p.Column), SafeCell(p.Email), SafeCell(p.Message), SafeCell(p.Fix)})
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		lastLine, lastID = page[len(page)-1].Line, page[len(page)-1].ID
+	}
+}

@@ -1,0 +1,466 @@
+package bulk
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/job"
+)
+
+// An import writes a batch of rows in a handful of multi-row statements on
+// the transaction's database/sql handle (as core/group does for members):
+// through gorm, every row would pay for reflection, and 100,000 rows for
+// 100,000 round trips.
+
+// batch is the state of one running import between its commits.
+type batch struct {
+	s      *Service
+	ev     *event.Event
+	job    *job.Job
+	imp    *Import
+	lease  job.Lease
+	by     audit.Actor
+	counts Counts
+}
+
+// existing is an attendee already on the event, as a batch reads it.
+type existing struct {
+	ID, UserID, Title, Company, Bio, ImageRef string
+	Status                                    event.Status
+	Detail                                    event.Detail
+	Speaker, Moderator                        bool
+}
+
+// commit writes rows in one transaction together with the checkpoint
+// (offset, line): either all of it happens, or none, and only if the job's
+// checkpoint and lease are still the ones this runner holds.
+func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, line int) error {
+	now := b.s.now()
+	counts := b.counts
+	wake := false
+	err := b.s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		stx, err := sqlTx(tx)
+		if err != nil {
+			return err
+		}
+		w := &sqlw{ctx: ctx, tx: stx, pg: b.s.DB.Dialect != "sqlite"}
+		refused, err := w.checkedLines(b.job.ID, rows[0].Line, rows[len(rows)-1].Line)
+		if err != nil {
+			return err
+		}
+		var probs []StoredProblem
+		var valid []*Row
+		seen := make(map[string]bool, len(rows))
+		for i := range rows {
+			r := &rows[i]
+			switch {
+			case refused[r.Line]:
+				counts.Refused++
+			case len(r.probs) > 0:
+				counts.Refused++
+				for _, p := range r.probs {
+					probs = append(probs, StoredProblem{JobID: b.job.ID, Line: p.Line, Column: p.Column, Email: r.Email, Message: p.Message, Fix: p.Fix, Phase: "import"})
+				}
+			case seen[r.Email]:
+				// The check refused duplicates; this only guards the
+				// statements below against one that slipped through.
+				counts.Refused++
+				probs = append(probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColEmail, Email: r.Email, Message: "email is already in the file", Phase: "import"})
+			default:
+				seen[r.Email] = true
+				valid = append(valid, &r.Row)
+			}
+		}
+		users, err := w.ensureUsers(b.ev.AccountID, valid, now)
+		if err != nil {
+			return err
+		}
+		userIDs := make([]string, 0, len(valid))
+		for _, r := range valid {
+			userIDs = append(userIDs, users[r.Email])
+		}
+		have, err := w.attendees(b.ev.ID, userIDs)
+		if err != nil {
+			return err
+		}
+		on := event.TrigInvite
+		if b.ev.Registration == event.RegistrationOpen {
+			on = event.TrigInviteToRegister
+		}
+		to, err := event.Next(event.State{}, on)
+		if err != nil {
+			return err
+		}
+		var added []*event.Attendee
+		var changed []*event.Attendee
+		var entries []audit.Entry
+		for _, r := range valid {
+			uid := users[r.Email]
+			old, ok := have[uid]
+			if !ok {
+				a := &event.Attendee{ID: id.New(), AccountID: b.ev.AccountID, EventID: b.ev.ID, UserID: uid, Email: event.SearchKey(r.Email),
+					FirstName: r.FirstName, LastName: r.LastName, Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
+					Title: r.Title, Company: r.Company, RegistrationType: event.RegInvited, Status: to.Status, Detail: to.Detail,
+					CreatedAt: now, UpdatedAt: now}
+				a.NameKey = event.SearchKey(strings.ToLower(strings.TrimSpace(a.FirstName + " " + a.LastName)))
+				a.LastKey = event.SearchKey(strings.ToLower(a.LastName))
+				added = append(added, a)
+				entries = append(entries, b.entry(now, "attendee.invited", a.ID, map[string]any{
+					"event_id": b.ev.ID, "job_id": b.job.ID, "line": r.Line, "roles": a.Roles(), "detail": a.Detail, "emailed": b.imp.SendEmail}))
+				continue
+			}
+			a := &event.Attendee{ID: old.ID, Status: old.Status, Detail: old.Detail, Speaker: old.Speaker, Moderator: old.Moderator,
+				Title: old.Title, Company: old.Company, Bio: old.Bio, ImageRef: old.ImageRef}
+			if err := event.Check(a, b.ev, event.ActionEdit); err != nil {
+				counts.Refused++
+				probs = append(probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColEmail, Email: r.Email,
+					Message: "already on the event and not updated: " + err.Error(), Phase: "import"})
+				continue
+			}
+			if r.Speaker != Unset {
+				a.Speaker = r.Speaker == Yes
+			}
+			if r.Moderator != Unset {
+				a.Moderator = r.Moderator == Yes
+			}
+			if r.Title != "" {
+				a.Title = r.Title
+			}
+			if r.Company != "" {
+				a.Company = r.Company
+			}
+			if !a.Speaker && !a.Moderator && (a.Title != "" || a.Company != "" || a.Bio != "" || a.ImageRef != "") {
+				counts.Refused++
+				probs = append(probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColSpeaker, Email: r.Email,
+					Message: "already on the event with speaker details (title, company, bio or image); taking away both the speaker and moderator roles would leave them without a role: clear them in the console first", Phase: "import"})
+				continue
+			}
+			if a.Speaker == old.Speaker && a.Moderator == old.Moderator && a.Title == old.Title && a.Company == old.Company {
+				counts.Unchanged++
+				continue
+			}
+			a.UpdatedAt = now
+			changed = append(changed, a)
+			entries = append(entries, b.entry(now, "attendee.edited", a.ID, map[string]any{
+				"event_id": b.ev.ID, "job_id": b.job.ID, "line": r.Line, "roles": a.Roles()}))
+		}
+		if err := w.insertAttendees(added); err != nil {
+			return err
+		}
+		n, err := w.updateAttendees(changed)
+		if err != nil {
+			return err
+		}
+		if n != len(changed) {
+			// An attendee's status moved between the read and the update
+			// (two statements in this transaction); PostgreSQL can see that
+			// under load. The whole batch goes again.
+			return errRetry
+		}
+		counts.Added += len(added)
+		counts.Updated += len(changed)
+		if b.imp.SendEmail {
+			for _, a := range added {
+				if err := b.s.Events.QueueInvitation(ctx, tx, b.ev, a, b.by); err != nil {
+					return err
+				}
+			}
+			wake = len(added) > 0
+		}
+		if err := w.insertAudit(entries); err != nil {
+			return err
+		}
+		if len(probs) > 0 {
+			if err := tx.CreateInBatches(probs, 500).Error; err != nil {
+				return err
+			}
+		}
+		ok, err := w.checkpoint(b.job.ID, b.imp.Offset, offset, line, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return job.ErrLeaseLost
+		}
+		return job.Step(tx, b.job.ID, b.lease.Runner, counts.Processed(), counts, now, b.lease.Until())
+	})
+	if errors.Is(err, errRetry) {
+		return b.commit(ctx, rows, offset, line)
+	}
+	if err != nil {
+		return err
+	}
+	b.counts = counts
+	b.imp.Offset, b.imp.Line = offset, line
+	if wake {
+		b.s.Events.WakeMail()
+	}
+	return nil
+}
+
+var errRetry = errors.New("bulk: batch raced with another change; retrying")
+
+func (b *batch) entry(now time.Time, action, target string, detail map[string]any) audit.Entry {
+	d, _ := json.Marshal(detail)
+	return audit.Entry{ID: id.New(), AccountID: b.ev.AccountID, At: now, ActorKind: b.by.Kind, ActorID: b.by.ID,
+		Action: action, TargetKind: "attendee", TargetID: target, Detail: string(d)}
+}
+
+// sqlTx is the database/sql transaction under a gorm transaction.
+func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
+	switch p := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return p, nil
+	case *gorm.PreparedStmtTX:
+		if t, ok := p.Tx.(*sql.Tx); ok {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("bulk: no SQL transaction under %T", tx.Statement.ConnPool)
+}
+
+// sqlw writes with plain statements on one transaction.
+type sqlw struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	pg   bool
+	args []any
+}
+
+// maxParams keeps a statement below SQLite's 32,766 parameters (and
+// PostgreSQL's 65,535).
+const maxParams = 30000
+
+// q numbers a statement's "?" placeholders for PostgreSQL.
+func (w *sqlw) q(s string) string {
+	if !w.pg {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(fmt.Sprint(n))
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// values writes "(?,?,?),(?,?,?)" for rows of n placeholders.
+func values(b *strings.Builder, rows, n int) {
+	one := "(" + strings.Repeat("?,", n-1) + "?)"
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+	}
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+// insert runs "prefix VALUES (...),(...) suffix" over rows of width
+// parameters, as few statements as the parameter limit allows. row(i)
+// appends row i's arguments.
+func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []any, i int) []any) error {
+	per := maxParams / width
+	for start := 0; start < rows; start += per {
+		end := min(rows, start+per)
+		var b strings.Builder
+		b.WriteString(prefix)
+		b.WriteString(" VALUES ")
+		values(&b, end-start, width)
+		b.WriteString(suffix)
+		args := w.args[:0]
+		for i := start; i < end; i++ {
+			args = row(args, i)
+		}
+		w.args = args
+		if _, err := w.tx.ExecContext(w.ctx, w.q(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkedLines are the lines of [from, to] the upload check refused.
+func (w *sqlw) checkedLines(jobID string, from, to int) (map[int]bool, error) {
+	rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT DISTINCT line FROM bulk_problems WHERE job_id = ? AND phase = 'check' AND line >= ? AND line <= ?"), jobID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := map[int]bool{}
+	for rs.Next() {
+		var l int
+		if err := rs.Scan(&l); err != nil {
+			return nil, err
+		}
+		out[l] = true
+	}
+	return out, rs.Err()
+}
+
+// ensureUsers finds or creates the user of each row, as user.Ensure does
+// one at a time: created if new, names filled if still empty. It returns
+// user ids by email.
+func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[string]string, error) {
+	out := make(map[string]string, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(rows))
+	for i := range ids {
+		ids[i] = id.New()
+	}
+	err := w.insert("INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)",
+		" ON CONFLICT (account_id, email) DO NOTHING", len(rows), 10, func(args []any, i int) []any {
+			r := rows[i]
+			return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("bulk: users: %w", err)
+	}
+	var unnamed []*Row
+	byEmail := make(map[string]*Row, len(rows))
+	for _, r := range rows {
+		byEmail[r.Email] = r
+	}
+	for start := 0; start < len(rows); start += maxParams / 2 {
+		end := min(len(rows), start+maxParams/2)
+		args := []any{accountID}
+		for _, r := range rows[start:end] {
+			args = append(args, r.Email)
+		}
+		rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email IN ("+placeholders(end-start)+")"), args...)
+		if err != nil {
+			return nil, fmt.Errorf("bulk: users: %w", err)
+		}
+		for rs.Next() {
+			var uid, email string
+			var first, last sql.NullString
+			if err := rs.Scan(&uid, &email, &first, &last); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			out[email] = uid
+			if first.String == "" && last.String == "" {
+				unnamed = append(unnamed, byEmail[email])
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range unnamed {
+		if _, err := w.tx.ExecContext(w.ctx, w.q("UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?"), r.FirstName, r.LastName, now, out[r.Email]); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rows {
+		if out[r.Email] == "" {
+			return nil, fmt.Errorf("bulk: user %s was neither created nor found", r.Email)
+		}
+	}
+	return out, nil
+}
+
+// attendees reads the event's attendees among userIDs, by user id.
+func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing, error) {
+	out := map[string]*existing{}
+	for start := 0; start < len(userIDs); start += maxParams / 2 {
+		end := min(len(userIDs), start+maxParams/2)
+		args := []any{eventID}
+		for _, u := range userIDs[start:end] {
+			args = append(args, u)
+		}
+		rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id IN ("+placeholders(end-start)+")"), args...)
+		if err != nil {
+			return nil, fmt.Errorf("bulk: attendees: %w", err)
+		}
+		for rs.Next() {
+			var e existing
+			var title, company, bio, image sql.NullString
+			if err := rs.Scan(&e.ID, &e.UserID, &e.Status, &e.Detail, &e.Speaker, &e.Moderator, &title, &company, &bio, &image); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			e.Title, e.Company, e.Bio, e.ImageRef = title.String, company.String, bio.String, image.String
+			out[e.UserID] = &e
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (w *sqlw) insertAttendees(as []*event.Attendee) error {
+	return w.insert(`INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
+speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`,
+		"", len(as), 22, func(args []any, i int) []any {
+			a := as[i]
+			return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
+				a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, a.CreatedAt, a.UpdatedAt)
+		})
+}
+
+// updateAttendees writes the roles and speaker details of changed
+// attendees, each only if its status is still the one read; it returns how
+// many it updated.
+func (w *sqlw) updateAttendees(as []*event.Attendee) (int, error) {
+	if len(as) == 0 {
+		return 0, nil
+	}
+	st, err := w.tx.PrepareContext(w.ctx, w.q("UPDATE attendees SET speaker = ?, moderator = ?, title = ?, company = ?, updated_at = ? WHERE id = ? AND status = ?"))
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	n := 0
+	for _, a := range as {
+		r, err := st.ExecContext(w.ctx, a.Speaker, a.Moderator, a.Title, a.Company, a.UpdatedAt, a.ID, string(a.Status))
+		if err != nil {
+			return n, err
+		}
+		k, _ := r.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
+}
+
+func (w *sqlw) insertAudit(es []audit.Entry) error {
+	return w.insert("INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)",
+		"", len(es), 9, func(args []any, i int) []any {
+			e := &es[i]
+			return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+		})
+}
+
+// checkpoint moves the import's checkpoint from one offset to the next;
+// false means the checkpoint is no longer from (another runner moved it).
+func (w *sqlw) checkpoint(jobID string, from, to int64, line int, now time.Time) (bool, error) {
+	r, err := w.tx.ExecContext(w.ctx, w.q(`UPDATE bulk_imports SET "offset" = ?, line = ?, updated_at = ? WHERE job_id = ? AND "offset" = ?`), to, line, now, jobID, from)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
