@@ -15,7 +15,7 @@ var aliases = map[string]int{
 	"lastname": 2, "surname": 2, "familyname": 2,
 	"title": 3, "jobtitle": 3,
 	"company": 4, "organization": 4, "organisation": 4,
-	"speaker": 5,
+	"speaker":   5,
 	"moderator": 6,
 }
 

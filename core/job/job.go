@@ -61,7 +61,7 @@ type Job struct {
 	Processed int `gorm:"not null" json:"processed"`
 	// Counts is a JSON object of the job's kind ({"added":..}).
 	Counts RawJSON `gorm:"type:text" json:"counts"`
-	Error  string          `gorm:"type:text" json:"error,omitempty"`
+	Error  string  `gorm:"type:text" json:"error,omitempty"`
 	// CreatedBy is the actor who started it ("user:ID", "api_key:ID").
 	CreatedByKind string `gorm:"size:16" json:"created_by_kind"`
 	CreatedByID   string `gorm:"size:64" json:"created_by_id"`
