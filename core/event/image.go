@@ -114,14 +114,31 @@ func CheckImageRef(ctx context.Context, db *gorm.DB, accountID, ref string) erro
 // imageSize reads the pixel size from the image's header.
 func imageSize(ct string, b []byte) (int, int, error) {
 	if ct == "image/webp" {
-		return webpSize(b)
+		w, h, err := webpSize(b)
+		if err == nil && (w > MaxImageSide || h > MaxImageSide) {
+			err = problem.Field("image", fmt.Sprintf("the image is %dx%d pixels; at most %dx%d are allowed (%s recommended)", w, h, MaxImageSide, MaxImageSide, ImageHint))
+		}
+		return w, h, err
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return 0, 0, problem.Field("image", "the image is damaged: "+err.Error())
 	}
+	// The header can promise more pixels than 2 MB could sensibly hold
+	// (a decompression bomb); decoding such a thing would take gigabytes.
+	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide {
+		return 0, 0, problem.Field("image", fmt.Sprintf("the image is %dx%d pixels; at most %dx%d are allowed (%s recommended)", cfg.Width, cfg.Height, MaxImageSide, MaxImageSide, ImageHint))
+	}
+	// A valid header over truncated or corrupt data would show as a broken
+	// picture on the event site: decode it all once, here.
+	if _, _, err := image.Decode(bytes.NewReader(b)); err != nil {
+		return 0, 0, problem.Field("image", "the image is damaged: "+err.Error())
+	}
 	return cfg.Width, cfg.Height, nil
 }
+
+// MaxImageSide bounds an uploaded image's width and height in pixels.
+const MaxImageSide = 4096
 
 // webpSize reads a WebP's canvas size from its first chunk (the standard
 // library has no WebP decoder): VP8X carries the canvas, VP8L and VP8 the
