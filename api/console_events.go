@@ -290,6 +290,11 @@ func (s *Server) consoleEvent(c *gin.Context) {
 	d := consoleEventPage{Event: ev, Schedule: mail.Schedule(&ev.StartsAt, &ev.EndsAt, ev.TimeZone), Query: q, Rows: rows,
 		Total: pg.Total, PerPageOptions: []int{25, 50, 100, 250}, MaxBio: event.MaxBio,
 		MaxImageBytes: event.MaxImageBytes, ImageHint: event.ImageHint}
+	if !slices.Contains(d.PerPageOptions, q.PerPage) {
+		// A page size from a shared link stays chosen when the filters change.
+		d.PerPageOptions = append(d.PerPageOptions, q.PerPage)
+		slices.Sort(d.PerPageOptions)
+	}
 	d.Pages = int((pg.Total + int64(q.PerPage) - 1) / int64(q.PerPage))
 	if len(rows) > 0 {
 		d.From = (q.Page-1)*q.PerPage + 1

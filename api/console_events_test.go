@@ -275,6 +275,9 @@ func TestConsoleEventAllUsers(t *testing.T) {
 			t.Errorf("%s link %q goes to the wrong page", link, u)
 		}
 	}
+	if !strings.Contains(b, `<option value="2" selected>2</option>`) {
+		t.Errorf("the page size of the address is not the one chosen in the form")
+	}
 	// Column headings reverse the current sort.
 	b = string(f.page(t, c, "sort=name&order=asc", http.StatusOK).Body)
 	if m := regexp.MustCompile(`href="([^"]*)" id="sort-name"`).FindStringSubmatch(b); m == nil || !strings.Contains(html.UnescapeString(m[1]), "order=desc") {

@@ -145,6 +145,10 @@
         var tr = holder.querySelector("tr");
         if (!tr) return;
         if (isNew) tr.classList.add("new-row");
+        tr.querySelectorAll("time[data-local]").forEach(function (t) {
+          var d = new Date(t.getAttribute("datetime"));
+          if (!isNaN(d)) t.title = d.toLocaleString();
+        });
         if (old) old.replaceWith(tr); else tbody.insertBefore(tr, tbody.firstChild);
         var empty = document.getElementById("no-rows");
         if (empty) empty.hidden = true;
