@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -173,7 +174,7 @@ func attendeeQuery(v url.Values) (event.Query, error) {
 		}
 	}
 	q.Search = v.Get("search")
-	if len(q.Search) > 254 {
+	if utf8.RuneCountInString(q.Search) > 254 {
 		fs.Add("search", "search is longer than 254 characters")
 	}
 	for _, r := range v["role"] {
