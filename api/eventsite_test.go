@@ -363,3 +363,46 @@ func TestEventSiteRefusals(t *testing.T) {
 		sitePage(t, env.Get(admin, "/console"), http.StatusOK)
 	})
 }
+
+// TestEventSiteEnteringInBrowser opens a login link in a real browser: the
+// link's page and the event page are only looked at, and the event page's
+// script records the visit once per tab.
+func TestEventSiteEnteringInBrowser(t *testing.T) {
+	env := apitest.New(t, apitest.Options{RealClock: true})
+	f := newSiteFixture(t, env)
+	f.svc.Now = time.Now
+	ctx := context.Background()
+	ev := f.event(t, nil)
+	a, err := f.svc.Invite(ctx, f.caller, ev.ID, event.InviteInput{Email: "bea@guest.test", Profile: event.Profile{FirstName: "Bea", LastName: "Browser"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.svc.GenerateLoginLink(ctx, f.caller, ev.ID, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowserProfile(t, env)
+	b.open(l.URL)
+	b.waitFor(10*time.Second, "the login link's button", `document.getElementById("signin")`)
+	if n := f.count(t, &event.Login{}, a.ID); n != 0 {
+		t.Fatalf("opening the login link signed in %d times", n)
+	}
+	b.click("signin")
+	b.waitFor(10*time.Second, "the entered notice", `document.getElementById("entered") && !document.getElementById("entered").hidden`)
+	if got := b.str(`document.getElementById("entered").dataset.kind`); got != event.VisitPreEvent {
+		t.Fatalf("entered as %q: %s", got, b.describe())
+	}
+	if got := b.str(`document.getElementById("attendee-status").textContent`); got != "Attended" {
+		t.Fatalf("status shown %q", got)
+	}
+	if got := f.attendee(t, ev, "bea@guest.test"); got.State() != (event.State{Status: event.Attended, Detail: event.PreEventVisit}) {
+		t.Fatalf("after entering: %v", got.State())
+	}
+	// A reload in the same tab is the same visit.
+	b.open(env.URL + "/e/" + ev.Slug)
+	b.waitFor(10*time.Second, "the event page", `document.getElementById("enter-form")`)
+	time.Sleep(300 * time.Millisecond)
+	if n := f.count(t, &event.Visit{}, a.ID); n != 1 {
+		t.Fatalf("%d visits after a reload, want 1", n)
+	}
+}
