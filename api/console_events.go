@@ -245,7 +245,6 @@ type consoleOption struct {
 // consoleAttendeeRow is one row of the All users list as the console shows it.
 type consoleAttendeeRow struct {
 	event.Attendee
-	EventID     string
 	Tab         string
 	FullName    string
 	RolesText   string
@@ -390,7 +389,7 @@ func (s *Server) consoleRows(c *gin.Context, ev *event.Event, tab string, as []e
 	}
 	rows := make([]consoleAttendeeRow, len(views))
 	for i, v := range views {
-		r := consoleAttendeeRow{Attendee: *v.Attendee, EventID: ev.ID, Tab: tab, FullName: v.Name, StatusLabel: v.StatusLabel,
+		r := consoleAttendeeRow{Attendee: *v.Attendee, Tab: tab, FullName: v.Name, StatusLabel: v.StatusLabel,
 			DetailLabel: v.DetailLabel, RegLabel: consoleRegLabel(v.RegistrationType), ImageURL: v.ImageURL,
 			LastEmail: v.LastEmail, EmailText: consoleEmailText(v.LastEmail)}
 		var roles []string

@@ -200,6 +200,9 @@ func TestConsoleEventAllUsers(t *testing.T) {
 			}
 		}
 	}
+	if !strings.Contains(byName["Grace"].HTML, `class="email-text failed"`) || strings.Contains(byName["Ada"].HTML, `email-text failed`) {
+		t.Errorf("only a failed last email is marked as failed")
+	}
 	if strings.Contains(byName["Alan"].text(), "Speaker") {
 		t.Errorf("Alan's row shows a role he does not have: %s", byName["Alan"].text())
 	}
