@@ -167,6 +167,15 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 			}
 		}()
 	}
+	// Bulk invites confirmed here or on another replica run in the
+	// background; jobs an earlier process left unfinished resume now.
+	jobs, _ := a.jobRunner()
+	jobs.Start()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		jobs.Stop(sctx)
+	}()
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
 		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events,

@@ -119,5 +119,6 @@ func newRootCommand() *cobra.Command {
 	})
 
 	root.AddCommand(serve, migrate, keys, admin, newPluginsCommand(&configPath))
+	root.AddCommand(newEventsCommand(&configPath))
 	return root
 }
