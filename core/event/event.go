@@ -22,6 +22,19 @@
 //   - Remove deletes the attendee and their visits; the audit log keeps that
 //     it happened.
 //   - Search is by prefix (see Query.Search), so it stays an index range.
+//   - Attendee links (links.go) are single use: a login link signs in to the
+//     event site, a confirmation link confirms a site registrant's address
+//     and signs them in too (it proved the inbox). Links an organizer sends
+//     or generates work until the event ends (at least 24 hours); one asked
+//     for on the site's sign-in form works for an hour.
+//   - An invitation to an open-registration event links to the event page
+//     (they still register); to an invite-only event, a login link.
+//   - The site's registration and sign-in forms answer the same whether or
+//     not the address is on the list, and send at most MaxRequestedLinks
+//     emails per attendee per RequestWindow.
+//   - Site sessions (site.go) last DefaultSessionTTL; Remove and Unregister
+//     revoke them with the attendee's unused links in the same transaction,
+//     and a blocked attendee's session is refused on every request.
 package event
 
 import (

@@ -155,7 +155,9 @@ func (s *Service) confirmationLink(tx *gorm.DB, ev *Event, a *Attendee, loginTTL
 			return "", time.Time{}, err
 		}
 	case ev.LoginMethod == LoginSSO:
-		return s.EventURL(ev), ev.EndsAt, nil
+		// The event page, where they sign in through the identity
+		// provider: it does not expire.
+		return s.EventURL(ev), time.Time{}, nil
 	}
 	tok, l, err := issueLink(tx, ev, a, kind, loginTTL, now)
 	if err != nil {

@@ -53,11 +53,14 @@ type Model struct {
 	// its code ("speaker").
 	Role   string
 	RoleID string
-	// Resource is the room, live session, media entry or event.
+	// Resource is the room, live session, media entry or event (an event
+	// email's Type is "Event", its Role the attendee's most specific event
+	// role: Organizer, Moderator, Speaker or Attendee).
 	Resource Resource
 	// Link is the invitee's direct link (invite link, login link...).
 	Link string
 	// ExpiresAt is when the link stops working; Expires is it formatted.
+	// Both are empty for a link that does not expire (an event page).
 	ExpiresAt time.Time
 	Expires   string
 	// Organizer is who sent the invitation: the console user, or the
