@@ -53,7 +53,7 @@ func (Link) TableName() string { return "event_links" }
 
 // Refusals of attendee links, each with its own page.
 var (
-	ErrLinkInvalid = problem.New(problem.NotFound, "event_link_invalid", "this link is not valid; check that it was copied whole, or ask for a new one on the event page")
+	ErrLinkInvalid = problem.New(problem.NotFound, "event_link_invalid", "this link is not valid; check that it was copied whole, or ask for a new one")
 	ErrLinkUsed    = problem.New(problem.Conflict, "event_link_used", "this link was already used; each link works once. Ask for a new sign-in link on the event page")
 	ErrLinkExpired = problem.New(problem.Gone, "event_link_expired", "this link has expired; ask for a new sign-in link on the event page")
 	ErrLinkRevoked = problem.New(problem.Gone, "event_link_revoked", "this link no longer works: a newer one replaced it, or the organizer took you off the event")
