@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/bulk"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/plugins/schedule"
+)
+
+// TestBulkInviteSurvivesKill9: the CLI imports 100,000 rows with invitation
+// emails and is killed with SIGKILL part way; `gateway serve` resumes the
+// job at start and is itself killed once more; a second serve finishes it.
+// The event then has exactly the file's 100,000 people, each once, and the
+// outbox exactly one invitation per new attendee.
+func TestBulkInviteSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 import of 100,000 rows: not in -short")
+	}
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) { testBulkKill(t, d) })
+	}
+}
+
+func testBulkKill(t *testing.T, dialect string) {
+	const rows = 100_000
+	dsn := storetest.DSN(t, dialect)
+	dir := t.TempDir()
+	ctx := context.Background()
+
+	// The event, made the way the gateway makes it, in the gateway's schema.
+	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	models := append(schema.Models(), group.Models()...)
+	if err := db.Migrate(append(models, schedule.Models()...)...); err != nil {
+		t.Fatal(err)
+	}
+	boot, err := account.EnsureFirst(ctx, db.W, "Org", "owner@org.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := event.Caller{AccountID: boot.Account.ID, Actor: audit.Actor{Kind: audit.ActorUser, ID: boot.Admin.ID}}
+	start := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	ev, err := (&event.Service{DB: db}).CreateEvent(ctx, c, event.EventInput{Name: "Summit", Slug: "summit-2026",
+		StartsAt: start, EndsAt: start.Add(3 * time.Hour), TimeZone: "UTC", Registration: event.RegistrationInviteOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	file := filepath.Join(dir, "people.csv")
+	f, _ := os.Create(file)
+	w := bufio.NewWriter(f)
+	fmt.Fprint(w, "\ufeffEmail,First Name,Last Name,Title,Company,Speaker,Moderator\r\n")
+	for i := range rows {
+		sp := "No"
+		title := ""
+		if i%50 == 0 {
+			sp, title = "Yes", fmt.Sprintf("\"Lead, team %d\"", i)
+		}
+		fmt.Fprintf(w, "person%06d@example.org,First%d,Last%d,%s,,%s,No\r\n", i, i, i, title, sp)
+	}
+	w.Flush()
+	f.Close()
+
+	// Email is configured (the outbox queues) but its server refuses: the
+	// test counts what was queued, not what was delivered.
+	env := []string{"GATEWAY_DATABASE_DSN=" + dsn, "GATEWAY_ADMIN_EMAIL=owner@org.test", "GATEWAY_MAIL_FROM=Gateway <noreply@org.test>",
+		"GATEWAY_MAIL_SMTP_HOST=127.0.0.1"}
+	cli := exec.Command(binary, "events", "bulk-invite", "summit-2026", file)
+	cli.Dir = dir
+	cli.Env = append(os.Environ(), env...)
+	var out strings.Builder
+	cli.Stdout, cli.Stderr = &out, &out
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Process.Kill(); cli.Wait() })
+	j := waitJob(t, db, func(j *job.Job) bool { return j.Processed >= 20_000 }, 3*time.Minute, &out)
+	cli.Process.Kill() // SIGKILL
+	cli.Wait()
+	killedAt := currentJob(t, db)
+	if killedAt.Finished() || killedAt.Processed >= rows {
+		t.Fatalf("the import finished before the kill (%d rows): nothing was tested", killedAt.Processed)
+	}
+	t.Logf("CLI killed at %d rows (job %s)", killedAt.Processed, j.ID)
+
+	g := startGateway(t, env...)
+	waitJob(t, db, func(j *job.Job) bool { return j.Processed >= killedAt.Processed+20_000 || j.Finished() }, 3*time.Minute, nil)
+	g.cmd.Process.Kill()
+	g.cmd.Wait()
+	again := currentJob(t, db)
+	t.Logf("serve killed at %d rows", again.Processed)
+
+	startGateway(t, env...)
+	done := waitJob(t, db, func(j *job.Job) bool { return j.Finished() }, 4*time.Minute, nil)
+	if done.Status != job.Done || string(done.Counts) != fmt.Sprintf(`{"added":%d,"updated":0,"unchanged":0,"refused":0}`, rows) || done.Processed != rows {
+		t.Fatalf("job ended %s: %d rows, counts %s, error %q", done.Status, done.Processed, done.Counts, done.Error)
+	}
+	if done.Attempts < 3 {
+		t.Fatalf("job claimed %d times; the kills should have made it 3", done.Attempts)
+	}
+	count := func(q string, args ...any) int64 {
+		var n int64
+		if err := db.R.Raw(q, args...).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count("SELECT COUNT(*) FROM attendees WHERE event_id = ?", ev.ID); n != rows {
+		t.Fatalf("%d attendees, want %d", n, rows)
+	}
+	if n := count("SELECT COUNT(DISTINCT email) FROM attendees WHERE event_id = ?", ev.ID); n != rows {
+		t.Fatalf("%d distinct attendee emails, want %d", n, rows)
+	}
+	if n := count("SELECT COUNT(*) FROM users WHERE account_id = ? AND email LIKE 'person%'", boot.Account.ID); n != rows {
+		t.Fatalf("%d users, want %d", n, rows)
+	}
+	if n := count("SELECT COUNT(*) FROM mail_messages WHERE ref_kind = 'attendee'"); n != rows {
+		t.Fatalf("%d invitation emails queued, want %d", n, rows)
+	}
+	if n := count("SELECT COUNT(DISTINCT ref_id) FROM mail_messages WHERE ref_kind = 'attendee' AND ref_id IN (SELECT id FROM attendees WHERE event_id = ?)", ev.ID); n != rows {
+		t.Fatalf("invitation emails reach %d distinct attendees, want %d", n, rows)
+	}
+	if n := count("SELECT COUNT(*) FROM attendees WHERE event_id = ? AND speaker AND title LIKE 'Lead, team %'", ev.ID); n != rows/50 {
+		t.Fatalf("%d speakers with their quoted titles, want %d", n, rows/50)
+	}
+	if n := count("SELECT COUNT(*) FROM bulk_chunks"); n != 0 {
+		t.Fatalf("%d staged chunks left after the job", n)
+	}
+}
+
+func currentJob(t *testing.T, db *store.DB) *job.Job {
+	t.Helper()
+	var j job.Job
+	if err := db.R.Where("kind = ?", bulk.Kind).Order("created_at DESC").Take(&j).Error; err != nil {
+		return nil
+	}
+	return &j
+}
+
+// waitJob polls the bulk job until ok, failing after timeout.
+func waitJob(t *testing.T, db *store.DB, ok func(*job.Job) bool, timeout time.Duration, out fmt.Stringer) *job.Job {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if j := currentJob(t, db); j != nil && (ok(j) || j.Status == job.Failed) {
+			return j
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	msg := ""
+	if out != nil {
+		msg = out.String()
+	}
+	j := currentJob(t, db)
+	t.Fatalf("job not there in %s: %+v\n%s", timeout, j, msg)
+	return nil
+}
+
