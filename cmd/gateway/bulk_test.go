@@ -174,4 +174,3 @@ func waitJob(t *testing.T, db *store.DB, ok func(*job.Job) bool, timeout time.Du
 	t.Fatalf("job not there in %s: %+v\n%s", timeout, j, msg)
 	return nil
 }
-
