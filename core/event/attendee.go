@@ -53,17 +53,17 @@ const (
 // users query reads one table with its own indexes; Edit changes the copy,
 // and erasing a user deletes their attendee rows.
 type Attendee struct {
-	ID        string    `gorm:"primaryKey;size:36;index:idx_attendees_event_name,priority:3;index:idx_attendees_event_created,priority:3;index:idx_attendees_event_status_name,priority:4;index:idx_attendees_event_status_created,priority:4" json:"id"`
+	ID        string    `gorm:"primaryKey;size:36" json:"id"`
 	AccountID string    `gorm:"size:36;not null" json:"account_id"`
-	EventID   string    `gorm:"size:36;not null;uniqueIndex:idx_attendees_event_user,priority:1;index:idx_attendees_event_name,priority:1;index:idx_attendees_event_created,priority:1;index:idx_attendees_event_email,priority:1;index:idx_attendees_event_last,priority:1;index:idx_attendees_event_status_name,priority:1;index:idx_attendees_event_status_created,priority:1" json:"event_id"`
+	EventID   string    `gorm:"size:36;not null;uniqueIndex:idx_attendees_event_user,priority:1" json:"event_id"`
 	UserID    string    `gorm:"size:36;not null;uniqueIndex:idx_attendees_event_user,priority:2;index" json:"user_id"`
-	Email     SearchKey `gorm:"size:254;not null;index:idx_attendees_event_email,priority:2" json:"email"`
+	Email     SearchKey `gorm:"size:254;not null" json:"email"`
 	FirstName string    `gorm:"size:100;not null" json:"first_name"`
 	LastName  string    `gorm:"size:100;not null" json:"last_name"`
 	// NameKey ("first last", lower case) and LastKey (last name, lower case)
 	// are what name search and sort use.
-	NameKey SearchKey `gorm:"size:201;not null;index:idx_attendees_event_name,priority:2;index:idx_attendees_event_status_name,priority:3" json:"-"`
-	LastKey SearchKey `gorm:"size:100;not null;index:idx_attendees_event_last,priority:2" json:"-"`
+	NameKey SearchKey `gorm:"size:201;not null" json:"-"`
+	LastKey SearchKey `gorm:"size:100;not null" json:"-"`
 
 	Speaker   bool `gorm:"not null" json:"speaker"`
 	Moderator bool `gorm:"not null" json:"moderator"`
@@ -75,7 +75,7 @@ type Attendee struct {
 	ImageRef string `gorm:"size:255" json:"image_ref,omitempty"`
 
 	RegistrationType string `gorm:"size:16;not null" json:"registration_type"`
-	Status           Status `gorm:"size:16;not null;index:idx_attendees_event_status_name,priority:2;index:idx_attendees_event_status_created,priority:2" json:"status"`
+	Status           Status `gorm:"size:16;not null" json:"status"`
 	Detail           Detail `gorm:"size:32;not null" json:"detail"`
 
 	BlockedFromChat bool `gorm:"not null" json:"blocked_from_chat"`
@@ -83,7 +83,7 @@ type Attendee struct {
 	// its terms; only then can they be blocked from it.
 	ChatTermsAcceptedAt *time.Time `json:"chat_terms_accepted_at,omitempty"`
 
-	CreatedAt time.Time `gorm:"not null;index:idx_attendees_event_created,priority:2;index:idx_attendees_event_status_created,priority:3" json:"created_at"`
+	CreatedAt time.Time `gorm:"not null" json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

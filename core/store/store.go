@@ -188,11 +188,31 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Migrate creates or extends the tables for the given models. Each model's
-// package owns its table; the gateway passes the full list.
+// Indexer is a model whose indexes are written as statements rather than
+// struct tags: covering indexes whose column order is the design, and drops
+// of indexes they replaced. Each statement must be idempotent (IF NOT EXISTS,
+// IF EXISTS) and valid on SQLite and PostgreSQL alike.
+type Indexer interface {
+	Indexes() []string
+}
+
+// Migrate creates or extends the tables for the given models, then their
+// Indexer statements. Each model's package owns its table; the gateway
+// passes the full list.
 func (db *DB) Migrate(models ...any) error {
 	if err := db.W.AutoMigrate(models...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, m := range models {
+		ix, ok := m.(Indexer)
+		if !ok {
+			continue
+		}
+		for _, stmt := range ix.Indexes() {
+			if err := db.W.Exec(stmt).Error; err != nil {
+				return fmt.Errorf("migrate: %s: %w", stmt, err)
+			}
+		}
 	}
 	return nil
 }
