@@ -1,9 +1,12 @@
 package erase_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +65,12 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 		t.Fatal(err)
 	}
 	for _, email := range []string{victim, "alan@bletchley.test"} {
-		_, err := evs.Invite(ctx, c, w.ev.ID, event.InviteInput{Email: email, Profile: event.Profile{
-			FirstName: "Grace", LastName: "Hopper", Speaker: true, Title: "Rear admiral", Bio: "Wrote the first compiler."}})
+		img, err := evs.SaveImage(ctx, c, pngBytes(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = evs.Invite(ctx, c, w.ev.ID, event.InviteInput{Email: email, Profile: event.Profile{
+			FirstName: "Grace", LastName: "Hopper", Speaker: true, Title: "Rear admiral", Bio: "Wrote the first compiler.", ImageRef: img.Ref}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +78,21 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	w.grace1, _ = user.ByEmail(ctx, db.R, w.acc1.Account.ID, victim)
 	w.alan, _ = user.ByEmail(ctx, db.R, w.acc1.Account.ID, "alan@bletchley.test")
 	att, _ := event.List(ctx, db.R, w.ev.ID, event.Query{Search: "grace.hopper"})
-	if _, err := evs.RecordVisit(ctx, w.ev.ID, att.Rows[0].ID); err != nil {
+	grace := att.Rows[0].ID
+	link, err := evs.GenerateLoginLink(ctx, c, w.ev.ID, grace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evs.SignInWithLink(ctx, link.URL[strings.LastIndex(link.URL, "/")+1:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evs.RecordVisit(ctx, w.ev.ID, grace); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evs.AcceptChatTerms(ctx, w.ev.ID, grace); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evs.PostChat(ctx, w.ev, grace, "Write to me at "+victim); err != nil {
 		t.Fatal(err)
 	}
 
@@ -118,6 +139,16 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 		t.Fatal(err)
 	}
 	return w
+}
+
+func pngBytes(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // occurrences lists every table row, in any column, that still holds s.
@@ -170,6 +201,13 @@ func TestEraseSharedUser(t *testing.T) {
 			t.Errorf("second account impact = %+v", second)
 		}
 
+		for _, m := range []any{&event.Visit{}, &event.Link{}, &event.SiteSession{}, &event.Login{}, &event.ChatMessage{}} {
+			var n int64
+			db.R.Model(m).Count(&n)
+			if n == 0 {
+				t.Fatalf("the fixture made no %T", m)
+			}
+		}
 		if _, err := erase.Erase(ctx, db, w.acc1.Account.ID, w.grace1.ID, admin); err != nil {
 			t.Fatal(err)
 		}
@@ -186,10 +224,17 @@ func TestEraseSharedUser(t *testing.T) {
 		if page.Total != 1 || string(page.Rows[0].Email) != "alan@bletchley.test" {
 			t.Errorf("attendees left = %+v", page)
 		}
-		var visits int64
-		db.R.Model(&event.Visit{}).Count(&visits)
-		if visits != 0 {
-			t.Errorf("%d visits left", visits)
+		for _, m := range []any{&event.Visit{}, &event.Link{}, &event.SiteSession{}, &event.Login{}, &event.ChatMessage{}} {
+			var n int64
+			db.R.Model(m).Count(&n)
+			if n != 0 {
+				t.Errorf("%d rows of %T left", n, m)
+			}
+		}
+		var images int64
+		db.R.Model(&event.Image{}).Count(&images)
+		if images != 1 {
+			t.Errorf("%d images left, want Alan's only", images)
 		}
 		if _, _, err := (&session.Service{DB: db.R}).Authenticate(ctx, w.graceSession); err == nil {
 			t.Error("the erased person's console session still signs in")
