@@ -71,7 +71,11 @@ func (s *Service) Upload(ctx context.Context, c event.Caller, eventID, fileName 
 		return nil, err
 	}
 	st := newStager(ctx, s.DB, j.ID)
-	rep, header, err := s.check(ctx, j.ID, io.TeeReader(io.LimitReader(r, MaxBytes+1), st), st)
+	sink, flush := s.storeProblems(ctx, j.ID)
+	rep, header, err := check(&ctxReader{ctx, io.TeeReader(r, st)}, sink)
+	if err == nil {
+		err = flush()
+	}
 	if err == nil {
 		err = st.close()
 	}
@@ -118,28 +122,26 @@ func (s *Service) abandon(jobID string, cause error) {
 	})
 }
 
-// check reads the whole file, checking every row and storing every
-// problem, and returns the report and the header line to resume with.
-func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stager) (*Report, string, error) {
+// Check reads and checks a whole file, as Upload does, without staging it
+// or storing anything: the report says what an upload would answer.
+func Check(r io.Reader) (*Report, error) {
+	rep, _, err := check(r, nil)
+	return rep, err
+}
+
+// check reads the whole file (at most MaxBytes of it), checking every row
+// and handing every problem to sink (may be nil), and returns the report
+// and the header line to resume with.
+func check(r io.Reader, sink func(p Problem, email string) error) (*Report, string, error) {
+	cr := &countingReader{r: io.LimitReader(r, MaxBytes+1)}
 	rep := &Report{Preview: []Row{}, Problems: []Problem{}}
-	var pending []StoredProblem
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		err := s.DB.W.WithContext(ctx).CreateInBatches(pending, 500).Error
-		pending = pending[:0]
-		return err
-	}
 	note := func(p Problem, email string) error {
 		rep.ProblemCount++
 		if len(rep.Problems) < MaxReportProblems {
 			rep.Problems = append(rep.Problems, p)
 		}
-		pending = append(pending, StoredProblem{JobID: jobID, Line: p.Line, Column: p.Column, Email: clip(email, 254),
-			Message: p.Message, Fix: clip(p.Fix, 300), Phase: "check"})
-		if len(pending) >= 1000 {
-			return flush()
+		if sink != nil {
+			return sink(p, email)
 		}
 		return nil
 	}
@@ -148,7 +150,7 @@ func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stag
 		if !errors.As(err, &fe) {
 			return nil, "", err
 		}
-		if st.size > MaxBytes {
+		if cr.n > MaxBytes {
 			fe = fileError(0, "", "the file is larger than %d MB; split it into several files", MaxBytes>>20)
 		}
 		rep.Refused = true
@@ -157,9 +159,9 @@ func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stag
 				return nil, "", err
 			}
 		}
-		return rep, "", flush()
+		return rep, "", nil
 	}
-	rd, err := NewReader(r)
+	rd, err := NewReader(cr)
 	if err != nil {
 		return refuse(err)
 	}
@@ -173,9 +175,6 @@ func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stag
 		}
 		if err != nil {
 			return refuse(err)
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, "", err
 		}
 		rep.Rows++
 		if len(rep.Preview) < 2 {
@@ -201,13 +200,64 @@ func (s *Service) check(ctx context.Context, jobID string, r io.Reader, st *stag
 			}
 		}
 	}
-	if st.size > MaxBytes {
+	if cr.n > MaxBytes {
 		return refuse(&FileError{})
 	}
 	if rep.Rows == 0 {
 		return refuse(fileError(0, "", "the file has a header but no rows: add one line per person under the header"))
 	}
-	return rep, headerLine(rd.Header()), flush()
+	return rep, headerLine(rd.Header()), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// storeProblems returns a sink that stores a job's problems in batches, and
+// the flush that writes the last ones.
+func (s *Service) storeProblems(ctx context.Context, jobID string) (func(Problem, string) error, func() error) {
+	var pending []StoredProblem
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := s.DB.W.WithContext(ctx).CreateInBatches(pending, 500).Error
+		pending = pending[:0]
+		return err
+	}
+	sink := func(p Problem, email string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pending = append(pending, StoredProblem{JobID: jobID, Line: p.Line, Column: p.Column, Email: clip(email, 254),
+			Message: p.Message, Fix: clip(p.Fix, 300), Phase: "check"})
+		if len(pending) >= 1000 {
+			return flush()
+		}
+		return nil
+	}
+	return sink, flush
+}
+
+// ctxReader stops reading once ctx ends (the client went away).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // headerLine writes the header back as one CSV line, for Resume.
