@@ -49,9 +49,26 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			if len(msgs) != 2 {
 				t.Fatalf("%d invitation emails queued, want 2", len(msgs))
 			}
+			// Each carries a working login link, and is the email the
+			// invite form sends.
+			if _, err := e.events.Invite(ctx, e.caller, e.ev.ID, event.InviteInput{Email: "form@example.org",
+				Profile: event.Profile{FirstName: "Form", LastName: "Person"}, SendEmail: true}); err != nil {
+				t.Fatal(err)
+			}
+			var form mail.Message
+			e.db.R.Where("to_email = ?", "form@example.org").Take(&form)
 			for _, m := range msgs {
-				if !strings.Contains(m.Text, "http://gw.test/l/") {
+				i := strings.Index(m.Text, "http://gw.test/l/")
+				if i < 0 {
 					t.Fatalf("invitation to %s has no login link:\n%s", m.ToEmail, m.Text)
+				}
+				tok := strings.Fields(m.Text[i+len("http://gw.test/l/"):])[0]
+				if _, err := e.events.CheckLink(ctx, tok, event.LinkLogin); err != nil {
+					t.Fatalf("the link emailed to %s does not work: %v", m.ToEmail, err)
+				}
+				if m.Template != form.Template || m.Subject != form.Subject || m.ICS == "" || form.ICS == "" ||
+					strings.Count(m.Text, "\n") != strings.Count(form.Text, "\n") || m.Status != mail.Queued || m.MessageID == form.MessageID {
+					t.Fatalf("imported invitation differs from the form's:\n%+v\n%+v", m, form)
 				}
 			}
 
@@ -64,13 +81,13 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 				t.Fatalf("second import counts %s", j.Counts)
 			}
 			e.db.R.Where("ref_kind = ?", "attendee").Find(&msgs)
-			if len(msgs) != 2 {
-				t.Fatalf("import without email queued mail: %d messages", len(msgs))
+			if len(msgs) != 3 {
+				t.Fatalf("import without email queued mail: %d messages (2 imported, 1 from the form)", len(msgs))
 			}
 			var audits int64
 			e.db.R.Table("audit_entries").Where("action IN ?", []string{"attendee.invited", "attendee.edited"}).Count(&audits)
-			if audits != 4 {
-				t.Fatalf("audit entries for attendees: %d, want 4", audits)
+			if audits != 5 {
+				t.Fatalf("audit entries for attendees: %d, want 5 (4 imported, 1 from the form)", audits)
 			}
 			var report bytes.Buffer
 			if err := e.bulk.WriteErrorReport(ctx, e.caller, firstJob(t, e), &report); err != nil {

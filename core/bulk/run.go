@@ -61,6 +61,10 @@ func (s *Service) run(ctx context.Context, j *job.Job, l job.Lease) error {
 		return s.fail(ctx, j, l, err.Error())
 	}
 	b := &batch{s: s, ev: ev, job: j, imp: &imp, lease: l, by: audit.Actor{Kind: j.CreatedByKind, ID: j.CreatedByID}, counts: counts}
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	defer b.close()
 	rows := make([]pendingRow, 0, s.batchRows())
 	for {
 		row, probs, err := rd.Next()

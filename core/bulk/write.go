@@ -31,6 +31,15 @@ type batch struct {
 	lease  job.Lease
 	by     audit.Actor
 	counts Counts
+	// stmts are the full-chunk statements, prepared once per run.
+	stmts map[string]*sql.Stmt
+}
+
+// close releases the run's prepared statements.
+func (b *batch) close() {
+	for _, st := range b.stmts {
+		st.Close()
+	}
 }
 
 // existing is an attendee already on the event, as a batch reads it.
@@ -53,7 +62,7 @@ func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, lin
 		if err != nil {
 			return err
 		}
-		w := &sqlw{ctx: ctx, tx: stx, pg: b.s.DB.Dialect != "sqlite"}
+		w := &sqlw{ctx: ctx, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts}
 		refused, err := w.checkedLines(b.job.ID, rows[0].Line, rows[len(rows)-1].Line)
 		if err != nil {
 			return err
@@ -170,10 +179,8 @@ func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, lin
 		counts.Added += len(added)
 		counts.Updated += len(changed)
 		if b.imp.SendEmail {
-			for _, a := range added {
-				if err := b.s.Events.QueueInvitation(ctx, tx, b.ev, a, b.by); err != nil {
-					return err
-				}
+			if err := b.s.Events.QueueInvitations(ctx, tx, b.ev, added, b.by); err != nil {
+				return err
 			}
 			wake = len(added) > 0
 		}
@@ -231,10 +238,38 @@ func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
 
 // sqlw writes with plain statements on one transaction.
 type sqlw struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	pg   bool
-	args []any
+	ctx   context.Context
+	tx    *sql.Tx
+	pg    bool
+	stmts map[string]*sql.Stmt
+	args  []any
+}
+
+// chunkRows is how many rows one statement carries. Statements of a full
+// chunk are the same text batch after batch, so they are prepared once per
+// run (SQLite spends as long parsing a statement of thousands of
+// parameters as running it); a last, shorter chunk is sent as is.
+const chunkRows = 250
+
+// exec runs q with args, through the run's prepared statement if it has
+// one for q.
+func (w *sqlw) exec(q string, args []any) error {
+	q = w.q(q)
+	if st, ok := w.stmts[q]; ok {
+		_, err := w.tx.StmtContext(w.ctx, st).ExecContext(w.ctx, args...)
+		return err
+	}
+	_, err := w.tx.ExecContext(w.ctx, q, args...)
+	return err
+}
+
+// query is exec for a statement that returns rows.
+func (w *sqlw) query(q string, args []any) (*sql.Rows, error) {
+	q = w.q(q)
+	if st, ok := w.stmts[q]; ok {
+		return w.tx.StmtContext(w.ctx, st).QueryContext(w.ctx, args...)
+	}
+	return w.tx.QueryContext(w.ctx, q, args...)
 }
 
 // maxParams keeps a statement below SQLite's 32,766 parameters (and
@@ -278,22 +313,66 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,",
 // parameters, as few statements as the parameter limit allows. row(i)
 // appends row i's arguments.
 func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []any, i int) []any) error {
-	per := maxParams / width
+	per := chunkOf(width)
 	for start := 0; start < rows; start += per {
 		end := min(rows, start+per)
-		var b strings.Builder
-		b.WriteString(prefix)
-		b.WriteString(" VALUES ")
-		values(&b, end-start, width)
-		b.WriteString(suffix)
 		args := w.args[:0]
 		for i := start; i < end; i++ {
 			args = row(args, i)
 		}
 		w.args = args
-		if _, err := w.tx.ExecContext(w.ctx, w.q(b.String()), args...); err != nil {
+		if err := w.exec(insertSQL(prefix, suffix, end-start, width), args); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// The statements of a batch, by their parts.
+const (
+	usersInsert = "INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)"
+	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING"
+	usersWidth  = 10
+	attInsert   = `INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
+speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`
+	attWidth    = 22
+	auditInsert = "INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)"
+	auditWidth  = 9
+	usersSelect = "SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email IN ("
+	attSelect   = "SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id IN ("
+)
+
+// insertSQL is an INSERT of rows rows of width parameters.
+func insertSQL(prefix, suffix string, rows, width int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	b.WriteString(" VALUES ")
+	values(&b, rows, width)
+	b.WriteString(suffix)
+	return b.String()
+}
+
+func chunkOf(width int) int { return min(chunkRows, maxParams/width) }
+
+// prepare readies the full-chunk statements of a run. It runs outside any
+// transaction: on SQLite the writer's one connection is the transaction's
+// while one is open.
+func (b *batch) prepare(ctx context.Context) error {
+	w := &sqlw{pg: b.s.DB.Dialect != "sqlite"}
+	b.stmts = map[string]*sql.Stmt{}
+	for _, q := range []string{
+		insertSQL(usersInsert, usersSuffix, chunkOf(usersWidth), usersWidth),
+		insertSQL(attInsert, "", chunkOf(attWidth), attWidth),
+		insertSQL(auditInsert, "", chunkOf(auditWidth), auditWidth),
+		usersSelect + placeholders(chunkRows) + ")",
+		attSelect + placeholders(chunkRows) + ")",
+	} {
+		q = w.q(q)
+		st, err := b.s.DB.Prepare(ctx, true, q)
+		if err != nil {
+			return err
+		}
+		b.stmts[q] = st
 	}
 	return nil
 }
@@ -328,8 +407,7 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 	for i := range ids {
 		ids[i] = id.New()
 	}
-	err := w.insert("INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)",
-		" ON CONFLICT (account_id, email) DO NOTHING", len(rows), 10, func(args []any, i int) []any {
+	err := w.insert(usersInsert, usersSuffix, len(rows), usersWidth, func(args []any, i int) []any {
 			r := rows[i]
 			return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
 		})
@@ -341,13 +419,13 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 	for _, r := range rows {
 		byEmail[r.Email] = r
 	}
-	for start := 0; start < len(rows); start += maxParams / 2 {
-		end := min(len(rows), start+maxParams/2)
+	for start := 0; start < len(rows); start += chunkRows {
+		end := min(len(rows), start+chunkRows)
 		args := []any{accountID}
 		for _, r := range rows[start:end] {
 			args = append(args, r.Email)
 		}
-		rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email IN ("+placeholders(end-start)+")"), args...)
+		rs, err := w.query(usersSelect+placeholders(end-start)+")", args)
 		if err != nil {
 			return nil, fmt.Errorf("bulk: users: %w", err)
 		}
@@ -384,13 +462,13 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 // attendees reads the event's attendees among userIDs, by user id.
 func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing, error) {
 	out := map[string]*existing{}
-	for start := 0; start < len(userIDs); start += maxParams / 2 {
-		end := min(len(userIDs), start+maxParams/2)
+	for start := 0; start < len(userIDs); start += chunkRows {
+		end := min(len(userIDs), start+chunkRows)
 		args := []any{eventID}
 		for _, u := range userIDs[start:end] {
 			args = append(args, u)
 		}
-		rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id IN ("+placeholders(end-start)+")"), args...)
+		rs, err := w.query(attSelect+placeholders(end-start)+")", args)
 		if err != nil {
 			return nil, fmt.Errorf("bulk: attendees: %w", err)
 		}
@@ -413,9 +491,7 @@ func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing
 }
 
 func (w *sqlw) insertAttendees(as []*event.Attendee) error {
-	return w.insert(`INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
-speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`,
-		"", len(as), 22, func(args []any, i int) []any {
+	return w.insert(attInsert, "", len(as), attWidth, func(args []any, i int) []any {
 			a := as[i]
 			return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
 				a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, a.CreatedAt, a.UpdatedAt)
@@ -447,8 +523,7 @@ func (w *sqlw) updateAttendees(as []*event.Attendee) (int, error) {
 }
 
 func (w *sqlw) insertAudit(es []audit.Entry) error {
-	return w.insert("INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)",
-		"", len(es), 9, func(args []any, i int) []any {
+	return w.insert(auditInsert, "", len(es), auditWidth, func(args []any, i int) []any {
 			e := &es[i]
 			return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
 		})

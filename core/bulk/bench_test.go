@@ -1,0 +1,220 @@
+//go:build bench
+
+package bulk_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// benchFile streams a file of n people without holding it: every 20th is
+// a speaker with a quoted title.
+func benchFile(n int) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriterSize(pw, 64<<10)
+		fmt.Fprint(w, "Email,First Name,Last Name,Title,Company,Speaker,Moderator\r\n")
+		for i := range n {
+			if i%20 == 0 {
+				fmt.Fprintf(w, "person%07d@example.org,First%d,Last%d,\"Lead, team %d\",Example Corp,Yes,No\r\n", i, i, i, i%100)
+			} else {
+				fmt.Fprintf(w, "person%07d@example.org,First%d,Last%d,,,No,No\r\n", i, i, i)
+			}
+		}
+		w.Flush()
+		pw.Close()
+	}()
+	return pr
+}
+
+// timeImport uploads (reads, checks, stages), confirms and runs an import,
+// timing all of it.
+func timeImport(t *testing.T, e *env, r io.Reader, n int, send bool) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	up, err := e.bulk.Upload(ctx, e.caller, e.ev.ID, "bench.csv", r)
+	if err != nil || up.Report.Refused || up.Report.Valid != n {
+		t.Fatalf("upload: %v %+v", err, up)
+	}
+	if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, send); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.runner.RunPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	j, _ := e.bulk.Job(ctx, e.caller, up.Job.ID)
+	if j.Status != job.Done || j.Processed != n {
+		t.Fatalf("job %+v", j)
+	}
+	return d
+}
+
+// TestBench_bulk_import: a 100,000-row import with invitation emails
+// (check, stage, users, attendees, outbox rows, audit entries) beside a
+// plain multi-row INSERT of the same users, attendees and outbox rows into
+// the same tables, each on a fresh database, on SQLite and PostgreSQL.
+func TestBench_bulk_import(t *testing.T) {
+	const n = 100_000
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) {
+			var best, base time.Duration
+			for round := range 2 {
+				e := newEnv(t, d, event.RegistrationOpen)
+				imp := timeImport(t, e, benchFile(n), n, true)
+				var msgs int64
+				e.db.R.Model(&mail.Message{}).Where("ref_kind = ?", "attendee").Count(&msgs)
+				if msgs != n {
+					t.Fatalf("%d invitations queued", msgs)
+				}
+				e2 := newEnv(t, d, event.RegistrationOpen)
+				plain := plainInsert(t, e2, n)
+				t.Logf("round %d: import %s, plain insert %s", round+1, imp, plain)
+				if round == 0 || imp < best {
+					best = imp
+				}
+				if round == 0 || plain < base {
+					base = plain
+				}
+			}
+			rate, baseRate := n/best.Seconds(), n/base.Seconds()
+			name := "bulk_import_sqlite"
+			if d == store.Postgres {
+				name = "bulk_import_pg"
+			}
+			fmt.Printf("bench %s: %.0f rows/s (baseline %.0f rows/s, ratio %.2f)\n", name, rate, baseRate, rate/baseRate)
+		})
+	}
+}
+
+// plainInsert writes n users, attendees and outbox rows (with a rendered
+// invitation's size) in multi-row INSERTs, 1,000 rows a transaction.
+func plainInsert(t *testing.T, e *env, n int) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	var sample mail.Message
+	// One real invitation gives the outbox rows their true size.
+	if _, err := e.events.Invite(ctx, e.caller, e.ev.ID, event.InviteInput{Email: "sample@example.org",
+		Profile: event.Profile{FirstName: "Sam", LastName: "Ple"}, SendEmail: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.R.Where("ref_kind = ?", "attendee").Take(&sample).Error; err != nil {
+		t.Fatal(err)
+	}
+	pg := e.db.Dialect == store.Postgres
+	ph := func(rows, width int) string {
+		var b strings.Builder
+		k := 0
+		for r := range rows {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for c := range width {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				k++
+				if pg {
+					fmt.Fprintf(&b, "$%d", k)
+				} else {
+					b.WriteByte('?')
+				}
+			}
+			b.WriteByte(')')
+		}
+		return b.String()
+	}
+	start := time.Now()
+	now := time.Now().UTC()
+	const per = 1000
+	for s := 0; s < n; s += per {
+		err := e.db.Tx(ctx, func(tx *gormDB) error {
+			stx, err := rawTx(tx)
+			if err != nil {
+				return err
+			}
+			var us, as, ms []any
+			for i := s; i < s+per && i < n; i++ {
+				email := fmt.Sprintf("person%07d@example.org", i)
+				uid, aid := id.New(), id.New()
+				us = append(us, uid, e.caller.AccountID, email, "First", "Last", "", "", false, now, now)
+				as = append(as, aid, e.caller.AccountID, e.ev.ID, uid, email, "First", "Last", "first last", "last", false, false, false, "", "", "", "",
+					"invited", "invited", "invited_to_register", false, now, now)
+				mid := id.New()
+				ms = append(ms, mid, e.caller.AccountID, sample.Template, sample.Locale, email, "First Last", sample.Subject, sample.HTML, sample.Text, sample.ICS,
+					"<"+mid+"@gw.test>", "attendee", aid, mail.Queued, 0, now, now, now)
+			}
+			rows := len(us) / 10
+			for k := 0; k < rows; k += 500 {
+				m := min(rows, k+500)
+				if _, err := stx.ExecContext(ctx, "INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at) VALUES "+ph(m-k, 10), us[k*10:m*10]...); err != nil {
+					return err
+				}
+				if _, err := stx.ExecContext(ctx, `INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
+speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at) VALUES `+ph(m-k, 22), as[k*22:m*22]...); err != nil {
+					return err
+				}
+				if _, err := stx.ExecContext(ctx, `INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics,
+message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES `+ph(m-k, 18), ms[k*18:m*18]...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// TestBench_bulk_import_memory: the peak Go heap while a 1,000,000-row
+// file is uploaded and imported on SQLite (streamed from a generator, never
+// held), beside the peak for a 100,000-row file: a ratio near 1 means the
+// memory does not grow with the file.
+func TestBench_bulk_import_memory(t *testing.T) {
+	peak := func(n int) float64 {
+		e := newEnv(t, store.SQLite, event.RegistrationOpen)
+		runtime.GC()
+		var stop atomic.Bool
+		var max atomic.Uint64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+			for !stop.Load() {
+				metrics.Read(s)
+				v := s[0].Value.Uint64() - s[1].Value.Uint64()
+				if v > max.Load() {
+					max.Store(v)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		d := timeImport(t, e, benchFile(n), n, false)
+		stop.Store(true)
+		<-done
+		t.Logf("%d rows: %s, peak Go memory %.1f MB", n, d, float64(max.Load())/(1<<20))
+		return float64(max.Load()) / (1 << 20)
+	}
+	base := peak(100_000)
+	big := peak(1_000_000)
+	fmt.Printf("bench bulk_import_memory: %.1f MB (baseline %.1f MB, ratio %.2f)\n", big, base, big/base)
+}
+
