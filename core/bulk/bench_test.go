@@ -217,4 +217,3 @@ func TestBench_bulk_import_memory(t *testing.T) {
 	big := peak(1_000_000)
 	fmt.Printf("bench bulk_import_memory: %.1f MB (baseline %.1f MB, ratio %.2f)\n", big, base, big/base)
 }
-

@@ -408,9 +408,9 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 		ids[i] = id.New()
 	}
 	err := w.insert(usersInsert, usersSuffix, len(rows), usersWidth, func(args []any, i int) []any {
-			r := rows[i]
-			return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
-		})
+		r := rows[i]
+		return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bulk: users: %w", err)
 	}
@@ -492,10 +492,10 @@ func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing
 
 func (w *sqlw) insertAttendees(as []*event.Attendee) error {
 	return w.insert(attInsert, "", len(as), attWidth, func(args []any, i int) []any {
-			a := as[i]
-			return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
-				a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, a.CreatedAt, a.UpdatedAt)
-		})
+		a := as[i]
+		return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
+			a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, a.CreatedAt, a.UpdatedAt)
+	})
 }
 
 // updateAttendees writes the roles and speaker details of changed
@@ -524,9 +524,9 @@ func (w *sqlw) updateAttendees(as []*event.Attendee) (int, error) {
 
 func (w *sqlw) insertAudit(es []audit.Entry) error {
 	return w.insert(auditInsert, "", len(es), auditWidth, func(args []any, i int) []any {
-			e := &es[i]
-			return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
-		})
+		e := &es[i]
+		return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+	})
 }
 
 // checkpoint moves the import's checkpoint from one offset to the next;
