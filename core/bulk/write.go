@@ -63,6 +63,16 @@ func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, lin
 			return err
 		}
 		w := &sqlw{ctx: ctx, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts}
+		if w.pg {
+			// The lookups below are prepared once and run with new ids
+			// every batch. PostgreSQL would soon plan them once for all,
+			// from the statistics of the tables when they were small (a
+			// sequential scan), and keep that plan as they grow: each batch
+			// would then read the whole table.
+			if _, err := stx.ExecContext(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+				return err
+			}
+		}
 		refused, err := w.checkedLines(b.job.ID, rows[0].Line, rows[len(rows)-1].Line)
 		if err != nil {
 			return err
@@ -249,7 +259,7 @@ type sqlw struct {
 // chunk are the same text batch after batch, so they are prepared once per
 // run (SQLite spends as long parsing a statement of thousands of
 // parameters as running it); a last, shorter chunk is sent as is.
-const chunkRows = 250
+const chunkRows = 1000
 
 // exec runs q with args, through the run's prepared statement if it has
 // one for q.
