@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
@@ -37,6 +38,8 @@ type Config struct {
 	Invites *invite.Service
 	// Events owns virtual events and their attendees.
 	Events *event.Service
+	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway starts.
+	Bulk *bulk.Service
 	// Mail renders templates and queues email; nil when the gateway has no
 	// email at all (then "send link via email" is never offered).
 	Mail *mail.Service
@@ -207,6 +210,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/email", s.consoleEmail)
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
 	s.consoleEventRoutes(con)
+	s.consoleBulkRoutes(con)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
@@ -237,6 +241,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages", s.adminOnly, s.listMailMessages)
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
+	s.bulkRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

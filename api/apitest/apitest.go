@@ -21,8 +21,10 @@ import (
 	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
@@ -59,6 +61,8 @@ type Env struct {
 	Clock     *Clock
 	Sessions  *session.Service
 	Logs      *bytes.Buffer
+	// Jobs runs confirmed jobs (in the background unless HoldJobs).
+	Jobs *job.Runner
 }
 
 // Options change the environment before it starts.
@@ -68,6 +72,9 @@ type Options struct {
 	Configure func(*api.Config)
 	// RealClock uses time.Now instead of the settable clock.
 	RealClock bool
+	// HoldJobs leaves confirmed jobs (bulk invites) queued until the test
+	// calls RunJobs, instead of running them in the background at once.
+	HoldJobs bool
 }
 
 // New starts a gateway for the test; it stops with the test.
@@ -113,6 +120,19 @@ func New(t testing.TB, opt Options) *Env {
 			cfg.Events.Mail = cfg.Mail
 		}
 	}
+	// Bulk invites run on a job runner of their own, as serve starts one.
+	if cfg.Bulk == nil {
+		cfg.Bulk = &bulk.Service{Now: now}
+	}
+	if cfg.Bulk.DB == nil {
+		cfg.Bulk.DB, cfg.Bulk.Events = db, cfg.Events
+	}
+	e.Jobs = &job.Runner{DB: db.W, Handlers: map[string]job.Handler{bulk.Kind: cfg.Bulk.Handler()}, Log: cfg.Logger}
+	if !opt.HoldJobs {
+		cfg.Bulk.Jobs = e.Jobs
+		e.Jobs.Start()
+		t.Cleanup(func() { e.Jobs.Stop(context.Background()) })
+	}
 	e.Server, err = api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +152,17 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// RunJobs runs every queued job to its end now (with HoldJobs) and returns
+// how many ran.
+func (e *Env) RunJobs() int {
+	e.T.Helper()
+	n, err := e.Jobs.RunPending(context.Background())
+	if err != nil {
+		e.T.Fatalf("run jobs: %v", err)
+	}
+	return n
 }
 
 // Response is an HTTP answer with its body read.

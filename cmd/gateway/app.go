@@ -169,7 +169,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	}
 	// Bulk invites confirmed here or on another replica run in the
 	// background; jobs an earlier process left unfinished resume now.
-	jobs, _ := a.jobRunner()
+	jobs, bulkInvites := a.jobRunner()
 	jobs.Start()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -178,7 +178,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	}()
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
-		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events,
+		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events, Bulk: bulkInvites,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
