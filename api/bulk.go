@@ -60,7 +60,7 @@ const bulkTransferTime = 30 * time.Minute
 var (
 	errBulkTooLarge = problem.New(problem.Invalid, "file_too_large",
 		fmt.Sprintf("the file is larger than %d MB; split it into several files", bulk.MaxBytes>>20))
-	errBulkNoFile = problem.Field("file", `send the CSV file as the multipart/form-data field "file", or as the request body with Content-Type text/csv`)
+	errBulkNoFile  = problem.Field("file", `send the CSV file as the multipart/form-data field "file", or as the request body with Content-Type text/csv`)
 	errSpreadsheet = problem.Field("file", `this is a spreadsheet workbook (Excel or OpenDocument), not a CSV file; save it from the spreadsheet as "CSV UTF-8 (Comma delimited)" and upload that`)
 )
 

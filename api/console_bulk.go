@@ -25,7 +25,7 @@ func (s *Server) consoleBulkRoutes(con *gin.RouterGroup) {
 }
 
 type consoleBulkPage struct {
-	Event    *event.Event
+	Event *event.Event
 	// Job is the job the address names, if any.
 	Job *jobView
 	// Recent are the event's latest bulk invites.
