@@ -1,0 +1,112 @@
+package bulk_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/bulk"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/store"
+)
+
+// TestImportResumesFromCheckpoint: a runner stopped in the middle of a
+// batch (its transaction rolled back) leaves the job to another runner once
+// the lease runs out, which ends with every row counted once: the added,
+// updated and refused rows, one audit entry and one email per new attendee.
+func TestImportResumesFromCheckpoint(t *testing.T) {
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) {
+			e := newEnv(t, d, event.RegistrationInviteOnly)
+			e.bulk.BatchRows = 50
+			ctx := context.Background()
+			if _, err := e.events.Invite(ctx, e.caller, e.ev.ID, event.InviteInput{Email: "p0007@example.org",
+				Profile: event.Profile{FirstName: "Already", LastName: "There"}}); err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			b.WriteString(hdr)
+			for i := range 1000 {
+				switch {
+				case i%97 == 5:
+					fmt.Fprintf(&b, "p%04d@example.con,Bad,Domain,,,,\n", i)
+				case i == 7:
+					fmt.Fprintf(&b, "p%04d@example.org,Already,There,,,Yes,\n", i)
+				default:
+					fmt.Fprintf(&b, "p%04d@example.org,\"First, %d\",Last,,,,\n", i, i)
+				}
+			}
+			up, err := e.bulk.Upload(ctx, e.caller, e.ev.ID, "p.csv", strings.NewReader(b.String()))
+			if err != nil || up.Report.Rows != 1000 {
+				t.Fatalf("%v %+v", err, up)
+			}
+			refusedRows := up.Report.Rows - up.Report.Valid
+			if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, true); err != nil {
+				t.Fatal(err)
+			}
+
+			// The first runner is stopped once 300 rows are in.
+			cctx, cancel := context.WithCancel(ctx)
+			go func() {
+				for cctx.Err() == nil {
+					if j, err := e.bulk.Job(ctx, e.caller, up.Job.ID); err == nil && j.Processed >= 300 {
+						cancel()
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			first := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
+			if _, err := first.Run(cctx, up.Job.ID); err == nil {
+				t.Fatal("the first runner was not stopped")
+			}
+			cancel()
+			mid, _ := e.bulk.Job(ctx, e.caller, up.Job.ID)
+			if mid.Status != job.Running || mid.Processed >= 1000 || mid.Processed%50 != 0 {
+				t.Fatalf("after the stop: %+v", mid)
+			}
+
+			second := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second"}
+			if n, err := second.RunPending(ctx); err != nil || n != 0 {
+				t.Fatalf("a job under another runner's lease was taken: %d %v", n, err)
+			}
+			second.Now = func() time.Time { return time.Now().UTC().Add(time.Minute) }
+			if n, err := second.RunPending(ctx); err != nil || n != 1 {
+				t.Fatalf("resume: %d %v", n, err)
+			}
+			j, _ := e.bulk.Job(ctx, e.caller, up.Job.ID)
+			want := fmt.Sprintf(`{"added":%d,"updated":1,"unchanged":0,"refused":%d}`, 1000-refusedRows-1, refusedRows)
+			if j.Status != job.Done || string(j.Counts) != want || j.Attempts != 2 {
+				t.Fatalf("job %+v counts %s, want %s", j, j.Counts, want)
+			}
+			count := func(q string, args ...any) int64 {
+				var n int64
+				if err := e.db.R.Raw(q, args...).Scan(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := count("SELECT COUNT(*) FROM attendees WHERE event_id = ?", e.ev.ID); n != int64(1000-refusedRows) {
+				t.Fatalf("%d attendees, want %d", n, 1000-refusedRows)
+			}
+			if n := count("SELECT COUNT(*) FROM mail_messages WHERE ref_kind = 'attendee'"); n != int64(1000-refusedRows-1) {
+				t.Fatalf("%d invitations, want %d", n, 1000-refusedRows-1)
+			}
+			if n := count("SELECT COUNT(*) FROM event_links"); n != int64(1000-refusedRows-1) {
+				t.Fatalf("%d login links, want %d", n, 1000-refusedRows-1)
+			}
+			if n := count("SELECT COUNT(*) FROM audit_entries WHERE action = 'attendee.invited' AND detail LIKE ?", "%"+up.Job.ID+"%"); n != int64(1000-refusedRows-1) {
+				t.Fatalf("%d audit entries, want one per new attendee", n)
+			}
+			if n := count("SELECT COUNT(*) FROM attendees WHERE event_id = ? AND email = 'p0007@example.org' AND speaker", e.ev.ID); n != 1 {
+				t.Fatal("the attendee already there was not updated")
+			}
+			if n := count("SELECT COUNT(*) FROM bulk_problems WHERE job_id = ?", up.Job.ID); n != int64(refusedRows) {
+				t.Fatalf("%d problems stored, want %d", n, refusedRows)
+			}
+		})
+	}
+}
