@@ -139,7 +139,7 @@ func checkAndConfirm(ctx context.Context, out io.Writer, a *app, b *bulk.Service
 		if err := b.Discard(ctx, c, up.Job.ID); err != nil {
 			return "", err
 		}
-		return "", fmt.Errorf("nothing imported: fix the file, or run again with --skip-invalid to invite the %d people without problems and refuse the other %d", rep.Valid, rep.Rows-rep.Valid)
+		return "", fmt.Errorf("nothing imported: fix the file, or run again with --skip-invalid to invite the rows without problems (%d) and refuse the others (%d)", rep.Valid, rep.Rows-rep.Valid)
 	}
 	if _, err := b.Confirm(ctx, c, up.Job.ID, send); err != nil {
 		return "", err

@@ -39,31 +39,8 @@ func TestBulkInviteSurvivesKill9(t *testing.T) {
 
 func testBulkKill(t *testing.T, dialect string) {
 	const rows = 100_000
-	dsn := storetest.DSN(t, dialect)
+	dsn, db, ev, boot := bulkEvent(t, dialect)
 	dir := t.TempDir()
-	ctx := context.Background()
-
-	// The event, made the way the gateway makes it, in the gateway's schema.
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	models := append(schema.Models(), group.Models()...)
-	if err := db.Migrate(append(models, schedule.Models()...)...); err != nil {
-		t.Fatal(err)
-	}
-	boot, err := account.EnsureFirst(ctx, db.W, "Org", "owner@org.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := event.Caller{AccountID: boot.Account.ID, Actor: audit.Actor{Kind: audit.ActorUser, ID: boot.Admin.ID}}
-	start := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
-	ev, err := (&event.Service{DB: db}).CreateEvent(ctx, c, event.EventInput{Name: "Summit", Slug: "summit-2026",
-		StartsAt: start, EndsAt: start.Add(3 * time.Hour), TimeZone: "UTC", Registration: event.RegistrationInviteOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	file := filepath.Join(dir, "people.csv")
 	f, _ := os.Create(file)
@@ -144,6 +121,89 @@ func testBulkKill(t *testing.T, dialect string) {
 	}
 	if n := count("SELECT COUNT(*) FROM bulk_chunks"); n != 0 {
 		t.Fatalf("%d staged chunks left after the job", n)
+	}
+}
+
+// bulkEvent makes a database with the gateway's schema, an account and an
+// invite-only event with the slug summit-2026.
+func bulkEvent(t *testing.T, dialect string) (string, *store.DB, *event.Event, *account.Bootstrap) {
+	t.Helper()
+	dsn := storetest.DSN(t, dialect)
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	models := append(schema.Models(), group.Models()...)
+	if err := db.Migrate(append(models, schedule.Models()...)...); err != nil {
+		t.Fatal(err)
+	}
+	boot, err := account.EnsureFirst(ctx, db.W, "Org", "owner@org.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := event.Caller{AccountID: boot.Account.ID, Actor: audit.Actor{Kind: audit.ActorUser, ID: boot.Admin.ID}}
+	start := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	ev, err := (&event.Service{DB: db}).CreateEvent(ctx, c, event.EventInput{Name: "Summit", Slug: "summit-2026",
+		StartsAt: start, EndsAt: start.Add(3 * time.Hour), TimeZone: "UTC", Registration: event.RegistrationInviteOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, db, ev, boot
+}
+
+// TestBulkInviteCommand: the CLI prints the check of a file with problems
+// and imports nothing; with --skip-invalid it imports the good rows,
+// writes the error report and prints the counts.
+func TestBulkInviteCommand(t *testing.T) {
+	dsn, db, ev, _ := bulkEvent(t, store.SQLite)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.csv")
+	os.WriteFile(file, []byte("Email,First Name,Last Name,Speaker\nann@example.org,Ann,Lee,Yes\nbob@gmial.com,Bob,Ray,\nann@example.org,Ann,Again,\n"), 0o600)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GATEWAY_DATABASE_DSN="+dsn)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("events", "bulk-invite", "summit-2026", file)
+	for _, want := range []string{
+		"Row 1 (line 2): ann@example.org | Ann | Lee | title \"\" | company \"\" | speaker Yes | moderator -",
+		"People: 3 (1 without problems)",
+		`line 3, Email: email "bob@gmial.com": the domain gmial.com looks like a typo of gmail.com (did you mean bob@gmail.com?)`,
+		`line 4, Email: email "ann@example.org" is already on line 2`,
+		"gateway: nothing imported: fix the file, or run again with --skip-invalid to invite the rows without problems (1) and refuse the others (2)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err == nil {
+		t.Fatal("a file with problems exits 0")
+	}
+	var n int64
+	if db.R.Raw("SELECT COUNT(*) FROM attendees").Scan(&n); n != 0 {
+		t.Fatalf("%d attendees after a refused file", n)
+	}
+	report := filepath.Join(dir, "errors.csv")
+	out, err = run("events", "bulk-invite", ev.ID, file, "--skip-invalid", "--no-email", "--errors", report)
+	if err != nil || !strings.Contains(out, `done: 3 of 3 rows; counts {"added":1,"updated":0,"unchanged":0,"refused":2}`) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(report)
+	if !strings.Contains(string(b), "3,Email,bob@gmial.com,") || !strings.Contains(string(b), "4,Email,ann@example.org,") {
+		t.Fatalf("error report:\n%s", b)
+	}
+	if db.R.Raw("SELECT COUNT(*) FROM attendees WHERE speaker").Scan(&n); n != 1 {
+		t.Fatalf("%d speakers imported", n)
+	}
+	if db.R.Raw("SELECT COUNT(*) FROM mail_messages").Scan(&n); n != 0 {
+		t.Fatalf("--no-email queued %d emails", n)
+	}
+	if out, err := run("events", "bulk-invite", "no-such-event", file); err == nil || !strings.Contains(out, `no event with id or slug "no-such-event"`) {
+		t.Fatalf("unknown event: %v\n%s", err, out)
 	}
 }
 
