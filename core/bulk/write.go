@@ -15,6 +15,7 @@ import (
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // An import writes a batch of rows in a handful of multi-row statements on
@@ -54,6 +55,15 @@ type existing struct {
 // (offset, line): either all of it happens, or none, and only if the job's
 // checkpoint and lease are still the ones this runner holds.
 func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, line int) error {
+	for try := 0; ; try++ {
+		err := b.commitOnce(ctx, rows, offset, line)
+		if !errors.Is(err, errRetry) || try == 4 {
+			return err
+		}
+	}
+}
+
+func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64, line int) error {
 	now := b.s.now()
 	counts := b.counts
 	wake := false
@@ -174,6 +184,11 @@ func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, lin
 				"event_id": b.ev.ID, "job_id": b.job.ID, "line": r.Line, "roles": a.Roles()}))
 		}
 		if err := w.insertAttendees(added); err != nil {
+			if store.IsUniqueViolation(err) {
+				// Someone invited one of these people from the form
+				// between the read and the insert: read again.
+				return errRetry
+			}
 			return err
 		}
 		n, err := w.updateAttendees(changed)
@@ -211,9 +226,6 @@ func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, lin
 		}
 		return job.Step(tx, b.job.ID, b.lease.Runner, counts.Processed(), counts, now, b.lease.Until())
 	})
-	if errors.Is(err, errRetry) {
-		return b.commit(ctx, rows, offset, line)
-	}
 	if err != nil {
 		return err
 	}
