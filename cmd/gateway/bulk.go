@@ -25,7 +25,8 @@ import (
 // it, which also resumes every job an earlier process left unfinished.
 func (a *app) jobRunner() (*job.Runner, *bulk.Service) {
 	b := &bulk.Service{DB: a.db, Events: a.events}
-	r := &job.Runner{DB: a.db.W, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs")}
+	r := &job.Runner{DB: a.db.W, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs"),
+		Housekeep: b.DropStale}
 	b.Jobs = r
 	return r, b
 }

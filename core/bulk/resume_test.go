@@ -110,3 +110,25 @@ func TestImportResumesFromCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestDropStale: a checked file nobody confirmed is discarded after a day,
+// with its staged bytes; a younger one stays.
+func TestDropStale(t *testing.T) {
+	e := newEnv(t, store.SQLite, event.RegistrationOpen)
+	ctx := context.Background()
+	up, err := e.bulk.Upload(ctx, e.caller, e.ev.ID, "p.csv", strings.NewReader(hdr+"ann@example.org,Ann,Lee,,,,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int64) { e.db.R.Model(&bulk.Chunk{}).Where("job_id = ?", up.Job.ID).Count(&n); return }
+	if err := e.bulk.DropStale(ctx); err != nil || count() != 1 {
+		t.Fatalf("a fresh upload was dropped: %v %d", err, count())
+	}
+	e.bulk.Now = func() time.Time { return time.Now().Add(bulk.StaleAfter + time.Minute) }
+	if err := e.bulk.DropStale(ctx); err != nil || count() != 0 {
+		t.Fatalf("a stale upload stays: %v %d", err, count())
+	}
+	if j, _ := e.bulk.Job(ctx, e.caller, up.Job.ID); j.Status != job.Discarded {
+		t.Fatalf("status %s", j.Status)
+	}
+}

@@ -352,6 +352,34 @@ func (s *Service) Discard(ctx context.Context, c event.Caller, jobID string) err
 	})
 }
 
+// StaleAfter is how long a checked file waits for confirmation before
+// DropStale discards it.
+const StaleAfter = 24 * time.Hour
+
+// DropStale discards checked files nobody confirmed for StaleAfter, so
+// their staged bytes do not stay in the database.
+func (s *Service) DropStale(ctx context.Context) error {
+	var ids []string
+	err := s.DB.R.WithContext(ctx).Model(&job.Job{}).Where("kind = ? AND status = ? AND updated_at < ?", Kind, job.Ready, s.now().Add(-StaleAfter)).
+		Limit(1000).Pluck("id", &ids).Error
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+			ok, err := job.SetStatus(tx, id, job.Ready, job.Discarded, s.now())
+			if err != nil || !ok {
+				return err
+			}
+			return tx.Where("job_id = ?", id).Delete(&Chunk{}).Error
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Job returns a bulk-invite job with its counts.
 func (s *Service) Job(ctx context.Context, c event.Caller, jobID string) (*job.Job, error) {
 	j, _, err := s.bulkJob(ctx, c, jobID)

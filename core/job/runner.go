@@ -40,6 +40,9 @@ type Runner struct {
 	// ID names the runner in claims (default RunnerID()).
 	ID  string
 	Now func() time.Time
+	// Housekeep, if set, runs from the loop at most once an hour (dropping
+	// stale inputs nobody confirmed).
+	Housekeep func(ctx context.Context) error
 
 	once sync.Once
 	wake chan struct{}
@@ -78,9 +81,16 @@ func (r *Runner) Start() {
 	r.stop, r.done = cancel, make(chan struct{})
 	go func() {
 		defer close(r.done)
+		var kept time.Time
 		for {
 			if _, err := r.RunPending(ctx); err != nil && ctx.Err() == nil {
 				r.Log.Error("jobs", "error", err)
+			}
+			if r.Housekeep != nil && r.Now().Sub(kept) >= time.Hour {
+				kept = r.Now()
+				if err := r.Housekeep(ctx); err != nil && ctx.Err() == nil {
+					r.Log.Error("jobs housekeeping", "error", err)
+				}
 			}
 			select {
 			case <-ctx.Done():
