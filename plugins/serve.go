@@ -15,7 +15,19 @@ import (
 // ServeKind runs the plugin process: it answers the handshake and serves p
 // (a kind package's go-plugin wrapper) until the host stops it. Plugin
 // authors call their kind package's Serve, which calls this.
+//
+// The process runs on one P (GOMAXPROCS=1) unless GOMAXPROCS is set in its
+// environment. A plugin waits on its host most of the time; with one P the
+// goroutine a call readies (the stream worker, then the writer) runs on the
+// thread that is already awake, instead of the runtime waking a second
+// thread for it and putting that thread back to sleep at once, which costs
+// a round trip ≈ 10 µs of thread wake-ups and splits a response into
+// several writes. Concurrent calls still overlap on I/O; a plugin that
+// needs more CPU in parallel gets it with GOMAXPROCS.
 func ServeKind(kind Kind, p goplugin.Plugin) {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{string(kind): p},
@@ -28,16 +40,27 @@ func ServeKind(kind Kind, p goplugin.Plugin) {
 	})
 }
 
+// longLivedStreams is how many streams go-plugin's host holds open on every
+// plugin for its whole life: GRPCBroker.StartStream and GRPCStdio.StreamStdio.
+const longLivedStreams = 2
+
 const hclogTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // newGRPCServer is go-plugin's default server tuned for a peer on the same
 // machine: a fixed flow-control window (no bandwidth-estimation pings on
 // every call) and a pool of stream workers instead of a goroutine per call.
+//
+// A worker serves one stream until it ends, and go-plugin's host keeps two
+// streams open for the life of the process (the broker's and the one that
+// carries stdout and stderr), so they hold two workers for good: the pool
+// has two more than GOMAXPROCS. Without them every call found the workers
+// busy and fell back to a new goroutine, whose stack grew (copied) several
+// times on each call.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	return goplugin.DefaultGRPCServer(append(opts,
 		grpc.InitialWindowSize(1<<20),
 		grpc.InitialConnWindowSize(1<<20),
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))+longLivedStreams),
 		grpc.SharedWriteBuffer(true),
 	))
 }
