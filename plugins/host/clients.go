@@ -22,11 +22,11 @@ func call[C any, T any](ctx context.Context, in *instance, op string, fn func(ct
 		ctx, cancel = context.WithTimeout(ctx, in.h.opts.CallTimeout)
 		defer cancel()
 	}
-	raw, proc, release, err := in.acquire(ctx)
+	raw, proc, err := in.acquire(ctx)
 	if err != nil {
 		return zero, &CallError{Plugin: in.cfg.Name, Op: op, Err: err, NotRunning: true}
 	}
-	defer release()
+	defer in.release()
 	c, ok := raw.(C)
 	if !ok {
 		return zero, &CallError{Plugin: in.cfg.Name, Op: op, Err: fmt.Errorf("%w: plugin is a %s", ErrUnknownPlugin, in.cfg.Kind)}

@@ -272,8 +272,9 @@ func (in *instance) watch(ctx context.Context) error {
 }
 
 // acquire returns the running plugin's client for one call, waiting while
-// it is starting; release must be called when the call ends.
-func (in *instance) acquire(ctx context.Context) (client any, proc *process, release func(), err error) {
+// it is starting; release must be called when the call ends (a method, not
+// a returned closure: that would be one more allocation on every call).
+func (in *instance) acquire(ctx context.Context) (client any, proc *process, err error) {
 	for {
 		in.mu.Lock()
 		switch in.state {
@@ -281,11 +282,7 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, rel
 			client, proc = in.client, in.proc
 			in.inflight++
 			in.mu.Unlock()
-			return client, proc, func() {
-				in.mu.Lock()
-				in.inflight--
-				in.mu.Unlock()
-			}, nil
+			return client, proc, nil
 		case StateStarting:
 			ch := in.changed
 			in.mu.Unlock()
@@ -293,7 +290,7 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, rel
 			case <-ch:
 				continue
 			case <-ctx.Done():
-				return nil, nil, nil, fmt.Errorf("still starting: %w", ctx.Err())
+				return nil, nil, fmt.Errorf("still starting: %w", ctx.Err())
 			}
 		}
 		var why error
@@ -311,8 +308,15 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, rel
 			why = fmt.Errorf("%w: it is not running", plugins.ErrUnavailable)
 		}
 		in.mu.Unlock()
-		return nil, nil, nil, why
+		return nil, nil, why
 	}
+}
+
+// release ends a call that acquire let through.
+func (in *instance) release() {
+	in.mu.Lock()
+	in.inflight--
+	in.mu.Unlock()
 }
 
 // poke asks the supervisor to look at the process now.
