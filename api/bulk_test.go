@@ -14,6 +14,7 @@ import (
 
 	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/core/bulk"
+	"github.com/invitegate/gateway/core/store"
 )
 
 const bulkHeader = "Email,First Name,Last Name,Title,Company,Speaker,Moderator\r\n"
@@ -342,7 +343,13 @@ func TestBulkUploadRefusesUnreadableFiles(t *testing.T) {
 // counts, the people on the list, their invitation emails and the error
 // report.
 func TestBulkInviteRunsAsAJob(t *testing.T) {
-	e := newEventsEnv(t, apitest.Options{HoldJobs: true}, true)
+	for _, dialect := range []string{store.SQLite, store.Postgres} {
+		t.Run(dialect, func(t *testing.T) { testBulkInviteRunsAsAJob(t, dialect) })
+	}
+}
+
+func testBulkInviteRunsAsAJob(t *testing.T, dialect string) {
+	e := newEventsEnv(t, apitest.Options{HoldJobs: true, Dialect: dialect}, true)
 	ev := e.event(map[string]any{"registration": "invite_only"})["id"].(string)
 	// Two people are on the event already: one gets roles from the file,
 	// the other is listed as they are.
