@@ -78,14 +78,15 @@
   function poll() {
     get("/api/v1/jobs?status=queued&status=running&limit=10").then(function (list) {
       if (!list) return;
-      var running = list.items.filter(function (j) { return j.kind === "bulk_invite"; });
+      var running = list.items.filter(function (j) { return j.kind === "bulk_invite" && !shownByPage(j.id); });
+      // A job the page itself follows is announced there, not here.
       var ids = running.map(function (j) { return j.id; });
       var before = watched();
       var gone = before.filter(function (id) { return ids.indexOf(id) < 0; });
       setWatched(ids);
       Promise.all(gone.map(function (id) { return get("/api/v1/jobs/" + encodeURIComponent(id)); })).then(function (ended) {
         ended = ended.filter(function (j) { return j && j.finished && !shownByPage(j.id); });
-        render(running.filter(function (j) { return !shownByPage(j.id); }), ended);
+        render(running, ended);
         if (running.length) setTimeout(poll, 2000);
       });
     });
