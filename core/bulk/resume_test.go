@@ -13,9 +13,9 @@ import (
 	"github.com/invitegate/gateway/core/store"
 )
 
-// TestImportResumesFromCheckpoint: a runner stopped in the middle of a
-// batch (its transaction rolled back) leaves the job to another runner once
-// the lease runs out, which ends with every row counted once: the added,
+// TestImportResumesFromCheckpoint: a runner stopped part way (after the
+// batch in hand; cmd/gateway's kill -9 test stops one inside a batch)
+// leaves the job to another runner once the lease runs out, which ends with every row counted once: the added,
 // updated and refused rows, one audit entry and one email per new attendee.
 func TestImportResumesFromCheckpoint(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
@@ -70,7 +70,8 @@ func TestImportResumesFromCheckpoint(t *testing.T) {
 			}
 
 			second := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second"}
-			if n, err := second.RunPending(ctx); err != nil || n != 0 {
+			n, err := second.RunPending(ctx)
+			if err != nil || n != 0 {
 				t.Fatalf("a job under another runner's lease was taken: %d %v", n, err)
 			}
 			second.Now = func() time.Time { return time.Now().UTC().Add(time.Minute) }

@@ -32,7 +32,14 @@ type pendingRow struct {
 }
 
 // run imports a claimed job from its checkpoint to the end of the file.
-func (s *Service) run(ctx context.Context, j *job.Job, l job.Lease) error {
+// When ctx ends it stops after the batch in hand, never inside one: the
+// SQLite driver answers a context that ends mid-statement by interrupting
+// the connection, which can leave the single writer connection failing
+// every later statement with "interrupted". A crash mid-batch is another
+// matter: its transaction never commits, and the job resumes from the
+// checkpoint.
+func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
+	ctx := context.WithoutCancel(stop)
 	var imp Import
 	if err := s.DB.W.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
 		return fmt.Errorf("bulk: job %s: %w", j.ID, err)
@@ -86,6 +93,9 @@ func (s *Service) run(ctx context.Context, j *job.Job, l job.Lease) error {
 				return err
 			}
 			rows = rows[:0]
+			if err := stop.Err(); err != nil {
+				return err
+			}
 		}
 	}
 	if len(rows) > 0 {

@@ -51,7 +51,10 @@ type Upload struct {
 // Upload reads and checks a file for an event and stages it, without
 // adding anyone: the answer shows what the file holds and every problem.
 // A file refused as a whole gives a job in status Refused.
-func (s *Service) Upload(ctx context.Context, c event.Caller, eventID, fileName string, r io.Reader) (*Upload, error) {
+func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileName string, r io.Reader) (*Upload, error) {
+	// The request's end stops the reading (ctxReader), not a statement in
+	// flight: see run for why.
+	ctx := context.WithoutCancel(reqCtx)
 	ev, err := event.GetEvent(ctx, s.DB.R, c.AccountID, eventID)
 	if err != nil {
 		return nil, err
@@ -72,7 +75,7 @@ func (s *Service) Upload(ctx context.Context, c event.Caller, eventID, fileName 
 	}
 	st := newStager(ctx, s.DB, j.ID)
 	sink, flush := s.storeProblems(ctx, j.ID)
-	rep, header, err := check(&ctxReader{ctx, io.TeeReader(r, st)}, sink)
+	rep, header, err := check(&ctxReader{reqCtx, io.TeeReader(r, st)}, sink)
 	if err == nil {
 		err = flush()
 	}
@@ -234,9 +237,6 @@ func (s *Service) storeProblems(ctx context.Context, jobID string) (func(Problem
 		return err
 	}
 	sink := func(p Problem, email string) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		pending = append(pending, StoredProblem{JobID: jobID, Line: p.Line, Column: p.Column, Email: clip(email, 254),
 			Message: p.Message, Fix: clip(p.Fix, 300), Phase: "check"})
 		if len(pending) >= 1000 {

@@ -128,24 +128,28 @@ func (r *Runner) Wake() {
 
 // RunPending claims and runs, one after the other, every job that can be
 // claimed now; it returns how many it ran to their end.
-func (r *Runner) RunPending(ctx context.Context) (int, error) {
+func (r *Runner) RunPending(stop context.Context) (int, error) {
 	r.init()
+	ctx := context.WithoutCancel(stop)
 	kinds := make([]string, 0, len(r.Handlers))
 	for k := range r.Handlers {
 		kinds = append(kinds, k)
 	}
 	n := 0
 	for {
+		if err := stop.Err(); err != nil {
+			return n, err
+		}
 		ids, err := Claimable(ctx, r.DB, kinds, r.Now(), 10)
 		if err != nil || len(ids) == 0 {
 			return n, err
 		}
 		ran := false
 		for _, id := range ids {
-			ok, err := r.Run(ctx, id)
+			ok, err := r.Run(stop, id)
 			if err != nil {
-				if ctx.Err() != nil {
-					return n, ctx.Err()
+				if stop.Err() != nil {
+					return n, stop.Err()
 				}
 				r.Log.Error("job stopped; it resumes once its lease ends", "job", id, "error", err)
 				continue
@@ -163,8 +167,12 @@ func (r *Runner) RunPending(ctx context.Context) (int, error) {
 
 // Run claims one job and runs it to its end; false means another runner
 // holds it.
-func (r *Runner) Run(ctx context.Context, jobID string) (bool, error) {
+func (r *Runner) Run(stop context.Context, jobID string) (bool, error) {
 	r.init()
+	// Statements run to their end; stop reaches the handler, which stops
+	// between steps (a statement cut short by its context can leave a
+	// SQLite connection interrupted).
+	ctx := context.WithoutCancel(stop)
 	l := r.lease()
 	ok, err := Claim(ctx, r.DB, jobID, r.ID, r.Now(), l.Until())
 	if err != nil || !ok {
@@ -181,7 +189,7 @@ func (r *Runner) Run(ctx context.Context, jobID string) (bool, error) {
 	if j.Attempts > 1 {
 		r.Log.Info("resuming job", "job", j.ID, "kind", j.Kind, "processed", j.Processed, "total", j.Total)
 	}
-	if err := h(ctx, &j, l); err != nil {
+	if err := h(stop, &j, l); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return false, nil
 		}

@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -115,8 +116,34 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 		}
 		msgs = append(msgs, msg)
 	}
-	if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
+	if err := insertMessages(tx, msgs); err != nil {
 		return fmt.Errorf("mail: queue messages: %w", err)
+	}
+	return nil
+}
+
+// insertMessages writes queued messages in multi-row INSERTs of 200: the
+// rows Enqueue writes, without gorm's reflection on each.
+func insertMessages(tx *gorm.DB, msgs []Message) error {
+	const row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)"
+	for len(msgs) > 0 {
+		n := min(len(msgs), 200)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics,
+message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES `)
+		args := make([]any, 0, n*17)
+		for i, m := range msgs[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+			args = append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS,
+				m.MessageID, m.RefKind, m.RefID, m.Status, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
+		}
+		if err := tx.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
+		msgs = msgs[n:]
 	}
 	return nil
 }
