@@ -59,6 +59,8 @@ func TestCheckFiles(t *testing.T) {
 				`line 1, Email: the header has no Email column; found "Mail Address,Vorname,Last Name,Phone"; the first line must name the columns: Email,First Name,Last Name,Title,Company,Speaker,Moderator`,
 				`line 1, First Name: the header has no First Name column; found "Mail Address,Vorname,Last Name,Phone"; the first line must name the columns: Email,First Name,Last Name,Title,Company,Speaker,Moderator`,
 			}},
+		{name: "carriage returns alone", refused: true, file: "Email,First Name,Last Name\rann@example.org,Ann,Lee\r",
+			want: []string{`line 1: the lines end with a carriage return alone (the old Mac format), so the whole file reads as one line; save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"`}},
 		{name: "no header", refused: true, file: "ann@example.org,Ann,Lee\n",
 			want: []string{`line 1: the first line is not a header: found "ann@example.org,Ann,Lee"; the first line must name the columns: Email,First Name,Last Name,Title,Company,Speaker,Moderator`}},
 		{name: "column twice", refused: true, file: "Email,First Name,Last Name,E-mail\n",

@@ -52,6 +52,9 @@ func (r *Reader) useHeader(rec []string, line int) error {
 		r.cols[i] = -1
 	}
 	found := strings.Join(r.header, ",")
+	if strings.Contains(found, "\r") {
+		return fileError(line, "", `the lines end with a carriage return alone (the old Mac format), so the whole file reads as one line; %s`, saveAs)
+	}
 	if len(r.header) == 1 {
 		for _, d := range delimiters {
 			if strings.ContainsRune(r.header[0], d.r) {

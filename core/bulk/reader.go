@@ -78,7 +78,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err := rd.useHeader(rec, rd.base+1); err != nil {
 		return nil, err
 	}
-	rd.next = rd.endLine(rec, 0) + 1
+	rd.next = rd.endLine(rec) + 1
 	return rd, nil
 }
 
@@ -122,7 +122,7 @@ func (r *Reader) Next() (Row, []Problem, error) {
 			return Row{}, nil, r.readError(err)
 		}
 		line := r.lineOf(0)
-		r.next = r.endLine(rec, 0) + 1
+		r.next = r.endLine(rec) + 1
 		empty := true
 		for _, f := range rec {
 			if strings.TrimSpace(f) != "" {
@@ -139,6 +139,8 @@ func (r *Reader) Next() (Row, []Problem, error) {
 			}
 		}
 		r.rows++
+		// The limit is the upload's; a resumed reader counts from the
+		// checkpoint, and the file was checked whole before.
 		if r.base == 0 && r.rows > MaxRows {
 			return Row{}, nil, fileError(line, "", "the file has more than %d rows; split it into several files", MaxRows)
 		}
@@ -183,12 +185,12 @@ func (r *Reader) lineOf(i int) int {
 
 // endLine is the file line where the last record (rec) ends: its last
 // field's line plus the line breaks inside that field.
-func (r *Reader) endLine(rec []string, base int) int {
+func (r *Reader) endLine(rec []string) int {
 	if len(rec) == 0 {
 		return r.lineOf(0)
 	}
 	last := len(rec) - 1
-	return r.lineOf(last) + strings.Count(rec[last], "\n") + base
+	return r.lineOf(last) + strings.Count(rec[last], "\n")
 }
 
 func (r *Reader) notUTF8(rec []string, i int) error {
