@@ -126,6 +126,11 @@ func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, e
 	if err != nil {
 		return "", err
 	}
+	if res.Adapter == "" {
+		// The demo room's URL is the gateway's own and has no query; the
+		// token (base64url and dots) needs no escaping.
+		return base + "?jt=" + jt, nil
+	}
 	u, err := url.Parse(base)
 	if err != nil {
 		return "", err

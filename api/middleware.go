@@ -29,7 +29,10 @@ func (s *Server) requestID(c *gin.Context) {
 	}
 	c.Set("request_id", rid)
 	c.Header(requestIDHeader, rid)
-	c.Set("log", s.log.With("request_id", rid))
+	// The request's logger is made only when something other than the
+	// access log line logs (reqLog): a logger With an attribute formats and
+	// copies it up front, on every request.
+	c.Set("log", s.log)
 	c.Next()
 }
 
@@ -45,9 +48,10 @@ func saneID(s string) bool {
 	return true
 }
 
+// reqLog is the logger of the request, tagged with its id.
 func reqLog(c *gin.Context) *slog.Logger {
 	if l, ok := c.Get("log"); ok {
-		return l.(*slog.Logger)
+		return l.(*slog.Logger).With("request_id", requestIDOf(c))
 	}
 	return slog.Default()
 }
@@ -69,7 +73,8 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "/metrics" || route == "/healthz" {
 		return
 	}
-	reqLog(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http",
+	// The same line reqLog(c) would write, request id first.
+	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http", slog.String("request_id", requestIDOf(c)),
 		slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("duration", d))
 }

@@ -92,6 +92,7 @@ type PluginRow struct {
 type Server struct {
 	cfg      Config
 	base     *url.URL
+	baseURL  string // base, as URL prefixes it
 	secure   bool
 	log      *slog.Logger
 	engine   *gin.Engine
@@ -134,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
-		cfg: cfg, base: base, secure: base.Scheme == "https", log: cfg.Logger,
+		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
 		guesses: newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
 	}
@@ -167,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // URL builds an absolute URL under the base URL.
-func (s *Server) URL(path string) string { return s.base.String() + path }
+func (s *Server) URL(path string) string { return s.baseURL + path }
 
 // InviteURL is the link an invitee opens.
 func (s *Server) InviteURL(token string) string { return s.URL("/i/" + token) }

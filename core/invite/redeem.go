@@ -97,14 +97,14 @@ func exhausted(ctx context.Context, anyRedemption *sql.Stmt, l *loaded) error {
 func (l *loaded) full() bool { return l.inv.MaxUses > 0 && l.inv.Uses >= l.inv.MaxUses }
 
 // returningUser finds who redeemed a device-bound link on the device with
-// this cookie secret, or "", asking the given statement (the reader's, or
-// the writer's inside a transaction).
-func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret string) (string, error) {
+// this cookie secret (given by its hash), or "", asking the given statement
+// (the reader's, or the writer's inside a transaction).
+func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret, secretHash string) (string, error) {
 	if !l.inv.DeviceBinding || !token.WellFormed(secret) {
 		return "", nil
 	}
 	var uid string
-	err := returning.QueryRowContext(ctx, l.inv.ID, token.Hash(secret)).Scan(&uid)
+	err := returning.QueryRowContext(ctx, l.inv.ID, secretHash).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -131,7 +131,11 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 	if err != nil {
 		return nil, err
 	}
-	uid, err := returningUser(ctx, st.returning, l, v.DeviceSecret)
+	var secretHash string
+	if token.WellFormed(v.DeviceSecret) {
+		secretHash = token.Hash(v.DeviceSecret)
+	}
+	uid, err := returningUser(ctx, st.returning, l, v.DeviceSecret, secretHash)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +196,14 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	if !token.WellFormed(secret) {
 		secret, _ = token.New()
 	}
-	r := &redemption{s: s, st: st, in: in, now: now, secret: secret}
+	// Everything that does not depend on the database is worked out before
+	// the write: on SQLite every redemption's transaction runs on the one
+	// writer, one after another, so each microsecond spent there is spent
+	// by all of them.
+	r := &redemption{s: s, st: st, in: in, now: now, secret: secret,
+		tokenHash: token.Hash(in.Token), secretHash: token.Hash(secret),
+		redemptionID: id.New(), auditID: id.New(), newUserID: id.New()}
+	r.email, r.emailErr = user.NormalizeEmail(in.Email)
 	err = s.DB.Write(ctx, r.run)
 	if err != nil {
 		if store.IsUniqueViolation(err) && !in.retried {
@@ -221,6 +232,12 @@ type redemption struct {
 	now    time.Time
 	secret string
 
+	// worked out before the transaction
+	tokenHash, secretHash            string
+	redemptionID, auditID, newUserID string
+	email                            string // the typed email, normalized
+	emailErr                         error
+
 	entry *Entry
 	// refused is a refusal to give the person; the transaction still
 	// commits, so a counted wrong guess stays counted.
@@ -229,7 +246,7 @@ type redemption struct {
 
 func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	r.entry, r.refused = nil, nil
-	l, err := loadWith(ctx, tx.StmtContext(ctx, r.st.loadW), r.in.Token)
+	l, err := loadHashed(ctx, tx.StmtContext(ctx, r.st.loadW), r.tokenHash)
 	if err != nil {
 		return r.refuse(err)
 	}
@@ -241,7 +258,8 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	}
 	// Only a device that brought its cookie can have redeemed this link before.
 	if l.inv.DeviceBinding && token.WellFormed(r.in.Visitor.DeviceSecret) {
-		uid, err := returningUser(ctx, tx.StmtContext(ctx, r.st.returningW), l, r.in.Visitor.DeviceSecret)
+		// The secret was kept, so secretHash is the presented secret's hash.
+		uid, err := returningUser(ctx, tx.StmtContext(ctx, r.st.returningW), l, r.in.Visitor.DeviceSecret, r.secretHash)
 		if err != nil {
 			return err
 		}
@@ -267,10 +285,10 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(ctx, tx, r.st, id.New(), r.now); err != nil {
+	if e.User, err = l.invitee(ctx, tx, r.st, r.newUserID, r.now); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, id.New(), l.inv.ID, token.Hash(r.secret), e.User.ID, r.now); err != nil {
+	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {
 		return err
 	}
 	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.now); err != nil {
@@ -278,7 +296,7 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
 	r.entry = e
-	return record(ctx, tx, r.st, id.New(), l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
+	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
 		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -305,7 +323,7 @@ func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID 
 	if !e.Upgraded {
 		return nil
 	}
-	return record(ctx, tx, r.st, id.New(), l.inv.AccountID, userID, r.now, "participant.upgraded", "resource", l.res.ID,
+	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, userID, r.now, "participant.upgraded", "resource", l.res.ID,
 		"role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -329,8 +347,7 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 	if inWindow && l.inv.FailedGuesses >= max {
 		return false, r.refuse(ErrTooManyGuesses)
 	}
-	email, err := user.NormalizeEmail(r.in.Email)
-	if err == nil && token.Equal(email, l.inv.Email) {
+	if r.emailErr == nil && token.Equal(r.email, l.inv.Email) {
 		return true, nil
 	}
 	start := r.now.Add(-window)

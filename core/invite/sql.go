@@ -127,11 +127,12 @@ func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadWith(ctx, st.load, tok)
+	return loadHashed(ctx, st.load, token.Hash(tok))
 }
 
-// loadWith reads a link with the given prepared load statement.
-func loadWith(ctx context.Context, load *sql.Stmt, tok string) (*loaded, error) {
+// loadHashed reads a link by its token's hash with the given prepared load
+// statement.
+func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded, error) {
 	var (
 		inv                              Invitation
 		res                              resource.Resource
@@ -141,7 +142,7 @@ func loadWith(ctx context.Context, load *sql.Stmt, tok string) (*loaded, error) 
 		blocked, allowed                 sql.NullString
 		uid, ufirst, ulast               sql.NullString
 	)
-	err := load.QueryRowContext(ctx, token.Hash(tok)).Scan(
+	err := load.QueryRowContext(ctx, tokenHash).Scan(
 		&inv.ID, &inv.AccountID, &inv.ResourceID, &inv.Email, &inv.FirstName, &inv.LastName, &inv.Role,
 		&inv.MaxUses, &inv.Uses, &inv.DeviceBinding, &inv.CreatedAt, &inv.ExpiresAt, &revoked, &inv.ReplacedBy,
 		&inv.FailedGuesses, &guessStart,

@@ -12,7 +12,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -63,7 +62,7 @@ type Signer struct {
 	Now    func() time.Time
 
 	mu       sync.RWMutex
-	signer   jose.Signer
+	signer   *es256
 	kid      string
 	public   []jose.JSONWebKey
 	loadedAt time.Time
@@ -146,8 +145,7 @@ func (s *Signer) reload(ctx context.Context) error {
 	if active == nil {
 		return errors.New("no active signing key: run `gateway keys rotate`")
 	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: activePriv},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", active.KID))
+	sig, err := newES256(activePriv, active.KID)
 	if err != nil {
 		return err
 	}
@@ -189,17 +187,7 @@ func (s *Signer) IssueFor(ctx context.Context, audience string, c Claims, ttl ti
 	s.mu.RLock()
 	sig := s.signer
 	s.mu.RUnlock()
-	// Sign the claims' JSON directly: the jwt builder would encode them,
-	// decode them into a map and encode again, on every redemption.
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", err
-	}
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
+	return sig.sign(&c)
 }
 
 // JWKS is the public key set, as served at /.well-known/jwks.json.

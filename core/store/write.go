@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // Write runs fn in a write transaction on the raw connection, for the hot
@@ -131,6 +132,12 @@ func (g *writeGroup) loop() {
 			return
 		}
 		batch = append(batch[:0], first)
+		// Give writers that are about to submit a turn before the group is
+		// closed: the first one woke this loop and, on a busy machine, the
+		// others are a scheduling turn behind it. A group of one pays a
+		// BEGIN, a COMMIT and the writing of every page it touched for a
+		// single write; each member more costs only a savepoint.
+		runtime.Gosched()
 	fill:
 		for len(batch) < maxGroup {
 			select {
@@ -194,5 +201,11 @@ func (g *writeGroup) one(tx *sql.Tx, r *writeReq) (err error) {
 			err = rerr
 		}
 	}()
-	return r.fn(r.ctx, tx)
+	// The statements run to completion whatever becomes of the caller: its
+	// context keeps its values but not its cancellation. A cancelled context
+	// would make the SQLite driver interrupt the connection mid-statement,
+	// and an interrupted write rolls back the whole shared transaction,
+	// other callers' work included; it would also cost a goroutine per
+	// statement, which the driver spends to watch a cancellable context.
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
@@ -78,6 +79,70 @@ func TestWritesSucceedOrFailAlone(t *testing.T) {
 		ran := false
 		if err := db.Write(cctx, func(context.Context, *sql.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
 			t.Fatalf("cancelled write: err %v, ran %v", err, ran)
+		}
+	})
+}
+
+// A caller that goes away while its write is running does not take the
+// other writes of its group down with it: on SQLite an interrupted statement
+// would roll back the whole shared transaction, so the group runs each write
+// to completion and only the caller stops waiting.
+func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
+	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		insert := func(id int) func(context.Context, *sql.Tx) error {
+			return func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", id, id)
+				return err
+			}
+		}
+		// Hold the writer so the next writes queue up and share one group.
+		release, held := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
+		}()
+		<-held
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if i != 1 {
+					errs[i] = db.Write(ctx, insert(i))
+					return
+				}
+				// A slow write whose caller leaves 5 ms into it.
+				cctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				errs[i] = db.Write(cctx, func(ctx context.Context, tx *sql.Tx) error {
+					time.AfterFunc(5*time.Millisecond, cancel)
+					_, err := tx.ExecContext(ctx, `INSERT INTO rows (id, n)
+						SELECT 1, COUNT(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT x FROM c) AS s`)
+					return err
+				})
+			}(i)
+		}
+		time.Sleep(50 * time.Millisecond) // let the three queue behind the held write
+		close(release)
+		wg.Wait()
+		var ids []int
+		if err := db.R.Raw("SELECT id FROM rows ORDER BY id").Scan(&ids).Error; err != nil {
+			t.Fatal(err)
+		}
+		landed := map[int]bool{}
+		for _, id := range ids {
+			landed[id] = true
+		}
+		for _, i := range []int{0, 2} {
+			if errs[i] != nil || !landed[i] {
+				t.Fatalf("write %d beside a caller that went away: err %v, landed %v", i, errs[i], landed[i])
+			}
+		}
+		if errs[1] == nil && !landed[1] {
+			t.Fatal("the slow write was reported done but did not land")
 		}
 	})
 }
