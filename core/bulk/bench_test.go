@@ -151,13 +151,19 @@ func plainInsert(t *testing.T, e *env, n int) time.Duration {
 			}
 			var us, as, ms []any
 			for i := s; i < s+per && i < n; i++ {
+				// The rows of benchFile, as the import stores them.
 				email := fmt.Sprintf("person%07d@example.org", i)
+				first, last := fmt.Sprintf("First%d", i), fmt.Sprintf("Last%d", i)
+				speaker, title, company := false, "", ""
+				if i%20 == 0 {
+					speaker, title, company = true, fmt.Sprintf("Lead, team %d", i%100), "Example Corp"
+				}
 				uid, aid := id.New(), id.New()
-				us = append(us, uid, e.caller.AccountID, email, "First", "Last", "", "", false, now, now)
-				as = append(as, aid, e.caller.AccountID, e.ev.ID, uid, email, "First", "Last", "first last", "last", false, false, false, "", "", "", "",
-					"invited", "invited", "invited_to_register", false, now, now)
+				us = append(us, uid, e.caller.AccountID, email, first, last, "", "", false, now, now)
+				as = append(as, aid, e.caller.AccountID, e.ev.ID, uid, email, first, last, strings.ToLower(first+" "+last), strings.ToLower(last),
+					speaker, false, false, title, company, "", "", "invited", "invited", "invited_to_register", false, now, now)
 				mid := id.New()
-				ms = append(ms, mid, e.caller.AccountID, sample.Template, sample.Locale, email, "First Last", sample.Subject, sample.HTML, sample.Text, sample.ICS,
+				ms = append(ms, mid, e.caller.AccountID, sample.Template, sample.Locale, email, first+" "+last, sample.Subject, sample.HTML, sample.Text, sample.ICS,
 					"<"+mid+"@gw.test>", "attendee", aid, mail.Queued, 0, now, now, now)
 			}
 			rows := len(us) / 10
