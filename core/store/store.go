@@ -105,7 +105,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// both read then fail to upgrade; busy_timeout covers the read pool
 		// meeting a checkpoint.
 		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768"
-		w, err := gorm.Open(sqlite.Open("file:"+path+"?"+common+"&_txlock=immediate"), gcfg)
+		wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
+		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -113,7 +114,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		wdb.SetMaxOpenConns(1)
 		wdb.SetMaxIdleConns(1)
 		wdb.SetConnMaxLifetime(0)
-		r, err := gorm.Open(sqlite.Open("file:"+path+"?"+common+"&mode=ro"), gcfg)
+		rdsn := "file:" + path + "?" + common + "&mode=ro"
+		r, err := gorm.Open(&sqlite.Dialector{DSN: rdsn, Conn: openSQLite(rdsn)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
 		}

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// openSQLite opens a SQLite pool whose statements are never interrupted by a
+// context.
+//
+// mattn/go-sqlite3 cancels a statement with sqlite3_interrupt, which stops
+// every statement running on the connection, and, fired late, the next one
+// too (mattn/go-sqlite3#681, #488). The gateway has one writer connection
+// shared by concurrent requests (write groups, see write.go), so a person
+// closing their browser mid-request could fail another person's redemption or
+// a bulk import's batch. Here the driver only ever sees contexts without
+// cancellation: a statement, once started, runs to its end (they are short),
+// and database/sql still honours cancellation between statements, rolling
+// back a transaction whose context ended.
+func openSQLite(dsn string) *sql.DB {
+	return sql.OpenDB(&sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{}})
+}
+
+type sqliteConnector struct {
+	dsn    string
+	driver *sqlite3.SQLiteDriver
+}
+
+func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.driver.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := conn.(*sqlite3.SQLiteConn)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("store: unexpected SQLite connection type")
+	}
+	return &steadyConn{sc}, nil
+}
+
+func (c *sqliteConnector) Driver() driver.Driver { return c.driver }
+
+// steadyConn passes every context to the driver without its cancellation.
+type steadyConn struct{ *sqlite3.SQLiteConn }
+
+func (c *steadyConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.SQLiteConn.ExecContext(context.WithoutCancel(ctx), query, args)
+}
+
+func (c *steadyConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.SQLiteConn.QueryContext(context.WithoutCancel(ctx), query, args)
+}
+
+func (c *steadyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.SQLiteConn.BeginTx(context.WithoutCancel(ctx), opts)
+}
+
+func (c *steadyConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.SQLiteConn.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	return &steadyStmt{st.(*sqlite3.SQLiteStmt)}, nil
+}
+
+func (c *steadyConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// steadyStmt is a prepared statement of a steadyConn.
+type steadyStmt struct{ *sqlite3.SQLiteStmt }
+
+func (s *steadyStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.SQLiteStmt.ExecContext(context.WithoutCancel(ctx), args)
+}
+
+func (s *steadyStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.SQLiteStmt.QueryContext(context.WithoutCancel(ctx), args)
+}
+
+var (
+	_ driver.ExecerContext      = (*steadyConn)(nil)
+	_ driver.QueryerContext     = (*steadyConn)(nil)
+	_ driver.ConnBeginTx        = (*steadyConn)(nil)
+	_ driver.ConnPrepareContext = (*steadyConn)(nil)
+	_ driver.StmtExecContext    = (*steadyStmt)(nil)
+	_ driver.StmtQueryContext   = (*steadyStmt)(nil)
+)

@@ -1,0 +1,43 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/store"
+)
+
+// A request that goes away while its statement runs on the single writer
+// connection must not interrupt that statement half-way nor, through a late
+// sqlite3_interrupt, the next statement another request runs.
+func TestSQLiteStatementsOutliveCancelledContexts(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Config{DSN: filepath.Join(t.TempDir(), "g.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const long = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT count(*) FROM c`
+	for i := 0; i < 8; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Duration(i*5)*time.Millisecond, cancel)
+		var n int64
+		err := db.W.WithContext(ctx).Raw(long).Scan(&n).Error
+		if err == nil && n != 1000000 {
+			t.Fatalf("run %d: count %d", i, n)
+		}
+		if err != nil && ctx.Err() == nil {
+			t.Fatalf("run %d: %v without a cancelled context", i, err)
+		}
+		cancel()
+		// The next statement, on a live context, always works.
+		var one int
+		if err := db.W.WithContext(context.Background()).Raw("SELECT 1").Scan(&one).Error; err != nil || one != 1 {
+			t.Fatalf("run %d: the statement after a cancelled one failed: %v", i, err)
+		}
+		if err := db.W.Exec("CREATE TABLE IF NOT EXISTS t (x INTEGER)").Error; err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+}
