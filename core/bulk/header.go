@@ -19,6 +19,18 @@ var aliases = map[string]int{
 	"moderator": 6,
 }
 
+// exportOnly are the columns the All users export adds after the import's
+// own (ExportColumns): an exported file imports back as it is, with these
+// read past. Status, roles beyond speaker and moderator, and dates are the
+// gateway's to keep, not a file's to set.
+var exportOnly = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range ExportColumns[len(Columns):] {
+		m[headerKey(c)] = true
+	}
+	return m
+}()
+
 // headerKey lower-cases a header cell and drops spaces, "-", "_" and ".".
 func headerKey(s string) string {
 	var b strings.Builder
@@ -80,6 +92,9 @@ func (r *Reader) useHeader(rec []string, line int) error {
 			continue
 		}
 		k, ok := aliases[headerKey(h)]
+		if !ok && exportOnly[headerKey(h)] {
+			continue
+		}
 		if !ok {
 			add(h, "unknown column %q (column %d); the columns are %s", clip(h, 60), i+1, strings.Join(Columns, ", "))
 			continue
