@@ -145,7 +145,7 @@ func plainInsert(t *testing.T, e *env, n int) time.Duration {
 	const per = 1000
 	for s := 0; s < n; s += per {
 		err := e.db.Tx(ctx, func(tx *gormDB) error {
-			stx, err := rawTx(tx)
+			stx, err := store.SQLTx(tx)
 			if err != nil {
 				return err
 			}

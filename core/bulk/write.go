@@ -68,7 +68,7 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 	counts := b.counts
 	wake := false
 	err := b.s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		stx, err := sqlTx(tx)
+		stx, err := store.SQLTx(tx)
 		if err != nil {
 			return err
 		}
@@ -243,19 +243,6 @@ func (b *batch) entry(now time.Time, action, target string, detail map[string]an
 	d, _ := json.Marshal(detail)
 	return audit.Entry{ID: id.New(), AccountID: b.ev.AccountID, At: now, ActorKind: b.by.Kind, ActorID: b.by.ID,
 		Action: action, TargetKind: "attendee", TargetID: target, Detail: string(d)}
-}
-
-// sqlTx is the database/sql transaction under a gorm transaction.
-func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
-	switch p := tx.Statement.ConnPool.(type) {
-	case *sql.Tx:
-		return p, nil
-	case *gorm.PreparedStmtTX:
-		if t, ok := p.Tx.(*sql.Tx); ok {
-			return t, nil
-		}
-	}
-	return nil, fmt.Errorf("bulk: no SQL transaction under %T", tx.Statement.ConnPool)
 }
 
 // sqlw writes with plain statements on one transaction.

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/invitegate/gateway/core/store"
 	"gorm.io/gorm"
 )
 
@@ -88,22 +87,9 @@ func (w *memberWriter) insertSQL(rows int) string {
 	return b.String()
 }
 
-// sqlTx is the database/sql transaction under a gorm transaction.
-func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
-	switch p := tx.Statement.ConnPool.(type) {
-	case *sql.Tx:
-		return p, nil
-	case *gorm.PreparedStmtTX:
-		if t, ok := p.Tx.(*sql.Tx); ok {
-			return t, nil
-		}
-	}
-	return nil, fmt.Errorf("group sync: no SQL transaction under %T", tx.Statement.ConnPool)
-}
-
 // write inserts ins and updates ups in tx.
 func (w *memberWriter) write(ctx context.Context, tx *gorm.DB, ins []newMember, ups []changedMember) error {
-	stx, err := sqlTx(tx)
+	stx, err := store.SQLTx(tx)
 	if err != nil {
 		return err
 	}
