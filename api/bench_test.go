@@ -445,7 +445,7 @@ func TestBench_redeem(t *testing.T) {
 	// the measured time; a phase that runs out ends early and says so.
 	perSec := func(rate float64) int { return int(rate * (dur + benchWarmup).Seconds()) }
 	t0 := time.Now()
-	gwLinks := seedLinks(t, env, room, "bench-gateway", perSec(6000))
+	gwLinks := seedLinks(t, env, room, "bench-gateway", perSec(10000))
 	baseLinks := seedLinks(t, env, room, "bench-baseline", perSec(20000))
 	fmt.Printf("redeem: seeded %d + %d single-use invitations in %v\n", len(gwLinks), len(baseLinks), time.Since(t0).Round(time.Millisecond))
 
