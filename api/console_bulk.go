@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -34,7 +35,8 @@ type consoleBulkPage struct {
 	EmailUnavailable string
 	Mandatory        []string
 	Optional         []string
-	MaxMB, MaxRows   int
+	MaxMB            int
+	MaxRows          string // with thousands separators
 }
 
 type consoleBulkJob struct {
@@ -77,7 +79,7 @@ func (s *Server) consoleBulk(c *gin.Context) {
 		return
 	}
 	d := consoleBulkPage{Event: ev, Mandatory: bulk.Columns[:3], Optional: bulk.Columns[3:],
-		MaxMB: bulk.MaxBytes >> 20, MaxRows: bulk.MaxRows}
+		MaxMB: bulk.MaxBytes >> 20, MaxRows: thousands(bulk.MaxRows)}
 	if id := strings.TrimSpace(c.Query("job")); id != "" {
 		j, err := s.cfg.Bulk.Job(ctx, p.eventCaller(), id)
 		if err == nil && j.SubjectID != ev.ID {
@@ -110,4 +112,13 @@ func (s *Server) consoleBulk(c *gin.Context) {
 		d.EmailUnavailable = describe(c, err).Message
 	}
 	s.render(c, http.StatusOK, "console_bulk", pageData{Title: "Bulk invite · " + ev.Name, Data: d})
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
