@@ -5,11 +5,12 @@
 // their places at events (with visits, links, sessions, logins and speaker
 // details), the invitations sent to them, their collaborations and presence
 // in resources, their console sessions and sign-in links, the email queued or
-// sent to them, and their address wherever an audit entry's detail quoted
-// it. A shared user (the same person, marked shared, in several accounts) is
-// erased in every one of those accounts. Preview shows all of this before
-// anything happens; Erase does it in one transaction and records an audit
-// entry per account that names no one: the erased user's id and the counts.
+// sent to them, the lines of bulk invite error reports that name them, and
+// their address wherever an audit entry's detail quoted it. A shared user
+// (the same person, marked shared, in several accounts) is erased in every
+// one of those accounts. Preview shows all of this before anything happens;
+// Erase does it in one transaction and records an audit entry per account
+// that names no one: the erased user's id and the counts.
 package erase
 
 import (
@@ -22,8 +23,10 @@ import (
 
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
@@ -220,6 +223,11 @@ func eraseOne(tx *gorm.DB, u *user.User) error {
 		}
 	}
 	if err := tx.Exec("DELETE FROM mail_messages WHERE account_id = ? AND to_email = ?", u.AccountID, u.Email).Error; err != nil {
+		return err
+	}
+	// A bulk invite's error report names the people whose rows it refused.
+	jobs := tx.Model(&job.Job{}).Select("id").Where("account_id = ?", u.AccountID)
+	if err := tx.Where("job_id IN (?) AND (email = ? OR message LIKE ?)", jobs, u.Email, "%"+u.Email+"%").Delete(&bulk.StoredProblem{}).Error; err != nil {
 		return err
 	}
 	// Earlier audit entries name people by id; a few quoted an address in

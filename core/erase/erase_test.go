@@ -15,9 +15,11 @@ import (
 
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/erase"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
@@ -111,6 +113,19 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	err = db.W.Transaction(func(tx *gorm.DB) error {
 		for _, to := range []string{victim, "alan@bletchley.test"} {
 			if _, err := mail.Enqueue(tx, "org.test", mail.NewMessage{AccountID: w.acc1.Account.ID, ToEmail: to, ToName: "Grace Hopper", Rendered: mail.Rendered{Subject: "Welcome Grace Hopper", HTML: "<p>Hello " + to + "</p>", Text: "Hello " + to}}, time.Now()); err != nil {
+				return err
+			}
+		}
+		j := &job.Job{AccountID: w.acc1.Account.ID, Kind: "bulk_invite", Status: job.Done}
+		if err := job.New(tx, j, time.Now()); err != nil {
+			return err
+		}
+		for _, p := range []bulk.StoredProblem{
+			{JobID: j.ID, Line: 2, Column: "Speaker", Email: victim, Message: `"Maybe" is not Yes or No`, Phase: "check"},
+			{JobID: j.ID, Line: 3, Column: "Email", Message: `email "` + victim + `x": the domain looks like a typo`, Phase: "check"},
+			{JobID: j.ID, Line: 4, Column: "Speaker", Email: "alan@bletchley.test", Message: `"Perhaps" is not Yes or No`, Phase: "check"},
+		} {
+			if err := tx.Create(&p).Error; err != nil {
 				return err
 			}
 		}
@@ -230,6 +245,11 @@ func TestEraseSharedUser(t *testing.T) {
 			if n != 0 {
 				t.Errorf("%d rows of %T left", n, m)
 			}
+		}
+		var problems []bulk.StoredProblem
+		db.R.Find(&problems)
+		if len(problems) != 1 || problems[0].Email != "alan@bletchley.test" {
+			t.Errorf("bulk problems left: %+v, want Alan's only", problems)
 		}
 		var images int64
 		db.R.Model(&event.Image{}).Count(&images)
