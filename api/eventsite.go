@@ -182,9 +182,24 @@ func (s *Server) formAgain(c *gin.Context, ev *event.Event, form string, cause e
 	})
 }
 
+// errTooManySiteForms refuses a client that sent the site's forms too often.
+var errTooManySiteForms = problem.New(problem.RateLimited, "too_many_requests", "too many registrations or sign-in requests from your address; wait a minute and try again")
+
+// siteFormAllowed spends one of the client's site form sends, answering the
+// refusal page when none is left.
+func (s *Server) siteFormAllowed(c *gin.Context, ev *event.Event) bool {
+	client := c.ClientIP()
+	if s.siteForms.exhausted(client) {
+		s.siteFail(c, ev, errTooManySiteForms)
+		return false
+	}
+	s.siteForms.spend(client)
+	return true
+}
+
 func (s *Server) eventRegister(c *gin.Context) {
 	ev, ok := s.siteEvent(c)
-	if !ok {
+	if !ok || !s.siteFormAllowed(c, ev) {
 		return
 	}
 	in := event.Identity{Email: c.PostForm("email"), FirstName: c.PostForm("first_name"), LastName: c.PostForm("last_name")}
@@ -206,7 +221,7 @@ func (s *Server) eventRegister(c *gin.Context) {
 
 func (s *Server) eventRequestLink(c *gin.Context) {
 	ev, ok := s.siteEvent(c)
-	if !ok {
+	if !ok || !s.siteFormAllowed(c, ev) {
 		return
 	}
 	if err := s.cfg.Events.RequestLoginLink(c.Request.Context(), ev, c.PostForm("email")); err != nil {
@@ -414,6 +429,8 @@ func siteErrorTitle(code string) string {
 		return "You are blocked from this chat"
 	case "invite_only":
 		return "Registration is by invitation only"
+	case "too_many_requests":
+		return "Too many requests"
 	case "event_uses_sso":
 		return "This event uses single sign-on"
 	case "event_signed_out":

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
@@ -404,5 +406,34 @@ func TestEventSiteEnteringInBrowser(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := f.count(t, &event.Visit{}, a.ID); n != 1 {
 		t.Fatalf("%d visits after a reload, want 1", n)
+	}
+}
+
+// A client sending the site's registration and sign-in forms over and over
+// is refused with a clear page once past the limit; another client is not.
+func TestEventSiteFormsAreLimitedPerClient(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Configure: func(c *api.Config) { c.SiteFormsPerMinute = 3 }})
+	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	e.Must(e.Do("POST", "/api/v1/events", e.APIKey, map[string]any{"name": "Limits", "slug": "limits",
+		"starts_at": start, "ends_at": start.Add(time.Hour), "time_zone": "UTC", "registration": "open"}), http.StatusCreated)
+	c := e.Client()
+	for i := 0; i < 3; i++ {
+		r := e.Form(c, "/e/limits/register", url.Values{"email": {fmt.Sprintf("p%d@example.org", i)}, "first_name": {"P"}, "last_name": {"Person"}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("request %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	r := e.Form(c, "/e/limits/signin", url.Values{"email": {"p0@example.org"}})
+	if r.Status != http.StatusTooManyRequests || !strings.Contains(string(r.Body), "Too many requests") {
+		t.Fatalf("fourth form: %d %s", r.Status, r.Body)
+	}
+	r = e.Form(c, "/e/limits/register", url.Values{"email": {"late@example.org"}, "first_name": {"Late"}, "last_name": {"Comer"}})
+	if r.Status != http.StatusTooManyRequests || !strings.Contains(string(r.Body), "wait a minute") {
+		t.Fatalf("fourth form: %d %s", r.Status, r.Body)
+	}
+	var n int64
+	e.DB.R.Table("attendees").Where("email = ?", "late@example.org").Count(&n)
+	if n != 0 {
+		t.Fatal("the refused registration added the person")
 	}
 }

@@ -56,6 +56,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// GuessesPerMinute bounds wrong lobby emails per client (default 10).
 	GuessesPerMinute int
+	// SiteFormsPerMinute bounds event site registrations and sign-in link
+	// requests per client (default 20).
+	SiteFormsPerMinute int
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
 }
@@ -90,17 +93,20 @@ type PluginRow struct {
 
 // Server is the gateway's HTTP handler.
 type Server struct {
-	cfg      Config
-	base     *url.URL
-	baseURL  string // base, as URL prefixes it
-	secure   bool
-	log      *slog.Logger
-	engine   *gin.Engine
-	handler  http.Handler
-	pages    map[string]*template.Template
-	metrics  *metrics
-	guesses  *limiter
-	sessions *session.Service
+	cfg     Config
+	base    *url.URL
+	baseURL string // base, as URL prefixes it
+	secure  bool
+	log     *slog.Logger
+	engine  *gin.Engine
+	handler http.Handler
+	pages   map[string]*template.Template
+	metrics *metrics
+	guesses *limiter
+	// siteForms bounds, per client, the event site's forms that create a
+	// person or send an email (register, sign-in link).
+	siteForms *limiter
+	sessions  *session.Service
 }
 
 // New builds the server and its routes.
@@ -122,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.GuessesPerMinute <= 0 {
 		cfg.GuessesPerMinute = 10
 	}
+	if cfg.SiteFormsPerMinute <= 0 {
+		cfg.SiteFormsPerMinute = 20
+	}
 	if cfg.Events == nil {
 		cfg.Events = &event.Service{DB: cfg.DB, Now: cfg.Now}
 	}
@@ -137,7 +146,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
-		guesses: newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		guesses:   newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		siteForms: newLimiter(float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 	}
 	e := gin.New()
 	e.ContextWithFallback = true
