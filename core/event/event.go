@@ -342,15 +342,7 @@ func (s *Service) UpdateEvent(ctx context.Context, c Caller, eventID string, p E
 
 // GetEvent loads an event of the account.
 func GetEvent(ctx context.Context, db *gorm.DB, accountID, eventID string) (*Event, error) {
-	if !id.Valid(eventID) {
-		return nil, problem.ErrNotFound
-	}
-	var ev Event
-	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, eventID).Take(&ev).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, problem.ErrNotFound
-	}
-	return &ev, err
+	return store.Owned[Event](ctx, db, accountID, eventID)
 }
 
 // BySlug loads the event an event site URL names.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Statuses of a job.
@@ -134,15 +135,7 @@ func New(tx *gorm.DB, j *Job, now time.Time) error {
 
 // Get loads a job of the account.
 func Get(ctx context.Context, db *gorm.DB, accountID, jobID string) (*Job, error) {
-	if !id.Valid(jobID) {
-		return nil, problem.ErrNotFound
-	}
-	var j Job
-	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, jobID).Take(&j).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, problem.ErrNotFound
-	}
-	return &j, err
+	return store.Owned[Job](ctx, db, accountID, jobID)
 }
 
 // SetStatus moves a job from one status to another in tx; false means it

@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Type is the kind of resource; it decides which invitation roles exist.
@@ -284,15 +285,7 @@ func Get(ctx context.Context, db *gorm.DB, accountID, resourceID string) (*Resou
 
 // GetAny loads a resource of the account even when deleted.
 func GetAny(ctx context.Context, db *gorm.DB, accountID, resourceID string) (*Resource, error) {
-	if !id.Valid(resourceID) {
-		return nil, problem.ErrNotFound
-	}
-	var r Resource
-	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, resourceID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, problem.ErrNotFound
-	}
-	return &r, err
+	return store.Owned[Resource](ctx, db, accountID, resourceID)
 }
 
 // List returns the account's live resources; for a member, only those they collaborate on.

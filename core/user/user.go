@@ -17,6 +17,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Console roles. A user with no console role is an invitee only.
@@ -76,15 +77,7 @@ func Domain(email string) string { return email[strings.LastIndexByte(email, '@'
 
 // Get loads a user of the account.
 func Get(ctx context.Context, db *gorm.DB, accountID, userID string) (*User, error) {
-	var u User
-	if !id.Valid(userID) {
-		return nil, problem.ErrNotFound
-	}
-	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, userID).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, problem.ErrNotFound
-	}
-	return &u, err
+	return store.Owned[User](ctx, db, accountID, userID)
 }
 
 // ByEmail loads a user of the account by normalized email.
