@@ -29,7 +29,7 @@ func emailEnv(t *testing.T, opt apitest.Options) (*apitest.Env, *mailtest.Mailde
 		}
 		o, err := mail.NewOutbox(c.DB, mail.OutboxConfig{
 			SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: md.SMTPPort, TLS: mail.TLSNone},
-			From: "Invitegate <noreply@gateway.test>", Poll: 50 * time.Millisecond,
+			From: "Invitegate <noreply@gateway.test>", Poll: 50 * time.Millisecond, Catalog: cat,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestInvitationEmailArrives(t *testing.T) {
 	if len(m.To) != 1 || m.To[0].Address != "gia@guest.test" || m.To[0].Name != "Gia Guest" {
 		t.Errorf("to = %+v", m.To)
 	}
-	for _, want := range []string{"Hello Gia Guest", "as a Speaker", "Quarterly results", "Numbers and questions.", created.Link,
+	for _, want := range []string{"Hello Gia Guest", "Your role: Speaker", "Quarterly results", "Numbers and questions.", created.Link,
 		mail.Schedule(&start, ptr(start.Add(90*time.Minute)), "Europe/Paris")} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("text body lacks %q:\n%s", want, m.Text)

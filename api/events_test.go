@@ -46,7 +46,7 @@ func newEventsEnv(t *testing.T, opt apitest.Options, withEmail bool) *eventsEnv 
 			}
 			o, err := mail.NewOutbox(c.DB, mail.OutboxConfig{
 				SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 9, TLS: mail.TLSNone},
-				From: "Invitegate <noreply@gateway.test>",
+				From: "Invitegate <noreply@gateway.test>", Catalog: cat,
 			})
 			if err != nil {
 				t.Fatal(err)

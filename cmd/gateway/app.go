@@ -91,7 +91,7 @@ func newMail(cfg *Config, db *store.DB, log *slog.Logger) (*mail.Service, error)
 	m := cfg.Mail
 	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{
 		SMTP: m.SMTP, From: m.From, Workers: m.Workers, Batch: m.Batch, MaxAttempts: m.MaxAttempts,
-		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: log.With("component", "mail"),
+		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: log.With("component", "mail"), Catalog: cat,
 	})
 	return ms, err
 }

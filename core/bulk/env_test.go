@@ -23,6 +23,7 @@ import (
 type env struct {
 	db     *store.DB
 	events *event.Service
+	mail   *mail.Service
 	bulk   *bulk.Service
 	runner *job.Runner
 	caller event.Caller
@@ -42,7 +43,7 @@ func newEnv(t testing.TB, dialect, registration string) *env {
 		t.Fatal(err)
 	}
 	ms := &mail.Service{DB: db, Catalog: cat, BaseURL: "http://gw.test", From: "Gateway <noreply@gw.test>"}
-	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 2525, TLS: mail.TLSNone}, From: ms.From})
+	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 2525, TLS: mail.TLSNone}, From: ms.From, Catalog: cat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func newEnv(t testing.TB, dialect, registration string) *env {
 	}
 	b := &bulk.Service{DB: db, Events: evs}
 	r := &job.Runner{DB: db.W, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}}
-	return &env{db: db, events: evs, bulk: b, runner: r, caller: c, ev: ev}
+	return &env{db: db, events: evs, mail: ms, bulk: b, runner: r, caller: c, ev: ev}
 }
 
 // importFile uploads, confirms and runs a file to its end.

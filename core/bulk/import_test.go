@@ -58,6 +58,12 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			var form mail.Message
 			e.db.R.Where("to_email = ?", "form@example.org").Take(&form)
 			for _, m := range msgs {
+				if m.HTML != "" || m.Text != "" || m.Model == "" {
+					t.Fatalf("invitation to %s was rendered when queued; it waits for its worker", m.ToEmail)
+				}
+				if err := e.mail.Catalog.Bodies(ctx, &m); err != nil {
+					t.Fatal(err)
+				}
 				i := strings.Index(m.Text, "http://gw.test/l/")
 				if i < 0 {
 					t.Fatalf("invitation to %s has no login link:\n%s", m.ToEmail, m.Text)

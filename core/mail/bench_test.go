@@ -119,7 +119,7 @@ func sendOutbox(t *testing.T, db *store.DB, port int, msgs []Message) time.Durat
 
 const benchText = `Hello Guest Person,
 
-Olga Organizer invited you to Quarterly town hall as a Speaker.
+Olga Organizer invited you to Quarterly town hall. Your role: Speaker.
 
 When: Tuesday 1 December 2026, 14:00–15:00 (Europe/Paris)
 
@@ -128,6 +128,6 @@ https://invite.example.org/i/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 `
 
 const benchHTML = `<!doctype html><html><body><p>Hello Guest Person,</p>
-<p>Olga Organizer invited you to <strong>Quarterly town hall</strong> as a Speaker.</p>
+<p>Olga Organizer invited you to <strong>Quarterly town hall</strong>. Your role: Speaker.</p>
 <p><strong>When:</strong> Tuesday 1 December 2026, 14:00–15:00 (Europe/Paris)</p>
 <p><a href="https://invite.example.org/i/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA">Open your invitation</a></p></body></html>`

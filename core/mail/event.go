@@ -10,7 +10,6 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
-	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/user"
 )
 
@@ -49,7 +48,7 @@ func (s *Service) QueueEventEmail(ctx context.Context, tx *gorm.DB, e *event.Ema
 	}
 	r, err := cp.render(m)
 	if err != nil {
-		return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", found.Name, found.Locale, found.Source, err))
+		return brokenTemplate(found, err)
 	}
 	n := NewMessage{
 		AccountID: ev.AccountID, Template: found.Name, Locale: found.Locale,

@@ -19,7 +19,11 @@ import (
 // would queue one by one, for many attendees of one event sent by one
 // person (a bulk import's batch). The account, locale, organizer, event
 // model and templates are looked up once, and the messages are written in
-// multi-row INSERTs; each message is the one QueueEventEmail writes.
+// multi-row INSERTs. They are deferred (see deferred.go): each carries its
+// rendered subject and its model, and the worker renders its bodies and
+// calendar invitation, the same as QueueEventEmail's, when it sends it.
+// The first message of each template is rendered whole here, so a template
+// that cannot render the event's model refuses the batch.
 func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event.Email) error {
 	if !s.Enabled() {
 		return ErrDeliveryOff
@@ -48,25 +52,25 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 		locale = set.EmailLocale
 	}
 	shared := s.eventModel(ctx, tx, acc, first)
+	now, domain := s.now(), s.domain()
+	// The calendar invitation every email but the login link carries;
+	// its organizer is the sender's address when the organizer has none.
+	cal := &Invite{Sequence: now.Unix(), Start: ev.StartsAt, End: ev.EndsAt, Summary: ev.Name, Stamp: now, Organizer: shared.Organizer}
+	if cal.Organizer.Email == "" {
+		if f, err := ParseFrom(s.From); err == nil {
+			cal.Organizer = Person{Name: shared.Organizer.Name, Email: f.Address}
+		}
+	}
 	type tpl struct {
 		found *Found
 		cp    *compiled
+		batch *deferredBatch
+		cal   bool
 	}
-	tpls := map[string]tpl{}
+	tpls := map[string]*tpl{}
 	expires := map[time.Time]string{}
-	now, domain := s.now(), s.domain()
-	var sender *Person
 	msgs := make([]Message, 0, len(es))
 	for _, e := range es {
-		t, ok := tpls[e.Template]
-		if !ok {
-			found, cp, err := s.Catalog.Lookup(ctx, e.Template, locale)
-			if err != nil {
-				return err
-			}
-			t = tpl{found, cp}
-			tpls[e.Template] = t
-		}
 		a := e.Attendee
 		m := *shared
 		m.Invitee = Person{Name: a.Name(), FirstName: a.FirstName, LastName: a.LastName, Email: string(a.Email)}
@@ -80,39 +84,46 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 			m.Expires = x
 		}
 		m.RoleID, m.Role = eventRole(a)
-		r, err := t.cp.render(&m)
+		t, ok := tpls[e.Template]
+		if !ok {
+			found, cp, err := s.Catalog.Lookup(ctx, e.Template, locale)
+			if err != nil {
+				return err
+			}
+			if _, err := cp.render(&m); err != nil {
+				return brokenTemplate(found, err)
+			}
+			t = &tpl{found: found, cp: cp, cal: e.Template != event.EmailLoginLink}
+			var c *Invite
+			if t.cal {
+				c = cal
+			}
+			if t.batch, err = newDeferredBatch(&m, c); err != nil {
+				return fmt.Errorf("mail: queue messages: %w", err)
+			}
+			tpls[e.Template] = t
+		}
+		subject, err := t.cp.renderSubject(&m)
 		if err != nil {
-			return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", t.found.Name, t.found.Locale, t.found.Source, err))
+			return brokenTemplate(t.found, err)
+		}
+		uid := ""
+		if t.cal {
+			uid = CalendarUID(ev.ID, string(a.Email), domain)
+		}
+		model, err := t.batch.column(&m, uid)
+		if err != nil {
+			return fmt.Errorf("mail: queue messages: %w", err)
 		}
 		mid := id.New()
 		msg := Message{
 			ID: mid, AccountID: ev.AccountID, Template: t.found.Name, Locale: t.found.Locale,
-			ToEmail: string(a.Email), ToName: a.Name(), Subject: r.Subject, HTML: r.HTML, Text: r.Text,
+			ToEmail: string(a.Email), ToName: a.Name(), Subject: subject, Model: model,
 			MessageID: "<" + mid + "@" + domain + ">", RefKind: "attendee", RefID: a.ID,
 			Status: Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
-		if msg.ToEmail == "" || msg.Subject == "" {
+		if msg.ToEmail == "" {
 			return fmt.Errorf("mail: a message needs a recipient and a subject")
-		}
-		if e.Template != event.EmailLoginLink {
-			org := m.Organizer
-			if org.Email == "" {
-				if sender == nil {
-					sender = &Person{Name: org.Name}
-					if f, err := ParseFrom(s.From); err == nil {
-						sender.Email = f.Address
-					}
-				}
-				if sender.Email != "" {
-					org = *sender
-				}
-			}
-			in := &Invite{
-				UID: CalendarUID(ev.ID, string(a.Email), domain), Sequence: now.Unix(),
-				Start: ev.StartsAt, End: ev.EndsAt, Summary: ev.Name, URL: m.Link, Stamp: now,
-				Details: "Join: " + m.Link, Organizer: org, Attendee: m.Invitee,
-			}
-			msg.ICS = in.ICS()
 		}
 		msgs = append(msgs, msg)
 	}
@@ -122,22 +133,27 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 	return nil
 }
 
+// brokenTemplate is the problem of a template that does not render.
+func brokenTemplate(f *Found, err error) error {
+	return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", f.Name, f.Locale, f.Source, err))
+}
+
 // insertMessages writes queued messages in multi-row INSERTs of 200: the
 // rows Enqueue writes, without gorm's reflection on each.
 func insertMessages(tx *gorm.DB, msgs []Message) error {
-	const row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)"
+	const row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)"
 	for len(msgs) > 0 {
 		n := min(len(msgs), 200)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics,
+		b.WriteString(`INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics, model,
 message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES `)
-		args := make([]any, 0, n*17)
+		args := make([]any, 0, n*18)
 		for i, m := range msgs[:n] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteString(row)
-			args = append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS,
+			args = append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
 				m.MessageID, m.RefKind, m.RefID, m.Status, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
 		}
 		if err := tx.Exec(b.String(), args...).Error; err != nil {

@@ -33,7 +33,7 @@ func TestEventEmails(t *testing.T) {
 		if err := ms.EventEmailReady(ctx, b.Account.ID); err == nil {
 			t.Fatal("a gateway without delivery says event emails are ready")
 		}
-		ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 1, TLS: mail.TLSNone}, From: ms.From})
+		ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 1, TLS: mail.TLSNone}, From: ms.From, Catalog: cat})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestEventEmails(t *testing.T) {
 			body              []string
 			ics               bool
 		}{
-			{event.EmailInvitation, "Olga Organizer invited you to Launch & Learn", []string{"as a Speaker", schedule, link, "14:00"}, true},
+			{event.EmailInvitation, "Olga Organizer invited you to Launch & Learn", []string{"Your role: Speaker", schedule, link, "14:00"}, true},
 			{event.EmailInvitationToRegister, "Register for Launch & Learn", []string{schedule, link}, true},
 			{event.EmailRegistrationConfirmation, "You are registered for Launch & Learn", []string{schedule, link}, true},
 			{event.EmailLoginLink, "Your sign-in link for Acme Events", []string{"one-time link to sign in", "Launch & Learn", "16:00 (Europe/Paris)", link}, false},

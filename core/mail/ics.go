@@ -88,11 +88,11 @@ func itoa(n int64) string {
 	return string(buf[i:])
 }
 
-// escapeText escapes a TEXT value (RFC 5545 3.3.11).
-func escapeText(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`)
-	return r.Replace(s)
-}
+// textEscaper escapes a TEXT value (RFC 5545 3.3.11). A Replacer is safe
+// for concurrent use and costly to build, so there is one.
+var textEscaper = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`)
+
+func escapeText(s string) string { return textEscaper.Replace(s) }
 
 // paramText makes a parameter value safe: quoted, without quotes or
 // control characters.

@@ -22,9 +22,10 @@ const (
 	Failed  = "failed"  // refused for good, or out of attempts (LastError)
 )
 
-// Message is one email in the outbox. Its bodies hold the recipient's live
-// link, so they are erased once the message is sent or has failed: the row
-// then keeps who, what subject, when and the server's answer.
+// Message is one email in the outbox. Its bodies (or the model they are
+// rendered from) hold the recipient's live link, so they are erased once
+// the message is sent or has failed: the row then keeps who, what subject,
+// when and the server's answer.
 type Message struct {
 	ID        string `gorm:"primaryKey;size:36" json:"id"`
 	AccountID string `gorm:"size:36;not null;index" json:"account_id"`
@@ -38,6 +39,9 @@ type Message struct {
 	Text     string `gorm:"type:text" json:"-"`
 	// ICS is a calendar invitation attached as invite.ics ("" for none).
 	ICS string `gorm:"type:text" json:"-"`
+	// Model is, for a message rendered when sent rather than when queued
+	// (see deferred.go), what its template renders; "" otherwise.
+	Model string `gorm:"type:text" json:"-"`
 	// MessageID is the Message-ID header, fixed when queued: a retry or a
 	// re-send after a crash carries the same one, so receivers can tell.
 	MessageID string `gorm:"size:255;not null;uniqueIndex" json:"message_id"`
@@ -121,13 +125,14 @@ RETURNING *`
 	return out, nil
 }
 
-// markSent records the server's acceptance and erases the bodies. Only the
-// worker holding the claim may; false means the lease was lost.
+// markSent records the server's acceptance and erases the bodies and
+// model, keeping the subject that was sent. Only the worker holding the
+// claim may; false means the lease was lost.
 func markSent(ctx context.Context, db *store.DB, m *Message, worker, reply string, now time.Time) (bool, error) {
 	// The hot path of delivery: one plain statement per message.
-	r := db.W.WithContext(ctx).Exec(`UPDATE mail_messages SET status = ?, sent_at = ?, server_reply = ?, last_error = '',
-html = '', text = '', ics = '', lease_until = NULL, updated_at = ? WHERE id = ? AND claimed_by = ? AND status = ?`,
-		Sent, now, clip(reply, 1000), now, m.ID, worker, Sending)
+	r := db.W.WithContext(ctx).Exec(`UPDATE mail_messages SET status = ?, sent_at = ?, server_reply = ?, last_error = '', subject = ?,
+html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = ? WHERE id = ? AND claimed_by = ? AND status = ?`,
+		Sent, now, clip(reply, 1000), m.Subject, now, m.ID, worker, Sending)
 	return r.RowsAffected == 1, r.Error
 }
 
@@ -137,10 +142,10 @@ func markRetry(ctx context.Context, db *store.DB, m *Message, worker, why string
 		Updates(map[string]any{"status": Queued, "next_attempt_at": at, "last_error": clip(why, 4000), "claimed_by": "", "lease_until": nil, "updated_at": now}).Error
 }
 
-// markFailed gives up on a message and erases its bodies.
+// markFailed gives up on a message and erases its bodies and model.
 func markFailed(ctx context.Context, db *store.DB, m *Message, worker, why string, now time.Time) error {
 	return db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
-		Updates(map[string]any{"status": Failed, "failed_at": now, "last_error": clip(why, 4000), "html": "", "text": "", "ics": "",
+		Updates(map[string]any{"status": Failed, "failed_at": now, "last_error": clip(why, 4000), "html": "", "text": "", "ics": "", "model": "",
 			"lease_until": nil, "updated_at": now}).Error
 }
 
@@ -207,7 +212,7 @@ func GetMessage(ctx context.Context, db *gorm.DB, accountID, messageID string) (
 		return nil, problem.ErrNotFound
 	}
 	var m Message
-	err := db.WithContext(ctx).Omit("html", "text", "ics").Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
+	err := db.WithContext(ctx).Omit("html", "text", "ics", "model").Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
@@ -219,7 +224,7 @@ func ListMessages(ctx context.Context, db *gorm.DB, accountID, status string, li
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	q := db.WithContext(ctx).Omit("html", "text", "ics").Where("account_id = ?", accountID)
+	q := db.WithContext(ctx).Omit("html", "text", "ics", "model").Where("account_id = ?", accountID)
 	if status != "" {
 		switch status {
 		case Queued, Sending, Sent, Failed:

@@ -66,12 +66,26 @@ func compile(t Template) (*compiled, error) {
 	return c, nil
 }
 
+// renderSubject executes the subject against m, as one line.
+func (c *compiled) renderSubject(m *Model) (string, error) {
+	var sub bytes.Buffer
+	if err := c.subject.Execute(&sub, m); err != nil {
+		return "", fmt.Errorf("subject: %w", err)
+	}
+	subject := strings.Join(strings.Fields(sub.String()), " ")
+	if subject == "" {
+		return "", errors.New("subject: renders empty")
+	}
+	return subject, nil
+}
+
 // render executes the template against m. The subject becomes one line.
 func (c *compiled) render(m *Model) (*Rendered, error) {
-	var sub, html, text bytes.Buffer
-	if err := c.subject.Execute(&sub, m); err != nil {
-		return nil, fmt.Errorf("subject: %w", err)
+	subject, err := c.renderSubject(m)
+	if err != nil {
+		return nil, err
 	}
+	var html, text bytes.Buffer
 	if strings.TrimSpace(c.src.HTML) != "" {
 		if err := c.html.Execute(&html, m); err != nil {
 			return nil, fmt.Errorf("html: %w", err)
@@ -81,10 +95,6 @@ func (c *compiled) render(m *Model) (*Rendered, error) {
 		if err := c.text.Execute(&text, m); err != nil {
 			return nil, fmt.Errorf("text: %w", err)
 		}
-	}
-	subject := strings.Join(strings.Fields(sub.String()), " ")
-	if subject == "" {
-		return nil, errors.New("subject: renders empty")
 	}
 	return &Rendered{Subject: subject, HTML: html.String(), Text: text.String()}, nil
 }

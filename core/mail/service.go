@@ -112,7 +112,7 @@ func (s *Service) QueueInvitation(ctx context.Context, tx *gorm.DB, e *invite.In
 	}
 	r, err := cp.render(m)
 	if err != nil {
-		return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", found.Name, found.Locale, found.Source, err))
+		return brokenTemplate(found, err)
 	}
 	n := NewMessage{
 		AccountID: e.Invitation.AccountID, Template: found.Name, Locale: found.Locale,

@@ -42,6 +42,9 @@ type OutboxConfig struct {
 	Now       func() time.Time
 	// Replica names this process in claims (default host:pid).
 	Replica string
+	// Catalog renders the messages queued with their model rather than
+	// their bodies (a bulk import's invitations); without one they fail.
+	Catalog *Catalog
 }
 
 func (c *OutboxConfig) defaults() {
@@ -227,9 +230,16 @@ func (w *worker) round(ctx context.Context) (int, error) {
 // defers the message like any temporary failure.
 func (w *worker) deliver(ctx, dbctx context.Context, m *Message) error {
 	cfg := &w.o.cfg
-	sctx, cancel := context.WithTimeout(ctx, cfg.Lease/2)
-	reply, err := w.s.send(sctx, m)
-	cancel()
+	var reply string
+	var err error
+	if m.deferred() {
+		err = renderDeferred(dbctx, cfg.Catalog, m)
+	}
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, cfg.Lease/2)
+		reply, err = w.s.send(sctx, m)
+		cancel()
+	}
 	now := cfg.Now().UTC()
 	if err == nil {
 		ok, derr := markSent(dbctx, w.o.db, m, w.name, reply, now)

@@ -1,0 +1,134 @@
+package mail_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/store/storetest"
+)
+
+// A batch of event emails (a bulk import's) is queued with its model and
+// rendered by the worker that sends it: the email that arrives is the one
+// QueueEventEmail renders when it queues.
+func TestDeferredEventEmails(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		b, err := account.EnsureFirst(ctx, db.W, "Acme Events", "admin@acme.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := mail.NewCatalog(db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2030, 5, 1, 9, 30, 0, 0, time.UTC)
+		srv := newSMTPServer(t, plainSMTP)
+		ms := &mail.Service{DB: db, Catalog: cat, BaseURL: "https://gw.test", From: "Gate <noreply@gw.test>", Now: func() time.Time { return now }}
+		ms.Outbox = outboxFor(t, db, srv, func(c *mail.OutboxConfig) { c.Catalog, c.Now = cat, ms.Now })
+
+		start := time.Date(2030, 6, 2, 12, 0, 0, 0, time.UTC)
+		ev := &event.Event{ID: "0195f5d2-0000-7000-8000-000000000001", AccountID: b.Account.ID, Name: "Launch & Learn", Slug: "launch",
+			StartsAt: start, EndsAt: start.Add(2 * time.Hour), TimeZone: "Europe/Paris"}
+		sam := &event.Attendee{ID: "0195f5d2-0000-7000-8000-000000000002", AccountID: b.Account.ID, EventID: ev.ID,
+			Email: "sam@guest.test", FirstName: "Sam", LastName: "Speaker", Speaker: true}
+		ann := &event.Attendee{ID: "0195f5d2-0000-7000-8000-000000000003", AccountID: b.Account.ID, EventID: ev.ID,
+			Email: "ann@guest.test", FirstName: "Ann", LastName: "O'Neil, Jr."}
+		by := audit.Actor{Kind: audit.ActorUser, ID: mustUser(t, db, b.Account.ID)}
+		templates := []string{event.EmailInvitation, event.EmailInvitationToRegister, event.EmailLoginLink}
+		for _, tpl := range templates {
+			err := db.Tx(ctx, func(tx *gorm.DB) error {
+				batch := []*event.Email{
+					{Template: tpl, Event: ev, Attendee: sam, Link: "https://gw.test/l/SAM", ExpiresAt: ev.EndsAt, By: by},
+					{Template: tpl, Event: ev, Attendee: ann, Link: "https://gw.test/l/ANN", ExpiresAt: ev.EndsAt, By: by},
+				}
+				if err := ms.QueueEventEmails(ctx, tx, batch); err != nil {
+					return err
+				}
+				// The same email to Sam, rendered when queued.
+				return ms.QueueEventEmail(ctx, tx, &event.Email{Template: tpl, Event: ev, Attendee: sam, Link: "https://gw.test/l/SAM", ExpiresAt: ev.EndsAt, By: by})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msgs []mail.Message
+			db.R.Where("template = ?", tpl).Order("created_at, id").Find(&msgs)
+			if len(msgs) != 3 {
+				t.Fatalf("%s: %d messages queued, want 3", tpl, len(msgs))
+			}
+			var deferred []mail.Message
+			var eager *mail.Message
+			for i := range msgs {
+				if msgs[i].Model == "" {
+					eager = &msgs[i]
+				} else {
+					deferred = append(deferred, msgs[i])
+				}
+			}
+			if eager == nil || len(deferred) != 2 {
+				t.Fatalf("%s: want two deferred messages and one rendered: %+v", tpl, msgs)
+			}
+			for _, d := range deferred {
+				if d.HTML != "" || d.Text != "" || d.ICS != "" || d.Subject == "" {
+					t.Fatalf("%s: a deferred message holds bodies or lacks its subject: %+v", tpl, d)
+				}
+				if strings.Contains(d.Model, `"b":{"m":{"Invitee":{"Name":"Sam`) {
+					t.Fatalf("%s: the batch's shared model carries a recipient: %s", tpl, d.Model)
+				}
+			}
+			got := deferred[0]
+			if got.ToEmail != "sam@guest.test" {
+				got = deferred[1]
+			}
+			if err := cat.Bodies(ctx, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Subject != eager.Subject || got.HTML != eager.HTML || got.Text != eager.Text || got.ICS != eager.ICS {
+				t.Fatalf("%s: the deferred email renders differently from the one rendered when queued:\n%s\n%s\n---\n%s\n%s\n---\n%s\n%s",
+					tpl, got.Subject, eager.Subject, got.Text, eager.Text, got.ICS, eager.ICS)
+			}
+		}
+
+		// A deferred message whose template is gone fails at once, saying so.
+		var gone mail.Message
+		db.R.Where("to_email = ? AND template = ? AND model <> ''", "ann@guest.test", event.EmailLoginLink).Take(&gone)
+		db.W.Model(&mail.Message{}).Where("id = ?", gone.ID).Update("template", "retired")
+
+		run(t, ms.Outbox)
+		done := waitDone(t, db, 20*time.Second)
+		if n := len(srv.messages()); n != 3*len(templates)-1 {
+			t.Fatalf("server received %d messages, want %d", n, 3*len(templates)-1)
+		}
+		for _, m := range done {
+			if m.ID == gone.ID {
+				if m.Status != mail.Failed || !strings.Contains(m.LastError, `no email template named "retired"`) || m.Attempts != 1 || m.Model != "" {
+					t.Fatalf("message with a retired template: %+v", m)
+				}
+				continue
+			}
+			if m.Status != mail.Sent || m.Model != "" || m.HTML != "" || m.Subject == "" {
+				t.Fatalf("message %s to %s: %+v", m.ID, m.ToEmail, m)
+			}
+		}
+		var annInvite string
+		for _, r := range srv.messages() {
+			if s := string(r.Data); strings.Contains(s, "To: \"Ann O'Neil, Jr.\" <ann@guest.test>") && strings.Contains(s, "Subject: Olga Organizer invited you") {
+				annInvite = s
+			}
+		}
+		for _, want := range []string{"https://gw.test/l/ANN", "Your role: Attendee", "invite.ics", "method=REQUEST"} {
+			if !strings.Contains(annInvite, want) {
+				t.Fatalf("Ann's invitation lacks %q:\n%s", want, annInvite)
+			}
+		}
+	})
+}
