@@ -110,15 +110,17 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 				valid = append(valid, &r.Row)
 			}
 		}
-		users, err := w.ensureUsers(b.ev.AccountID, valid, now)
+		users, created, err := w.ensureUsers(b.ev.AccountID, valid, now)
 		if err != nil {
 			return err
 		}
-		userIDs := make([]string, 0, len(valid))
+		var known []string
 		for _, r := range valid {
-			userIDs = append(userIDs, users[r.Email])
+			if uid := users[r.Email]; !created[uid] {
+				known = append(known, uid)
+			}
 		}
-		have, err := w.attendees(b.ev.ID, userIDs)
+		have, err := w.attendees(b.ev.ID, known)
 		if err != nil {
 			return err
 		}
@@ -319,9 +321,44 @@ func values(b *strings.Builder, rows, n int) {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 // insert runs "prefix VALUES (...),(...) suffix" over rows of width
-// parameters, as few statements as the parameter limit allows. row(i)
-// appends row i's arguments.
+// parameters, as few statements as the parameter limit allows; on
+// PostgreSQL, one statement with one array per column (store.Unnest).
+// row(i) appends row i's arguments.
 func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []any, i int) []any) error {
+	return w.insertScan(prefix, suffix, rows, width, row, nil)
+}
+
+// insertScan is insert for a suffix ending in RETURNING: scan reads each
+// row returned.
+func (w *sqlw) insertScan(prefix, suffix string, rows, width int, row func(args []any, i int) []any, scan func(*sql.Rows) error) error {
+	run := func(q string, args []any) error {
+		if scan == nil {
+			return w.exec(q, args)
+		}
+		rs, err := w.query(q, args)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				return err
+			}
+		}
+		return rs.Err()
+	}
+	if w.pg && rows > 0 {
+		args := w.args[:0]
+		for i := range rows {
+			args = row(args, i)
+		}
+		w.args = args
+		q, cols, err := store.Unnest(prefix, suffix, width, args)
+		if err != nil {
+			return err
+		}
+		return run(q, cols)
+	}
 	per := chunkOf(width)
 	for start := 0; start < rows; start += per {
 		end := min(rows, start+per)
@@ -330,7 +367,7 @@ func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []an
 			args = row(args, i)
 		}
 		w.args = args
-		if err := w.exec(insertSQL(prefix, suffix, end-start, width), args); err != nil {
+		if err := run(insertSQL(prefix, suffix, end-start, width), args); err != nil {
 			return err
 		}
 	}
@@ -340,16 +377,39 @@ func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []an
 // The statements of a batch, by their parts.
 const (
 	usersInsert = "INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)"
-	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING"
+	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING RETURNING id, email"
 	usersWidth  = 10
 	attInsert   = `INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
 speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`
 	attWidth    = 22
 	auditInsert = "INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)"
 	auditWidth  = 9
-	usersSelect = "SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email IN ("
-	attSelect   = "SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id IN ("
+	usersSelect = "SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email"
+	attSelect   = "SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id"
 )
+
+// selectRows is how many keys one lookup carries: on PostgreSQL, all of
+// them, as one array.
+func (w *sqlw) selectRows() int {
+	if w.pg {
+		return 1 << 30
+	}
+	return chunkRows
+}
+
+// in runs "sel IN (keys)" with first as the first parameter; on PostgreSQL
+// "sel = ANY(array)".
+func (w *sqlw) in(sel string, first string, keys []string) (*sql.Rows, error) {
+	if w.pg {
+		return w.query(sel+" = ANY(?::text[])", []any{first, keys})
+	}
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, first)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	return w.query(sel+" IN ("+placeholders(len(keys))+")", args)
+}
 
 // insertSQL is an INSERT of rows rows of width parameters.
 func insertSQL(prefix, suffix string, rows, width int) string {
@@ -369,12 +429,17 @@ func chunkOf(width int) int { return min(chunkRows, maxParams/width) }
 func (b *batch) prepare(ctx context.Context) error {
 	w := &sqlw{pg: b.s.DB.Dialect != "sqlite"}
 	b.stmts = map[string]*sql.Stmt{}
+	if w.pg {
+		// Its statements do not depend on the number of rows, and the
+		// driver keeps them prepared.
+		return nil
+	}
 	for _, q := range []string{
 		insertSQL(usersInsert, usersSuffix, chunkOf(usersWidth), usersWidth),
 		insertSQL(attInsert, "", chunkOf(attWidth), attWidth),
 		insertSQL(auditInsert, "", chunkOf(auditWidth), auditWidth),
-		usersSelect + placeholders(chunkRows) + ")",
-		attSelect + placeholders(chunkRows) + ")",
+		usersSelect + " IN (" + placeholders(chunkRows) + ")",
+		attSelect + " IN (" + placeholders(chunkRows) + ")",
 	} {
 		q = w.q(q)
 		st, err := b.s.DB.Prepare(ctx, true, q)
@@ -406,44 +471,54 @@ func (w *sqlw) checkedLines(jobID string, from, to int) (map[int]bool, error) {
 
 // ensureUsers finds or creates the user of each row, as user.Ensure does
 // one at a time: created if new, names filled if still empty. It returns
-// user ids by email.
-func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[string]string, error) {
+// user ids by email, and the ids of the users it created: those cannot be
+// on the event yet.
+func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[string]string, map[string]bool, error) {
 	out := make(map[string]string, len(rows))
+	created := make(map[string]bool, len(rows))
 	if len(rows) == 0 {
-		return out, nil
+		return out, created, nil
 	}
 	ids := make([]string, len(rows))
 	for i := range ids {
 		ids[i] = id.New()
 	}
-	err := w.insert(usersInsert, usersSuffix, len(rows), usersWidth, func(args []any, i int) []any {
+	err := w.insertScan(usersInsert, usersSuffix, len(rows), usersWidth, func(args []any, i int) []any {
 		r := rows[i]
 		return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
+	}, func(rs *sql.Rows) error {
+		var uid, email string
+		if err := rs.Scan(&uid, &email); err != nil {
+			return err
+		}
+		out[email], created[uid] = uid, true
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bulk: users: %w", err)
+		return nil, nil, fmt.Errorf("bulk: users: %w", err)
 	}
-	var unnamed []*Row
+	// The people the account already knows.
+	var known []string
 	byEmail := make(map[string]*Row, len(rows))
 	for _, r := range rows {
-		byEmail[r.Email] = r
-	}
-	for start := 0; start < len(rows); start += chunkRows {
-		end := min(len(rows), start+chunkRows)
-		args := []any{accountID}
-		for _, r := range rows[start:end] {
-			args = append(args, r.Email)
+		if out[r.Email] == "" {
+			known = append(known, r.Email)
+			byEmail[r.Email] = r
 		}
-		rs, err := w.query(usersSelect+placeholders(end-start)+")", args)
+	}
+	var unnamed []*Row
+	for start := 0; start < len(known); start += w.selectRows() {
+		end := min(len(known), start+w.selectRows())
+		rs, err := w.in(usersSelect, accountID, known[start:end])
 		if err != nil {
-			return nil, fmt.Errorf("bulk: users: %w", err)
+			return nil, nil, fmt.Errorf("bulk: users: %w", err)
 		}
 		for rs.Next() {
 			var uid, email string
 			var first, last sql.NullString
 			if err := rs.Scan(&uid, &email, &first, &last); err != nil {
 				rs.Close()
-				return nil, err
+				return nil, nil, err
 			}
 			out[email] = uid
 			if first.String == "" && last.String == "" {
@@ -452,32 +527,28 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 		}
 		rs.Close()
 		if err := rs.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, r := range unnamed {
 		if _, err := w.tx.ExecContext(w.ctx, w.q("UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?"), r.FirstName, r.LastName, now, out[r.Email]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, r := range rows {
 		if out[r.Email] == "" {
-			return nil, fmt.Errorf("bulk: user %s was neither created nor found", r.Email)
+			return nil, nil, fmt.Errorf("bulk: user %s was neither created nor found", r.Email)
 		}
 	}
-	return out, nil
+	return out, created, nil
 }
 
 // attendees reads the event's attendees among userIDs, by user id.
 func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing, error) {
 	out := map[string]*existing{}
-	for start := 0; start < len(userIDs); start += chunkRows {
-		end := min(len(userIDs), start+chunkRows)
-		args := []any{eventID}
-		for _, u := range userIDs[start:end] {
-			args = append(args, u)
-		}
-		rs, err := w.query(attSelect+placeholders(end-start)+")", args)
+	for start := 0; start < len(userIDs); start += w.selectRows() {
+		end := min(len(userIDs), start+w.selectRows())
+		rs, err := w.in(attSelect, eventID, userIDs[start:end])
 		if err != nil {
 			return nil, fmt.Errorf("bulk: attendees: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // QueueEventEmails implements event.BatchMailer: the emails QueueEventEmail
@@ -127,7 +128,7 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 		}
 		msgs = append(msgs, msg)
 	}
-	if err := insertMessages(tx, msgs); err != nil {
+	if err := insertMessages(ctx, tx, msgs); err != nil {
 		return fmt.Errorf("mail: queue messages: %w", err)
 	}
 	return nil
@@ -138,23 +139,50 @@ func brokenTemplate(f *Found, err error) error {
 	return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", f.Name, f.Locale, f.Source, err))
 }
 
-// insertMessages writes queued messages in multi-row INSERTs of 200: the
-// rows Enqueue writes, without gorm's reflection on each.
-func insertMessages(tx *gorm.DB, msgs []Message) error {
-	const row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)"
+// messagesInsert and messageArgs are the rows Enqueue writes, without
+// gorm's reflection on each.
+const messagesInsert = `INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics, model,
+message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at)`
+
+func messageArgs(args []any, m *Message) []any {
+	return append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
+		m.MessageID, m.RefKind, m.RefID, m.Status, m.Attempts, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
+}
+
+// insertMessages writes queued messages: on PostgreSQL in one statement
+// with an array per column (store.Unnest), on SQLite in multi-row INSERTs
+// of 200.
+func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
+	const width = 19
+	if tx.Dialector.Name() == "postgres" {
+		args := make([]any, 0, len(msgs)*width)
+		for i := range msgs {
+			args = messageArgs(args, &msgs[i])
+		}
+		q, cols, err := store.Unnest(messagesInsert, "", width, args)
+		if err != nil {
+			return err
+		}
+		stx, err := store.SQLTx(tx)
+		if err != nil {
+			return err
+		}
+		_, err = stx.ExecContext(ctx, q, cols...)
+		return err
+	}
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
 	for len(msgs) > 0 {
 		n := min(len(msgs), 200)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics, model,
-message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES `)
-		args := make([]any, 0, n*18)
-		for i, m := range msgs[:n] {
+		b.WriteString(messagesInsert)
+		b.WriteString(" VALUES ")
+		args := make([]any, 0, n*width)
+		for i := range msgs[:n] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteString(row)
-			args = append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
-				m.MessageID, m.RefKind, m.RefID, m.Status, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
+			args = messageArgs(args, &msgs[i])
 		}
 		if err := tx.Exec(b.String(), args...).Error; err != nil {
 			return err
