@@ -95,6 +95,16 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			if audits != 5 {
 				t.Fatalf("audit entries for attendees: %d, want 5 (4 imported, 1 from the form)", audits)
 			}
+			var invited, edited []string
+			e.db.R.Table("audit_entries").Where("action = ? AND detail LIKE ?", "attendee.invited", `%"line":3%`).Pluck("detail", &invited)
+			e.db.R.Table("audit_entries").Where("action = ?", "attendee.edited").Pluck("detail", &edited)
+			wantInvited := `{"detail":"invited_by_team_member","emailed":true,"event_id":"` + e.ev.ID + `","job_id":"` + firstJob(t, e) + `","line":3,"roles":["attendee","speaker"]}`
+			if len(invited) != 1 || invited[0] != wantInvited {
+				t.Fatalf("audit detail of Sam's invitation: %q, want %s", invited, wantInvited)
+			}
+			if len(edited) != 1 || !strings.HasPrefix(edited[0], `{"event_id":"`+e.ev.ID+`","job_id":"`) || !strings.HasSuffix(edited[0], `","line":2,"roles":["attendee","moderator"]}`) {
+				t.Fatalf("audit detail of Ann's edit: %q", edited)
+			}
 			var report bytes.Buffer
 			if err := e.bulk.WriteErrorReport(ctx, e.caller, firstJob(t, e), &report); err != nil {
 				t.Fatal(err)

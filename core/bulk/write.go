@@ -146,8 +146,8 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 				a.NameKey = event.SearchKey(strings.ToLower(strings.TrimSpace(a.FirstName + " " + a.LastName)))
 				a.LastKey = event.SearchKey(strings.ToLower(a.LastName))
 				added = append(added, a)
-				entries = append(entries, b.entry(now, "attendee.invited", a.ID, map[string]any{
-					"event_id": b.ev.ID, "job_id": b.job.ID, "line": r.Line, "roles": a.Roles(), "detail": a.Detail, "emailed": b.imp.SendEmail}))
+				entries = append(entries, b.entry(now, "attendee.invited", a.ID, entryDetail{
+					EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles(), Detail: a.Detail, Emailed: &b.imp.SendEmail}))
 				continue
 			}
 			a := &event.Attendee{ID: old.ID, Status: old.Status, Detail: old.Detail, Speaker: old.Speaker, Moderator: old.Moderator,
@@ -182,8 +182,8 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 			}
 			a.UpdatedAt = now
 			changed = append(changed, a)
-			entries = append(entries, b.entry(now, "attendee.edited", a.ID, map[string]any{
-				"event_id": b.ev.ID, "job_id": b.job.ID, "line": r.Line, "roles": a.Roles()}))
+			entries = append(entries, b.entry(now, "attendee.edited", a.ID, entryDetail{
+				EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles()}))
 		}
 		if err := w.insertAttendees(added); err != nil {
 			if store.IsUniqueViolation(err) {
@@ -241,7 +241,18 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 
 var errRetry = errors.New("bulk: batch raced with another change; retrying")
 
-func (b *batch) entry(now time.Time, action, target string, detail map[string]any) audit.Entry {
+// entryDetail is the detail of an imported attendee's audit entry, its
+// fields in the order a map's would be written.
+type entryDetail struct {
+	Detail  event.Detail `json:"detail,omitempty"`
+	Emailed *bool        `json:"emailed,omitempty"`
+	EventID string       `json:"event_id"`
+	JobID   string       `json:"job_id"`
+	Line    int          `json:"line"`
+	Roles   []string     `json:"roles"`
+}
+
+func (b *batch) entry(now time.Time, action, target string, detail entryDetail) audit.Entry {
 	d, _ := json.Marshal(detail)
 	return audit.Entry{ID: id.New(), AccountID: b.ev.AccountID, At: now, ActorKind: b.by.Kind, ActorID: b.by.ID,
 		Action: action, TargetKind: "attendee", TargetID: target, Detail: string(d)}
