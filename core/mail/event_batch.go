@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -151,11 +152,18 @@ func messageArgs(args []any, m *Message) []any {
 
 // insertMessages writes queued messages: on PostgreSQL in one statement
 // with an array per column (store.Unnest), on SQLite in multi-row INSERTs
-// of 200.
+// of 50 through one statement prepared for the call. (gorm's statement
+// cache prepares again on every execution inside a transaction, and
+// SQLite's parse grows with the parameters.)
 func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
-	const width = 19
+	const width, per = 19, 50
+	stx, err := store.SQLTx(tx)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, min(len(msgs), per)*width)
 	if tx.Dialector.Name() == "postgres" {
-		args := make([]any, 0, len(msgs)*width)
+		args = make([]any, 0, len(msgs)*width)
 		for i := range msgs {
 			args = messageArgs(args, &msgs[i])
 		}
@@ -163,28 +171,32 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		if err != nil {
 			return err
 		}
-		stx, err := store.SQLTx(tx)
-		if err != nil {
-			return err
-		}
 		_, err = stx.ExecContext(ctx, q, cols...)
 		return err
 	}
-	row := "(" + strings.Repeat("?,", width-1) + "?)"
+	values := func(n int) string {
+		row := "(" + strings.Repeat("?,", width-1) + "?)"
+		return messagesInsert + " VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	}
+	var full *sql.Stmt
+	if len(msgs) >= per {
+		if full, err = stx.PrepareContext(ctx, values(per)); err != nil {
+			return err
+		}
+		defer full.Close()
+	}
 	for len(msgs) > 0 {
-		n := min(len(msgs), 200)
-		var b strings.Builder
-		b.WriteString(messagesInsert)
-		b.WriteString(" VALUES ")
-		args := make([]any, 0, n*width)
+		n := min(len(msgs), per)
+		args = args[:0]
 		for i := range msgs[:n] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(row)
 			args = messageArgs(args, &msgs[i])
 		}
-		if err := tx.Exec(b.String(), args...).Error; err != nil {
+		if n == per {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = stx.ExecContext(ctx, values(n), args...)
+		}
+		if err != nil {
 			return err
 		}
 		msgs = msgs[n:]
