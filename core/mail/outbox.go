@@ -44,7 +44,8 @@ type Message struct {
 	Model string `gorm:"type:text" json:"-"`
 	// MessageID is the Message-ID header, fixed when queued: a retry or a
 	// re-send after a crash carries the same one, so receivers can tell.
-	MessageID string `gorm:"size:255;not null;uniqueIndex" json:"message_id"`
+	// It is unique because it is made from the row's id.
+	MessageID string `gorm:"size:255;not null" json:"message_id"`
 	// RefKind/RefID name what caused it ("invitation" and its id, "test").
 	RefKind string `gorm:"size:32" json:"ref_kind"`
 	RefID   string `gorm:"size:36;index" json:"ref_id,omitempty"`
@@ -68,6 +69,13 @@ type Message struct {
 
 // TableName names the table.
 func (Message) TableName() string { return "mail_messages" }
+
+// Indexes implements store.Indexer. The unique index on message_id that
+// earlier versions created is dropped: nothing looks a message up by it,
+// and every message queued paid for it.
+func (Message) Indexes() []string {
+	return []string{"DROP INDEX IF EXISTS idx_mail_messages_message_id"}
+}
 
 // Models are the tables this package owns.
 func Models() []any { return []any{&StoredTemplate{}, &Message{}} }
