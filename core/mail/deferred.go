@@ -26,45 +26,88 @@ import (
 // what a template fixed in between should give.
 
 // deferredModel is a deferred message's Model column: the part its batch
-// shares, written once per batch, and the recipient's own part.
+// shares, encoded once per batch, and the recipient's own part. Keys are
+// short and empty values left out: a bulk import writes one per person.
 type deferredModel struct {
 	Base deferredBase `json:"b"`
 	Row  deferredRow  `json:"r"`
 }
 
 // deferredBase is the model without the recipient, and the calendar
-// invitation without its attendee, UID and link (nil for none).
+// invitation's own parts (nil for none): its start, end and summary are the
+// resource's schedule and title.
 type deferredBase struct {
-	Model    Model   `json:"m"`
-	Calendar *Invite `json:"c,omitempty"`
+	Resource  deferredResource  `json:"res"`
+	Organizer deferredPerson    `json:"org"`
+	Account   string            `json:"acc,omitempty"`
+	Calendar  *deferredCalendar `json:"cal,omitempty"`
+}
+
+type deferredResource struct {
+	Title       string     `json:"t,omitempty"`
+	Description string     `json:"d,omitempty"`
+	Type        string     `json:"ty,omitempty"`
+	TypeID      string     `json:"id,omitempty"`
+	Live        bool       `json:"l,omitempty"`
+	StartsAt    *time.Time `json:"s,omitempty"`
+	EndsAt      *time.Time `json:"e,omitempty"`
+	TimeZone    string     `json:"tz,omitempty"`
+	Schedule    string     `json:"sc,omitempty"`
+}
+
+type deferredPerson struct {
+	Name      string `json:"n,omitempty"`
+	FirstName string `json:"f,omitempty"`
+	LastName  string `json:"l,omitempty"`
+	Email     string `json:"e,omitempty"`
+}
+
+type deferredCalendar struct {
+	Sequence int64     `json:"seq"`
+	Stamp    time.Time `json:"at"`
+	Details  string    `json:"d,omitempty"`
+	// Organizer is set when the invitation's organizer is not the
+	// model's (the sender's address stands in for a missing one).
+	Organizer *deferredPerson `json:"org,omitempty"`
 }
 
 // deferredRow is one recipient's part of the model.
 type deferredRow struct {
-	Invitee   Person    `json:"i"`
-	Role      string    `json:"r,omitempty"`
-	RoleID    string    `json:"ri,omitempty"`
-	Link      string    `json:"l,omitempty"`
-	ExpiresAt time.Time `json:"x,omitempty"`
-	Expires   string    `json:"xs,omitempty"`
+	Invitee   deferredPerson `json:"i"`
+	Role      string         `json:"r,omitempty"`
+	RoleID    string         `json:"ri,omitempty"`
+	Link      string         `json:"l,omitempty"`
+	ExpiresAt time.Time      `json:"x,omitzero"`
+	Expires   string         `json:"xs,omitempty"`
 	// CalendarUID is the calendar invitation's UID ("" without one).
 	CalendarUID string `json:"u,omitempty"`
 }
+
+func toDeferred(p Person) deferredPerson       { return deferredPerson(p) }
+func (p deferredPerson) person() Person        { return Person(p) }
+func (r *deferredResource) resource() Resource { return Resource(*r) }
 
 // deferredBatch writes the Model columns of one batch's messages.
 type deferredBatch struct {
 	base []byte
 }
 
-// newDeferredBatch encodes what the batch's messages share: m and cal with
-// their recipient fields left empty.
+// newDeferredBatch encodes what the batch's messages share: m without its
+// recipient, and cal (nil for none) without its attendee, UID and link. A
+// calendar's start, end and summary must be m's resource's.
 func newDeferredBatch(m *Model, cal *Invite) (*deferredBatch, error) {
-	b := deferredBase{Model: *m, Calendar: cal}
-	b.Model.Invitee, b.Model.Role, b.Model.RoleID, b.Model.Link, b.Model.ExpiresAt, b.Model.Expires = Person{}, "", "", "", time.Time{}, ""
+	b := deferredBase{Resource: deferredResource(m.Resource), Organizer: toDeferred(m.Organizer), Account: m.Account}
 	if cal != nil {
-		c := *cal
-		c.UID, c.URL, c.Attendee = "", "", Person{}
-		b.Calendar = &c
+		r := m.Resource
+		if r.StartsAt == nil || !cal.Start.Equal(*r.StartsAt) || (r.EndsAt == nil) != cal.End.IsZero() ||
+			(r.EndsAt != nil && !cal.End.Equal(*r.EndsAt)) || cal.Summary != r.Title {
+			return nil, errors.New("mail: a deferred calendar invitation must have its resource's schedule and title")
+		}
+		b.Calendar = &deferredCalendar{Sequence: cal.Sequence, Stamp: cal.Stamp, Details: cal.Details}
+		if cal.Organizer != m.Organizer {
+			o := toDeferred(cal.Organizer)
+			b.Calendar.Organizer = &o
+		}
 	}
 	enc, err := json.Marshal(b)
 	if err != nil {
@@ -76,7 +119,7 @@ func newDeferredBatch(m *Model, cal *Invite) (*deferredBatch, error) {
 // column is the Model column of the message for m (a model of the batch,
 // filled for its recipient) with calendar UID uid ("" without one).
 func (d *deferredBatch) column(m *Model, uid string) (string, error) {
-	row, err := json.Marshal(deferredRow{Invitee: m.Invitee, Role: m.Role, RoleID: m.RoleID, Link: m.Link,
+	row, err := json.Marshal(deferredRow{Invitee: toDeferred(m.Invitee), Role: m.Role, RoleID: m.RoleID, Link: m.Link,
 		ExpiresAt: m.ExpiresAt, Expires: m.Expires, CalendarUID: uid})
 	if err != nil {
 		return "", err
@@ -107,9 +150,9 @@ func renderDeferred(ctx context.Context, cat *Catalog, m *Message) error {
 	if err := json.Unmarshal([]byte(m.Model), &d); err != nil {
 		return &permanentError{fmt.Errorf("its stored model cannot be read: %w", err)}
 	}
-	model := d.Base.Model
 	r := d.Row
-	model.Invitee, model.Role, model.RoleID, model.Link, model.ExpiresAt, model.Expires = r.Invitee, r.Role, r.RoleID, r.Link, r.ExpiresAt, r.Expires
+	model := Model{Resource: d.Base.Resource.resource(), Organizer: d.Base.Organizer.person(), Account: d.Base.Account,
+		Invitee: r.Invitee.person(), Role: r.Role, RoleID: r.RoleID, Link: r.Link, ExpiresAt: r.ExpiresAt, Expires: r.Expires}
 	found, cp, err := cat.Lookup(ctx, m.Template, m.Locale)
 	var p *problem.Error
 	switch {
@@ -124,9 +167,18 @@ func renderDeferred(ctx context.Context, cat *Catalog, m *Message) error {
 	}
 	m.Subject, m.HTML, m.Text = out.Subject, out.HTML, out.Text
 	if c := d.Base.Calendar; c != nil {
-		in := *c
-		in.UID, in.URL, in.Attendee = r.CalendarUID, model.Link, model.Invitee
-		in.Details = strings.TrimSpace(in.Details + "\n\nJoin: " + model.Link)
+		in := Invite{UID: r.CalendarUID, Sequence: c.Sequence, Summary: model.Resource.Title, URL: model.Link, Stamp: c.Stamp,
+			Details:   strings.TrimSpace(c.Details + "\n\nJoin: " + model.Link),
+			Organizer: model.Organizer, Attendee: model.Invitee}
+		if s := model.Resource.StartsAt; s != nil {
+			in.Start = *s
+		}
+		if e := model.Resource.EndsAt; e != nil {
+			in.End = *e
+		}
+		if c.Organizer != nil {
+			in.Organizer = c.Organizer.person()
+		}
 		m.ICS = in.ICS()
 	}
 	return nil
