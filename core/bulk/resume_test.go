@@ -133,3 +133,78 @@ func TestDropStale(t *testing.T) {
 		t.Fatalf("status %s", j.Status)
 	}
 }
+
+// TestFailedBatchStopsTheBatchBeside: on PostgreSQL a batch is written
+// while the next one is; when a batch fails, the one beside it rolls back
+// too, the checkpoint stays where the last committed batch left it, and a
+// resumed run ends with every row once.
+func TestFailedBatchStopsTheBatchBeside(t *testing.T) {
+	e := newEnv(t, store.Postgres, event.RegistrationOpen)
+	e.bulk.BatchRows = 100
+	ctx := context.Background()
+	// Row 450 cannot be written while this trigger is there: the fifth
+	// batch fails, the sixth is being written beside it.
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_p0450() RETURNS trigger AS $$ BEGIN
+		   IF NEW.email = 'p0450@example.org' THEN RAISE EXCEPTION 'p0450 refused by the test'; END IF;
+		   RETURN NEW; END $$ LANGUAGE plpgsql`,
+		`CREATE TRIGGER refuse_p0450 BEFORE INSERT ON attendees FOR EACH ROW EXECUTE FUNCTION refuse_p0450()`,
+	} {
+		if err := e.db.W.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(hdr)
+	for i := range 1000 {
+		fmt.Fprintf(&b, "p%04d@example.org,First,Last,,,,\n", i)
+	}
+	up, err := e.bulk.Upload(ctx, e.caller, e.ev.ID, "p.csv", strings.NewReader(b.String()))
+	if err != nil || up.Report.Valid != 1000 {
+		t.Fatalf("%v %+v", err, up)
+	}
+	if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	r := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
+	if _, err := r.Run(ctx, up.Job.ID); err == nil || !strings.Contains(err.Error(), "p0450 refused by the test") {
+		t.Fatalf("run: %v, want the failed batch's error", err)
+	}
+	count := func(q string, args ...any) int64 {
+		var n int64
+		if err := e.db.R.Raw(q, args...).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var imp bulk.Import
+	e.db.R.Where("job_id = ?", up.Job.ID).Take(&imp)
+	j, _ := e.bulk.Job(ctx, e.caller, up.Job.ID)
+	// Lines 2..401 (p0000..p0399) are in; the batch of p0450 and the one
+	// beside it are not.
+	if n := count("SELECT COUNT(*) FROM attendees WHERE event_id = ?", e.ev.ID); n != 400 || j.Processed != 400 || imp.Line != 402 {
+		t.Fatalf("after the failure: %d attendees, job processed %d, checkpoint line %d; want 400, 400, 402", n, j.Processed, imp.Line)
+	}
+	if n := count("SELECT COUNT(*) FROM mail_messages WHERE ref_kind = 'attendee'"); n != 400 {
+		t.Fatalf("%d invitations queued, want 400", n)
+	}
+
+	if err := e.db.W.Exec("DROP TRIGGER refuse_p0450 ON attendees").Error; err != nil {
+		t.Fatal(err)
+	}
+	again := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second",
+		Now: func() time.Time { return time.Now().UTC().Add(time.Hour) }}
+	if n, err := again.RunPending(ctx); err != nil || n != 1 {
+		t.Fatalf("resume: %d %v", n, err)
+	}
+	j, _ = e.bulk.Job(ctx, e.caller, up.Job.ID)
+	if j.Status != job.Done || string(j.Counts) != `{"added":1000,"updated":0,"unchanged":0,"refused":0}` {
+		t.Fatalf("job %+v counts %s", j, j.Counts)
+	}
+	if n := count("SELECT COUNT(DISTINCT email) FROM attendees WHERE event_id = ?", e.ev.ID); n != 1000 || count("SELECT COUNT(*) FROM attendees") != 1000 {
+		t.Fatalf("%d distinct attendees after the resume, want 1000", n)
+	}
+	if n := count("SELECT COUNT(DISTINCT ref_id) FROM mail_messages WHERE ref_kind = 'attendee'"); n != 1000 || count("SELECT COUNT(*) FROM mail_messages") != 1000 {
+		t.Fatalf("%d invitations after the resume, want one per attendee", n)
+	}
+}

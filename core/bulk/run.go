@@ -12,6 +12,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Handler is the job handler that imports confirmed bulk invites; the
@@ -72,6 +73,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		return err
 	}
 	defer b.close()
+	w := &writer{b: b, ctx: ctx, from: imp.Offset, beside: s.DB.Dialect == store.Postgres}
 	rows := make([]pendingRow, 0, s.batchRows())
 	for {
 		row, probs, err := rd.Next()
@@ -82,26 +84,29 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		if errors.As(err, &fe) {
 			// The file passed its check, so only a changed reader could
 			// get here; stopping is better than importing half a file.
-			return s.fail(ctx, j, l, "the staged file can no longer be read: "+fe.Error())
+			return errors.Join(w.wait(), s.fail(ctx, j, l, "the staged file can no longer be read: "+fe.Error()))
 		}
 		if err != nil {
-			return err
+			return errors.Join(err, w.wait())
 		}
 		rows = append(rows, pendingRow{row, probs})
 		if len(rows) == cap(rows) {
-			if err := b.commit(ctx, rows, rd.Offset(), rd.NextLine()); err != nil {
+			if err := w.write(rows, rd.Offset(), rd.NextLine()); err != nil {
 				return err
 			}
-			rows = rows[:0]
+			rows = make([]pendingRow, 0, s.batchRows())
 			if err := stop.Err(); err != nil {
-				return err
+				return errors.Join(err, w.wait())
 			}
 		}
 	}
 	if len(rows) > 0 {
-		if err := b.commit(ctx, rows, rd.Offset(), rd.NextLine()); err != nil {
+		if err := w.write(rows, rd.Offset(), rd.NextLine()); err != nil {
 			return err
 		}
+	}
+	if err := w.wait(); err != nil {
+		return err
 	}
 	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
 		if err := job.Finish(tx, j.ID, l.Runner, job.Done, "", s.now()); err != nil {
@@ -114,6 +119,60 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 			"event_id": ev.ID, "added": b.counts.Added, "updated": b.counts.Updated, "unchanged": b.counts.Unchanged, "refused": b.counts.Refused,
 		})
 	})
+}
+
+// writer commits a run's batches in file order. On PostgreSQL a batch is
+// written on its own connection while the next one is read and written
+// (beside): the server and the gateway then work at the same time instead
+// of each waiting for the other, and commit order keeps the checkpoint
+// exact. SQLite has one writer connection, so its batches go one by one.
+type writer struct {
+	b      *batch
+	ctx    context.Context
+	from   int64 // where the next batch starts
+	beside bool
+	last   *inflight // the batch being written in the background
+}
+
+// write commits rows, which end at (offset, line). Beside another batch it
+// returns once the batch before has committed, with that batch's error.
+func (w *writer) write(rows []pendingRow, offset int64, line int) error {
+	from := w.from
+	w.from = offset
+	if !w.beside {
+		return w.b.commit(w.ctx, rows, from, offset, line, nil)
+	}
+	prev := w.last
+	cur := &inflight{done: make(chan struct{})}
+	w.last = cur
+	go func() {
+		defer close(cur.done)
+		cur.err = w.b.commit(w.ctx, rows, from, offset, line, prev)
+	}()
+	if prev == nil {
+		return nil
+	}
+	<-prev.done
+	if prev.err != nil {
+		<-cur.done
+		return prev.err
+	}
+	return nil
+}
+
+// wait returns once every batch has ended, with the first error.
+func (w *writer) wait() error {
+	if w.last == nil {
+		return nil
+	}
+	<-w.last.done
+	err := w.last.err
+	w.last = nil
+	if errors.Is(err, errEarlierBatch) {
+		// write returned the earlier batch's own error already.
+		return nil
+	}
+	return err
 }
 
 // fail ends a job that cannot go on, saying why.

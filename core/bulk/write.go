@@ -51,21 +51,49 @@ type existing struct {
 	Speaker, Moderator                        bool
 }
 
-// commit writes rows in one transaction together with the checkpoint
-// (offset, line): either all of it happens, or none, and only if the job's
-// checkpoint and lease are still the ones this runner holds.
-func (b *batch) commit(ctx context.Context, rows []pendingRow, offset int64, line int) error {
+// inflight is a batch being written beside the reading of the next one;
+// done is closed once it has committed (err nil) or failed.
+type inflight struct {
+	done chan struct{}
+	err  error
+}
+
+// errEarlierBatch: the batch before this one failed, so this one, written
+// beside it, rolls back; the job resumes from the last checkpoint.
+var errEarlierBatch = errors.New("bulk: an earlier batch failed")
+
+// commit writes rows in one transaction together with the move of the
+// checkpoint from from to (offset, line): either all of it happens, or
+// none, and only if the job's checkpoint and lease are still the ones this
+// runner holds. When prev is not nil the batch before runs at the same
+// time on another connection: this one writes its rows, then waits for
+// prev to commit before it moves the checkpoint on from where prev left it
+// and commits, so batches commit in file order whatever happens.
+func (b *batch) commit(ctx context.Context, rows []pendingRow, from, offset int64, line int, prev *inflight) error {
 	for try := 0; ; try++ {
-		err := b.commitOnce(ctx, rows, offset, line)
+		err := b.commitOnce(ctx, rows, from, offset, line, prev)
+		if errors.Is(err, errBlocked) {
+			<-prev.done
+			continue
+		}
 		if !errors.Is(err, errRetry) || try == 4 {
 			return err
 		}
 	}
 }
 
-func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64, line int) error {
+// blockedAfter bounds how long a batch, its rows written, waits for the
+// batch before it to commit. A batch takes well under a second; one that
+// waits longer may hold a row the batch before needs (two rows the file
+// check should have called duplicates), and rolls back to let it through.
+const blockedAfter = 10 * time.Second
+
+var errBlocked = errors.New("bulk: the batch before did not commit in time")
+
+func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset int64, line int, prev *inflight) error {
 	now := b.s.now()
-	counts := b.counts
+	// counts is this batch's part; total is the job's once it commits.
+	var counts, total Counts
 	wake := false
 	err := b.s.DB.Tx(ctx, func(tx *gorm.DB) error {
 		stx, err := store.SQLTx(tx)
@@ -219,19 +247,34 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, offset int64,
 				return err
 			}
 		}
-		ok, err := w.checkpoint(b.job.ID, b.imp.Offset, offset, line, now)
+		if prev != nil {
+			t := time.NewTimer(blockedAfter)
+			select {
+			case <-prev.done:
+				t.Stop()
+			case <-t.C:
+				return errBlocked
+			}
+			if prev.err != nil {
+				return errEarlierBatch
+			}
+		}
+		// Every batch before this one has committed, and set b.counts.
+		total = Counts{Added: b.counts.Added + counts.Added, Updated: b.counts.Updated + counts.Updated,
+			Unchanged: b.counts.Unchanged + counts.Unchanged, Refused: b.counts.Refused + counts.Refused}
+		ok, err := w.checkpoint(b.job.ID, from, offset, line, now)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return job.ErrLeaseLost
 		}
-		return job.Step(tx, b.job.ID, b.lease.Runner, counts.Processed(), counts, now, b.lease.Until())
+		return job.Step(tx, b.job.ID, b.lease.Runner, total.Processed(), total, now, b.lease.Until())
 	})
 	if err != nil {
 		return err
 	}
-	b.counts = counts
+	b.counts = total
 	b.imp.Offset, b.imp.Line = offset, line
 	if wake {
 		b.s.Events.WakeMail()
