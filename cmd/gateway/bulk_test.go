@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
@@ -233,4 +236,84 @@ func waitJob(t *testing.T, db *store.DB, ok func(*job.Job) bool, timeout time.Du
 	j := currentJob(t, db)
 	t.Fatalf("job not there in %s: %+v\n%s", timeout, j, msg)
 	return nil
+}
+
+// TestBulkInvitationsArrive: the invitations the CLI's import queues (with
+// their model, not their bodies) are rendered and delivered by `gateway
+// serve`'s outbox: each person receives their own invitation with their
+// login link, role and calendar invitation, and the sign-in link works.
+func TestBulkInvitationsArrive(t *testing.T) {
+	md := mailtest.Start(t)
+	dsn, db, _, _ := bulkEvent(t, store.SQLite)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.csv")
+	os.WriteFile(file, []byte("Email,First Name,Last Name,Speaker\nann@example.org,Ann,Lee,Yes\nbob@example.org,Bob,\"Ray, Jr.\",\ncat@example.org,Cat,Kim,No\n"), 0o600)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	env := []string{"GATEWAY_DATABASE_DSN=" + dsn, "GATEWAY_ADMIN_EMAIL=owner@org.test", "GATEWAY_MAIL_FROM=Gateway <noreply@org.test>",
+		"GATEWAY_LISTEN=" + addr, "GATEWAY_BASE_URL=" + base,
+		"GATEWAY_MAIL_SMTP_HOST=127.0.0.1", fmt.Sprintf("GATEWAY_MAIL_SMTP_PORT=%d", md.SMTPPort), "GATEWAY_MAIL_SMTP_TLS=none"}
+	cmd := exec.Command(binary, "events", "bulk-invite", "summit-2026", file)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"added":3`) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var queued []mail.Message
+	db.R.Where("ref_kind = ?", "attendee").Find(&queued)
+	for _, m := range queued {
+		if m.HTML != "" || m.Model == "" || m.Subject != "Org invited you to Summit" {
+			t.Fatalf("queued invitation: subject %q, %d bytes of HTML, model %q", m.Subject, len(m.HTML), m.Model)
+		}
+	}
+	if len(queued) != 3 {
+		t.Fatalf("%d invitations queued, want 3", len(queued))
+	}
+
+	startGateway(t, env...)
+	got := md.Wait(3, 30*time.Second)
+	byTo := map[string]mailtest.Received{}
+	for _, r := range got {
+		byTo[r.To[0].Address] = r
+	}
+	for to, role := range map[string]string{"ann@example.org": "Speaker", "bob@example.org": "Attendee", "cat@example.org": "Attendee"} {
+		r, ok := byTo[to]
+		if !ok {
+			t.Fatalf("no invitation reached %s: %+v", to, got)
+		}
+		if r.Subject != "Org invited you to Summit" || !strings.Contains(r.Text, "Your role: "+role) || !strings.Contains(r.Text, base+"/l/") {
+			t.Fatalf("invitation to %s:\n%s\n%s", to, r.Subject, r.Text)
+		}
+		if len(r.Attachments) != 1 || r.Attachments[0].FileName != "invite.ics" {
+			t.Fatalf("invitation to %s has attachments %+v", to, r.Attachments)
+		}
+		ics := md.Attachment(r, r.Attachments[0])
+		if !strings.Contains(ics, "SUMMARY:Summit") || !strings.Contains(ics, "mailto:"+to) {
+			t.Fatalf("calendar invitation to %s:\n%s", to, ics)
+		}
+	}
+	if !strings.Contains(byTo["bob@example.org"].Text, "Hello Bob Ray, Jr.") {
+		t.Fatalf("Bob's invitation:\n%s", byTo["bob@example.org"].Text)
+	}
+	// Ann's link signs her in to the event site.
+	text := byTo["ann@example.org"].Text
+	link := strings.Fields(text[strings.Index(text, base+"/l/"):])[0]
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Post(link, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/e/summit-2026") {
+		t.Fatalf("signing in with Ann's link: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var sent int64
+	deadline := time.Now().Add(10 * time.Second)
+	for sent != 3 && time.Now().Before(deadline) {
+		db.R.Model(&mail.Message{}).Where("status = ? AND model = '' AND html = ''", mail.Sent).Count(&sent)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if sent != 3 {
+		t.Fatalf("%d messages recorded as sent with their model erased, want 3", sent)
+	}
 }

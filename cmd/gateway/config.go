@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 // environment variables over it (GATEWAY_LISTEN, GATEWAY_BASE_URL,
 // GATEWAY_DATABASE_DSN, GATEWAY_ADMIN_EMAIL, GATEWAY_LOG_LEVEL,
 // GATEWAY_LOG_FORMAT, GATEWAY_MAIL_FROM, GATEWAY_MAIL_SMTP_HOST,
-// GATEWAY_MAIL_SMTP_USERNAME, GATEWAY_MAIL_SMTP_PASSWORD).
+// GATEWAY_MAIL_SMTP_PORT, GATEWAY_MAIL_SMTP_TLS, GATEWAY_MAIL_SMTP_USERNAME,
+// GATEWAY_MAIL_SMTP_PASSWORD).
 type Config struct {
 	// Listen is the address to serve on.
 	Listen string `yaml:"listen"`
@@ -163,16 +165,28 @@ func loadConfig(path string, required bool) (*Config, error) {
 		"GATEWAY_ADMIN_EMAIL": &c.Bootstrap.AdminEmail, "GATEWAY_LOG_LEVEL": &c.Log.Level, "GATEWAY_LOG_FORMAT": &c.Log.Format,
 		"GATEWAY_MAIL_FROM": &c.Mail.From, "GATEWAY_MAIL_SMTP_HOST": &c.Mail.SMTP.Host,
 		"GATEWAY_MAIL_SMTP_USERNAME": &c.Mail.SMTP.Username, "GATEWAY_MAIL_SMTP_PASSWORD": &c.Mail.SMTP.Password,
+		"GATEWAY_MAIL_SMTP_TLS": &c.Mail.SMTP.TLS,
 	} {
 		if v, ok := os.LookupEnv(env); ok {
 			*dst = v
 		}
 	}
+	var envErrs []error
+	if v, ok := os.LookupEnv("GATEWAY_MAIL_SMTP_PORT"); ok {
+		p, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("GATEWAY_MAIL_SMTP_PORT: %q is not a port number", v))
+		}
+		c.Mail.SMTP.Port = p
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	return c, c.Validate()
+	if err := c.Validate(); err != nil || len(envErrs) > 0 {
+		return c, errors.Join(append(envErrs, err)...)
+	}
+	return c, nil
 }
 
 // Validate reports every problem at once.

@@ -54,6 +54,11 @@ type started struct {
 func startGateway(t *testing.T, env ...string) *started {
 	t.Helper()
 	addr := freeAddr(t)
+	for _, kv := range env {
+		if a, ok := strings.CutPrefix(kv, "GATEWAY_LISTEN="); ok {
+			addr = a // the caller's, so links made before can point here
+		}
+	}
 	cmd := exec.Command(binary, "serve", "--print-admin-login-link")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), append([]string{"GATEWAY_LISTEN=" + addr, "GATEWAY_LOG_FORMAT=json"}, env...)...)
@@ -148,11 +153,14 @@ plugins:
   - name: "Bad Name"
     kind: teleporter
 `), 0o600)
-	out, err := exec.Command(binary, "serve", "--config", cfg).CombinedOutput()
+	cmd := exec.Command(binary, "serve", "--config", cfg)
+	cmd.Env = append(os.Environ(), "GATEWAY_MAIL_SMTP_PORT=twenty-five", "GATEWAY_MAIL_SMTP_TLS=maybe", "GATEWAY_MAIL_SMTP_HOST=127.0.0.1", "GATEWAY_MAIL_FROM=x@y.test")
+	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatal("serve accepted a broken config")
 	}
-	for _, want := range []string{"listen:", "base_url:", "bootstrap.admin_email:", "log.level:", "plugins[0]"} {
+	for _, want := range []string{"listen:", "base_url:", "bootstrap.admin_email:", "log.level:", "plugins[0]",
+		`GATEWAY_MAIL_SMTP_PORT: "twenty-five" is not a port number`, "mail.smtp.tls"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
