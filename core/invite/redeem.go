@@ -163,6 +163,9 @@ type RedeemInput struct {
 
 // Entry is a successful redemption: who goes in, where, with which role.
 type Entry struct {
+	// Invitation and Resource hold what the redemption read to decide, not
+	// whole rows: no names or creation time of the invitation, no title,
+	// description, end or time zone of the resource.
 	Invitation *Invitation
 	Resource   *resource.Resource
 	User       *user.User
@@ -200,9 +203,9 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	// the write: on SQLite every redemption's transaction runs on the one
 	// writer, one after another, so each microsecond spent there is spent
 	// by all of them.
-	r := &redemption{s: s, st: st, in: in, now: now, secret: secret,
+	r := &redemption{s: s, st: st, in: in, now: now, at: s.DB.TimeArg(now), secret: secret,
 		tokenHash: token.Hash(in.Token), secretHash: token.Hash(secret),
-		redemptionID: id.New(), auditID: id.New(), newUserID: id.New()}
+		redemptionID: id.New(), auditID: id.New()}
 	r.email, r.emailErr = user.NormalizeEmail(in.Email)
 	err = s.DB.Write(ctx, r.run)
 	if err != nil {
@@ -230,13 +233,14 @@ type redemption struct {
 	st     *stmts
 	in     RedeemInput
 	now    time.Time
+	at     any // now as the statements' argument (store.TimeArg)
 	secret string
 
 	// worked out before the transaction
-	tokenHash, secretHash            string
-	redemptionID, auditID, newUserID string
-	email                            string // the typed email, normalized
-	emailErr                         error
+	tokenHash, secretHash string
+	redemptionID, auditID string
+	email                 string // the typed email, normalized
+	emailErr              error
 
 	entry *Entry
 	// refused is a refusal to give the person; the transaction still
@@ -246,7 +250,7 @@ type redemption struct {
 
 func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	r.entry, r.refused = nil, nil
-	l, err := loadHashed(ctx, tx.StmtContext(ctx, r.st.loadW), r.tokenHash)
+	l, err := loadForRedeem(ctx, tx.StmtContext(ctx, r.st.loadW), r.tokenHash)
 	if err != nil {
 		return r.refuse(err)
 	}
@@ -273,7 +277,7 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	if ok, err := r.checkEmail(ctx, tx, l); err != nil || !ok {
 		return err
 	}
-	res, err := tx.StmtContext(ctx, r.st.consume).ExecContext(ctx, r.now, l.inv.ID, r.now)
+	res, err := tx.StmtContext(ctx, r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
 	if err != nil {
 		return err
 	}
@@ -285,18 +289,18 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(ctx, tx, r.st, r.newUserID, r.now); err != nil {
+	if e.User, err = l.invitee(ctx, tx, r.st, r.at); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {
+	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
 		return err
 	}
-	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.now); err != nil {
+	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.at); err != nil {
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
 	r.entry = e
-	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
+	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.at, "invitation.redeemed", "invitation", l.inv.ID,
 		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -315,7 +319,7 @@ func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID 
 	e := &Entry{Invitation: l.inv, Resource: l.res, Reentry: true, DeviceSecret: r.secret,
 		User: &user.User{ID: userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}}
 	var err error
-	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, userID, r.now); err != nil {
+	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, userID, r.at); err != nil {
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
@@ -323,7 +327,7 @@ func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID 
 	if !e.Upgraded {
 		return nil
 	}
-	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, userID, r.now, "participant.upgraded", "resource", l.res.ID,
+	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, userID, r.at, "participant.upgraded", "resource", l.res.ID,
 		"role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -350,8 +354,8 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 	if r.emailErr == nil && token.Equal(r.email, l.inv.Email) {
 		return true, nil
 	}
-	start := r.now.Add(-window)
-	if _, err := tx.StmtContext(ctx, r.st.countGuess).ExecContext(ctx, start, start, r.now, l.inv.ID); err != nil {
+	start := r.s.DB.TimeArg(r.now.Add(-window))
+	if _, err := tx.StmtContext(ctx, r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
 		return false, err
 	}
 	return false, r.refuse(ErrEmailMismatch)
@@ -359,7 +363,7 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 
 // enterAs records the person inside the resource with the higher of their
 // present role and the invited one, returning (role, previous role).
-func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID string, now time.Time) (string, string, error) {
+func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID string, now any) (string, string, error) {
 	// Most people enter once: try the insert first.
 	r, err := tx.StmtContext(ctx, st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
 	if err != nil {
@@ -383,7 +387,7 @@ func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID strin
 
 // record writes the audit entry of an invitee's action in the same
 // transaction. detail is pairs of keys and values, kept in order.
-func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now time.Time, action, targetKind, targetID string, detail ...string) error {
+func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now any, action, targetKind, targetID string, detail ...string) error {
 	b := make([]byte, 0, 96)
 	b = append(b, '{')
 	for i := 0; i+1 < len(detail); i += 2 {

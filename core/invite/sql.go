@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
@@ -30,6 +31,22 @@ LEFT JOIN invitation_settings s ON s.account_id = i.account_id
 LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
 WHERE i.token_hash = $1`
 
+	// sqlLoadW is sqlLoad for a redemption's transaction: only the columns
+	// the decision and the entry use. It runs on the one writer, which every
+	// redemption waits for, and each column read costs the driver a few
+	// calls into SQLite there.
+	sqlLoadW = `SELECT i.id, i.account_id, i.resource_id, i.email, i.role,
+	i.max_uses, i.uses, i.device_binding, i.expires_at, i.revoked_at, i.replaced_by,
+	i.failed_guesses, i.guess_window_start,
+	r.type, r.starts_at, r.chat_collab, r.adapter, r.external_id, r.deleted_at,
+	s.enabled, s.blocked_domains, s.allowed_domains,
+	u.id, u.first_name, u.last_name
+FROM invitations i
+JOIN resources r ON r.id = i.resource_id AND r.account_id = i.account_id
+LEFT JOIN invitation_settings s ON s.account_id = i.account_id
+LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
+WHERE i.token_hash = $1`
+
 	sqlReturning = `SELECT user_id FROM redemptions WHERE invitation_id = $1 AND device_hash = $2`
 
 	sqlAnyRedemption = `SELECT COUNT(*) FROM redemptions WHERE invitation_id = $1`
@@ -40,8 +57,10 @@ WHERE i.token_hash = $1`
 	sqlConsume = `UPDATE invitations SET uses = uses + 1, last_redeemed_at = $1
 WHERE id = $2 AND revoked_at IS NULL AND expires_at > $3 AND (max_uses = 0 OR uses < max_uses)`
 
+	// The names come from the invitation row (sqlLoadW does not read them).
 	sqlEnsureUser = `INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, '', '', false, $6, $7) ON CONFLICT (account_id, email) DO NOTHING`
+SELECT $1, account_id, email, first_name, last_name, '', '', false, $2, $3 FROM invitations WHERE id = $4
+ON CONFLICT (account_id, email) DO NOTHING`
 
 	sqlUserByEmail = `SELECT id, first_name, last_name FROM users WHERE account_id = $1 AND email = $2`
 
@@ -95,7 +114,7 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.participantRole, true, sqlParticipantRole},
 			{&st.insertParticipant, true, sqlInsertParticipant}, {&st.raiseParticipant, true, sqlRaiseParticipant},
 			{&st.audit, true, sqlAudit}, {&st.countGuess, true, sqlCountGuess},
-			{&st.loadW, true, sqlLoad}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
+			{&st.loadW, true, sqlLoadW}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
 		} {
 			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
 			if err != nil {
@@ -130,8 +149,8 @@ func (s *Service) load(ctx context.Context, tok string) (*loaded, error) {
 	return loadHashed(ctx, st.load, token.Hash(tok))
 }
 
-// loadHashed reads a link by its token's hash with the given prepared load
-// statement.
+// loadHashed reads a link by its token's hash with the reader's load
+// statement (sqlLoad).
 func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded, error) {
 	var (
 		inv                              Invitation
@@ -156,8 +175,43 @@ func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded,
 		return nil, err
 	}
 	inv.RevokedAt, inv.GuessWindowStart = timePtr(revoked), timePtr(guessStart)
-	res.ID, res.AccountID = inv.ResourceID, inv.AccountID
 	res.StartsAt, res.EndsAt, res.DeletedAt = timePtr(starts), timePtr(end), timePtr(deleted)
+	return newLoaded(&inv, &res, enabled, blocked, allowed, uid, ufirst, ulast), nil
+}
+
+// loadForRedeem reads a link by its token's hash with the writer's narrower
+// load statement (sqlLoadW): the invitation and resource lack what a
+// redemption does not use (names and creation time of the invitation;
+// title, description, end and time zone of the resource).
+func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded, error) {
+	var (
+		inv                               Invitation
+		res                               resource.Resource
+		revoked, guessStart, starts, gone sql.NullTime
+		enabled                           sql.NullBool
+		blocked, allowed                  sql.NullString
+		uid, ufirst, ulast                sql.NullString
+	)
+	err := load.QueryRowContext(ctx, tokenHash).Scan(
+		&inv.ID, &inv.AccountID, &inv.ResourceID, &inv.Email, &inv.Role,
+		&inv.MaxUses, &inv.Uses, &inv.DeviceBinding, &inv.ExpiresAt, &revoked, &inv.ReplacedBy,
+		&inv.FailedGuesses, &guessStart,
+		&res.Type, &starts, &res.ChatCollab, &res.Adapter, &res.ExternalID, &gone,
+		&enabled, &blocked, &allowed,
+		&uid, &ufirst, &ulast)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.RevokedAt, inv.GuessWindowStart = timePtr(revoked), timePtr(guessStart)
+	res.StartsAt, res.DeletedAt = timePtr(starts), timePtr(gone)
+	return newLoaded(&inv, &res, enabled, blocked, allowed, uid, ufirst, ulast), nil
+}
+
+func newLoaded(inv *Invitation, res *resource.Resource, enabled sql.NullBool, blocked, allowed, uid, ufirst, ulast sql.NullString) *loaded {
+	res.ID, res.AccountID = inv.ResourceID, inv.AccountID
 	set := DefaultSettings(inv.AccountID)
 	if enabled.Valid {
 		set.Enabled = enabled.Bool
@@ -168,7 +222,7 @@ func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded,
 			json.Unmarshal([]byte(allowed.String), &set.AllowedDomains)
 		}
 	}
-	return &loaded{inv: &inv, res: &res, set: set, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}, nil
+	return &loaded{inv: inv, res: res, set: set, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
 }
 
 func timePtr(t sql.NullTime) *time.Time {
@@ -179,14 +233,14 @@ func timePtr(t sql.NullTime) *time.Time {
 	return &u
 }
 
-// invitee returns the invitee's user row for the entry, creating it if it
-// was erased since the invitation was made.
-func (l *loaded) invitee(ctx context.Context, tx *sql.Tx, st *stmts, newID string, now time.Time) (*user.User, error) {
+// invitee returns the invitee's user row for the entry, creating it (with
+// the invitation's names) if it was erased since the invitation was made.
+func (l *loaded) invitee(ctx context.Context, tx *sql.Tx, st *stmts, now any) (*user.User, error) {
 	u := &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}
 	if u.ID != "" {
 		return u, nil
 	}
-	if _, err := tx.StmtContext(ctx, st.ensureUser).ExecContext(ctx, newID, l.inv.AccountID, l.inv.Email, l.inv.FirstName, l.inv.LastName, now, now); err != nil {
+	if _, err := tx.StmtContext(ctx, st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
 		return nil, err
 	}
 	err := tx.StmtContext(ctx, st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
