@@ -18,6 +18,7 @@ import (
 // be lost. Grouping turns N commits into one, which is what lets a single
 // SQLite file serve thousands of redemptions a second. On PostgreSQL each
 // call is its own transaction; concurrency there comes from the pool.
+// Rows that fn adds with Inserts are written with the group's (see Inserts).
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if db.Dialect != SQLite {
 		raw, err := db.W.DB()
@@ -86,6 +87,9 @@ type writeGroup struct {
 	// savepoint statements, prepared once on the single writer connection.
 	save, release, rollback *sql.Stmt
 	broken                  error
+	// pending holds, while a group runs, the rows its writes added with
+	// Inserts (kept between groups to reuse its memory).
+	pending []pendingRow
 }
 
 // group starts the SQLite write group on first use.
@@ -165,9 +169,26 @@ func (g *writeGroup) run(batch []*writeReq, errs []error) {
 		}
 		return
 	}
+	pending := g.pending[:0]
 	for i, r := range batch {
-		errs[i] = g.one(tx, r)
+		var m member
+		errs[i] = g.one(tx, r, &m)
+		if errs[i] == nil {
+			pending = append(pending, m.rows...)
+		}
 	}
+	if err := insertPending(context.Background(), tx, pending); err != nil {
+		tx.Rollback()
+		for i, r := range batch {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			r.done <- errs[i]
+		}
+		return
+	}
+	clear(pending)
+	g.pending = pending[:0]
 	if err := tx.Commit(); err != nil {
 		err = fmt.Errorf("commit write: %w", err)
 		for _, r := range batch {
@@ -180,8 +201,9 @@ func (g *writeGroup) run(batch []*writeReq, errs []error) {
 	}
 }
 
-// one runs a caller's fn inside a savepoint of the shared transaction.
-func (g *writeGroup) one(tx *sql.Tx, r *writeReq) (err error) {
+// one runs a caller's fn inside a savepoint of the shared transaction; the
+// rows it adds with Inserts go to m.
+func (g *writeGroup) one(tx *sql.Tx, r *writeReq, m *member) (err error) {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
@@ -207,5 +229,5 @@ func (g *writeGroup) one(tx *sql.Tx, r *writeReq) (err error) {
 	// and an interrupted write rolls back the whole shared transaction,
 	// other callers' work included; it would also cost a goroutine per
 	// statement, which the driver spends to watch a cancellable context.
-	return r.fn(context.WithoutCancel(r.ctx), tx)
+	return r.fn(context.WithValue(context.WithoutCancel(r.ctx), memberKey{}, m), tx)
 }
