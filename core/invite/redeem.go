@@ -386,7 +386,8 @@ func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID strin
 }
 
 // record writes the audit entry of an invitee's action in the same
-// transaction. detail is pairs of keys and values, kept in order.
+// transaction (on SQLite with the other entries of the write group, by one
+// statement). detail is pairs of keys and values, kept in order.
 func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now any, action, targetKind, targetID string, detail ...string) error {
 	b := make([]byte, 0, 96)
 	b = append(b, '{')
@@ -399,8 +400,7 @@ func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, user
 		b = strconv.AppendQuote(b, detail[i+1])
 	}
 	b = append(b, '}')
-	_, err := tx.StmtContext(ctx, st.audit).ExecContext(ctx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
-	return err
+	return st.audit.Add(ctx, tx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
 }
 
 func (s *Service) tellRoom(ctx context.Context, e *Entry) {

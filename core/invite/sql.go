@@ -10,6 +10,7 @@ import (
 
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
 )
@@ -78,9 +79,6 @@ ON CONFLICT (resource_id, user_id) DO NOTHING`
 	failed_guesses = CASE WHEN guess_window_start IS NULL OR guess_window_start <= $1 THEN 1 ELSE failed_guesses + 1 END,
 	guess_window_start = CASE WHEN guess_window_start IS NULL OR guess_window_start <= $2 THEN $3 ELSE guess_window_start END
 WHERE id = $4`
-
-	sqlAudit = `INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 )
 
 // stmts are the prepared statements of the hot paths.
@@ -88,7 +86,9 @@ type stmts struct {
 	load, returning, anyRedemption                       *sql.Stmt // reader
 	consume, ensureUser, userByEmail, insertRedemption   *sql.Stmt // writer
 	participantRole, insertParticipant, raiseParticipant *sql.Stmt
-	audit, countGuess                                    *sql.Stmt
+	countGuess                                           *sql.Stmt
+	// audit entries, written with the rest of the write group's
+	audit *store.Inserts
 	// the writer's own copies of the reads, for use inside a redemption's
 	// transaction: the writer connection's page cache stays warm, while a
 	// reader's is dropped after every write.
@@ -113,7 +113,7 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			{&st.consume, true, sqlConsume}, {&st.ensureUser, true, sqlEnsureUser}, {&st.userByEmail, true, sqlUserByEmail},
 			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.participantRole, true, sqlParticipantRole},
 			{&st.insertParticipant, true, sqlInsertParticipant}, {&st.raiseParticipant, true, sqlRaiseParticipant},
-			{&st.audit, true, sqlAudit}, {&st.countGuess, true, sqlCountGuess},
+			{&st.countGuess, true, sqlCountGuess},
 			{&st.loadW, true, sqlLoadW}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
 		} {
 			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
@@ -122,6 +122,11 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 				return
 			}
 			*p.dst = stmt
+		}
+		st.audit, s.prep.err = s.DB.NewInserts(ctx, "audit_entries",
+			"id", "account_id", "at", "actor_kind", "actor_id", "action", "target_kind", "target_id", "detail")
+		if s.prep.err != nil {
+			return
 		}
 		s.prep.s = st
 	})
