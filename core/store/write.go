@@ -12,13 +12,16 @@ import (
 // paths that must not pay for an ORM (redeeming a link).
 //
 // On SQLite, where there is a single writer anyway, concurrent calls are
-// grouped: one BEGIN IMMEDIATE, each fn in its own SAVEPOINT (so one fn's
-// failure undoes only its own work), one COMMIT for all. A caller is answered
-// only after the COMMIT, so nobody is told "done" for work that could still
-// be lost. Grouping turns N commits into one, which is what lets a single
-// SQLite file serve thousands of redemptions a second. On PostgreSQL each
-// call is its own transaction; concurrency there comes from the pool.
-// Rows that fn adds with Inserts are written with the group's (see Inserts).
+// grouped: one BEGIN IMMEDIATE, the fns one after another, one COMMIT for
+// all. Should one fn fail, the group is rolled back and run again with each
+// fn in its own SAVEPOINT, so that failure undoes only its own work: fn may
+// thus run more than once, and must act only through tx (and its own
+// variables, set afresh on each run). A caller is answered only after the
+// COMMIT, so nobody is told "done" for work that could still be lost.
+// Grouping turns N commits into one, which is what lets a single SQLite file
+// serve thousands of redemptions a second. On PostgreSQL each call is its
+// own transaction; concurrency there comes from the pool. Rows that fn adds
+// with Inserts are written with the group's (see Inserts).
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if db.Dialect != SQLite {
 		raw, err := db.W.DB()
@@ -162,43 +165,87 @@ func (g *writeGroup) run(batch []*writeReq, errs []error) {
 		}
 		return
 	}
+	// Most writes succeed, so the group first runs them all without
+	// savepoints (two statements less per write on the single writer). If
+	// one fails, that attempt is rolled back and the group runs again with
+	// each write in a savepoint of its own, so a failure undoes only its
+	// own work.
+	all, retry := g.attempt(batch, errs, false)
+	if retry {
+		all, _ = g.attempt(batch, errs, true)
+	}
+	for i, r := range batch {
+		if all != nil {
+			r.done <- all
+		} else {
+			r.done <- errs[i]
+		}
+	}
+}
+
+// errFailed stops an attempt without savepoints at the first failed write.
+var errFailed = errors.New("a write of the group failed")
+
+// attempt runs the group's writes in one transaction, leaving each one's
+// outcome in errs; all is an error for every write of the group (begin or
+// commit failed). Without savepoints, it stops at the first failed write,
+// rolls back and asks for a retry.
+func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (all error, retry bool) {
 	tx, err := g.raw.BeginTx(context.Background(), nil)
 	if err != nil {
-		for _, r := range batch {
-			r.done <- fmt.Errorf("begin write: %w", err)
-		}
-		return
+		return fmt.Errorf("begin write: %w", err), false
 	}
 	pending := g.pending[:0]
+	defer func() {
+		clear(pending)
+		g.pending = pending[:0]
+	}()
 	for i, r := range batch {
 		var m member
-		errs[i] = g.one(tx, r, &m)
+		if savepoints {
+			errs[i] = g.one(tx, r, &m)
+		} else {
+			errs[i] = g.bare(tx, r, &m)
+			if errors.Is(errs[i], errFailed) {
+				tx.Rollback()
+				return nil, true
+			}
+		}
 		if errs[i] == nil {
 			pending = append(pending, m.rows...)
 		}
 	}
 	if err := insertPending(context.Background(), tx, pending); err != nil {
 		tx.Rollback()
-		for i, r := range batch {
+		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
 			}
-			r.done <- errs[i]
 		}
-		return
+		return nil, false
 	}
-	clear(pending)
-	g.pending = pending[:0]
 	if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("commit write: %w", err)
-		for _, r := range batch {
-			r.done <- err
+		return fmt.Errorf("commit write: %w", err), false
+	}
+	return nil, false
+}
+
+// bare runs a caller's fn in the shared transaction without a savepoint;
+// a failure comes back as errFailed, for the group to run again with
+// savepoints. A caller gone before its turn is not run.
+func (g *writeGroup) bare(tx *sql.Tx, r *writeReq, m *member) (err error) {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = errFailed
 		}
-		return
+	}()
+	if err := r.fn(writeCtx(r, m), tx); err != nil {
+		return errFailed
 	}
-	for i, r := range batch {
-		r.done <- errs[i]
-	}
+	return nil
 }
 
 // one runs a caller's fn inside a savepoint of the shared transaction; the
@@ -223,11 +270,16 @@ func (g *writeGroup) one(tx *sql.Tx, r *writeReq, m *member) (err error) {
 			err = rerr
 		}
 	}()
-	// The statements run to completion whatever becomes of the caller: its
-	// context keeps its values but not its cancellation. A cancelled context
-	// would make the SQLite driver interrupt the connection mid-statement,
-	// and an interrupted write rolls back the whole shared transaction,
-	// other callers' work included; it would also cost a goroutine per
-	// statement, which the driver spends to watch a cancellable context.
-	return r.fn(context.WithValue(context.WithoutCancel(r.ctx), memberKey{}, m), tx)
+	return r.fn(writeCtx(r, m), tx)
+}
+
+// writeCtx is the context fn runs with. The statements run to completion
+// whatever becomes of the caller: its context keeps its values but not its
+// cancellation. A cancelled context would make the SQLite driver interrupt
+// the connection mid-statement, and an interrupted write rolls back the
+// whole shared transaction, other callers' work included; it would also cost
+// a goroutine per statement, which the driver spends to watch a cancellable
+// context. It also carries where the rows fn adds with Inserts go (m).
+func writeCtx(r *writeReq, m *member) context.Context {
+	return context.WithValue(context.WithoutCancel(r.ctx), memberKey{}, m)
 }

@@ -146,3 +146,61 @@ func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 		}
 	})
 }
+
+// A write that fails in a group makes the group run again, each write in a
+// savepoint: the others' work lands once, the failed one's not at all.
+func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
+	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if err := db.W.Exec("INSERT INTO rows (id, n) VALUES (1, 0), (2, 0), (3, 0)").Error; err != nil {
+			t.Fatal(err)
+		}
+		add := func(id int) func(context.Context, *sql.Tx) error {
+			return func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, "UPDATE rows SET n = n + 1 WHERE id = $1", id)
+				return err
+			}
+		}
+		errBoom := errors.New("boom")
+		// Hold the writer so the next writes queue up and share one group.
+		release, held := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
+		}()
+		<-held
+		fns := []func(context.Context, *sql.Tx) error{
+			add(1),
+			func(ctx context.Context, tx *sql.Tx) error {
+				if err := add(2)(ctx, tx); err != nil {
+					return err
+				}
+				return errBoom
+			},
+			add(3),
+		}
+		errs := make([]error, len(fns))
+		for i, fn := range fns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Write(ctx, fn)
+			}()
+			time.Sleep(10 * time.Millisecond) // queue in this order
+		}
+		close(release)
+		wg.Wait()
+		if errs[0] != nil || !errors.Is(errs[1], errBoom) || errs[2] != nil {
+			t.Fatalf("errors %v", errs)
+		}
+		var ns []int
+		if err := db.R.Raw("SELECT n FROM rows ORDER BY id").Scan(&ns).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) != 3 || ns[0] != 1 || ns[1] != 0 || ns[2] != 1 {
+			t.Fatalf("counts %v, want [1 0 1]", ns)
+		}
+	})
+}
