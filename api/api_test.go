@@ -341,6 +341,10 @@ func TestEnteringCarriesAVerifiableJoinToken(t *testing.T) {
 	if logs := e.Logs.String(); strings.Contains(logs, tokenOf(link)) || strings.Contains(logs, jt[:40]) {
 		t.Fatal("a token reached the logs")
 	}
+	// Each request has its access line: request id first, the route's pattern.
+	if ok, _ := regexp.MatchString(`(?m)^time=\S+ level=INFO msg=http request_id=[0-9a-f]{16} method=POST route=/i/:token status=303 duration=\S+$`, e.Logs.String()); !ok {
+		t.Fatalf("no access line for the redemption in:\n%s", e.Logs.String())
+	}
 }
 
 func TestConsoleSignInLinks(t *testing.T) {

@@ -73,10 +73,17 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "/metrics" || route == "/healthz" {
 		return
 	}
-	// The same line reqLog(c) would write, request id first.
-	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http", slog.String("request_id", requestIDOf(c)),
-		slog.String("method", c.Request.Method), slog.String("route", route),
-		slog.Int("status", status), slog.Duration("duration", d))
+	// The same line reqLog(c) would write, request id first. The record is
+	// made here rather than by Logger.LogAttrs, which walks the stack for
+	// the caller's source line: always this function, on every request.
+	ctx := c.Request.Context()
+	if h := s.log.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+		r := slog.NewRecord(start.Add(d), slog.LevelInfo, "http", 0)
+		r.AddAttrs(slog.String("request_id", requestIDOf(c)),
+			slog.String("method", c.Request.Method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d))
+		h.Handle(ctx, r)
+	}
 }
 
 // recover turns a panic into a logged error and a plain 500 page, never a stack trace.
