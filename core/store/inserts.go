@@ -91,7 +91,12 @@ func (ins *Inserts) Add(ctx context.Context, tx *sql.Tx, args ...any) error {
 // has added so far.
 type memberKey struct{}
 
-type member struct{ rows []pendingRow }
+type member struct {
+	rows []pendingRow
+	// the group's statements bound to its transaction (TxStmt)
+	tx    *sql.Tx
+	stmts map[*sql.Stmt]*sql.Stmt
+}
 
 type pendingRow struct {
 	ins  *Inserts

@@ -91,8 +91,27 @@ type writeGroup struct {
 	save, release, rollback *sql.Stmt
 	broken                  error
 	// pending holds, while a group runs, the rows its writes added with
-	// Inserts (kept between groups to reuse its memory).
+	// Inserts, and stmts the statements bound to its transaction by TxStmt
+	// (both kept between groups to reuse their memory).
 	pending []pendingRow
+	stmts   map[*sql.Stmt]*sql.Stmt
+}
+
+// TxStmt is st bound to tx, the transaction of the write running fn. In a
+// SQLite write group it is bound once for all the group's writes instead of
+// once per use (each binding costs an allocation and a search under a lock,
+// on the single writer).
+func TxStmt(ctx context.Context, tx *sql.Tx, st *sql.Stmt) *sql.Stmt {
+	m, ok := ctx.Value(memberKey{}).(*member)
+	if !ok || m.tx != tx {
+		return tx.StmtContext(ctx, st)
+	}
+	if b, ok := m.stmts[st]; ok {
+		return b
+	}
+	b := tx.StmtContext(ctx, st)
+	m.stmts[st] = b
+	return b
 }
 
 // group starts the SQLite write group on first use.
@@ -196,12 +215,16 @@ func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (
 		return fmt.Errorf("begin write: %w", err), false
 	}
 	pending := g.pending[:0]
+	if g.stmts == nil {
+		g.stmts = map[*sql.Stmt]*sql.Stmt{}
+	}
 	defer func() {
 		clear(pending)
 		g.pending = pending[:0]
+		clear(g.stmts)
 	}()
 	for i, r := range batch {
-		var m member
+		m := member{tx: tx, stmts: g.stmts}
 		if savepoints {
 			errs[i] = g.one(tx, r, &m)
 		} else {

@@ -204,3 +204,54 @@ func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
 		}
 	})
 }
+
+// TxStmt binds a prepared statement to the write's transaction: on SQLite
+// once for all the writes of a group.
+func TestTxStmtIsBoundOncePerGroup(t *testing.T) {
+	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ins, err := db.Prepare(ctx, true, "INSERT INTO rows (id, n) VALUES ($1, $2)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Hold the writer so the next writes queue up and share one group.
+		release, held := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
+		}()
+		<-held
+		bound := make([]*sql.Stmt, 2)
+		errs := make([]error, 2)
+		for i := range bound {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+					bound[i] = store.TxStmt(ctx, tx, ins)
+					if again := store.TxStmt(ctx, tx, ins); again != bound[i] && db.Dialect == store.SQLite {
+						t.Errorf("write %d: bound twice", i)
+					}
+					_, err := bound[i].ExecContext(ctx, i, i)
+					return err
+				})
+			}()
+		}
+		time.Sleep(50 * time.Millisecond) // let both queue behind the held write
+		close(release)
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("errors %v", errs)
+		}
+		if db.Dialect == store.SQLite && bound[0] != bound[1] {
+			t.Fatal("the writes of a group bound the statement each")
+		}
+		var n int64
+		db.R.Raw("SELECT COUNT(*) FROM rows").Scan(&n)
+		if n != 2 {
+			t.Fatalf("%d rows, want 2", n)
+		}
+	})
+}
