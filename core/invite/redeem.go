@@ -250,7 +250,7 @@ type redemption struct {
 
 func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	r.entry, r.refused = nil, nil
-	l, err := loadForRedeem(ctx, tx.StmtContext(ctx, r.st.loadW), r.tokenHash)
+	l, err := loadForRedeem(ctx, store.TxStmt(ctx, tx, r.st.loadW), r.tokenHash)
 	if err != nil {
 		return r.refuse(err)
 	}
@@ -263,7 +263,7 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	// Only a device that brought its cookie can have redeemed this link before.
 	if l.inv.DeviceBinding && token.WellFormed(r.in.Visitor.DeviceSecret) {
 		// The secret was kept, so secretHash is the presented secret's hash.
-		uid, err := returningUser(ctx, tx.StmtContext(ctx, r.st.returningW), l, r.in.Visitor.DeviceSecret, r.secretHash)
+		uid, err := returningUser(ctx, store.TxStmt(ctx, tx, r.st.returningW), l, r.in.Visitor.DeviceSecret, r.secretHash)
 		if err != nil {
 			return err
 		}
@@ -272,12 +272,12 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	if l.full() {
-		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
+		return r.refuse(exhausted(ctx, store.TxStmt(ctx, tx, r.st.anyRedemptionW), l))
 	}
 	if ok, err := r.checkEmail(ctx, tx, l); err != nil || !ok {
 		return err
 	}
-	res, err := tx.StmtContext(ctx, r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
+	res, err := store.TxStmt(ctx, tx, r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
 	if err != nil {
 		return err
 	}
@@ -286,13 +286,13 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	} else if n == 0 {
 		// Only on PostgreSQL, where another transaction took the last use
 		// after this one read the link.
-		return r.refuse(exhausted(ctx, tx.StmtContext(ctx, r.st.anyRedemptionW), l))
+		return r.refuse(exhausted(ctx, store.TxStmt(ctx, tx, r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
 	if e.User, err = l.invitee(ctx, tx, r.st, r.at); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
+	if _, err := store.TxStmt(ctx, tx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
 		return err
 	}
 	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.at); err != nil {
@@ -355,7 +355,7 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 		return true, nil
 	}
 	start := r.s.DB.TimeArg(r.now.Add(-window))
-	if _, err := tx.StmtContext(ctx, r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
+	if _, err := store.TxStmt(ctx, tx, r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
 		return false, err
 	}
 	return false, r.refuse(ErrEmailMismatch)
@@ -365,7 +365,7 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 // present role and the invited one, returning (role, previous role).
 func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID string, now any) (string, string, error) {
 	// Most people enter once: try the insert first.
-	r, err := tx.StmtContext(ctx, st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
+	r, err := store.TxStmt(ctx, tx, st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -375,13 +375,13 @@ func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID strin
 		return l.inv.Role, "", nil
 	}
 	var cur string
-	if err := tx.StmtContext(ctx, st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
+	if err := store.TxStmt(ctx, tx, st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
 		return "", "", err
 	}
 	if !resource.Higher(l.inv.Role, cur) {
 		return cur, cur, nil
 	}
-	_, err = tx.StmtContext(ctx, st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
+	_, err = store.TxStmt(ctx, tx, st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
 	return l.inv.Role, cur, err
 }
 

@@ -245,9 +245,9 @@ func (l *loaded) invitee(ctx context.Context, tx *sql.Tx, st *stmts, now any) (*
 	if u.ID != "" {
 		return u, nil
 	}
-	if _, err := tx.StmtContext(ctx, st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
+	if _, err := store.TxStmt(ctx, tx, st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
 		return nil, err
 	}
-	err := tx.StmtContext(ctx, st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
+	err := store.TxStmt(ctx, tx, st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
 	return u, err
 }
