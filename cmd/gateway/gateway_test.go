@@ -63,23 +63,49 @@ func startGateway(t *testing.T, env ...string) *started {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), append([]string{"GATEWAY_LISTEN=" + addr, "GATEWAY_LOG_FORMAT=json"}, env...)...)
 	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
+	// The log (stderr) is kept in a file, shown when the test fails.
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("gateway log %s:\n%s", logPath, tail(string(b), 20000))
+		}
+	})
 	s := &started{cmd: cmd, lines: map[string]string{}, base: "http://" + addr}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, k := range []string{"API key", "Sign in as", "First start", "Console:"} {
-			if strings.HasPrefix(line, k) {
-				s.lines[k] = line
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			for _, k := range []string{"API key", "Sign in as", "First start", "Console:"} {
+				if strings.HasPrefix(line, k) {
+					s.lines[k] = line
+				}
+			}
+			if strings.HasPrefix(line, "Sign in as") {
+				break
 			}
 		}
-		if strings.HasPrefix(line, "Sign in as") {
-			break
-		}
+	}()
+	select {
+	case <-printed:
+	case <-time.After(60 * time.Second):
+		// A gateway stuck at start: its goroutines go to the log.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		time.Sleep(time.Second)
+		t.Fatal("gateway printed no sign-in link within 60 s")
 	}
 	go io.Copy(io.Discard, out)
 	deadline := time.Now().Add(10 * time.Second)
