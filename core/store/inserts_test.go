@@ -87,14 +87,8 @@ func TestFailedInsertsFailTheirGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Hold the writer so the next writes queue up and share one group.
-		release, held := make(chan struct{}), make(chan struct{})
+		release := holdWriter(ctx, db)
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
-		}()
-		<-held
 		errs := make([]error, 2)
 		for i := range errs {
 			wg.Add(1)
@@ -109,7 +103,7 @@ func TestFailedInsertsFailTheirGroup(t *testing.T) {
 			}(i)
 		}
 		time.Sleep(50 * time.Millisecond) // let both queue behind the held write
-		close(release)
+		release()
 		wg.Wait()
 		var rows, kept int64
 		db.R.Raw("SELECT COUNT(*) FROM rows").Scan(&rows)

@@ -97,14 +97,8 @@ func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 			}
 		}
 		// Hold the writer so the next writes queue up and share one group.
-		release, held := make(chan struct{}), make(chan struct{})
+		release := holdWriter(ctx, db)
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
-		}()
-		<-held
 		errs := make([]error, 3)
 		for i := range errs {
 			wg.Add(1)
@@ -126,7 +120,7 @@ func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 			}(i)
 		}
 		time.Sleep(50 * time.Millisecond) // let the three queue behind the held write
-		close(release)
+		release()
 		wg.Wait()
 		var ids []int
 		if err := db.R.Raw("SELECT id FROM rows ORDER BY id").Scan(&ids).Error; err != nil {
@@ -163,14 +157,8 @@ func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
 		}
 		errBoom := errors.New("boom")
 		// Hold the writer so the next writes queue up and share one group.
-		release, held := make(chan struct{}), make(chan struct{})
+		release := holdWriter(ctx, db)
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
-		}()
-		<-held
 		fns := []func(context.Context, *sql.Tx) error{
 			add(1),
 			func(ctx context.Context, tx *sql.Tx) error {
@@ -190,7 +178,7 @@ func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
 			}()
 			time.Sleep(10 * time.Millisecond) // queue in this order
 		}
-		close(release)
+		release()
 		wg.Wait()
 		if errs[0] != nil || !errors.Is(errs[1], errBoom) || errs[2] != nil {
 			t.Fatalf("errors %v", errs)
@@ -215,14 +203,8 @@ func TestTxStmtIsBoundOncePerGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Hold the writer so the next writes queue up and share one group.
-		release, held := make(chan struct{}), make(chan struct{})
+		release := holdWriter(ctx, db)
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
-		}()
-		<-held
 		bound := make([]*sql.Stmt, 2)
 		errs := make([]error, 2)
 		for i := range bound {
@@ -240,7 +222,7 @@ func TestTxStmtIsBoundOncePerGroup(t *testing.T) {
 			}()
 		}
 		time.Sleep(50 * time.Millisecond) // let both queue behind the held write
-		close(release)
+		release()
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatalf("errors %v", errs)
@@ -254,4 +236,17 @@ func TestTxStmtIsBoundOncePerGroup(t *testing.T) {
 			t.Fatalf("%d rows, want 2", n)
 		}
 	})
+}
+
+// holdWriter starts a write that holds the SQLite writer until release is
+// called (release then waits for it to end), so that writes submitted in
+// the meantime queue up and share one group.
+func holdWriter(ctx context.Context, db *store.DB) (release func()) {
+	rel, held, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-rel; return nil })
+	}()
+	<-held
+	return func() { close(rel); <-done }
 }
