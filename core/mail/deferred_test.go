@@ -8,7 +8,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/mail"
@@ -23,14 +22,7 @@ import (
 func TestDeferredEventEmails(t *testing.T) {
 	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		b, err := account.EnsureFirst(ctx, db.W, "Acme Events", "admin@acme.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat, err := mail.NewCatalog(db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, cat := acmeEvents(t, db)
 		now := time.Date(2030, 5, 1, 9, 30, 0, 0, time.UTC)
 		srv := newSMTPServer(t, plainSMTP)
 		ms := &mail.Service{DB: db, Catalog: cat, BaseURL: "https://gw.test", From: "Gate <noreply@gw.test>", Now: func() time.Time { return now }}

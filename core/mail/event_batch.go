@@ -161,9 +161,8 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, min(len(msgs), per)*width)
 	if tx.Dialector.Name() == "postgres" {
-		args = make([]any, 0, len(msgs)*width)
+		args := make([]any, 0, len(msgs)*width)
 		for i := range msgs {
 			args = messageArgs(args, &msgs[i])
 		}
@@ -178,6 +177,7 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		row := "(" + strings.Repeat("?,", width-1) + "?)"
 		return messagesInsert + " VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 	}
+	args := make([]any, 0, min(len(msgs), per)*width)
 	var full *sql.Stmt
 	if len(msgs) >= per {
 		if full, err = stx.PrepareContext(ctx, values(per)); err != nil {

@@ -21,18 +21,12 @@ import (
 func TestEventEmails(t *testing.T) {
 	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		b, err := account.EnsureFirst(ctx, db.W, "Acme Events", "admin@acme.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat, err := mail.NewCatalog(db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, cat := acmeEvents(t, db)
 		ms := &mail.Service{DB: db, Catalog: cat, BaseURL: "https://gw.test", From: "Gate <noreply@gw.test>"}
 		if err := ms.EventEmailReady(ctx, b.Account.ID); err == nil {
 			t.Fatal("a gateway without delivery says event emails are ready")
 		}
+		var err error
 		ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 1, TLS: mail.TLSNone}, From: ms.From, Catalog: cat})
 		if err != nil {
 			t.Fatal(err)
@@ -104,4 +98,19 @@ func mustUser(t *testing.T, db *store.DB, accountID string) string {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// acmeEvents makes the account that sends the event emails, and the
+// catalog of the built-in templates.
+func acmeEvents(t *testing.T, db *store.DB) (*account.Bootstrap, *mail.Catalog) {
+	t.Helper()
+	b, err := account.EnsureFirst(context.Background(), db.W, "Acme Events", "admin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := mail.NewCatalog(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, cat
 }
