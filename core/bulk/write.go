@@ -100,7 +100,7 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset 
 		if err != nil {
 			return err
 		}
-		w := &sqlw{ctx: ctx, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts}
+		w := &sqlw{ctx: ctx, db: b.s.DB, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts}
 		if w.pg {
 			// The lookups below are prepared once and run with new ids
 			// every batch. PostgreSQL would soon plan them once for all,
@@ -304,10 +304,13 @@ func (b *batch) entry(now time.Time, action, target string, detail entryDetail) 
 // sqlw writes with plain statements on one transaction.
 type sqlw struct {
 	ctx   context.Context
+	db    *store.DB
 	tx    *sql.Tx
 	pg    bool
 	stmts map[string]*sql.Stmt
 	args  []any
+	// shared is args with the columns a statement shares bound once.
+	shared []any
 }
 
 // chunkRows is how many rows one statement carries. Statements of a full
@@ -327,6 +330,11 @@ func (w *sqlw) exec(q string, args []any) error {
 	_, err := w.tx.ExecContext(w.ctx, q, args...)
 	return err
 }
+
+// time is t as an argument: on SQLite formatted here, once for the rows
+// of a batch that share it, rather than by the driver for each row
+// (store.TimeArg).
+func (w *sqlw) time(t time.Time) any { return w.db.TimeArg(t) }
 
 // query is exec for a statement that returns rows.
 func (w *sqlw) query(q string, args []any) (*sql.Rows, error) {
@@ -374,17 +382,16 @@ func values(b *strings.Builder, rows, n int) {
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
-// insert runs "prefix VALUES (...),(...) suffix" over rows of width
-// parameters, as few statements as the parameter limit allows; on
-// PostgreSQL, one statement with one array per column (store.Unnest).
-// row(i) appends row i's arguments.
-func (w *sqlw) insert(prefix, suffix string, rows, width int, row func(args []any, i int) []any) error {
-	return w.insertScan(prefix, suffix, rows, width, row, nil)
+// insert runs ins over rows rows, as few statements as the parameter limit
+// allows; on PostgreSQL, one statement with one array per column
+// (store.Unnest). row(i) appends row i's arguments, every column's.
+func (w *sqlw) insert(ins store.SharedInsert, rows int, row func(args []any, i int) []any) error {
+	return w.insertScan(ins, rows, row, nil)
 }
 
 // insertScan is insert for a suffix ending in RETURNING: scan reads each
 // row returned.
-func (w *sqlw) insertScan(prefix, suffix string, rows, width int, row func(args []any, i int) []any, scan func(*sql.Rows) error) error {
+func (w *sqlw) insertScan(ins store.SharedInsert, rows int, row func(args []any, i int) []any, scan func(*sql.Rows) error) error {
 	run := func(q string, args []any) error {
 		if scan == nil {
 			return w.exec(q, args)
@@ -401,13 +408,14 @@ func (w *sqlw) insertScan(prefix, suffix string, rows, width int, row func(args 
 		}
 		return rs.Err()
 	}
+	width := len(ins.Shared)
 	if w.pg && rows > 0 {
 		args := w.args[:0]
 		for i := range rows {
 			args = row(args, i)
 		}
 		w.args = args
-		q, cols, err := store.Unnest(prefix, suffix, width, args)
+		q, cols, err := store.Unnest(ins.Insert, ins.Suffix, width, args)
 		if err != nil {
 			return err
 		}
@@ -421,7 +429,17 @@ func (w *sqlw) insertScan(prefix, suffix string, rows, width int, row func(args 
 			args = row(args, i)
 		}
 		w.args = args
-		if err := run(insertSQL(prefix, suffix, end-start, width), args); err != nil {
+		// The columns every row shares are bound once (store.SharedInsert);
+		// should one differ after all, the rows go one parameter per value.
+		shared, ok := ins.Args(w.shared[:0], args)
+		w.shared = shared
+		var q string
+		if ok {
+			q, args = ins.SQL(end-start), shared
+		} else {
+			q = insertSQL(ins.Insert, ins.Suffix, end-start, width)
+		}
+		if err := run(q, args); err != nil {
 			return err
 		}
 	}
@@ -432,14 +450,24 @@ func (w *sqlw) insertScan(prefix, suffix string, rows, width int, row func(args 
 const (
 	usersInsert = "INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)"
 	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING RETURNING id, email"
-	usersWidth  = 10
 	attInsert   = `INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
 speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`
-	attWidth    = 22
 	auditInsert = "INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)"
-	auditWidth  = 9
 	usersSelect = "SELECT id, email, first_name, last_name FROM users WHERE account_id = ? AND email"
 	attSelect   = "SELECT id, user_id, status, detail, speaker, moderator, title, company, bio, image_ref FROM attendees WHERE event_id = ? AND user_id"
+)
+
+// The inserts of a batch, with the columns that are the same for all its
+// rows: the account, the event, the batch's time and status, empty
+// defaults.
+var (
+	usersRows = store.SharedInsert{Insert: usersInsert, Suffix: usersSuffix,
+		Shared: []bool{false, true, false, false, false, true, true, true, true, true}}
+	attRows = store.SharedInsert{Insert: attInsert,
+		Shared: []bool{false, true, true, false, false, false, false, false, false,
+			false, false, true, false, false, true, true, true, true, true, true, true, true}}
+	auditRows = store.SharedInsert{Insert: auditInsert,
+		Shared: []bool{false, true, true, true, true, false, true, false, false}}
 )
 
 // selectRows is how many keys one lookup carries: on PostgreSQL, all of
@@ -489,9 +517,9 @@ func (b *batch) prepare(ctx context.Context) error {
 		return nil
 	}
 	for _, q := range []string{
-		insertSQL(usersInsert, usersSuffix, chunkOf(usersWidth), usersWidth),
-		insertSQL(attInsert, "", chunkOf(attWidth), attWidth),
-		insertSQL(auditInsert, "", chunkOf(auditWidth), auditWidth),
+		usersRows.SQL(chunkOf(len(usersRows.Shared))),
+		attRows.SQL(chunkOf(len(attRows.Shared))),
+		auditRows.SQL(chunkOf(len(auditRows.Shared))),
 		usersSelect + " IN (" + placeholders(chunkRows) + ")",
 		attSelect + " IN (" + placeholders(chunkRows) + ")",
 	} {
@@ -537,9 +565,10 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 	for i := range ids {
 		ids[i] = id.New()
 	}
-	err := w.insertScan(usersInsert, usersSuffix, len(rows), usersWidth, func(args []any, i int) []any {
+	at := w.time(now)
+	err := w.insertScan(usersRows, len(rows), func(args []any, i int) []any {
 		r := rows[i]
-		return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, now, now)
+		return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, at, at)
 	}, func(rs *sql.Rows) error {
 		var uid, email string
 		if err := rs.Scan(&uid, &email); err != nil {
@@ -625,10 +654,18 @@ func (w *sqlw) attendees(eventID string, userIDs []string) (map[string]*existing
 }
 
 func (w *sqlw) insertAttendees(as []*event.Attendee) error {
-	return w.insert(attInsert, "", len(as), attWidth, func(args []any, i int) []any {
+	var created, updated any
+	if len(as) > 0 {
+		created, updated = w.time(as[0].CreatedAt), w.time(as[0].UpdatedAt)
+	}
+	return w.insert(attRows, len(as), func(args []any, i int) []any {
 		a := as[i]
+		c, u := created, updated
+		if !a.CreatedAt.Equal(as[0].CreatedAt) || !a.UpdatedAt.Equal(as[0].UpdatedAt) {
+			c, u = w.time(a.CreatedAt), w.time(a.UpdatedAt)
+		}
 		return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
-			a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, a.CreatedAt, a.UpdatedAt)
+			a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, c, u)
 	})
 }
 
@@ -657,9 +694,17 @@ func (w *sqlw) updateAttendees(as []*event.Attendee) (int, error) {
 }
 
 func (w *sqlw) insertAudit(es []audit.Entry) error {
-	return w.insert(auditInsert, "", len(es), auditWidth, func(args []any, i int) []any {
+	var at any
+	if len(es) > 0 {
+		at = w.time(es[0].At)
+	}
+	return w.insert(auditRows, len(es), func(args []any, i int) []any {
 		e := &es[i]
-		return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+		t := at
+		if !e.At.Equal(es[0].At) {
+			t = w.time(e.At)
+		}
+		return append(args, e.ID, e.AccountID, t, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
 	})
 }
 

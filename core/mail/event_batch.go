@@ -145,18 +145,27 @@ func brokenTemplate(f *Found, err error) error {
 const messagesInsert = `INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics, model,
 message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at)`
 
-func messageArgs(args []any, m *Message) []any {
+// messageRows is messagesInsert with the columns a batch's messages share
+// (account, empty bodies, status, times) bound once per statement.
+var messageRows = store.SharedInsert{Insert: messagesInsert, Shared: []bool{
+	false, true, false, false, false, false, false, true, true, true, false,
+	false, true, false, true, true, true, true, true}}
+
+// messageArgs appends m's values; at gives a time's argument.
+func messageArgs(args []any, m *Message, at func(time.Time) any) []any {
 	return append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
-		m.MessageID, m.RefKind, m.RefID, m.Status, m.Attempts, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
+		m.MessageID, m.RefKind, m.RefID, m.Status, m.Attempts, at(m.NextAttemptAt), at(m.CreatedAt), at(m.UpdatedAt))
 }
 
 // insertMessages writes queued messages: on PostgreSQL in one statement
 // with an array per column (store.Unnest), on SQLite in multi-row INSERTs
-// of 50 through one statement prepared for the call. (gorm's statement
+// of 50 through one statement prepared for the call, with the columns the
+// messages share bound once each (store.SharedInsert). (gorm's statement
 // cache prepares again on every execution inside a transaction, and
 // SQLite's parse grows with the parameters.)
 func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
-	const width, per = 19, 50
+	const per = 50
+	width := len(messageRows.Shared)
 	stx, err := store.SQLTx(tx)
 	if err != nil {
 		return err
@@ -164,7 +173,7 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 	if tx.Dialector.Name() == "postgres" {
 		args := make([]any, 0, len(msgs)*width)
 		for i := range msgs {
-			args = messageArgs(args, &msgs[i])
+			args = messageArgs(args, &msgs[i], func(t time.Time) any { return t })
 		}
 		q, cols, err := store.Unnest(messagesInsert, "", width, args)
 		if err != nil {
@@ -173,14 +182,24 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		_, err = stx.ExecContext(ctx, q, cols...)
 		return err
 	}
-	values := func(n int) string {
+	// The messages of a batch are queued at one time: it is formatted once.
+	var last time.Time
+	var lastArg any
+	at := func(t time.Time) any {
+		if lastArg == nil || t != last {
+			last, lastArg = t, store.TimeArgOf(store.SQLite, t)
+		}
+		return lastArg
+	}
+	plain := func(n int) string {
 		row := "(" + strings.Repeat("?,", width-1) + "?)"
 		return messagesInsert + " VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 	}
 	args := make([]any, 0, min(len(msgs), per)*width)
+	var shared []any
 	var full *sql.Stmt
 	if len(msgs) >= per {
-		if full, err = stx.PrepareContext(ctx, values(per)); err != nil {
+		if full, err = stx.PrepareContext(ctx, messageRows.SQL(per)); err != nil {
 			return err
 		}
 		defer full.Close()
@@ -189,12 +208,17 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		n := min(len(msgs), per)
 		args = args[:0]
 		for i := range msgs[:n] {
-			args = messageArgs(args, &msgs[i])
+			args = messageArgs(args, &msgs[i], at)
 		}
-		if n == per {
-			_, err = full.ExecContext(ctx, args...)
-		} else {
-			_, err = stx.ExecContext(ctx, values(n), args...)
+		var ok bool
+		shared, ok = messageRows.Args(shared[:0], args)
+		switch {
+		case ok && n == per:
+			_, err = full.ExecContext(ctx, shared...)
+		case ok:
+			_, err = stx.ExecContext(ctx, messageRows.SQL(n), shared...)
+		default:
+			_, err = stx.ExecContext(ctx, plain(n), args...)
 		}
 		if err != nil {
 			return err
