@@ -134,22 +134,36 @@ func TestDropStale(t *testing.T) {
 	}
 }
 
-// TestFailedBatchStopsTheBatchBeside: on PostgreSQL a batch is written
-// while the next one is; when a batch fails, the one beside it rolls back
-// too, the checkpoint stays where the last committed batch left it, and a
-// resumed run ends with every row once.
+// TestFailedBatchStopsTheBatchBeside: a batch is written while the next
+// one is read (on PostgreSQL, while it is written too); when a batch fails,
+// the one beside it rolls back or never starts, the checkpoint stays where
+// the last committed batch left it, and a resumed run ends with every row
+// once.
 func TestFailedBatchStopsTheBatchBeside(t *testing.T) {
-	e := newEnv(t, store.Postgres, event.RegistrationOpen)
+	for _, dialect := range []string{store.SQLite, store.Postgres} {
+		t.Run(dialect, func(t *testing.T) { failedBatchStopsTheBatchBeside(t, dialect) })
+	}
+}
+
+func failedBatchStopsTheBatchBeside(t *testing.T, dialect string) {
+	e := newEnv(t, dialect, event.RegistrationOpen)
 	e.bulk.BatchRows = 100
 	ctx := context.Background()
 	// Row 450 cannot be written while this trigger is there: the fifth
-	// batch fails, the sixth is being written beside it.
-	for _, q := range []string{
+	// batch fails, the sixth is being read or written beside it.
+	create := []string{
 		`CREATE FUNCTION refuse_p0450() RETURNS trigger AS $$ BEGIN
 		   IF NEW.email = 'p0450@example.org' THEN RAISE EXCEPTION 'p0450 refused by the test'; END IF;
 		   RETURN NEW; END $$ LANGUAGE plpgsql`,
 		`CREATE TRIGGER refuse_p0450 BEFORE INSERT ON attendees FOR EACH ROW EXECUTE FUNCTION refuse_p0450()`,
-	} {
+	}
+	drop := "DROP TRIGGER refuse_p0450 ON attendees"
+	if dialect == store.SQLite {
+		create = []string{`CREATE TRIGGER refuse_p0450 BEFORE INSERT ON attendees FOR EACH ROW
+		   WHEN NEW.email = 'p0450@example.org' BEGIN SELECT RAISE(ABORT, 'p0450 refused by the test'); END`}
+		drop = "DROP TRIGGER refuse_p0450"
+	}
+	for _, q := range create {
 		if err := e.db.W.Exec(q).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +203,7 @@ func TestFailedBatchStopsTheBatchBeside(t *testing.T) {
 		t.Fatalf("%d invitations queued, want 400", n)
 	}
 
-	if err := e.db.W.Exec("DROP TRIGGER refuse_p0450 ON attendees").Error; err != nil {
+	if err := e.db.W.Exec(drop).Error; err != nil {
 		t.Fatal(err)
 	}
 	again := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second",

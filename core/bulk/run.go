@@ -73,7 +73,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		return err
 	}
 	defer b.close()
-	w := &writer{b: b, ctx: ctx, from: imp.Offset, beside: s.DB.Dialect == store.Postgres}
+	w := &writer{b: b, ctx: ctx, from: imp.Offset, overlap: s.DB.Dialect == store.Postgres}
 	rows := make([]pendingRow, 0, s.batchRows())
 	for {
 		row, probs, err := rd.Next()
@@ -121,33 +121,44 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 	})
 }
 
-// writer commits a run's batches in file order. On PostgreSQL a batch is
-// written on its own connection while the next one is read and written
-// (beside): the server and the gateway then work at the same time instead
-// of each waiting for the other, and commit order keeps the checkpoint
-// exact. SQLite has one writer connection, so its batches go one by one.
+// writer commits a run's batches in file order, each in the background
+// while the run reads the next one from the staged file (through the
+// reader pool), so that reading and checking rows and writing them use two
+// cores. On PostgreSQL (overlap) a batch's transaction also starts before
+// the one before it has committed: the server and the gateway then work at
+// the same time instead of each waiting for the other, and commit order
+// keeps the checkpoint exact. SQLite's one writer connection takes
+// transactions one at a time, so there a batch starts once the one before
+// has ended: started earlier, it would hold the connection that batch may
+// need to try again.
 type writer struct {
-	b      *batch
-	ctx    context.Context
-	from   int64 // where the next batch starts
-	beside bool
-	last   *inflight // the batch being written in the background
+	b       *batch
+	ctx     context.Context
+	from    int64 // where the next batch starts
+	overlap bool
+	last    *inflight // the batch being written in the background
 }
 
-// write commits rows, which end at (offset, line). Beside another batch it
-// returns once the batch before has committed, with that batch's error.
+// write commits rows, which end at (offset, line), in the background. It
+// returns once the batch before has ended, with that batch's error.
 func (w *writer) write(rows []pendingRow, offset int64, line int) error {
 	from := w.from
 	w.from = offset
-	if !w.beside {
-		return w.b.commit(w.ctx, rows, from, offset, line, nil)
-	}
 	prev := w.last
 	cur := &inflight{done: make(chan struct{})}
 	w.last = cur
 	go func() {
 		defer close(cur.done)
-		cur.err = w.b.commit(w.ctx, rows, from, offset, line, prev)
+		after := prev
+		if !w.overlap && prev != nil {
+			<-prev.done
+			if prev.err != nil {
+				cur.err = errEarlierBatch
+				return
+			}
+			after = nil
+		}
+		cur.err = w.b.commit(w.ctx, rows, from, offset, line, after)
 	}()
 	if prev == nil {
 		return nil
