@@ -32,8 +32,12 @@ type batch struct {
 	lease  job.Lease
 	by     audit.Actor
 	counts Counts
-	// stmts are the full-chunk statements, prepared once per run.
+	// stmts are the full-chunk statements, prepared once per run, and
+	// full the text of each full-chunk insert, by its INSERT clause (a
+	// statement of 1,000 rows is some 100 KB of text, not to be written
+	// again for every chunk).
 	stmts map[string]*sql.Stmt
+	full  map[string]string
 }
 
 // close releases the run's prepared statements.
@@ -100,7 +104,7 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset 
 		if err != nil {
 			return err
 		}
-		w := &sqlw{ctx: ctx, db: b.s.DB, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts}
+		w := &sqlw{ctx: ctx, db: b.s.DB, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts, full: b.full}
 		if w.pg {
 			// The lookups below are prepared once and run with new ids
 			// every batch. PostgreSQL would soon plan them once for all,
@@ -308,6 +312,7 @@ type sqlw struct {
 	tx    *sql.Tx
 	pg    bool
 	stmts map[string]*sql.Stmt
+	full  map[string]string
 	args  []any
 	// shared is args with the columns a statement shares bound once.
 	shared []any
@@ -435,7 +440,11 @@ func (w *sqlw) insertScan(ins store.SharedInsert, rows int, row func(args []any,
 		w.shared = shared
 		var q string
 		if ok {
-			q, args = ins.SQL(end-start), shared
+			var have bool
+			if q, have = w.full[ins.Insert]; !have || end-start != per {
+				q = ins.SQL(end - start)
+			}
+			args = shared
 		} else {
 			q = insertSQL(ins.Insert, ins.Suffix, end-start, width)
 		}
@@ -510,16 +519,17 @@ func chunkOf(width int) int { return min(chunkRows, maxParams/width) }
 // while one is open.
 func (b *batch) prepare(ctx context.Context) error {
 	w := &sqlw{pg: b.s.DB.Dialect != "sqlite"}
-	b.stmts = map[string]*sql.Stmt{}
+	b.stmts, b.full = map[string]*sql.Stmt{}, map[string]string{}
 	if w.pg {
 		// Its statements do not depend on the number of rows, and the
 		// driver keeps them prepared.
 		return nil
 	}
+	for _, ins := range []store.SharedInsert{usersRows, attRows, auditRows} {
+		b.full[ins.Insert] = ins.SQL(chunkOf(len(ins.Shared)))
+	}
 	for _, q := range []string{
-		usersRows.SQL(chunkOf(len(usersRows.Shared))),
-		attRows.SQL(chunkOf(len(attRows.Shared))),
-		auditRows.SQL(chunkOf(len(auditRows.Shared))),
+		b.full[usersInsert], b.full[attInsert], b.full[auditInsert],
 		usersSelect + " IN (" + placeholders(chunkRows) + ")",
 		attSelect + " IN (" + placeholders(chunkRows) + ")",
 	} {
