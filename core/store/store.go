@@ -103,8 +103,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		// _txlock=immediate takes the write lock at BEGIN, so two writers never
 		// both read then fail to upgrade; busy_timeout covers the read pool
-		// meeting a checkpoint.
-		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768"
+		// meeting a checkpoint. _mutex=no opens connections without SQLite's
+		// per-connection mutex, taken and released on every call into the
+		// library (each bind, step and column read): database/sql hands a
+		// connection to one goroutine at a time, so the lock guards nothing.
+		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768&_mutex=no"
 		wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
 		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn)}, gcfg)
 		if err != nil {
