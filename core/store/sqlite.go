@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -30,6 +31,17 @@ type sqliteConnector struct {
 	driver *sqlite3.SQLiteDriver
 }
 
+// sqliteMmap is how much of the database file each connection reads
+// through a memory map rather than with a read call per page (SQLite's
+// mmap_size). A redemption reads a few pages spread over the invitations,
+// redemptions and participants; mapped, those reads cost no system call
+// and no copy: about a tenth of a redemption's time. Writes still go
+// through the WAL. Mapped pages are the kernel's file cache, shared by the
+// connections, not memory of the process's own. The price, per SQLite's
+// documentation: an I/O error while reading the file (a failing disk)
+// stops the process instead of failing the statement.
+const sqliteMmap = 256 << 20
+
 func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) {
 	conn, err := c.driver.Open(c.dsn)
 	if err != nil {
@@ -39,6 +51,10 @@ func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) {
 	if !ok {
 		conn.Close()
 		return nil, errors.New("store: unexpected SQLite connection type")
+	}
+	if _, err := sc.Exec(fmt.Sprintf("PRAGMA mmap_size=%d", sqliteMmap), nil); err != nil {
+		sc.Close()
+		return nil, err
 	}
 	return &steadyConn{sc}, nil
 }

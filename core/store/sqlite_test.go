@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/invitegate/gateway/core/store"
 )
 
@@ -38,6 +40,22 @@ func TestSQLiteStatementsOutliveCancelledContexts(t *testing.T) {
 		}
 		if err := db.W.Exec("CREATE TABLE IF NOT EXISTS t (x INTEGER)").Error; err != nil {
 			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+}
+
+// Every SQLite connection, the writer's and the readers', reads the file
+// through a memory map.
+func TestSQLiteConnectionsMapTheFile(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Config{DSN: filepath.Join(t.TempDir(), "g.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, g := range map[string]*gorm.DB{"writer": db.W, "reader": db.R} {
+		var n int64
+		if err := g.Raw("PRAGMA mmap_size").Scan(&n).Error; err != nil || n != 256<<20 {
+			t.Errorf("%s: mmap_size %d (%v), want %d", name, n, err, 256<<20)
 		}
 	}
 }
