@@ -55,6 +55,7 @@ func timeImport(t *testing.T, e *env, r io.Reader, n int, send bool) time.Durati
 	if err != nil || up.Report.Refused || up.Report.Valid != n {
 		t.Fatalf("upload: %v %+v", err, up)
 	}
+	staged := time.Since(start)
 	if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, send); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +63,7 @@ func timeImport(t *testing.T, e *env, r io.Reader, n int, send bool) time.Durati
 		t.Fatal(err)
 	}
 	d := time.Since(start)
+	t.Logf("%d rows: upload (read, check, stage) %s, then import %s", n, staged.Round(time.Millisecond), (d - staged).Round(time.Millisecond))
 	j, _ := e.bulk.Job(ctx, e.caller, up.Job.ID)
 	if j.Status != job.Done || j.Processed != n {
 		t.Fatalf("job %+v", j)
