@@ -124,7 +124,8 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 // writer commits a run's batches in file order, each in the background
 // while the run reads the next one from the staged file (through the
 // reader pool), so that reading and checking rows and writing them use two
-// cores. On PostgreSQL (overlap) a batch's transaction also starts before
+// cores. A batch's plan (see plan) is worked out while the batch before is
+// written. On PostgreSQL (overlap) a batch's transaction also starts before
 // the one before it has committed: the server and the gateway then work at
 // the same time instead of each waiting for the other, and commit order
 // keeps the checkpoint exact. SQLite's one writer connection takes
@@ -149,6 +150,15 @@ func (w *writer) write(rows []pendingRow, offset int64, line int) error {
 	w.last = cur
 	go func() {
 		defer close(cur.done)
+		// The batch's plan is worked out while the batch before is written.
+		p, err := w.b.plan(w.ctx, rows)
+		if err != nil {
+			if prev != nil {
+				<-prev.done
+			}
+			cur.err = err
+			return
+		}
 		after := prev
 		if !w.overlap && prev != nil {
 			<-prev.done
@@ -158,7 +168,7 @@ func (w *writer) write(rows []pendingRow, offset int64, line int) error {
 			}
 			after = nil
 		}
-		cur.err = w.b.commit(w.ctx, rows, from, offset, line, after)
+		cur.err = w.b.commit(w.ctx, p, from, offset, line, after)
 	}()
 	if prev == nil {
 		return nil

@@ -73,9 +73,9 @@ var errEarlierBatch = errors.New("bulk: an earlier batch failed")
 // time on another connection: this one writes its rows, then waits for
 // prev to commit before it moves the checkpoint on from where prev left it
 // and commits, so batches commit in file order whatever happens.
-func (b *batch) commit(ctx context.Context, rows []pendingRow, from, offset int64, line int, prev *inflight) error {
+func (b *batch) commit(ctx context.Context, p *plan, from, offset int64, line int, prev *inflight) error {
 	for try := 0; ; try++ {
-		err := b.commitOnce(ctx, rows, from, offset, line, prev)
+		err := b.commitOnce(ctx, p, from, offset, line, prev)
 		if errors.Is(err, errBlocked) {
 			<-prev.done
 			continue
@@ -94,7 +94,85 @@ const blockedAfter = 10 * time.Second
 
 var errBlocked = errors.New("bulk: the batch before did not commit in time")
 
-func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset int64, line int, prev *inflight) error {
+// plan is what a batch writes, worked out before its transaction (while
+// the batch before is written): the rows it refuses, and for each valid
+// row the attendee, audit entry and invitation email it gets should the
+// person not be on the event yet, which is the rule in an import. Only
+// what depends on the database's rows (which people and attendees exist)
+// is left to the transaction, so that the single SQLite writer spends its
+// time writing.
+type plan struct {
+	now    time.Time
+	counts Counts // the refusals found here
+	probs  []StoredProblem
+	valid  []*Row
+	// fresh[i] is valid[i] as a new attendee (its user id set in the
+	// transaction), entries[i] its audit entry.
+	fresh   []*event.Attendee
+	entries []audit.Entry
+	// invites are fresh's invitation emails, when the import sends them.
+	invites *event.Invitations
+}
+
+// plan works out rows' plan, reading with the reader pool: the lines the
+// upload check refused, and what the emails need.
+func (b *batch) plan(ctx context.Context, rows []pendingRow) (*plan, error) {
+	p := &plan{now: b.s.now()}
+	refused, err := checkedLines(ctx, b.s.DB.R, b.job.ID, rows[0].Line, rows[len(rows)-1].Line)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case refused[r.Line]:
+			p.counts.Refused++
+		case len(r.probs) > 0:
+			p.counts.Refused++
+			for _, pr := range r.probs {
+				p.probs = append(p.probs, StoredProblem{JobID: b.job.ID, Line: pr.Line, Column: pr.Column, Email: r.Email, Message: pr.Message, Fix: pr.Fix, Phase: "import"})
+			}
+		case seen[r.Email]:
+			// The check refused duplicates; this only guards the
+			// statements below against one that slipped through.
+			p.counts.Refused++
+			p.probs = append(p.probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColEmail, Email: r.Email, Message: "email is already in the file", Phase: "import"})
+		default:
+			seen[r.Email] = true
+			p.valid = append(p.valid, &r.Row)
+		}
+	}
+	on := event.TrigInvite
+	if b.ev.Registration == event.RegistrationOpen {
+		on = event.TrigInviteToRegister
+	}
+	to, err := event.Next(event.State{}, on)
+	if err != nil {
+		return nil, err
+	}
+	p.fresh = make([]*event.Attendee, len(p.valid))
+	p.entries = make([]audit.Entry, len(p.valid))
+	for i, r := range p.valid {
+		a := &event.Attendee{ID: id.New(), AccountID: b.ev.AccountID, EventID: b.ev.ID, Email: event.SearchKey(r.Email),
+			FirstName: r.FirstName, LastName: r.LastName, Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
+			Title: r.Title, Company: r.Company, RegistrationType: event.RegInvited, Status: to.Status, Detail: to.Detail,
+			CreatedAt: p.now, UpdatedAt: p.now}
+		a.NameKey = event.SearchKey(strings.ToLower(strings.TrimSpace(a.FirstName + " " + a.LastName)))
+		a.LastKey = event.SearchKey(strings.ToLower(a.LastName))
+		p.fresh[i] = a
+		p.entries[i] = b.entry(p.now, "attendee.invited", a.ID, entryDetail{
+			EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles(), Detail: a.Detail, Emailed: &b.imp.SendEmail})
+	}
+	if b.imp.SendEmail {
+		if p.invites, err = b.s.Events.PrepareInvitations(ctx, b.s.DB.R, b.ev, p.fresh, b.by); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (b *batch) commitOnce(ctx context.Context, p *plan, from, offset int64, line int, prev *inflight) error {
 	now := b.s.now()
 	// counts is this batch's part; total is the job's once it commits.
 	var counts, total Counts
@@ -115,33 +193,9 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset 
 				return err
 			}
 		}
-		refused, err := w.checkedLines(b.job.ID, rows[0].Line, rows[len(rows)-1].Line)
-		if err != nil {
-			return err
-		}
-		var probs []StoredProblem
-		var valid []*Row
-		seen := make(map[string]bool, len(rows))
-		for i := range rows {
-			r := &rows[i]
-			switch {
-			case refused[r.Line]:
-				counts.Refused++
-			case len(r.probs) > 0:
-				counts.Refused++
-				for _, p := range r.probs {
-					probs = append(probs, StoredProblem{JobID: b.job.ID, Line: p.Line, Column: p.Column, Email: r.Email, Message: p.Message, Fix: p.Fix, Phase: "import"})
-				}
-			case seen[r.Email]:
-				// The check refused duplicates; this only guards the
-				// statements below against one that slipped through.
-				counts.Refused++
-				probs = append(probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColEmail, Email: r.Email, Message: "email is already in the file", Phase: "import"})
-			default:
-				seen[r.Email] = true
-				valid = append(valid, &r.Row)
-			}
-		}
+		counts = p.counts
+		probs := append([]StoredProblem(nil), p.probs...)
+		valid := p.valid
 		users, created, err := w.ensureUsers(b.ev.AccountID, valid, now)
 		if err != nil {
 			return err
@@ -156,30 +210,17 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset 
 		if err != nil {
 			return err
 		}
-		on := event.TrigInvite
-		if b.ev.Registration == event.RegistrationOpen {
-			on = event.TrigInviteToRegister
-		}
-		to, err := event.Next(event.State{}, on)
-		if err != nil {
-			return err
-		}
 		var added []*event.Attendee
 		var changed []*event.Attendee
 		var entries []audit.Entry
-		for _, r := range valid {
+		for i, r := range valid {
 			uid := users[r.Email]
 			old, ok := have[uid]
 			if !ok {
-				a := &event.Attendee{ID: id.New(), AccountID: b.ev.AccountID, EventID: b.ev.ID, UserID: uid, Email: event.SearchKey(r.Email),
-					FirstName: r.FirstName, LastName: r.LastName, Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
-					Title: r.Title, Company: r.Company, RegistrationType: event.RegInvited, Status: to.Status, Detail: to.Detail,
-					CreatedAt: now, UpdatedAt: now}
-				a.NameKey = event.SearchKey(strings.ToLower(strings.TrimSpace(a.FirstName + " " + a.LastName)))
-				a.LastKey = event.SearchKey(strings.ToLower(a.LastName))
+				a := p.fresh[i]
+				a.UserID = uid
 				added = append(added, a)
-				entries = append(entries, b.entry(now, "attendee.invited", a.ID, entryDetail{
-					EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles(), Detail: a.Detail, Emailed: &b.imp.SendEmail}))
+				entries = append(entries, p.entries[i])
 				continue
 			}
 			a := &event.Attendee{ID: old.ID, Status: old.Status, Detail: old.Detail, Speaker: old.Speaker, Moderator: old.Moderator,
@@ -237,11 +278,15 @@ func (b *batch) commitOnce(ctx context.Context, rows []pendingRow, from, offset 
 		}
 		counts.Added += len(added)
 		counts.Updated += len(changed)
-		if b.imp.SendEmail {
-			if err := b.s.Events.QueueInvitations(ctx, tx, b.ev, added, b.by); err != nil {
+		if b.imp.SendEmail && len(added) > 0 {
+			keep := make(map[string]bool, len(added))
+			for _, a := range added {
+				keep[a.ID] = true
+			}
+			if err := p.invites.Write(ctx, tx, func(id string) bool { return keep[id] }); err != nil {
 				return err
 			}
-			wake = len(added) > 0
+			wake = true
 		}
 		if err := w.insertAudit(entries); err != nil {
 			return err
@@ -543,22 +588,19 @@ func (b *batch) prepare(ctx context.Context) error {
 	return nil
 }
 
-// checkedLines are the lines of [from, to] the upload check refused.
-func (w *sqlw) checkedLines(jobID string, from, to int) (map[int]bool, error) {
-	rs, err := w.tx.QueryContext(w.ctx, w.q("SELECT DISTINCT line FROM bulk_problems WHERE job_id = ? AND phase = 'check' AND line >= ? AND line <= ?"), jobID, from, to)
-	if err != nil {
+// checkedLines are the lines of [from, to] the upload check refused,
+// read with db.
+func checkedLines(ctx context.Context, db *gorm.DB, jobID string, from, to int) (map[int]bool, error) {
+	q := "SELECT DISTINCT line FROM bulk_problems WHERE job_id = ? AND phase = 'check' AND line >= ? AND line <= ?"
+	var lines []int
+	if err := db.WithContext(ctx).Raw(q, jobID, from, to).Scan(&lines).Error; err != nil {
 		return nil, err
 	}
-	defer rs.Close()
-	out := map[int]bool{}
-	for rs.Next() {
-		var l int
-		if err := rs.Scan(&l); err != nil {
-			return nil, err
-		}
+	out := make(map[int]bool, len(lines))
+	for _, l := range lines {
 		out[l] = true
 	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // ensureUsers finds or creates the user of each row, as user.Ensure does

@@ -17,43 +17,63 @@ import (
 	"github.com/invitegate/gateway/core/store"
 )
 
-// QueueEventEmails implements event.BatchMailer: the emails QueueEventEmail
-// would queue one by one, for many attendees of one event sent by one
-// person (a bulk import's batch). The account, locale, organizer, event
-// model and templates are looked up once, and the messages are written in
-// multi-row INSERTs. They are deferred (see deferred.go): each carries its
-// rendered subject and its model, and the worker renders its bodies and
-// calendar invitation, the same as QueueEventEmail's, when it sends it.
-// The first message of each template is rendered whole here, so a template
-// that cannot render the event's model refuses the batch.
+// QueueEventEmails queues the emails QueueEventEmail would queue one by
+// one, for many attendees of one event sent by one person, with tx: it is
+// PrepareEventEmails then Insert, both with tx.
 func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event.Email) error {
-	if !s.Enabled() {
-		return ErrDeliveryOff
+	p, err := s.PrepareEventEmails(ctx, tx, es)
+	if err != nil {
+		return err
 	}
+	return p.Insert(ctx, tx, nil)
+}
+
+// PreparedEmails are a batch's messages, rendered as far as they are
+// before the transaction that queues them.
+type PreparedEmails struct {
+	s    *Service
+	one  []*event.Email // a batch of mixed events or senders: queued one by one
+	msgs []Message
+}
+
+// PrepareEventEmails implements event.BatchMailer: it works out, reading
+// with db, the messages of es, many attendees of one event sent by one
+// person (a bulk import's batch), for Insert to write later. The account,
+// locale, organizer, event model and templates are looked up once. The
+// messages are deferred (see deferred.go): each carries its rendered
+// subject and its model, and the worker renders its bodies and calendar
+// invitation, the same as QueueEventEmail's, when it sends it. The first
+// message of each template is rendered whole here, so a template that
+// cannot render the event's model refuses the batch.
+//
+// A bulk import prepares a batch's messages while the batch before is
+// being written, so that this work, most of queueing them, is not done on
+// the single SQLite writer.
+func (s *Service) PrepareEventEmails(ctx context.Context, db *gorm.DB, es []*event.Email) (event.PreparedEmails, error) {
+	if !s.Enabled() {
+		return nil, ErrDeliveryOff
+	}
+	p := &PreparedEmails{s: s}
 	if len(es) == 0 {
-		return nil
+		return p, nil
 	}
 	first := es[0]
 	for _, e := range es[1:] {
 		if e.Event.ID != first.Event.ID || e.By != first.By {
-			for _, e := range es {
-				if err := s.QueueEventEmail(ctx, tx, e); err != nil {
-					return err
-				}
-			}
-			return nil
+			p.one = es
+			return p, nil
 		}
 	}
 	ev := first.Event
-	acc, err := account.Get(ctx, tx, ev.AccountID)
+	acc, err := account.Get(ctx, db, ev.AccountID)
 	if err != nil {
-		return fmt.Errorf("mail: account: %w", err)
+		return nil, fmt.Errorf("mail: account: %w", err)
 	}
 	locale := DefaultLocale
-	if set, err := invite.LoadSettings(ctx, tx, ev.AccountID); err == nil && set.EmailLocale != "" {
+	if set, err := invite.LoadSettings(ctx, db, ev.AccountID); err == nil && set.EmailLocale != "" {
 		locale = set.EmailLocale
 	}
-	shared := s.eventModel(ctx, tx, acc, first)
+	shared := s.eventModel(ctx, db, acc, first)
 	now, domain := s.now(), s.domain()
 	// The calendar invitation every email but the login link carries;
 	// its organizer is the sender's address when the organizer has none.
@@ -90,10 +110,10 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 		if !ok {
 			found, cp, err := s.Catalog.Lookup(ctx, e.Template, locale)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if _, err := cp.render(&m); err != nil {
-				return brokenTemplate(found, err)
+				return nil, brokenTemplate(found, err)
 			}
 			t = &tpl{found: found, cp: cp, cal: e.Template != event.EmailLoginLink}
 			var c *Invite
@@ -101,13 +121,13 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 				c = cal
 			}
 			if t.batch, err = newDeferredBatch(&m, c); err != nil {
-				return fmt.Errorf("mail: queue messages: %w", err)
+				return nil, fmt.Errorf("mail: queue messages: %w", err)
 			}
 			tpls[e.Template] = t
 		}
 		subject, err := t.cp.renderSubject(&m)
 		if err != nil {
-			return brokenTemplate(t.found, err)
+			return nil, brokenTemplate(t.found, err)
 		}
 		uid := ""
 		if t.cal {
@@ -115,7 +135,7 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 		}
 		model, err := t.batch.column(&m, uid)
 		if err != nil {
-			return fmt.Errorf("mail: queue messages: %w", err)
+			return nil, fmt.Errorf("mail: queue messages: %w", err)
 		}
 		mid := id.New()
 		msg := Message{
@@ -125,9 +145,35 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 			Status: Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
 		if msg.ToEmail == "" {
-			return fmt.Errorf("mail: a message needs a recipient and a subject")
+			return nil, fmt.Errorf("mail: a message needs a recipient and a subject")
 		}
 		msgs = append(msgs, msg)
+	}
+	p.msgs = msgs
+	return p, nil
+}
+
+// Insert queues, with tx, the prepared messages to the attendees keep
+// accepts (all of them when keep is nil).
+func (p *PreparedEmails) Insert(ctx context.Context, tx *gorm.DB, keep func(attendeeID string) bool) error {
+	for _, e := range p.one {
+		if keep == nil || keep(e.Attendee.ID) {
+			if err := p.s.QueueEventEmail(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+	}
+	msgs := p.msgs
+	if keep != nil {
+		msgs = make([]Message, 0, len(p.msgs))
+		for i := range p.msgs {
+			if keep(p.msgs[i].RefID) {
+				msgs = append(msgs, p.msgs[i])
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
 	}
 	if err := insertMessages(ctx, tx, msgs); err != nil {
 		return fmt.Errorf("mail: queue messages: %w", err)
@@ -228,4 +274,7 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 	return nil
 }
 
-var _ event.BatchMailer = (*Service)(nil)
+var (
+	_ event.BatchMailer    = (*Service)(nil)
+	_ event.PreparedEmails = (*PreparedEmails)(nil)
+)
