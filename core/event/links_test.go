@@ -412,3 +412,48 @@ func TestSiteChatAndBlocking(t *testing.T) {
 		}
 	})
 }
+
+// Invitations prepared ahead of their transaction write, for a mailer
+// without batches too, the links and emails of the attendees kept, and
+// nothing of the others.
+func TestPreparedInvitationsWriteOnlyTheKept(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f, m := mailFixture(t, db)
+		ev := f.event(t, func(in *event.EventInput) { in.Registration = event.RegistrationInviteOnly })
+		var as []*event.Attendee
+		for range 3 {
+			as = append(as, f.seed(t, ev, event.State{Status: event.Invited, Detail: event.InvitedByTeamMember}, false))
+		}
+		inv, err := f.svc.PrepareInvitations(ctx, db.R, ev, as, f.caller.Actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.count() != 0 {
+			t.Fatalf("%d emails queued by preparing, want none", m.count())
+		}
+		err = db.Tx(ctx, func(tx *gorm.DB) error {
+			return inv.Write(ctx, tx, func(id string) bool { return id != as[1].ID })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.count() != 2 {
+			t.Fatalf("%d emails queued, want 2", m.count())
+		}
+		for i, e := range m.emails {
+			want := as[[]int{0, 2}[i]]
+			if e.Attendee.ID != want.ID || !strings.HasPrefix(e.Link, base+"/l/") {
+				t.Fatalf("email %d: to %s with %q, want %s with a login link", i, e.Attendee.ID, e.Link, want.ID)
+			}
+			tokenOf(t, e.Link)
+		}
+		var linked []string
+		if err := db.R.Table("event_links").Order("attendee_id").Pluck("attendee_id", &linked).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(linked) != 2 || linked[0] == as[1].ID || linked[1] == as[1].ID {
+			t.Fatalf("login links stored for %v, want the two kept attendees'", linked)
+		}
+	})
+}
