@@ -22,13 +22,17 @@ import (
 // cancellation: a statement, once started, runs to its end (they are short),
 // and database/sql still honours cancellation between statements, rolling
 // back a transaction whose context ended.
-func openSQLite(dsn string) *sql.DB {
-	return sql.OpenDB(&sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{}})
+// writer marks the pool of the one writer connection, which also carries
+// the WAL's size settings (see checkpoint.go): they are the connection's,
+// so every connection the pool opens gets them.
+func openSQLite(dsn string, writer bool) *sql.DB {
+	return sql.OpenDB(&sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{}, writer: writer})
 }
 
 type sqliteConnector struct {
 	dsn    string
 	driver *sqlite3.SQLiteDriver
+	writer bool
 }
 
 // sqliteMmap is how much of the database file each connection reads
@@ -55,6 +59,12 @@ func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) {
 	if _, err := sc.Exec(fmt.Sprintf("PRAGMA mmap_size=%d", sqliteMmap), nil); err != nil {
 		sc.Close()
 		return nil, err
+	}
+	if c.writer {
+		if err := limitWAL(sc); err != nil {
+			sc.Close()
+			return nil, err
+		}
 	}
 	return &steadyConn{sc}, nil
 }

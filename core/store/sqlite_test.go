@@ -59,3 +59,23 @@ func TestSQLiteConnectionsMapTheFile(t *testing.T) {
 		}
 	}
 }
+
+// The writer checkpoints itself only past 512 MB of WAL, and cuts the WAL
+// file back to 64 MB when it starts over; readers do not write.
+func TestSQLiteWriterBoundsTheWAL(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Config{DSN: filepath.Join(t.TempDir(), "g.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var page, pages, keep int64
+	if err := db.W.Raw("PRAGMA page_size").Scan(&page).Error; err != nil || page <= 0 {
+		t.Fatalf("page size %d: %v", page, err)
+	}
+	if err := db.W.Raw("PRAGMA wal_autocheckpoint").Scan(&pages).Error; err != nil || pages*page != 512<<20 {
+		t.Errorf("writer checkpoints every %d pages of %d bytes (%v), want 512 MB", pages, page, err)
+	}
+	if err := db.W.Raw("PRAGMA journal_size_limit").Scan(&keep).Error; err != nil || keep != 64<<20 {
+		t.Errorf("writer journal_size_limit %d (%v), want %d", keep, err, 64<<20)
+	}
+}

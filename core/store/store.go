@@ -109,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// connection to one goroutine at a time, so the lock guards nothing.
 		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768&_mutex=no"
 		wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
-		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn)}, gcfg)
+		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn, true)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -118,7 +118,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		wdb.SetMaxIdleConns(1)
 		wdb.SetConnMaxLifetime(0)
 		rdsn := "file:" + path + "?" + common + "&mode=ro"
-		r, err := gorm.Open(&sqlite.Dialector{DSN: rdsn, Conn: openSQLite(rdsn)}, gcfg)
+		r, err := gorm.Open(&sqlite.Dialector{DSN: rdsn, Conn: openSQLite(rdsn, false)}, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
 		}
