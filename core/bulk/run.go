@@ -23,7 +23,7 @@ func (s *Service) batchRows() int {
 	if s.BatchRows > 0 {
 		return s.BatchRows
 	}
-	return 1000
+	return 2000
 }
 
 // pendingRow is a row read for the next batch, with what re-reading it found.
