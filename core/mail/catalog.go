@@ -65,6 +65,7 @@ type Catalog struct {
 
 	mu    sync.Mutex
 	cache map[string]*compiled // source/name/locale/version
+	bases map[string][]byte    // deferred models' shared parts, by id
 }
 
 // NewCatalog loads the embedded defaults. providers lists the template
@@ -74,7 +75,7 @@ func NewCatalog(db *store.DB, providers []string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{db: db, providers: providers, defaults: defs, cache: map[string]*compiled{}}, nil
+	return &Catalog{db: db, providers: providers, defaults: defs, cache: map[string]*compiled{}, bases: map[string][]byte{}}, nil
 }
 
 // loadDefaults reads defaults/NAME/LOCALE/{subject.txt,body.html,body.txt},

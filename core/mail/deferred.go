@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // A deferred message is queued with what its template renders rather than
@@ -26,12 +28,31 @@ import (
 // what a template fixed in between should give.
 
 // deferredModel is a deferred message's Model column: the part its batch
-// shares, encoded once per batch, and the recipient's own part. Keys are
-// short and empty values left out: a bulk import writes one per person.
+// shares, stored once per batch in a ModelBase row named by BaseID, and the
+// recipient's own part. Keys are short and empty values left out: a bulk
+// import writes one per person. Messages queued before bases had rows of
+// their own carry their batch's part inline, in Base.
 type deferredModel struct {
-	Base deferredBase `json:"b"`
-	Row  deferredRow  `json:"r"`
+	BaseID string          `json:"bid,omitempty"`
+	Base   json.RawMessage `json:"b,omitempty"`
+	Row    deferredRow     `json:"r"`
 }
+
+// ModelBase is the part of their model that the deferred messages of one
+// batch share (the resource, organizer, account and calendar invitation),
+// written once with them rather than into each: a third of what a bulk
+// import's invitation would otherwise store, per person. It names no
+// recipient. Bases no queued message names any more are purged by the
+// outbox (PurgeModelBases).
+type ModelBase struct {
+	ID        string    `gorm:"primaryKey;size:36"`
+	AccountID string    `gorm:"size:36;not null;index"`
+	Base      string    `gorm:"type:text;not null"`
+	CreatedAt time.Time `gorm:"not null;index"`
+}
+
+// TableName names the table.
+func (ModelBase) TableName() string { return "mail_model_bases" }
 
 // deferredBase is the model without the recipient, and the calendar
 // invitation's own parts (nil for none): its start, end and summary are the
@@ -87,15 +108,17 @@ func toDeferred(p Person) deferredPerson       { return deferredPerson(p) }
 func (p deferredPerson) person() Person        { return Person(p) }
 func (r *deferredResource) resource() Resource { return Resource(*r) }
 
-// deferredBatch writes the Model columns of one batch's messages.
+// deferredBatch writes the Model columns of one batch's messages, which
+// name its base.
 type deferredBatch struct {
-	base []byte
+	base ModelBase
 }
 
-// newDeferredBatch encodes what the batch's messages share: m without its
-// recipient, and cal (nil for none) without its attendee, UID and link. A
-// calendar's start, end and summary must be m's resource's.
-func newDeferredBatch(m *Model, cal *Invite) (*deferredBatch, error) {
+// newDeferredBatch encodes what the batch's messages share, as a base of
+// account accountID made at now: m without its recipient, and cal (nil for
+// none) without its attendee, UID and link. A calendar's start, end and
+// summary must be m's resource's.
+func newDeferredBatch(m *Model, cal *Invite, accountID string, now time.Time) (*deferredBatch, error) {
 	b := deferredBase{Resource: deferredResource(m.Resource), Organizer: toDeferred(m.Organizer), Account: m.Account}
 	if cal != nil {
 		r := m.Resource
@@ -113,7 +136,7 @@ func newDeferredBatch(m *Model, cal *Invite) (*deferredBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deferredBatch{base: enc}, nil
+	return &deferredBatch{base: ModelBase{ID: id.New(), AccountID: accountID, Base: string(enc), CreatedAt: now}}, nil
 }
 
 // column is the Model column of the message for m (a model of the batch,
@@ -125,10 +148,10 @@ func (d *deferredBatch) column(m *Model, uid string) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	b.Grow(len(d.base) + len(row) + 12)
-	b.WriteString(`{"b":`)
-	b.Write(d.base)
-	b.WriteString(`,"r":`)
+	b.Grow(len(d.base.ID) + len(row) + 16)
+	b.WriteString(`{"bid":"`)
+	b.WriteString(d.base.ID)
+	b.WriteString(`","r":`)
 	b.Write(row)
 	b.WriteString(`}`)
 	return b.String(), nil
@@ -150,8 +173,19 @@ func renderDeferred(ctx context.Context, cat *Catalog, m *Message) error {
 	if err := json.Unmarshal([]byte(m.Model), &d); err != nil {
 		return &permanentError{fmt.Errorf("its stored model cannot be read: %w", err)}
 	}
+	enc := []byte(d.Base)
+	if d.BaseID != "" {
+		var err error
+		if enc, err = cat.base(ctx, d.BaseID); err != nil {
+			return err
+		}
+	}
+	var base deferredBase
+	if err := json.Unmarshal(enc, &base); err != nil {
+		return &permanentError{fmt.Errorf("its stored model cannot be read: %w", err)}
+	}
 	r := d.Row
-	model := Model{Resource: d.Base.Resource.resource(), Organizer: d.Base.Organizer.person(), Account: d.Base.Account,
+	model := Model{Resource: base.Resource.resource(), Organizer: base.Organizer.person(), Account: base.Account,
 		Invitee: r.Invitee.person(), Role: r.Role, RoleID: r.RoleID, Link: r.Link, ExpiresAt: r.ExpiresAt, Expires: r.Expires}
 	found, cp, err := cat.Lookup(ctx, m.Template, m.Locale)
 	var p *problem.Error
@@ -166,7 +200,7 @@ func renderDeferred(ctx context.Context, cat *Catalog, m *Message) error {
 		return &permanentError{fmt.Errorf("the email template %s/%s from %s does not render: %w", found.Name, found.Locale, found.Source, err)}
 	}
 	m.Subject, m.HTML, m.Text = out.Subject, out.HTML, out.Text
-	if c := d.Base.Calendar; c != nil {
+	if c := base.Calendar; c != nil {
 		in := Invite{UID: r.CalendarUID, Sequence: c.Sequence, Summary: model.Resource.Title, URL: model.Link, Stamp: c.Stamp,
 			Details:   strings.TrimSpace(c.Details + "\n\nJoin: " + model.Link),
 			Organizer: model.Organizer, Attendee: model.Invitee}
@@ -182,6 +216,49 @@ func renderDeferred(ctx context.Context, cat *Catalog, m *Message) error {
 		m.ICS = in.ICS()
 	}
 	return nil
+}
+
+// baseCacheSize bounds the bases a catalog keeps: a few batches' worth.
+const baseCacheSize = 64
+
+// base is the stored shared part of a deferred model. Bases never change,
+// so the catalog keeps the last ones read: the messages of a batch are
+// sent one after another.
+func (c *Catalog) base(ctx context.Context, id string) ([]byte, error) {
+	c.mu.Lock()
+	enc, ok := c.bases[id]
+	c.mu.Unlock()
+	if ok {
+		return enc, nil
+	}
+	var rows []ModelBase
+	if err := c.db.R.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("mail: the shared part of a message's model: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, &permanentError{fmt.Errorf("the shared part of its stored model (%s) is gone", id)}
+	}
+	enc = []byte(rows[0].Base)
+	c.mu.Lock()
+	if len(c.bases) >= baseCacheSize {
+		clear(c.bases)
+	}
+	c.bases[id] = enc
+	c.mu.Unlock()
+	return enc, nil
+}
+
+// PurgeModelBases deletes the bases made before before that no message
+// still waiting to be sent names: a sent or failed message's model is
+// erased. The base's id is read from where column writes it, so no index
+// or JSON function is needed, on SQLite and PostgreSQL alike.
+func PurgeModelBases(ctx context.Context, db *store.DB, before time.Time) (int64, error) {
+	r := db.W.WithContext(ctx).Exec(`DELETE FROM mail_model_bases WHERE created_at < ? AND id NOT IN (
+SELECT substr(model, 9, 36) FROM mail_messages WHERE status IN (?, ?) AND model LIKE '{"bid":"%')`, before.UTC(), Queued, Sending)
+	if r.Error != nil {
+		return 0, fmt.Errorf("mail: purge model bases: %w", r.Error)
+	}
+	return r.RowsAffected, nil
 }
 
 // Bodies fills the subject and bodies of m, a message read from the

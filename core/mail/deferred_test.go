@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,35 @@ func TestDeferredEventEmails(t *testing.T) {
 				t.Fatalf("%s: the deferred email renders differently from the one rendered when queued:\n%s\n%s\n---\n%s\n%s\n---\n%s\n%s",
 					tpl, got.Subject, eager.Subject, got.Text, eager.Text, got.ICS, eager.ICS)
 			}
+
+			// The batch's shared part is one row, which both messages name,
+			// and is not repeated in them.
+			var bases []mail.ModelBase
+			db.R.Order("created_at, id").Find(&bases)
+			base := bases[len(bases)-1]
+			if len(bases) != len(templates[:slices.Index(templates, tpl)+1]) || !strings.Contains(base.Base, "Launch") || base.AccountID != b.Account.ID {
+				t.Fatalf("%s: bases %+v", tpl, bases)
+			}
+			for _, d := range deferred {
+				if !strings.HasPrefix(d.Model, `{"bid":"`+base.ID+`","r":`) || strings.Contains(d.Model, "Launch") {
+					t.Fatalf("%s: a message does not name its batch's base %s: %s", tpl, base.ID, d.Model)
+				}
+			}
+			// A message queued when the shared part was kept in each
+			// message renders the same.
+			legacy := deferred[0]
+			legacy.Model = `{"b":` + base.Base + strings.TrimPrefix(legacy.Model, `{"bid":"`+base.ID+`"`)
+			want := deferred[0]
+			if err := cat.Bodies(ctx, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := cat.Bodies(ctx, &legacy); err != nil || legacy.HTML != want.HTML || legacy.ICS != want.ICS || legacy.Text != want.Text {
+				t.Fatalf("%s: a message with its shared part inline renders differently (%v):\n%s\n---\n%s", tpl, err, legacy.Text, want.Text)
+			}
+		}
+		// Bases that waiting messages name are kept, however old.
+		if n, err := mail.PurgeModelBases(ctx, db, now.Add(24*time.Hour)); err != nil || n != 0 {
+			t.Fatalf("purged %d bases of waiting messages (%v)", n, err)
 		}
 
 		// A deferred message whose template is gone fails at once, saying so.
@@ -115,6 +145,14 @@ func TestDeferredEventEmails(t *testing.T) {
 			if m.Status != mail.Sent || m.Model != "" || m.HTML != "" || m.Subject == "" {
 				t.Fatalf("message %s to %s: %+v", m.ID, m.ToEmail, m)
 			}
+		}
+		// Once every message is sent or failed, no base is named: they
+		// go, but only those made before the given time.
+		if n, err := mail.PurgeModelBases(ctx, db, now.Add(-time.Minute)); err != nil || n != 0 {
+			t.Fatalf("purged %d bases made after the given time (%v)", n, err)
+		}
+		if n, err := mail.PurgeModelBases(ctx, db, now.Add(time.Minute)); err != nil || n != int64(len(templates)) {
+			t.Fatalf("purged %d bases once their messages were sent (%v), want %d", n, err, len(templates))
 		}
 		var annInvite string
 		for _, r := range srv.messages() {

@@ -31,9 +31,10 @@ func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event
 // PreparedEmails are a batch's messages, rendered as far as they are
 // before the transaction that queues them.
 type PreparedEmails struct {
-	s    *Service
-	one  []*event.Email // a batch of mixed events or senders: queued one by one
-	msgs []Message
+	s     *Service
+	one   []*event.Email // a batch of mixed events or senders: queued one by one
+	msgs  []Message
+	bases []*ModelBase // the shared parts of msgs' models
 }
 
 // PrepareEventEmails implements event.BatchMailer: it works out, reading
@@ -120,9 +121,10 @@ func (s *Service) PrepareEventEmails(ctx context.Context, db *gorm.DB, es []*eve
 			if t.cal {
 				c = cal
 			}
-			if t.batch, err = newDeferredBatch(&m, c); err != nil {
+			if t.batch, err = newDeferredBatch(&m, c, ev.AccountID, now); err != nil {
 				return nil, fmt.Errorf("mail: queue messages: %w", err)
 			}
+			p.bases = append(p.bases, &t.batch.base)
 			tpls[e.Template] = t
 		}
 		subject, err := t.cp.renderSubject(&m)
@@ -174,6 +176,21 @@ func (p *PreparedEmails) Insert(ctx context.Context, tx *gorm.DB, keep func(atte
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	// The bases the kept messages name, written with them.
+	var bases []*ModelBase
+	for _, b := range p.bases {
+		for i := range msgs {
+			if strings.HasPrefix(msgs[i].Model, `{"bid":"`+b.ID+`"`) {
+				bases = append(bases, b)
+				break
+			}
+		}
+	}
+	if len(bases) > 0 {
+		if err := tx.WithContext(ctx).Create(bases).Error; err != nil {
+			return fmt.Errorf("mail: queue messages: %w", err)
+		}
 	}
 	if err := insertMessages(ctx, tx, msgs); err != nil {
 		return fmt.Errorf("mail: queue messages: %w", err)

@@ -78,7 +78,7 @@ func (Message) Indexes() []string {
 }
 
 // Models are the tables this package owns.
-func Models() []any { return []any{&StoredTemplate{}, &Message{}} }
+func Models() []any { return []any{&StoredTemplate{}, &Message{}, &ModelBase{}} }
 
 // NewMessage is what Enqueue needs.
 type NewMessage struct {

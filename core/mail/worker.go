@@ -117,6 +117,11 @@ func (o *Outbox) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
 	from, _ := ParseFrom(o.cfg.From)
+	o.running.Add(1)
+	go func() {
+		defer o.running.Done()
+		o.purgeBases(ctx)
+	}()
 	for i := range o.cfg.Workers {
 		w := &worker{o: o, name: fmt.Sprintf("%s/%d", o.cfg.Replica, i), s: &sender{cfg: &o.cfg.SMTP, from: from}}
 		o.running.Add(1)
@@ -145,6 +150,31 @@ func (o *Outbox) Stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("stopping mail workers: %w", ctx.Err())
+	}
+}
+
+// basesEvery is how often the outbox purges the deferred models' bases that
+// no waiting message names; a base is at least that old when purged.
+const basesEvery = 10 * time.Minute
+
+// purgeBases runs PurgeModelBases at start and every basesEvery until ctx
+// ends.
+func (o *Outbox) purgeBases(ctx context.Context) {
+	t := time.NewTicker(basesEvery)
+	defer t.Stop()
+	for {
+		n, err := PurgeModelBases(context.WithoutCancel(ctx), o.db, o.cfg.Now().Add(-basesEvery))
+		switch {
+		case err != nil:
+			o.cfg.Logger.Error("mail: purge model bases", "error", err)
+		case n > 0:
+			o.cfg.Logger.Info("mail: purged model bases", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
