@@ -11,6 +11,7 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
 )
 
 func TestImportAddsUpdatesAndRefuses(t *testing.T) {
@@ -78,13 +79,29 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 				}
 			}
 
+			// A person the account knows without a name, not on the event.
+			known, err := user.Ensure(e.db.W, e.ev.AccountID, "known@example.org", "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
 			second := "email,first name,last name,speaker,moderator\n" +
 				"ann@example.org,Ann,Attendee,,Yes\n" +
 				"sam@example.org,Sam,Speaker,Yes,\n" +
-				"new@example.org,New,Person,,\n"
+				"new@example.org,New,Person,,\n" +
+				"known@example.org,Kim,Known,,\n"
 			_, j = e.importFile(t, second, false)
-			if string(j.Counts) != `{"added":1,"updated":1,"unchanged":1,"refused":0}` {
+			if string(j.Counts) != `{"added":2,"updated":1,"unchanged":1,"refused":0}` {
 				t.Fatalf("second import counts %s", j.Counts)
+			}
+			var users []user.User
+			e.db.R.Where("account_id = ? AND email IN ?", e.ev.AccountID, []string{"known@example.org", "new@example.org"}).Order("email").Find(&users)
+			if len(users) != 2 || users[0].ID != known.ID || users[0].FirstName != "Kim" || users[0].LastName != "Known" || users[1].FirstName != "New" {
+				t.Fatalf("users after the second import: %+v", users)
+			}
+			var places []event.Attendee
+			e.db.R.Where("event_id = ? AND email IN ?", e.ev.ID, []string{"known@example.org", "new@example.org"}).Order("email").Find(&places)
+			if len(places) != 2 || places[0].UserID != known.ID || places[1].UserID != users[1].ID {
+				t.Fatalf("attendees of the known and the new person: %+v", places)
 			}
 			e.db.R.Where("ref_kind = ?", "attendee").Find(&msgs)
 			if len(msgs) != 3 {
@@ -92,8 +109,8 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			}
 			var audits int64
 			e.db.R.Table("audit_entries").Where("action IN ?", []string{"attendee.invited", "attendee.edited"}).Count(&audits)
-			if audits != 5 {
-				t.Fatalf("audit entries for attendees: %d, want 5 (4 imported, 1 from the form)", audits)
+			if audits != 6 {
+				t.Fatalf("audit entries for attendees: %d, want 6 (5 imported, 1 from the form)", audits)
 			}
 			var invited, edited []string
 			e.db.R.Table("audit_entries").Where("action = ? AND detail LIKE ?", "attendee.invited", `%"line":3%`).Pluck("detail", &invited)

@@ -210,9 +210,9 @@ func (b *batch) commitOnce(ctx context.Context, p *plan, from, offset int64, lin
 		if err != nil {
 			return err
 		}
-		var added []*event.Attendee
+		added := make([]*event.Attendee, 0, len(valid))
 		var changed []*event.Attendee
-		var entries []audit.Entry
+		entries := make([]audit.Entry, 0, len(valid))
 		for i, r := range valid {
 			uid := users[r.Email]
 			old, ok := have[uid]
@@ -369,18 +369,6 @@ type sqlw struct {
 // parameters as running it); a last, shorter chunk is sent as is.
 const chunkRows = 1000
 
-// exec runs q with args, through the run's prepared statement if it has
-// one for q.
-func (w *sqlw) exec(q string, args []any) error {
-	q = w.q(q)
-	if st, ok := w.stmts[q]; ok {
-		_, err := w.tx.StmtContext(w.ctx, st).ExecContext(w.ctx, args...)
-		return err
-	}
-	_, err := w.tx.ExecContext(w.ctx, q, args...)
-	return err
-}
-
 // time is t as an argument: on SQLite formatted here, once for the rows
 // of a batch that share it, rather than by the driver for each row
 // (store.TimeArg).
@@ -434,29 +422,25 @@ func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,",
 
 // insert runs ins over rows rows, as few statements as the parameter limit
 // allows; on PostgreSQL, one statement with one array per column
-// (store.Unnest). row(i) appends row i's arguments, every column's.
-func (w *sqlw) insert(ins store.SharedInsert, rows int, row func(args []any, i int) []any) error {
-	return w.insertScan(ins, rows, row, nil)
-}
-
-// insertScan is insert for a suffix ending in RETURNING: scan reads each
-// row returned.
-func (w *sqlw) insertScan(ins store.SharedInsert, rows int, row func(args []any, i int) []any, scan func(*sql.Rows) error) error {
+// (store.Unnest). row(i) appends row i's arguments, every column's. It
+// returns how many rows the statements wrote.
+func (w *sqlw) insert(ins store.SharedInsert, rows int, row func(args []any, i int) []any) (int64, error) {
+	var wrote int64
 	run := func(q string, args []any) error {
-		if scan == nil {
-			return w.exec(q, args)
+		q = w.q(q)
+		var r sql.Result
+		var err error
+		if st, ok := w.stmts[q]; ok {
+			r, err = w.tx.StmtContext(w.ctx, st).ExecContext(w.ctx, args...)
+		} else {
+			r, err = w.tx.ExecContext(w.ctx, q, args...)
 		}
-		rs, err := w.query(q, args)
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
-		for rs.Next() {
-			if err := scan(rs); err != nil {
-				return err
-			}
-		}
-		return rs.Err()
+		n, err := r.RowsAffected()
+		wrote += n
+		return err
 	}
 	width := len(ins.Shared)
 	if w.pg && rows > 0 {
@@ -467,9 +451,10 @@ func (w *sqlw) insertScan(ins store.SharedInsert, rows int, row func(args []any,
 		w.args = args
 		q, cols, err := store.Unnest(ins.Insert, ins.Suffix, width, args)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return run(q, cols)
+		err = run(q, cols)
+		return wrote, err
 	}
 	per := chunkOf(width)
 	for start := 0; start < rows; start += per {
@@ -494,16 +479,16 @@ func (w *sqlw) insertScan(ins store.SharedInsert, rows int, row func(args []any,
 			q = insertSQL(ins.Insert, ins.Suffix, end-start, width)
 		}
 		if err := run(q, args); err != nil {
-			return err
+			return wrote, err
 		}
 	}
-	return nil
+	return wrote, nil
 }
 
 // The statements of a batch, by their parts.
 const (
 	usersInsert = "INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)"
-	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING RETURNING id, email"
+	usersSuffix = " ON CONFLICT (account_id, email) DO NOTHING"
 	attInsert   = `INSERT INTO attendees (id, account_id, event_id, user_id, email, first_name, last_name, name_key, last_key,
 speaker, moderator, organizer, title, company, bio, image_ref, registration_type, status, detail, blocked_from_chat, created_at, updated_at)`
 	auditInsert = "INSERT INTO audit_entries (id, account_id, at, actor_kind, actor_id, action, target_kind, target_id, detail)"
@@ -607,6 +592,11 @@ func checkedLines(ctx context.Context, db *gorm.DB, jobID string, from, to int) 
 // one at a time: created if new, names filled if still empty. It returns
 // user ids by email, and the ids of the users it created: those cannot be
 // on the event yet.
+//
+// The users are inserted with ids made here, skipping the emails the
+// account already has; when the statements wrote every row (a file of new
+// people), those ids are the users'. Otherwise every row's user is read
+// back, and the ones with the ids made here are the ones created.
 func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[string]string, map[string]bool, error) {
 	out := make(map[string]string, len(rows))
 	created := make(map[string]bool, len(rows))
@@ -618,28 +608,28 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 		ids[i] = id.New()
 	}
 	at := w.time(now)
-	err := w.insertScan(usersRows, len(rows), func(args []any, i int) []any {
+	wrote, err := w.insert(usersRows, len(rows), func(args []any, i int) []any {
 		r := rows[i]
 		return append(args, ids[i], accountID, r.Email, r.FirstName, r.LastName, "", "", false, at, at)
-	}, func(rs *sql.Rows) error {
-		var uid, email string
-		if err := rs.Scan(&uid, &email); err != nil {
-			return err
-		}
-		out[email], created[uid] = uid, true
-		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bulk: users: %w", err)
 	}
-	// The people the account already knows.
-	var known []string
-	byEmail := make(map[string]*Row, len(rows))
-	for _, r := range rows {
-		if out[r.Email] == "" {
-			known = append(known, r.Email)
-			byEmail[r.Email] = r
+	if wrote == int64(len(rows)) {
+		for i, r := range rows {
+			out[r.Email], created[ids[i]] = ids[i], true
 		}
+		return out, created, nil
+	}
+	ours := make(map[string]bool, len(rows))
+	for _, id := range ids {
+		ours[id] = true
+	}
+	known := make([]string, len(rows))
+	byEmail := make(map[string]*Row, len(rows))
+	for i, r := range rows {
+		known[i] = r.Email
+		byEmail[r.Email] = r
 	}
 	var unnamed []*Row
 	for start := 0; start < len(known); start += w.selectRows() {
@@ -656,7 +646,9 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 				return nil, nil, err
 			}
 			out[email] = uid
-			if first.String == "" && last.String == "" {
+			if ours[uid] {
+				created[uid] = true
+			} else if first.String == "" && last.String == "" {
 				unnamed = append(unnamed, byEmail[email])
 			}
 		}
@@ -710,7 +702,7 @@ func (w *sqlw) insertAttendees(as []*event.Attendee) error {
 	if len(as) > 0 {
 		created, updated = w.time(as[0].CreatedAt), w.time(as[0].UpdatedAt)
 	}
-	return w.insert(attRows, len(as), func(args []any, i int) []any {
+	_, err := w.insert(attRows, len(as), func(args []any, i int) []any {
 		a := as[i]
 		c, u := created, updated
 		if !a.CreatedAt.Equal(as[0].CreatedAt) || !a.UpdatedAt.Equal(as[0].UpdatedAt) {
@@ -719,6 +711,7 @@ func (w *sqlw) insertAttendees(as []*event.Attendee) error {
 		return append(args, a.ID, a.AccountID, a.EventID, a.UserID, string(a.Email), a.FirstName, a.LastName, string(a.NameKey), string(a.LastKey),
 			a.Speaker, a.Moderator, false, a.Title, a.Company, "", "", a.RegistrationType, string(a.Status), string(a.Detail), false, c, u)
 	})
+	return err
 }
 
 // updateAttendees writes the roles and speaker details of changed
@@ -750,7 +743,7 @@ func (w *sqlw) insertAudit(es []audit.Entry) error {
 	if len(es) > 0 {
 		at = w.time(es[0].At)
 	}
-	return w.insert(auditRows, len(es), func(args []any, i int) []any {
+	_, err := w.insert(auditRows, len(es), func(args []any, i int) []any {
 		e := &es[i]
 		t := at
 		if !e.At.Equal(es[0].At) {
@@ -758,6 +751,7 @@ func (w *sqlw) insertAudit(es []audit.Entry) error {
 		}
 		return append(args, e.ID, e.AccountID, t, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
 	})
+	return err
 }
 
 // checkpoint moves the import's checkpoint from one offset to the next;

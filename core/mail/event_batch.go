@@ -167,10 +167,21 @@ func (p *PreparedEmails) Insert(ctx context.Context, tx *gorm.DB, keep func(atte
 	}
 	msgs := p.msgs
 	if keep != nil {
-		msgs = make([]Message, 0, len(p.msgs))
+		// Usually every message is kept: the prepared ones are then
+		// written as they are, not copied.
+		all := true
 		for i := range p.msgs {
-			if keep(p.msgs[i].RefID) {
-				msgs = append(msgs, p.msgs[i])
+			if !keep(p.msgs[i].RefID) {
+				all = false
+				break
+			}
+		}
+		if !all {
+			msgs = make([]Message, 0, len(p.msgs))
+			for i := range p.msgs {
+				if keep(p.msgs[i].RefID) {
+					msgs = append(msgs, p.msgs[i])
+				}
 			}
 		}
 	}
