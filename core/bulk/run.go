@@ -68,6 +68,13 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 	if err != nil {
 		return s.fail(ctx, j, l, err.Error())
 	}
+	// An import is the long run of writes the store's WAL settings are
+	// for (store.BulkWrites).
+	end, err := s.DB.BulkWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
 	b := &batch{s: s, ev: ev, job: j, imp: &imp, lease: l, by: audit.Actor{Kind: j.CreatedByKind, ID: j.CreatedByID}, counts: counts}
 	if err := b.prepare(ctx); err != nil {
 		return err

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -22,13 +24,18 @@ import (
 // checkpoint has copied all of it while no write was under way. The
 // writer's own checkpoint, kept as a backstop for the WAL's size, is that
 // moment: every write waits while it copies what the checkpointer had not
-// copied yet (0.1 s for a 40 MB WAL, 0.6 s for 256 MB, measured on an import
-// here) and syncs. So the backstop comes only at walBudget, which an import
-// of about 120,000 people reaches, and the WAL file is cut back to
-// walKeep once it starts over: the disk it took is given back.
+// copied yet, and syncs. For the short writes of everyday traffic that is
+// little (the checkpointer keeps up), and a WAL kept small is faster to
+// write and read: redemptions run 10-15% faster with a 40 MB backstop than
+// with a 512 MB one. Under an import it is most of what the checkpointer
+// lags behind (0.1 s at 40 MB, 0.6 s at 256 MB, measured), so while one
+// runs (BulkWrites) the backstop moves to walBulkBudget, which an import of
+// about 120,000 people reaches. The WAL file is cut back to walKeep once
+// it starts over: the disk it took is given back.
 const (
 	checkpointEvery = 200 * time.Millisecond
-	walBudget       = 512 << 20 // bytes of WAL before the writer checkpoints
+	walBudget       = 40 << 20  // bytes of WAL before the writer checkpoints
+	walBulkBudget   = 512 << 20 // the same while a bulk import runs
 	walKeep         = 64 << 20  // bytes of WAL file kept once it starts over
 )
 
@@ -36,6 +43,51 @@ type checkpointer struct {
 	conn *sql.DB
 	quit chan struct{}
 	done chan struct{}
+
+	mu   sync.Mutex
+	bulk int // bulk runs under way
+}
+
+// BulkWrites raises the SQLite writer's checkpoint backstop for a long run
+// of writes, a bulk import, until end is called (see above); runs may
+// overlap. On PostgreSQL it does nothing.
+func (db *DB) BulkWrites(ctx context.Context) (end func(), err error) {
+	c := db.checkpoints
+	if c == nil {
+		return func() {}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bulk == 0 {
+		if err := db.backstop(ctx, walBulkBudget); err != nil {
+			return nil, err
+		}
+	}
+	c.bulk++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.bulk--; c.bulk == 0 {
+				// Should this fail, the connection is broken and its next
+				// one starts at walBudget.
+				db.backstop(context.WithoutCancel(ctx), walBudget)
+			}
+		})
+	}, nil
+}
+
+// backstop sets the writer's checkpoint backstop to budget bytes of WAL.
+func (db *DB) backstop(ctx context.Context, budget int) error {
+	var size int
+	if err := db.W.WithContext(ctx).Raw("PRAGMA page_size").Scan(&size).Error; err != nil || size <= 0 {
+		return fmt.Errorf("sqlite: page size %d: %v", size, err)
+	}
+	if err := db.W.WithContext(ctx).Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", budget/size)).Error; err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }
 
 func (db *DB) startCheckpointer(path, params string) error {

@@ -60,22 +60,43 @@ func TestSQLiteConnectionsMapTheFile(t *testing.T) {
 	}
 }
 
-// The writer checkpoints itself only past 512 MB of WAL, and cuts the WAL
-// file back to 64 MB when it starts over; readers do not write.
+// The writer checkpoints itself past 40 MB of WAL, or 512 MB while bulk
+// writes run, and cuts the WAL file back to 64 MB when it starts over.
 func TestSQLiteWriterBoundsTheWAL(t *testing.T) {
-	db, err := store.Open(context.Background(), store.Config{DSN: filepath.Join(t.TempDir(), "g.db")})
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "g.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var page, pages, keep int64
+	var page int64
 	if err := db.W.Raw("PRAGMA page_size").Scan(&page).Error; err != nil || page <= 0 {
 		t.Fatalf("page size %d: %v", page, err)
 	}
-	if err := db.W.Raw("PRAGMA wal_autocheckpoint").Scan(&pages).Error; err != nil || pages*page != 512<<20 {
-		t.Errorf("writer checkpoints every %d pages of %d bytes (%v), want 512 MB", pages, page, err)
+	budget := func(when string, want int64) {
+		t.Helper()
+		var pages int64
+		if err := db.W.Raw("PRAGMA wal_autocheckpoint").Scan(&pages).Error; err != nil || pages*page != want {
+			t.Errorf("%s: writer checkpoints every %d pages of %d bytes (%v), want %d MB", when, pages, page, err, want>>20)
+		}
 	}
+	budget("at start", 40<<20)
+	var keep int64
 	if err := db.W.Raw("PRAGMA journal_size_limit").Scan(&keep).Error; err != nil || keep != 64<<20 {
 		t.Errorf("writer journal_size_limit %d (%v), want %d", keep, err, 64<<20)
 	}
+	end1, err := db.BulkWrites(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end2, err := db.BulkWrites(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget("two bulk runs", 512<<20)
+	end1()
+	end1() // a second call changes nothing
+	budget("one bulk run left", 512<<20)
+	end2()
+	budget("after the bulk runs", 40<<20)
 }
