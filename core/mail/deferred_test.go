@@ -130,8 +130,25 @@ func TestDeferredEventEmails(t *testing.T) {
 		db.R.Where("to_email = ? AND template = ? AND model <> ''", "ann@guest.test", event.EmailLoginLink).Take(&gone)
 		db.W.Model(&mail.Message{}).Where("id = ?", gone.ID).Update("template", "retired")
 
+		// A base no message names, made an hour ago: the outbox purges it
+		// when it starts.
+		orphan := mail.ModelBase{ID: "0195f5d2-0000-7000-8000-0000000000ff", AccountID: b.Account.ID, Base: `{}`, CreatedAt: now.Add(-time.Hour)}
+		if err := db.W.Create(&orphan).Error; err != nil {
+			t.Fatal(err)
+		}
 		run(t, ms.Outbox)
 		done := waitDone(t, db, 20*time.Second)
+		for wait := time.Now().Add(5 * time.Second); ; {
+			var left int64
+			db.R.Model(&mail.ModelBase{}).Where("id = ?", orphan.ID).Count(&left)
+			if left == 0 {
+				break
+			}
+			if time.Now().After(wait) {
+				t.Fatal("the outbox did not purge a base no message names")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if n := len(srv.messages()); n != 3*len(templates)-1 {
 			t.Fatalf("server received %d messages, want %d", n, 3*len(templates)-1)
 		}
