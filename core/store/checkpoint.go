@@ -84,7 +84,7 @@ func (db *DB) backstop(ctx context.Context, budget int) error {
 	if err := db.W.WithContext(ctx).Raw("PRAGMA page_size").Scan(&size).Error; err != nil || size <= 0 {
 		return fmt.Errorf("sqlite: page size %d: %v", size, err)
 	}
-	if err := db.W.WithContext(ctx).Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", budget/size)).Error; err != nil {
+	if err := db.W.WithContext(ctx).Exec(autocheckpoint(budget, size)).Error; err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
@@ -103,6 +103,12 @@ func (db *DB) startCheckpointer(path, params string) error {
 	return nil
 }
 
+// autocheckpoint is the pragma that has the writer checkpoint once its WAL
+// holds budget bytes, in pages of pageSize bytes.
+func autocheckpoint[N int | int64](budget int, pageSize N) string {
+	return fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", int64(budget)/int64(pageSize))
+}
+
 // limitWAL gives the writer's connection c its checkpoint backstop, in
 // pages of the database's size, and the size its WAL file is cut back to.
 func limitWAL(c *sqlite3.SQLiteConn) error {
@@ -118,7 +124,7 @@ func limitWAL(c *sqlite3.SQLiteConn) error {
 		return fmt.Errorf("sqlite: page size %v: %v", v[0], err)
 	}
 	for _, p := range []string{
-		fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", walBudget/size),
+		autocheckpoint(walBudget, size),
 		fmt.Sprintf("PRAGMA journal_size_limit=%d", walKeep),
 	} {
 		if _, err := c.Exec(p, nil); err != nil {
