@@ -45,7 +45,7 @@ func (s *Server) authenticate(c *gin.Context) (*principal, error) {
 		if !ok {
 			return nil, problem.New(problem.Unauthorized, "bad_authorization", `the Authorization header must be "Bearer <API key>"`)
 		}
-		k, err := account.Authenticate(c.Request.Context(), s.cfg.DB.R, strings.TrimSpace(key))
+		k, err := account.Authenticate(c.Request.Context(), s.cfg.DB, strings.TrimSpace(key))
 		if err != nil {
 			return nil, err
 		}

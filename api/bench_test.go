@@ -46,11 +46,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/invite"
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
 )
@@ -113,7 +113,7 @@ func seedLinks(t *testing.T, env *apitest.Env, resourceID, createdBy string, n i
 		users[i] = user.User{ID: id.New(), AccountID: env.AccountID, Email: email, FirstName: "Guest", LastName: invs[i].LastName, CreatedAt: now, UpdatedAt: now}
 		links[i] = link{path: "/i/" + plain, form: url.Values{"email": {email}}.Encode()}
 	}
-	err := env.DB.W.Transaction(func(tx *gorm.DB) error {
+	err := env.DB.W.Transaction(func(tx *store.Tx) error {
 		if err := tx.CreateInBatches(users, 1000).Error; err != nil {
 			return err
 		}

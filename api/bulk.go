@@ -102,7 +102,7 @@ func (s *Server) viewJob(c *gin.Context, j *job.Job, evName string) (*jobView, e
 	v.ErrorReport = "/api/v1/jobs/" + j.ID + "/errors.csv"
 	v.Console = "/console/events/" + j.SubjectID + "/bulk?job=" + j.ID
 	if evName == "" {
-		ev, err := event.GetEvent(c.Request.Context(), s.cfg.DB.R, j.AccountID, j.SubjectID)
+		ev, err := event.GetEvent(c.Request.Context(), s.cfg.DB, j.AccountID, j.SubjectID)
 		if err != nil && problem.KindOf(err) != problem.NotFound {
 			return nil, err
 		}
@@ -124,7 +124,7 @@ func csvDownload(c *gin.Context, name string) {
 }
 
 func (s *Server) bulkTemplate(c *gin.Context) {
-	if _, err := event.GetEvent(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Param("id")); err != nil {
+	if _, err := event.GetEvent(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Param("id")); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -242,7 +242,7 @@ func extendDeadlines(c *gin.Context) {
 func (s *Server) bulkUpload(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -324,7 +324,7 @@ func (s *Server) failStatus(c *gin.Context, status int, err error) {
 func (s *Server) eventBulkJob(c *gin.Context) (*event.Event, *job.Job, error) {
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -391,7 +391,7 @@ func (s *Server) bulkDiscard(c *gin.Context) {
 func (s *Server) exportAttendees(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -444,7 +444,7 @@ func (s *Server) listJobs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	jobs, err := job.List(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, f)
+	jobs, err := job.List(c.Request.Context(), s.cfg.DB, who(c).AccountID, f)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -464,7 +464,7 @@ func (s *Server) listJobs(c *gin.Context) {
 }
 
 func (s *Server) getJob(c *gin.Context) {
-	j, err := job.Get(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Param("id"))
+	j, err := job.Get(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return

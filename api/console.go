@@ -72,7 +72,7 @@ func (s *Server) consoleResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -101,7 +101,7 @@ type consoleSettingsPage struct {
 
 func (s *Server) consoleSettings(c *gin.Context) {
 	p := who(c)
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -130,7 +130,7 @@ func (s *Server) consoleUsers(c *gin.Context) {
 		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may manage console users"))
 		return
 	}
-	us, err := user.ListConsole(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	us, err := user.ListConsole(c.Request.Context(), s.cfg.DB, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -157,11 +157,11 @@ func (s *Server) consolePlugins(c *gin.Context) {
 
 func (s *Server) loadCollaborators(c *gin.Context, d *consoleResourcePage) error {
 	ctx := c.Request.Context()
-	cs, err := resource.Collaborators(ctx, s.cfg.DB.R, d.Resource.ID)
+	cs, err := resource.Collaborators(ctx, s.cfg.DB, d.Resource.ID)
 	if err != nil {
 		return err
 	}
-	console, err := user.ListConsole(ctx, s.cfg.DB.R, d.Resource.AccountID)
+	console, err := user.ListConsole(ctx, s.cfg.DB, d.Resource.AccountID)
 	if err != nil {
 		return err
 	}

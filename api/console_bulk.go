@@ -73,7 +73,7 @@ func (s *Server) consoleBulk(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -94,7 +94,7 @@ func (s *Server) consoleBulk(c *gin.Context) {
 			return
 		}
 	}
-	recent, err := job.List(ctx, s.cfg.DB.R, p.AccountID, job.Filter{Kind: bulk.Kind, SubjectID: ev.ID, Limit: 10,
+	recent, err := job.List(ctx, s.cfg.DB, p.AccountID, job.Filter{Kind: bulk.Kind, SubjectID: ev.ID, Limit: 10,
 		Statuses: []string{job.Ready, job.Refused, job.Queued, job.Running, job.Done, job.Failed}})
 	if err != nil {
 		s.fail(c, err)

@@ -52,7 +52,7 @@ var consoleTimeZones = []string{"UTC", "Europe/London", "Europe/Paris", "Europe/
 
 func (s *Server) consoleEvents(c *gin.Context) {
 	p := who(c)
-	evs, err := event.ListEvents(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	evs, err := event.ListEvents(c.Request.Context(), s.cfg.DB, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -266,7 +266,7 @@ type consoleAction struct {
 func (s *Server) consoleEvent(c *gin.Context) {
 	p := who(c)
 	ctx := c.Request.Context()
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -82,18 +82,18 @@ func (s *Server) demoState(c *gin.Context, rid string) (*demoRoomPage, error) {
 	if err != nil || claims.Resource != rid {
 		return nil, errNotInRoom
 	}
-	var res resource.Resource
-	if err := s.cfg.DB.R.WithContext(c.Request.Context()).Where("id = ? AND deleted_at IS NULL", rid).Take(&res).Error; err != nil {
+	res, err := resource.ByID(c.Request.Context(), s.cfg.DB, rid)
+	if err != nil {
 		return nil, problem.New(problem.Gone, "resource_deleted", "this room has been deleted")
 	}
-	role, err := resource.ParticipantRole(c.Request.Context(), s.cfg.DB.R, rid, claims.Subject)
+	role, err := resource.ParticipantRole(c.Request.Context(), s.cfg.DB, rid, claims.Subject)
 	if err != nil {
 		return nil, err
 	}
 	if role == "" {
 		return nil, errNotInRoom
 	}
-	return &demoRoomPage{Resource: &res, Claims: claims, Role: role, Privileges: resource.Privileges(role)}, nil
+	return &demoRoomPage{Resource: res, Claims: claims, Role: role, Privileges: resource.Privileges(role)}, nil
 }
 
 func (s *Server) verifyJoin(c *gin.Context, raw, aud string) (*jointoken.Claims, error) {

@@ -74,7 +74,7 @@ func (s *Server) viewAttendees(c *gin.Context, ev *event.Event, rows []event.Att
 	if len(ids) == 0 {
 		return out, nil
 	}
-	last, err := mail.LastDeliveries(c.Request.Context(), s.cfg.DB.R, ev.AccountID, ids)
+	last, err := mail.LastDeliveries(c.Request.Context(), s.cfg.DB, ev.AccountID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (s *Server) answerAttendee(c *gin.Context, status int, ev *event.Event, a *
 }
 
 func (s *Server) listEvents(c *gin.Context) {
-	evs, err := event.ListEvents(c.Request.Context(), s.cfg.DB.R, who(c).AccountID)
+	evs, err := event.ListEvents(c.Request.Context(), s.cfg.DB, who(c).AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -121,7 +121,7 @@ func (s *Server) createEvent(c *gin.Context) {
 }
 
 func (s *Server) getEvent(c *gin.Context) {
-	ev, err := event.GetEvent(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Param("id"))
+	ev, err := event.GetEvent(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -132,7 +132,7 @@ func (s *Server) getEvent(c *gin.Context) {
 func (s *Server) updateEvent(c *gin.Context) {
 	// The event is looked up first so another account's id is "not found"
 	// whatever the body holds.
-	if _, err := event.GetEvent(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Param("id")); err != nil {
+	if _, err := event.GetEvent(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Param("id")); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -234,7 +234,7 @@ func attendeeQuery(v url.Values) (event.Query, error) {
 
 func (s *Server) listAttendees(c *gin.Context) {
 	ctx := c.Request.Context()
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, who(c).AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, who(c).AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -244,7 +244,7 @@ func (s *Server) listAttendees(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	page, err := event.List(ctx, s.cfg.DB.R, ev.ID, q)
+	page, err := event.List(ctx, s.cfg.DB, ev.ID, q)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -267,7 +267,7 @@ func (s *Server) listAttendees(c *gin.Context) {
 func (s *Server) inviteAttendee(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -277,7 +277,7 @@ func (s *Server) inviteAttendee(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := event.CheckImageRef(ctx, s.cfg.DB.R, p.AccountID, strings.TrimSpace(in.ImageRef)); err != nil {
+	if err := event.CheckImageRef(ctx, s.cfg.DB, p.AccountID, strings.TrimSpace(in.ImageRef)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -317,7 +317,7 @@ func (s *Server) editAttendee(c *gin.Context) {
 	}
 	prof.ImageRef = strings.TrimSpace(prof.ImageRef)
 	if prof.ImageRef != a.ImageRef {
-		if err := event.CheckImageRef(ctx, s.cfg.DB.R, p.AccountID, prof.ImageRef); err != nil {
+		if err := event.CheckImageRef(ctx, s.cfg.DB, p.AccountID, prof.ImageRef); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -354,7 +354,7 @@ func (s *Server) attendeeAction(c *gin.Context) {
 		s.fail(c, problem.Field("action", fmt.Sprintf("unknown action %q: use resend_invitation, resend_registration_confirmation, block_from_chat or generate_login_link", string(act))))
 		return
 	}
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -402,7 +402,7 @@ func (s *Server) attendeeAnalytics(c *gin.Context) {
 func (s *Server) blockAttendee(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := who(c)
-	ev, err := event.GetEvent(ctx, s.cfg.DB.R, p.AccountID, c.Param("id"))
+	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -89,7 +89,7 @@ func (s *Server) eventAuth(c *gin.Context, ev *event.Event) (*event.SiteSession,
 
 // siteEvent loads the event the slug names.
 func (s *Server) siteEvent(c *gin.Context) (*event.Event, bool) {
-	ev, err := event.BySlug(c.Request.Context(), s.cfg.DB.R, c.Param("slug"))
+	ev, err := event.BySlug(c.Request.Context(), s.cfg.DB, c.Param("slug"))
 	if err != nil {
 		if problem.KindOf(err) == problem.NotFound {
 			err = errNoEvent

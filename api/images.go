@@ -97,7 +97,7 @@ func bodyError(err error) error {
 // for good; nosniff and the stored type keep a browser from reading it as
 // anything but the image it was checked to be.
 func (s *Server) mediaImage(c *gin.Context) {
-	img, err := event.LoadImage(c.Request.Context(), s.cfg.DB.R, c.Param("ref"))
+	img, err := event.LoadImage(c.Request.Context(), s.cfg.DB, c.Param("ref"))
 	if err != nil {
 		s.fail(c, err)
 		return

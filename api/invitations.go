@@ -35,7 +35,7 @@ func (s *Server) withEmails(c *gin.Context, accountID string, views []invitation
 	for i := range views {
 		ids[i] = views[i].ID
 	}
-	last, err := mail.LastDeliveries(c.Request.Context(), s.cfg.DB.R, accountID, ids)
+	last, err := mail.LastDeliveries(c.Request.Context(), s.cfg.DB, accountID, ids)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (s *Server) viewSettings(c *gin.Context, set *invite.Settings) settingsView
 }
 
 func (s *Server) getSettings(c *gin.Context) {
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, who(c).AccountID)
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, who(c).AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -154,7 +154,7 @@ func (s *Server) getSettings(c *gin.Context) {
 
 func (s *Server) putSettings(c *gin.Context) {
 	p := who(c)
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -177,7 +177,7 @@ func (s *Server) putSettings(c *gin.Context) {
 			return
 		}
 	}
-	if err := invite.SaveSettings(c.Request.Context(), s.cfg.DB.W, p.AccountID, p.Actor, set); err != nil {
+	if err := invite.SaveSettings(c.Request.Context(), s.cfg.DB, p.AccountID, p.Actor, set); err != nil {
 		s.fail(c, err)
 		return
 	}

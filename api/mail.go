@@ -102,7 +102,7 @@ func (s *Server) sendTestMail(c *gin.Context) {
 
 func (s *Server) listMailMessages(c *gin.Context) {
 	limit, _ := strconv.Atoi(c.Query("limit"))
-	ms, err := mail.ListMessages(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Query("status"), limit)
+	ms, err := mail.ListMessages(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Query("status"), limit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) listMailMessages(c *gin.Context) {
 }
 
 func (s *Server) getMailMessage(c *gin.Context) {
-	m, err := mail.GetMessage(c.Request.Context(), s.cfg.DB.R, who(c).AccountID, c.Param("msg"))
+	m, err := mail.GetMessage(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Param("msg"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -144,7 +144,7 @@ func (s *Server) consoleEmail(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if d.Messages, err = mail.ListMessages(c.Request.Context(), s.cfg.DB.R, p.AccountID, "", 50); err != nil {
+	if d.Messages, err = mail.ListMessages(c.Request.Context(), s.cfg.DB, p.AccountID, "", 50); err != nil {
 		s.fail(c, err)
 		return
 	}

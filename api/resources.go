@@ -26,13 +26,13 @@ func viewResource(r *resource.Resource, myRole string) resourceView {
 // admins, owners and co-owners pass.
 func (s *Server) resourceFor(c *gin.Context, manage bool) (*resource.Resource, string, error) {
 	p := who(c)
-	r, err := resource.Get(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Param("id"))
+	r, err := resource.Get(c.Request.Context(), s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		return nil, "", err
 	}
 	role := ""
 	if p.User != nil {
-		if role, err = resource.CollaboratorRole(c.Request.Context(), s.cfg.DB.R, r.ID, p.User.ID); err != nil {
+		if role, err = resource.CollaboratorRole(c.Request.Context(), s.cfg.DB, r.ID, p.User.ID); err != nil {
 			return nil, "", err
 		}
 	}
@@ -56,7 +56,7 @@ func (s *Server) visibleResources(c *gin.Context) ([]resource.Resource, error) {
 	if !p.Admin {
 		only = p.User.ID
 	}
-	return resource.List(c.Request.Context(), s.cfg.DB.R, p.AccountID, only)
+	return resource.List(c.Request.Context(), s.cfg.DB, p.AccountID, only)
 }
 
 func (s *Server) listResources(c *gin.Context) {
@@ -79,7 +79,7 @@ func (s *Server) createResource(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	r, err := resource.Create(c.Request.Context(), s.cfg.DB.W, p.AccountID, p.Actor, in)
+	r, err := resource.Create(c.Request.Context(), s.cfg.DB, p.AccountID, p.Actor, in)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -116,7 +116,7 @@ func (s *Server) updateResource(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	r, err = resource.Update(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, p.Actor, in)
+	r, err = resource.Update(c.Request.Context(), s.cfg.DB, p.AccountID, r.ID, p.Actor, in)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -131,7 +131,7 @@ func (s *Server) deleteResource(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if err := resource.Delete(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, p.Actor); err != nil {
+	if err := resource.Delete(c.Request.Context(), s.cfg.DB, p.AccountID, r.ID, p.Actor); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -144,7 +144,7 @@ func (s *Server) listCollaborators(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	cs, err := resource.Collaborators(c.Request.Context(), s.cfg.DB.R, r.ID)
+	cs, err := resource.Collaborators(c.Request.Context(), s.cfg.DB, r.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -166,7 +166,7 @@ func (s *Server) setCollaborator(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	u, err := user.Get(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Param("user"))
+	u, err := user.Get(c.Request.Context(), s.cfg.DB, p.AccountID, c.Param("user"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -175,7 +175,7 @@ func (s *Server) setCollaborator(c *gin.Context) {
 		s.fail(c, problem.Field("user", "collaborators must be console users; add them under Users first"))
 		return
 	}
-	if err := resource.SetCollaborator(c.Request.Context(), s.cfg.DB.W, p.AccountID, r.ID, u.ID, in.Role, p.Actor); err != nil {
+	if err := resource.SetCollaborator(c.Request.Context(), s.cfg.DB, p.AccountID, r.ID, u.ID, in.Role, p.Actor); err != nil {
 		s.fail(c, err)
 		return
 	}

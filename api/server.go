@@ -136,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	sess := cfg.Sessions
 	if sess == nil {
-		sess = &session.Service{DB: cfg.DB.W, Now: cfg.Now}
+		sess = &session.Service{DB: cfg.DB, Now: cfg.Now}
 	}
 	pages, err := loadPages()
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Server) loginPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	u, err := user.Get(c.Request.Context(), s.cfg.DB.R, l.AccountID, l.UserID)
+	u, err := user.Get(c.Request.Context(), s.cfg.DB, l.AccountID, l.UserID)
 	if err != nil {
 		s.fail(c, err)
 		return

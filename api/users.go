@@ -31,10 +31,10 @@ func (s *Server) searchUsers(c *gin.Context) {
 		err error
 	)
 	if c.Query("console") == "1" {
-		us, err = user.ListConsole(c.Request.Context(), s.cfg.DB.R, p.AccountID)
+		us, err = user.ListConsole(c.Request.Context(), s.cfg.DB, p.AccountID)
 	} else {
 		limit, _ := strconv.Atoi(c.Query("limit"))
-		us, err = user.Search(c.Request.Context(), s.cfg.DB.R, p.AccountID, c.Query("q"), limit)
+		us, err = user.Search(c.Request.Context(), s.cfg.DB, p.AccountID, c.Query("q"), limit)
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -50,7 +50,7 @@ func (s *Server) addConsoleUser(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	u, err := user.AddConsoleUser(c.Request.Context(), s.cfg.DB.W, p.AccountID, p.Actor, in)
+	u, err := user.AddConsoleUser(c.Request.Context(), s.cfg.DB, p.AccountID, p.Actor, in)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -73,7 +73,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	es, err := audit.List(s.cfg.DB.R, who(c).AccountID, limit)
+	es, err := audit.List(c.Request.Context(), s.cfg.DB, who(c).AccountID, limit)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -90,7 +90,7 @@ func New(t testing.TB, opt Options) *Env {
 	if opt.RealClock {
 		now = time.Now
 	}
-	boot, err := account.EnsureFirst(ctx, db.W, "Test org", "admin@org.test")
+	boot, err := account.EnsureFirst(ctx, db, "Test org", "admin@org.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	signer.Now = now
-	e.Sessions = &session.Service{DB: db.W, Now: now}
+	e.Sessions = &session.Service{DB: db, Now: now}
 	cfg := api.Config{
 		BaseURL: e.URL, DB: db, Signer: signer, Now: now, Sessions: e.Sessions,
 		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -127,7 +127,7 @@ func New(t testing.TB, opt Options) *Env {
 	if cfg.Bulk.DB == nil {
 		cfg.Bulk.DB, cfg.Bulk.Events = db, cfg.Events
 	}
-	e.Jobs = &job.Runner{DB: db.W, Handlers: map[string]job.Handler{bulk.Kind: cfg.Bulk.Handler()}, Log: cfg.Logger}
+	e.Jobs = &job.Runner{DB: db, Handlers: map[string]job.Handler{bulk.Kind: cfg.Bulk.Handler()}, Log: cfg.Logger}
 	if !opt.HoldJobs {
 		cfg.Bulk.Jobs = e.Jobs
 		e.Jobs.Start()
@@ -303,11 +303,11 @@ func (e *Env) SignIn(u *user.User) *http.Client {
 func (e *Env) SecondAccount() (accountID, apiKey string) {
 	e.T.Helper()
 	ctx := context.Background()
-	a, err := account.Create(ctx, e.DB.W, "Other org")
+	a, err := account.Create(ctx, e.DB, "Other org")
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	key, _, err := account.CreateAPIKey(ctx, e.DB.W, a.ID, "other", audit.System)
+	key, _, err := account.CreateAPIKey(ctx, e.DB, a.ID, "other", audit.System)
 	if err != nil {
 		e.T.Fatal(err)
 	}

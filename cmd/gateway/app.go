@@ -64,7 +64,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 	return &app{
 		cfg: cfg, log: log, db: db, signer: signer,
 		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms},
-		sessions: &session.Service{DB: db.W},
+		sessions: &session.Service{DB: db},
 		mail:     ms,
 		events:   &event.Service{DB: db, Mail: ms, BaseURL: cfg.BaseURL},
 	}, nil
@@ -111,8 +111,8 @@ func (a *app) close() { a.db.Close() }
 
 // loginLinkFor issues a console sign-in link for a console user found by email.
 func (a *app) loginLinkFor(ctx context.Context, email string) (string, error) {
-	var u user.User
-	if err := a.db.R.WithContext(ctx).Where("email = ? AND console_role <> ''", email).Order("created_at").Take(&u).Error; err != nil {
+	u, err := user.FirstConsoleUser(ctx, a.db, email, false)
+	if err != nil {
 		return "", fmt.Errorf("no console user with email %s", email)
 	}
 	tok, err := a.sessions.IssueLoginLink(ctx, u.AccountID, u.ID, audit.System)
@@ -127,11 +127,11 @@ func (a *app) apiKeyFor(ctx context.Context, adminEmail, name string) (string, e
 	if err != nil {
 		return "", err
 	}
-	var u user.User
-	if err := a.db.R.WithContext(ctx).Where("email = ? AND console_role = ?", email, user.RoleAdmin).Take(&u).Error; err != nil {
+	u, err := user.FirstConsoleUser(ctx, a.db, email, true)
+	if err != nil {
 		return "", fmt.Errorf("no account admin with email %s", email)
 	}
-	key, _, err := account.CreateAPIKey(ctx, a.db.W, u.AccountID, name, audit.System)
+	key, _, err := account.CreateAPIKey(ctx, a.db, u.AccountID, name, audit.System)
 	return key, err
 }
 
@@ -147,7 +147,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 		return err
 	}
 	defer a.close()
-	boot, err := account.EnsureFirst(ctx, a.db.W, cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail)
+	boot, err := account.EnsureFirst(ctx, a.db, cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail)
 	if err != nil {
 		return fmt.Errorf("first start: %w", err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
-	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/job"
 )
 
@@ -25,7 +24,7 @@ import (
 // it, which also resumes every job an earlier process left unfinished.
 func (a *app) jobRunner() (*job.Runner, *bulk.Service) {
 	b := &bulk.Service{DB: a.db, Events: a.events}
-	r := &job.Runner{DB: a.db.W, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs"),
+	r := &job.Runner{DB: a.db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs"),
 		Housekeep: b.DropStale}
 	b.Jobs = r
 	return r, b
@@ -162,13 +161,7 @@ func orDash(s string) string {
 
 // findEvent loads an event by id or slug.
 func findEvent(ctx context.Context, a *app, ref string) (*event.Event, error) {
-	if id.Valid(ref) {
-		var ev event.Event
-		if err := a.db.R.WithContext(ctx).Where("id = ?", ref).Take(&ev).Error; err == nil {
-			return &ev, nil
-		}
-	}
-	ev, err := event.BySlug(ctx, a.db.R, ref)
+	ev, err := event.ByIDOrSlug(ctx, a.db, ref)
 	if err != nil {
 		return nil, fmt.Errorf("no event with id or slug %q", ref)
 	}
@@ -179,8 +172,7 @@ func findEvent(ctx context.Context, a *app, ref string) (*event.Event, error) {
 // prints the result. A job held by a runner that died is taken over once
 // its lease runs out.
 func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner *job.Runner, jobID string) error {
-	var j job.Job
-	if err := a.db.R.WithContext(ctx).Where("id = ? AND kind = ?", jobID, bulk.Kind).Take(&j).Error; err != nil {
+	if j, err := job.ByID(ctx, a.db, jobID); err != nil || j.Kind != bulk.Kind {
 		return fmt.Errorf("no bulk invite job %s", jobID)
 	}
 	done := make(chan error, 1)
@@ -191,8 +183,8 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 				done <- err
 				return
 			}
-			var cur job.Job
-			if err := a.db.R.WithContext(ctx).Where("id = ?", jobID).Take(&cur).Error; err != nil {
+			cur, err := job.ByID(ctx, a.db, jobID)
+			if err != nil {
 				done <- err
 				return
 			}
@@ -215,9 +207,11 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 	for {
 		select {
 		case err := <-done:
-			var cur job.Job
-			if qerr := a.db.R.Where("id = ?", jobID).Take(&cur).Error; qerr == nil {
-				bar.draw(&cur)
+			cur, qerr := job.ByID(ctx, a.db, jobID)
+			if qerr == nil {
+				bar.draw(cur)
+			} else {
+				cur = &job.Job{}
 			}
 			bar.end()
 			if err != nil {
@@ -232,9 +226,8 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 			}
 			return nil
 		case <-tick.C:
-			var cur job.Job
-			if err := a.db.R.Where("id = ?", jobID).Take(&cur).Error; err == nil {
-				bar.draw(&cur)
+			if cur, err := job.ByID(ctx, a.db, jobID); err == nil {
+				bar.draw(cur)
 			}
 		}
 	}

@@ -142,7 +142,7 @@ func bulkEvent(t *testing.T, dialect string) (string, *store.DB, *event.Event, *
 	if err := db.Migrate(append(models, schedule.Models()...)...); err != nil {
 		t.Fatal(err)
 	}
-	boot, err := account.EnsureFirst(ctx, db.W, "Org", "owner@org.test")
+	boot, err := account.EnsureFirst(ctx, db, "Org", "owner@org.test")
 	if err != nil {
 		t.Fatal(err)
 	}

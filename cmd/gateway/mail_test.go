@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/schema"
@@ -75,7 +73,7 @@ func TestMailCrashRecovery(t *testing.T) {
 	if err := db.Migrate(append(schema.Models(), schedule.Models()...)...); err != nil {
 		t.Fatal(err)
 	}
-	err = db.Tx(context.Background(), func(tx *gorm.DB) error {
+	err = db.Tx(context.Background(), func(tx *store.Tx) error {
 		for i := range total {
 			if _, err := mail.Enqueue(tx, "crash.test", mail.NewMessage{
 				AccountID: "acct", Template: "test", Locale: "en", ToEmail: fmt.Sprintf("p%d@crash.test", i),

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
 )
@@ -44,13 +45,13 @@ const KeyPrefix = "igk_"
 func Models() []any { return []any{&Account{}, &APIKey{}} }
 
 // Create makes an account.
-func Create(ctx context.Context, db *gorm.DB, name string) (*Account, error) {
+func Create(ctx context.Context, db *store.DB, name string) (*Account, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, problem.Field("name", "account name is required")
 	}
-	a := &Account{ID: id.New(), Name: name, CreatedAt: time.Now().UTC()}
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	a := &Account{ID: id.New(), Name: name, CreatedAt: db.Now()}
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(a).Error; err != nil {
 			return err
 		}
@@ -60,9 +61,9 @@ func Create(ctx context.Context, db *gorm.DB, name string) (*Account, error) {
 }
 
 // Get loads an account.
-func Get(ctx context.Context, db *gorm.DB, accountID string) (*Account, error) {
+func Get(ctx context.Context, r store.Reader, accountID string) (*Account, error) {
 	var a Account
-	err := db.WithContext(ctx).Where("id = ?", accountID).Take(&a).Error
+	err := r.Read(ctx).Where("id = ?", accountID).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
@@ -70,11 +71,11 @@ func Get(ctx context.Context, db *gorm.DB, accountID string) (*Account, error) {
 }
 
 // CreateAPIKey returns the plain key (shown once) and its stored record.
-func CreateAPIKey(ctx context.Context, db *gorm.DB, accountID, name string, who audit.Actor) (string, *APIKey, error) {
+func CreateAPIKey(ctx context.Context, db *store.DB, accountID, name string, who audit.Actor) (string, *APIKey, error) {
 	t, _ := token.New()
 	plain := KeyPrefix + t
-	k := &APIKey{ID: id.New(), AccountID: accountID, Name: name, Prefix: plain[:10], Hash: token.Hash(plain), CreatedAt: time.Now().UTC()}
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	k := &APIKey{ID: id.New(), AccountID: accountID, Name: name, Prefix: plain[:10], Hash: token.Hash(plain), CreatedAt: db.Now()}
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(k).Error; err != nil {
 			return err
 		}
@@ -84,12 +85,12 @@ func CreateAPIKey(ctx context.Context, db *gorm.DB, accountID, name string, who 
 }
 
 // Authenticate finds the live key for a presented secret.
-func Authenticate(ctx context.Context, db *gorm.DB, plain string) (*APIKey, error) {
+func Authenticate(ctx context.Context, db *store.DB, plain string) (*APIKey, error) {
 	if !strings.HasPrefix(plain, KeyPrefix) || !token.WellFormed(strings.TrimPrefix(plain, KeyPrefix)) {
 		return nil, problem.ErrUnauthorized
 	}
 	var k APIKey
-	err := db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", token.Hash(plain)).Take(&k).Error
+	err := db.R.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", token.Hash(plain)).Take(&k).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.New(problem.Unauthorized, "bad_api_key", "the API key is unknown or revoked")
 	}
@@ -106,13 +107,13 @@ type Bootstrap struct {
 // EnsureFirst creates the first account, its admin and an API key when the
 // database holds no account yet; otherwise it returns nil. It runs in one
 // transaction, so a crash half-way leaves nothing and the next start retries.
-func EnsureFirst(ctx context.Context, db *gorm.DB, accountName, adminEmail string) (*Bootstrap, error) {
+func EnsureFirst(ctx context.Context, db *store.DB, accountName, adminEmail string) (*Bootstrap, error) {
 	email, err := user.NormalizeEmail(adminEmail)
 	if err != nil {
 		return nil, problem.Field("bootstrap.admin_email", err.Error())
 	}
 	var out *Bootstrap
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Tx(ctx, func(tx *store.Tx) error {
 		var n int64
 		if err := tx.Model(&Account{}).Count(&n).Error; err != nil {
 			return err
@@ -120,7 +121,7 @@ func EnsureFirst(ctx context.Context, db *gorm.DB, accountName, adminEmail strin
 		if n > 0 {
 			return nil
 		}
-		now := time.Now().UTC()
+		now := tx.Now()
 		a := &Account{ID: id.New(), Name: accountName, CreatedAt: now}
 		if err := tx.Create(a).Error; err != nil {
 			return err

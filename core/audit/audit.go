@@ -4,12 +4,12 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Actor kinds.
@@ -47,23 +47,24 @@ type Entry struct {
 // TableName keeps the table name plain.
 func (Entry) TableName() string { return "audit_entries" }
 
-// Record writes one entry using tx, the transaction making the change.
-func Record(tx *gorm.DB, accountID string, who Actor, action, targetKind, targetID string, detail map[string]any) error {
+// Record writes one entry using tx, the transaction making the change, at
+// the transaction's time.
+func Record(tx *store.Tx, accountID string, who Actor, action, targetKind, targetID string, detail map[string]any) error {
 	d := ""
 	if len(detail) > 0 {
 		b, _ := json.Marshal(detail)
 		d = string(b)
 	}
 	return tx.Create(&Entry{
-		ID: id.New(), AccountID: accountID, At: time.Now().UTC(),
+		ID: id.New(), AccountID: accountID, At: tx.Now(),
 		ActorKind: who.Kind, ActorID: who.ID, Action: action,
 		TargetKind: targetKind, TargetID: targetID, Detail: d,
 	}).Error
 }
 
 // List returns the newest entries of an account.
-func List(db *gorm.DB, accountID string, limit int) ([]Entry, error) {
+func List(ctx context.Context, db *store.DB, accountID string, limit int) ([]Entry, error) {
 	var out []Entry
-	err := db.Where("account_id = ?", accountID).Order("at DESC").Limit(limit).Find(&out).Error
+	err := db.R.WithContext(ctx).Where("account_id = ?", accountID).Order("at DESC").Limit(limit).Find(&out).Error
 	return out, err
 }

@@ -34,7 +34,7 @@ func newEnv(t testing.TB, dialect, registration string) *env {
 	t.Helper()
 	db := storetest.Open(t, dialect, schema.Models()...)
 	ctx := context.Background()
-	boot, err := account.EnsureFirst(ctx, db.W, "Test org", "admin@org.test")
+	boot, err := account.EnsureFirst(ctx, db, "Test org", "admin@org.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func newEnv(t testing.TB, dialect, registration string) *env {
 		t.Fatal(err)
 	}
 	b := &bulk.Service{DB: db, Events: evs}
-	r := &job.Runner{DB: db.W, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}}
+	r := &job.Runner{DB: db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}}
 	return &env{db: db, events: evs, mail: ms, bulk: b, runner: r, caller: c, ev: ev}
 }
 

@@ -32,7 +32,7 @@ func SafeCell(s string) string {
 // quotes where needed, every cell passed through SafeCell), reading the
 // attendees a page at a time so any list size streams.
 func Export(ctx context.Context, db *store.DB, c event.Caller, eventID string, w io.Writer) error {
-	ev, err := event.GetEvent(ctx, db.R, c.AccountID, eventID)
+	ev, err := event.GetEvent(ctx, db, c.AccountID, eventID)
 	if err != nil {
 		return err
 	}

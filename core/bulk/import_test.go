@@ -80,7 +80,11 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			}
 
 			// A person the account knows without a name, not on the event.
-			known, err := user.Ensure(e.db.W, e.ev.AccountID, "known@example.org", "", "")
+			var known *user.User
+			err = e.db.Tx(ctx, func(tx *store.Tx) (err error) {
+				known, err = user.Ensure(tx, e.ev.AccountID, "known@example.org", "", "")
+				return err
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,7 +59,7 @@ func TestImportResumesFromCheckpoint(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}()
-			first := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
+			first := &job.Runner{DB: e.db, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
 			if _, err := first.Run(cctx, up.Job.ID); err == nil {
 				t.Fatal("the first runner was not stopped")
 			}
@@ -69,7 +69,7 @@ func TestImportResumesFromCheckpoint(t *testing.T) {
 				t.Fatalf("after the stop: %+v", mid)
 			}
 
-			second := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second"}
+			second := &job.Runner{DB: e.db, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second"}
 			n, err := second.RunPending(ctx)
 			if err != nil || n != 0 {
 				t.Fatalf("a job under another runner's lease was taken: %d %v", n, err)
@@ -180,7 +180,7 @@ func failedBatchStopsTheBatchBeside(t *testing.T, dialect string) {
 	if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	r := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
+	r := &job.Runner{DB: e.db, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "first"}
 	if _, err := r.Run(ctx, up.Job.ID); err == nil || !strings.Contains(err.Error(), "p0450 refused by the test") {
 		t.Fatalf("run: %v, want the failed batch's error", err)
 	}
@@ -206,7 +206,7 @@ func failedBatchStopsTheBatchBeside(t *testing.T, dialect string) {
 	if err := e.db.W.Exec(drop).Error; err != nil {
 		t.Fatal(err)
 	}
-	again := &job.Runner{DB: e.db.W, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second",
+	again := &job.Runner{DB: e.db, Handlers: map[string]job.Handler{bulk.Kind: e.bulk.Handler()}, ID: "second",
 		Now: func() time.Time { return time.Now().UTC().Add(time.Hour) }}
 	if n, err := again.RunPending(ctx); err != nil || n != 1 {
 		t.Fatalf("resume: %d %v", n, err)

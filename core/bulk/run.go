@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/job"
@@ -45,7 +43,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 	if err := s.DB.W.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
 		return fmt.Errorf("bulk: job %s: %w", j.ID, err)
 	}
-	ev, err := event.GetEvent(ctx, s.DB.W, imp.AccountID, imp.EventID)
+	ev, err := event.GetEvent(ctx, s.DB, imp.AccountID, imp.EventID)
 	if err != nil {
 		return s.fail(ctx, j, l, "the event no longer exists")
 	}
@@ -115,7 +113,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := job.Finish(tx, j.ID, l.Runner, job.Done, "", s.now()); err != nil {
 			return err
 		}
@@ -205,7 +203,7 @@ func (w *writer) wait() error {
 
 // fail ends a job that cannot go on, saying why.
 func (s *Service) fail(ctx context.Context, j *job.Job, l job.Lease, why string) error {
-	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := job.Finish(tx, j.ID, l.Runner, job.Failed, why, s.now()); err != nil {
 			return err
 		}

@@ -9,8 +9,6 @@ import (
 	"io"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/job"
@@ -58,7 +56,7 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	// The request's end stops the reading (ctxReader), not a statement in
 	// flight: see run for why.
 	ctx := context.WithoutCancel(reqCtx)
-	ev, err := event.GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	ev, err := event.GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +64,7 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	j := &job.Job{AccountID: ev.AccountID, Kind: Kind, Status: job.Checking, SubjectKind: "event", SubjectID: ev.ID,
 		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID}
 	imp := &Import{AccountID: ev.AccountID, EventID: ev.ID, FileName: clip(fileName, 200), CreatedAt: now, UpdatedAt: now}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := job.New(tx, j, now); err != nil {
 			return err
 		}
@@ -93,7 +91,7 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if rep.Refused {
 		status = job.Refused
 	}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
@@ -121,7 +119,7 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 func (s *Service) abandon(jobID string, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	s.DB.Tx(ctx, func(tx *store.Tx) error {
 		tx.Where("job_id = ?", jobID).Delete(&Chunk{})
 		return tx.Model(&job.Job{}).Where("id = ?", jobID).Updates(map[string]any{
 			"status": job.Failed, "error": "the upload did not complete: " + cause.Error(), "updated_at": s.now()}).Error
@@ -280,7 +278,7 @@ func parseHeader(s string) ([]string, error) {
 
 // bulkJob loads a bulk-invite job of the caller's account.
 func (s *Service) bulkJob(ctx context.Context, c event.Caller, jobID string) (*job.Job, *Import, error) {
-	j, err := job.Get(ctx, s.DB.R, c.AccountID, jobID)
+	j, err := job.Get(ctx, s.DB, c.AccountID, jobID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -309,7 +307,7 @@ func (s *Service) Confirm(ctx context.Context, c event.Caller, jobID string, sen
 			return nil, err
 		}
 	}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		ok, err := job.SetStatus(tx, j.ID, job.Ready, job.Queued, s.now())
 		if err != nil {
 			return err
@@ -340,7 +338,7 @@ func (s *Service) Discard(ctx context.Context, c event.Caller, jobID string) err
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		ok, err := job.SetStatus(tx, j.ID, job.Ready, job.Discarded, s.now())
 		if err != nil {
 			return err
@@ -369,7 +367,7 @@ func (s *Service) DropStale(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 			ok, err := job.SetStatus(tx, id, job.Ready, job.Discarded, s.now())
 			if err != nil || !ok {
 				return err

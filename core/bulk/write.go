@@ -165,7 +165,7 @@ func (b *batch) plan(ctx context.Context, rows []pendingRow) (*plan, error) {
 			EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles(), Detail: a.Detail, Emailed: &b.imp.SendEmail})
 	}
 	if b.imp.SendEmail {
-		if p.invites, err = b.s.Events.PrepareInvitations(ctx, b.s.DB.R, b.ev, p.fresh, b.by); err != nil {
+		if p.invites, err = b.s.Events.PrepareInvitations(ctx, b.s.DB, b.ev, p.fresh, b.by); err != nil {
 			return nil, err
 		}
 	}
@@ -177,19 +177,15 @@ func (b *batch) commitOnce(ctx context.Context, p *plan, from, offset int64, lin
 	// counts is this batch's part; total is the job's once it commits.
 	var counts, total Counts
 	wake := false
-	err := b.s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		stx, err := store.SQLTx(tx)
-		if err != nil {
-			return err
-		}
-		w := &sqlw{ctx: ctx, db: b.s.DB, tx: stx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts, full: b.full}
+	err := b.s.DB.Tx(ctx, func(tx *store.Tx) error {
+		w := &sqlw{ctx: ctx, db: b.s.DB, tx: tx, pg: b.s.DB.Dialect != "sqlite", stmts: b.stmts, full: b.full}
 		if w.pg {
 			// The lookups below are prepared once and run with new ids
 			// every batch. PostgreSQL would soon plan them once for all,
 			// from the statistics of the tables when they were small (a
 			// sequential scan), and keep that plan as they grow: each batch
 			// would then read the whole table.
-			if _, err := stx.ExecContext(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+			if _, err := tx.ExecSQL("SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 				return err
 			}
 		}
@@ -354,7 +350,7 @@ func (b *batch) entry(now time.Time, action, target string, detail entryDetail) 
 type sqlw struct {
 	ctx   context.Context
 	db    *store.DB
-	tx    *sql.Tx
+	tx    *store.Tx
 	pg    bool
 	stmts map[string]*sql.Stmt
 	full  map[string]string
@@ -378,9 +374,9 @@ func (w *sqlw) time(t time.Time) any { return w.db.TimeArg(t) }
 func (w *sqlw) query(q string, args []any) (*sql.Rows, error) {
 	q = w.q(q)
 	if st, ok := w.stmts[q]; ok {
-		return w.tx.StmtContext(w.ctx, st).QueryContext(w.ctx, args...)
+		return w.tx.Stmt(st).QueryContext(w.ctx, args...)
 	}
-	return w.tx.QueryContext(w.ctx, q, args...)
+	return w.tx.QuerySQL(q, args...)
 }
 
 // maxParams keeps a statement below SQLite's 32,766 parameters (and
@@ -431,9 +427,9 @@ func (w *sqlw) insert(ins store.SharedInsert, rows int, row func(args []any, i i
 		var r sql.Result
 		var err error
 		if st, ok := w.stmts[q]; ok {
-			r, err = w.tx.StmtContext(w.ctx, st).ExecContext(w.ctx, args...)
+			r, err = w.tx.Stmt(st).ExecContext(w.ctx, args...)
 		} else {
-			r, err = w.tx.ExecContext(w.ctx, q, args...)
+			r, err = w.tx.ExecSQL(q, args...)
 		}
 		if err != nil {
 			return err
@@ -658,7 +654,7 @@ func (w *sqlw) ensureUsers(accountID string, rows []*Row, now time.Time) (map[st
 		}
 	}
 	for _, r := range unnamed {
-		if _, err := w.tx.ExecContext(w.ctx, w.q("UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?"), r.FirstName, r.LastName, now, out[r.Email]); err != nil {
+		if _, err := w.tx.ExecSQL(w.q("UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?"), r.FirstName, r.LastName, now, out[r.Email]); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -721,7 +717,7 @@ func (w *sqlw) updateAttendees(as []*event.Attendee) (int, error) {
 	if len(as) == 0 {
 		return 0, nil
 	}
-	st, err := w.tx.PrepareContext(w.ctx, w.q("UPDATE attendees SET speaker = ?, moderator = ?, title = ?, company = ?, updated_at = ? WHERE id = ? AND status = ?"))
+	st, err := w.tx.PrepareSQL(w.q("UPDATE attendees SET speaker = ?, moderator = ?, title = ?, company = ?, updated_at = ? WHERE id = ? AND status = ?"))
 	if err != nil {
 		return 0, err
 	}
@@ -757,7 +753,7 @@ func (w *sqlw) insertAudit(es []audit.Entry) error {
 // checkpoint moves the import's checkpoint from one offset to the next;
 // false means the checkpoint is no longer from (another runner moved it).
 func (w *sqlw) checkpoint(jobID string, from, to int64, line int, now time.Time) (bool, error) {
-	r, err := w.tx.ExecContext(w.ctx, w.q(`UPDATE bulk_imports SET "offset" = ?, line = ?, updated_at = ? WHERE job_id = ? AND "offset" = ?`), to, line, now, jobID, from)
+	r, err := w.tx.ExecSQL(w.q(`UPDATE bulk_imports SET "offset" = ?, line = ?, updated_at = ? WHERE job_id = ? AND "offset" = ?`), to, line, now, jobID, from)
 	if err != nil {
 		return false, err
 	}

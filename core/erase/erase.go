@@ -19,8 +19,6 @@ import (
 	"fmt"
 	"sort"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
@@ -73,16 +71,11 @@ type EventRef struct {
 
 // Preview shows what Erase would reach, changing nothing.
 func Preview(ctx context.Context, db *store.DB, accountID, userID string) (*Impact, error) {
-	var out *Impact
-	err := db.R.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rows, err := targets(tx, accountID, userID)
-		if err != nil {
-			return err
-		}
-		out, err = measure(tx, rows)
-		return err
-	})
-	return out, err
+	rows, err := targets(ctx, db, accountID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return measure(ctx, db, rows)
 }
 
 // Erase deletes the person's data everywhere it reaches and returns what it
@@ -90,15 +83,15 @@ func Preview(ctx context.Context, db *store.DB, accountID, userID string) (*Impa
 // themselves), and so is leaving an account without an admin.
 func Erase(ctx context.Context, db *store.DB, accountID, userID string, who audit.Actor) (*Impact, error) {
 	var out *Impact
-	err := db.W.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rows, err := targets(tx, accountID, userID)
+	err := db.Tx(ctx, func(tx *store.Tx) error {
+		rows, err := targets(ctx, tx, accountID, userID)
 		if err != nil {
 			return err
 		}
 		if err := refuse(tx, rows, who); err != nil {
 			return err
 		}
-		if out, err = measure(tx, rows); err != nil {
+		if out, err = measure(ctx, tx, rows); err != nil {
 			return err
 		}
 		for i, u := range rows {
@@ -126,8 +119,8 @@ func Erase(ctx context.Context, db *store.DB, accountID, userID string, who audi
 
 // targets is the user row asked for and, for a shared user, the shared rows
 // with the same email in other accounts; the asked account comes first.
-func targets(tx *gorm.DB, accountID, userID string) ([]user.User, error) {
-	u, err := user.Get(tx.Statement.Context, tx, accountID, userID)
+func targets(ctx context.Context, r store.Reader, accountID, userID string) ([]user.User, error) {
+	u, err := user.Get(ctx, r, accountID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +129,13 @@ func targets(tx *gorm.DB, accountID, userID string) ([]user.User, error) {
 		return rows, nil
 	}
 	var others []user.User
-	if err := tx.Where("email = ? AND shared AND account_id <> ?", u.Email, accountID).Order("account_id").Find(&others).Error; err != nil {
+	if err := r.Read(ctx).Where("email = ? AND shared AND account_id <> ?", u.Email, accountID).Order("account_id").Find(&others).Error; err != nil {
 		return nil, err
 	}
 	return append(rows, others...), nil
 }
 
-func refuse(tx *gorm.DB, rows []user.User, who audit.Actor) error {
+func refuse(tx *store.Tx, rows []user.User, who audit.Actor) error {
 	for _, u := range rows {
 		if who.Kind == audit.ActorUser && who.ID == u.ID {
 			return ErrSelf
@@ -161,11 +154,12 @@ func refuse(tx *gorm.DB, rows []user.User, who audit.Actor) error {
 	return nil
 }
 
-func measure(tx *gorm.DB, rows []user.User) (*Impact, error) {
+func measure(ctx context.Context, r store.Reader, rows []user.User) (*Impact, error) {
+	tx := r.Read(ctx)
 	out := &Impact{Email: rows[0].Email, Shared: rows[0].Shared}
 	for _, u := range rows {
 		a := AccountImpact{AccountID: u.AccountID, UserID: u.ID, ConsoleRole: u.ConsoleRole, Events: []EventRef{}}
-		acc, err := account.Get(tx.Statement.Context, tx, u.AccountID)
+		acc, err := account.Get(ctx, r, u.AccountID)
 		if err != nil && !errors.Is(err, problem.ErrNotFound) {
 			return nil, err
 		}
@@ -200,7 +194,7 @@ func measure(tx *gorm.DB, rows []user.User) (*Impact, error) {
 
 // eraseOne deletes one user row and everything hanging from it. Children
 // go first so no row is left pointing at a deleted parent.
-func eraseOne(tx *gorm.DB, u *user.User) error {
+func eraseOne(tx *store.Tx, u *user.User) error {
 	if err := event.EraseUser(tx, u.ID); err != nil {
 		return err
 	}

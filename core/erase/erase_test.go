@@ -50,10 +50,10 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	ctx := context.Background()
 	w := &world{}
 	var err error
-	if w.acc1, err = account.EnsureFirst(ctx, db.W, "First org", "admin1@org.test"); err != nil {
+	if w.acc1, err = account.EnsureFirst(ctx, db, "First org", "admin1@org.test"); err != nil {
 		t.Fatal(err)
 	}
-	acc2, err := account.Create(ctx, db.W, "Second org")
+	acc2, err := account.Create(ctx, db, "Second org")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +77,9 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 			t.Fatal(err)
 		}
 	}
-	w.grace1, _ = user.ByEmail(ctx, db.R, w.acc1.Account.ID, victim)
-	w.alan, _ = user.ByEmail(ctx, db.R, w.acc1.Account.ID, "alan@bletchley.test")
-	att, _ := event.List(ctx, db.R, w.ev.ID, event.Query{Search: "grace.hopper"})
+	w.grace1, _ = user.ByEmail(ctx, db, w.acc1.Account.ID, victim)
+	w.alan, _ = user.ByEmail(ctx, db, w.acc1.Account.ID, "alan@bletchley.test")
+	att, _ := event.List(ctx, db, w.ev.ID, event.Query{Search: "grace.hopper"})
 	grace := att.Rows[0].ID
 	link, err := evs.GenerateLoginLink(ctx, c, w.ev.ID, grace)
 	if err != nil {
@@ -99,7 +99,7 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	}
 
 	on := true
-	w.res, err = resource.Create(ctx, db.W, w.acc1.Account.ID, admin, resource.Input{Type: "room", Title: "Office hours", ChatCollab: &on})
+	w.res, err = resource.Create(ctx, db, w.acc1.Account.ID, admin, resource.Input{Type: "room", Title: "Office hours", ChatCollab: &on})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 			t.Fatal(err)
 		}
 	}
-	err = db.W.Transaction(func(tx *gorm.DB) error {
+	err = db.Tx(ctx, func(tx *store.Tx) error {
 		for _, to := range []string{victim, "alan@bletchley.test"} {
 			if _, err := mail.Enqueue(tx, "org.test", mail.NewMessage{AccountID: w.acc1.Account.ID, ToEmail: to, ToName: "Grace Hopper", Rendered: mail.Rendered{Subject: "Welcome Grace Hopper", HTML: "<p>Hello " + to + "</p>", Text: "Hello " + to}}, time.Now()); err != nil {
 				return err
@@ -135,14 +135,14 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 		t.Fatal(err)
 	}
 
-	w.grace2, err = user.AddConsoleUser(ctx, db.W, acc2.ID, audit.System, user.NewConsoleUser{Email: victim, FirstName: "Grace", LastName: "Hopper", Role: user.RoleMember})
+	w.grace2, err = user.AddConsoleUser(ctx, db, acc2.ID, audit.System, user.NewConsoleUser{Email: victim, FirstName: "Grace", LastName: "Hopper", Role: user.RoleMember})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.W.Create(&user.User{ID: "0190aaaa-0000-7000-8000-000000000001", AccountID: acc2.ID, Email: "admin2@org.test", ConsoleRole: user.RoleAdmin}).Error; err != nil {
 		t.Fatal(err)
 	}
-	ss := &session.Service{DB: db.W}
+	ss := &session.Service{DB: db}
 	tok, err := ss.IssueLoginLink(ctx, acc2.ID, w.grace2.ID, audit.System)
 	if err != nil {
 		t.Fatal(err)
@@ -232,10 +232,10 @@ func TestEraseSharedUser(t *testing.T) {
 		if left := occurrences(t, db, "wrote the first compiler"); len(left) != 1 {
 			t.Fatalf("Alan's bio should be the only one left, found %v", left)
 		}
-		if _, err := user.Get(ctx, db.R, w.acc1.Account.ID, w.alan.ID); err != nil {
+		if _, err := user.Get(ctx, db, w.acc1.Account.ID, w.alan.ID); err != nil {
 			t.Errorf("Alan was erased too: %v", err)
 		}
-		page, _ := event.List(ctx, db.R, w.ev.ID, event.Query{})
+		page, _ := event.List(ctx, db, w.ev.ID, event.Query{})
 		if page.Total != 1 || string(page.Rows[0].Email) != "alan@bletchley.test" {
 			t.Errorf("attendees left = %+v", page)
 		}
@@ -256,7 +256,7 @@ func TestEraseSharedUser(t *testing.T) {
 		if images != 1 {
 			t.Errorf("%d images left, want Alan's only", images)
 		}
-		if _, _, err := (&session.Service{DB: db.R}).Authenticate(ctx, w.graceSession); err == nil {
+		if _, _, err := (&session.Service{DB: db}).Authenticate(ctx, w.graceSession); err == nil {
 			t.Error("the erased person's console session still signs in")
 		}
 		for _, acc := range []string{w.acc1.Account.ID, w.acc2.Account.ID} {
@@ -286,7 +286,7 @@ func TestEraseRefusals(t *testing.T) {
 		if _, err := erase.Erase(ctx, db, acc, w.grace1.ID, admin); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := user.Get(ctx, db.R, w.acc2.Account.ID, w.grace2.ID); err != nil {
+		if _, err := user.Get(ctx, db, w.acc2.Account.ID, w.grace2.ID); err != nil {
 			t.Errorf("the other account's unshared Grace was erased: %v", err)
 		}
 

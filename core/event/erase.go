@@ -1,13 +1,13 @@
 package event
 
-import "gorm.io/gorm"
+import "github.com/invitegate/gateway/core/store"
 
 // EraseUser deletes, in tx, every place the user has at events and all that
 // hangs from it, as part of erasing the person from the gateway (core/erase):
 // visits, links, site sessions, sign-ins, the chat messages they wrote, and
 // their speaker image. Unlike Remove it is not an organizer action and checks
 // no status: the person's data goes whatever state it is in.
-func EraseUser(tx *gorm.DB, userID string) error {
+func EraseUser(tx *store.Tx, userID string) error {
 	mine := tx.Model(&Attendee{}).Select("id").Where("user_id = ?", userID)
 	for _, m := range []any{&Visit{}, &Link{}, &SiteSession{}, &Login{}, &ChatMessage{}} {
 		if err := tx.Where("attendee_id IN (?)", mine).Delete(m).Error; err != nil {

@@ -229,7 +229,7 @@ func (s *Service) CreateEvent(ctx context.Context, c Caller, in EventInput) (*Ev
 	}
 	now := s.now()
 	ev.ID, ev.AccountID, ev.CreatedBy, ev.CreatedAt, ev.UpdatedAt = id.New(), c.AccountID, c.Actor.ID, now, now
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(ev).Error; err != nil {
 			if store.IsUniqueViolation(err) {
 				return ErrSlugTaken
@@ -267,7 +267,7 @@ type EventPatch struct {
 // being offered, through Allowed).
 func (s *Service) UpdateEvent(ctx context.Context, c Caller, eventID string, p EventPatch) (*Event, error) {
 	var out *Event
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		ev, err := GetEvent(ctx, tx, c.AccountID, eventID)
 		if err != nil {
 			return err
@@ -341,24 +341,36 @@ func (s *Service) UpdateEvent(ctx context.Context, c Caller, eventID string, p E
 }
 
 // GetEvent loads an event of the account.
-func GetEvent(ctx context.Context, db *gorm.DB, accountID, eventID string) (*Event, error) {
-	return store.Owned[Event](ctx, db, accountID, eventID)
+func GetEvent(ctx context.Context, r store.Reader, accountID, eventID string) (*Event, error) {
+	return store.Owned[Event](ctx, r, accountID, eventID)
 }
 
 // BySlug loads the event an event site URL names.
-func BySlug(ctx context.Context, db *gorm.DB, slug string) (*Event, error) {
+func BySlug(ctx context.Context, r store.Reader, slug string) (*Event, error) {
 	var ev Event
-	err := db.WithContext(ctx).Where("slug = ?", slug).Take(&ev).Error
+	err := r.Read(ctx).Where("slug = ?", slug).Take(&ev).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
 	return &ev, err
 }
 
+// ByIDOrSlug loads the event with this id or, failing that, this slug
+// (the command line names events either way).
+func ByIDOrSlug(ctx context.Context, r store.Reader, ref string) (*Event, error) {
+	if id.Valid(ref) {
+		var ev Event
+		if err := r.Read(ctx).Where("id = ?", ref).Take(&ev).Error; err == nil {
+			return &ev, nil
+		}
+	}
+	return BySlug(ctx, r, ref)
+}
+
 // ListEvents returns the account's events, soonest first.
-func ListEvents(ctx context.Context, db *gorm.DB, accountID string) ([]Event, error) {
+func ListEvents(ctx context.Context, db *store.DB, accountID string) ([]Event, error) {
 	var out []Event
-	err := db.WithContext(ctx).Where("account_id = ?", accountID).Order("starts_at, id").Limit(1000).Find(&out).Error
+	err := db.R.WithContext(ctx).Where("account_id = ?", accountID).Order("starts_at, id").Limit(1000).Find(&out).Error
 	return out, err
 }
 

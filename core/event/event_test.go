@@ -33,7 +33,7 @@ type fixture struct {
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	b, err := account.EnsureFirst(context.Background(), db.W, "Acme", "admin@acme.test")
+	b, err := account.EnsureFirst(context.Background(), db, "Acme", "admin@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestCreateEvent(t *testing.T) {
 			t.Fatalf("defaults: %+v", ev)
 		}
 		off := f.event(t, func(in *event.EventInput) { in.AdditionalUsers = ptr(false); in.Closed = true })
-		got, err := event.GetEvent(ctx, db.R, f.caller.AccountID, off.ID)
+		got, err := event.GetEvent(ctx, db, f.caller.AccountID, off.ID)
 		if err != nil || got.AdditionalUsers || !got.Closed {
 			t.Fatalf("stored setting: %+v %v", got, err)
 		}
@@ -106,13 +106,13 @@ func TestCreateEvent(t *testing.T) {
 		if p == nil || len(p.Details) != 6 {
 			t.Fatalf("want 6 field errors, got %+v", err)
 		}
-		if bs, err := event.BySlug(ctx, db.R, ev.Slug); err != nil || bs.ID != ev.ID {
+		if bs, err := event.BySlug(ctx, db, ev.Slug); err != nil || bs.ID != ev.ID {
 			t.Fatalf("by slug: %v", err)
 		}
-		if list, err := event.ListEvents(ctx, db.R, f.caller.AccountID); err != nil || len(list) != 2 {
+		if list, err := event.ListEvents(ctx, db, f.caller.AccountID); err != nil || len(list) != 2 {
 			t.Fatalf("list: %d %v", len(list), err)
 		}
-		if _, err := event.GetEvent(ctx, db.R, "other-account", ev.ID); code(err) != "not_found" {
+		if _, err := event.GetEvent(ctx, db, "other-account", ev.ID); code(err) != "not_found" {
 			t.Fatalf("other account sees the event: %v", err)
 		}
 	})
@@ -158,7 +158,7 @@ func TestInviteValidation(t *testing.T) {
 		if a.Email != "sam@speaker.test" || a.RegistrationType != event.RegInvited || fmt.Sprint(a.Roles()) != "[attendee speaker moderator]" {
 			t.Fatalf("attendee %+v", a)
 		}
-		u, err := user.ByEmail(ctx, db.R, f.caller.AccountID, "sam@speaker.test")
+		u, err := user.ByEmail(ctx, db, f.caller.AccountID, "sam@speaker.test")
 		if err != nil || u.ID != a.UserID {
 			t.Fatalf("user row: %v", err)
 		}
@@ -216,7 +216,11 @@ func TestValidateImage(t *testing.T) {
 func (f *fixture) seed(t *testing.T, ev *event.Event, s event.State, chatTerms bool) *event.Attendee {
 	t.Helper()
 	email := fmt.Sprintf("p%d@x.test", f.seq.Add(1))
-	u, err := user.Ensure(f.db.W, ev.AccountID, email, "P", "Q")
+	var u *user.User
+	err := f.db.Tx(context.Background(), func(tx *store.Tx) (err error) {
+		u, err = user.Ensure(tx, ev.AccountID, email, "P", "Q")
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

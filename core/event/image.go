@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/invitegate/gateway/core/store"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -62,7 +64,7 @@ func (s *Service) SaveImage(ctx context.Context, c Caller, b []byte) (*Image, er
 	}
 	img := &Image{Ref: newImageRef(), AccountID: c.AccountID, ContentType: ct, Width: w, Height: h, Size: len(b),
 		Data: b, CreatedBy: c.Actor.ID, CreatedAt: s.now()}
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(img).Error; err != nil {
 			return err
 		}
@@ -78,12 +80,12 @@ func (s *Service) SaveImage(ctx context.Context, c Caller, b []byte) (*Image, er
 
 // LoadImage returns a stored image with its bytes. It takes no account: the
 // event site serves speaker images to anyone who has the ref.
-func LoadImage(ctx context.Context, db *gorm.DB, ref string) (*Image, error) {
+func LoadImage(ctx context.Context, db store.Reader, ref string) (*Image, error) {
 	if !imageRefRE.MatchString(ref) {
 		return nil, problem.ErrNotFound
 	}
 	var img Image
-	err := db.WithContext(ctx).Where("ref = ?", ref).Take(&img).Error
+	err := db.Read(ctx).Where("ref = ?", ref).Take(&img).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
@@ -93,7 +95,7 @@ func LoadImage(ctx context.Context, db *gorm.DB, ref string) (*Image, error) {
 // CheckImageRef refuses an image_ref that is not an image the account
 // uploaded, so a profile never points at nothing or at another account's
 // upload. An empty ref (no image) passes.
-func CheckImageRef(ctx context.Context, db *gorm.DB, accountID, ref string) error {
+func CheckImageRef(ctx context.Context, db store.Reader, accountID, ref string) error {
 	if ref == "" {
 		return nil
 	}
@@ -102,7 +104,7 @@ func CheckImageRef(ctx context.Context, db *gorm.DB, accountID, ref string) erro
 		return bad
 	}
 	var n int64
-	if err := db.WithContext(ctx).Model(&Image{}).Where("ref = ? AND account_id = ?", ref, accountID).Count(&n).Error; err != nil {
+	if err := db.Read(ctx).Model(&Image{}).Where("ref = ? AND account_id = ?", ref, accountID).Count(&n).Error; err != nil {
 		return err
 	}
 	if n == 0 {

@@ -62,7 +62,7 @@ func TestImages(t *testing.T) {
 			if img.ContentType != tc.ct || img.Width != tc.w || img.Height != tc.h || img.Size != len(tc.b) || len(img.Ref) != 22 {
 				t.Fatalf("%s: saved %+v", tc.name, img)
 			}
-			got, err := event.LoadImage(ctx, db.R, img.Ref)
+			got, err := event.LoadImage(ctx, db, img.Ref)
 			if err != nil || !bytes.Equal(got.Data, tc.b) || got.ContentType != tc.ct || got.AccountID != f.caller.AccountID {
 				t.Fatalf("%s: loaded %v %v", tc.name, got, err)
 			}
@@ -71,7 +71,7 @@ func TestImages(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("%s: %d audit entries", tc.name, n)
 			}
-			if err := event.CheckImageRef(ctx, db.R, f.caller.AccountID, img.Ref); err != nil {
+			if err := event.CheckImageRef(ctx, db, f.caller.AccountID, img.Ref); err != nil {
 				t.Fatalf("%s: own image refused: %v", tc.name, err)
 			}
 		}
@@ -101,7 +101,7 @@ func TestImages(t *testing.T) {
 		}
 
 		// Another account's upload is not a ref this account may use.
-		other, err := account.Create(ctx, db.W, "Other")
+		other, err := account.Create(ctx, db, "Other")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,15 +110,15 @@ func TestImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ref := range []string{theirs.Ref, "AAAAAAAAAAAAAAAAAAAAAA", "../../etc/passwd"} {
-			if err := event.CheckImageRef(ctx, db.R, f.caller.AccountID, ref); code(err) != "invalid" || !strings.Contains(err.Error(), "image_ref") {
+			if err := event.CheckImageRef(ctx, db, f.caller.AccountID, ref); code(err) != "invalid" || !strings.Contains(err.Error(), "image_ref") {
 				t.Errorf("ref %q: %v", ref, err)
 			}
 		}
-		if err := event.CheckImageRef(ctx, db.R, f.caller.AccountID, ""); err != nil {
+		if err := event.CheckImageRef(ctx, db, f.caller.AccountID, ""); err != nil {
 			t.Errorf("no image refused: %v", err)
 		}
 		for _, ref := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "x", ""} {
-			if _, err := event.LoadImage(ctx, db.R, ref); code(err) != "not_found" {
+			if _, err := event.LoadImage(ctx, db, ref); code(err) != "not_found" {
 				t.Errorf("load %q: %v", ref, err)
 			}
 		}

@@ -3,7 +3,7 @@ package event
 import (
 	"context"
 
-	"gorm.io/gorm"
+	"github.com/invitegate/gateway/core/store"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
@@ -21,13 +21,13 @@ import (
 // are called once per email, in that transaction.
 type BatchMailer interface {
 	// PrepareEventEmails works out the emails es, reading with db.
-	PrepareEventEmails(ctx context.Context, db *gorm.DB, es []*Email) (PreparedEmails, error)
+	PrepareEventEmails(ctx context.Context, db store.Reader, es []*Email) (PreparedEmails, error)
 }
 
 // PreparedEmails are emails a BatchMailer prepared: Insert queues, with
 // tx, those to the attendees keep accepts (all when keep is nil).
 type PreparedEmails interface {
-	Insert(ctx context.Context, tx *gorm.DB, keep func(attendeeID string) bool) error
+	Insert(ctx context.Context, tx *store.Tx, keep func(attendeeID string) bool) error
 }
 
 // EmailReady returns nil when the account's attendees can be emailed, or a
@@ -39,7 +39,7 @@ func (s *Service) EmailReady(ctx context.Context, accountID string) error {
 // QueueInvitations queues the invitation email of each of as, new
 // attendees of ev, with tx, the transaction adding them: all commit or
 // none. It is PrepareInvitations then Write, both with tx.
-func (s *Service) QueueInvitations(ctx context.Context, tx *gorm.DB, ev *Event, as []*Attendee, by audit.Actor) error {
+func (s *Service) QueueInvitations(ctx context.Context, tx *store.Tx, ev *Event, as []*Attendee, by audit.Actor) error {
 	inv, err := s.PrepareInvitations(ctx, tx, ev, as, by)
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ type Invitations struct {
 // (see invitationLink); the login links of an invite-only event are made
 // here and stored by Write. Call EmailReady before, and WakeMail after the
 // commit of Write's transaction.
-func (s *Service) PrepareInvitations(ctx context.Context, db *gorm.DB, ev *Event, as []*Attendee, by audit.Actor) (*Invitations, error) {
+func (s *Service) PrepareInvitations(ctx context.Context, db store.Reader, ev *Event, as []*Attendee, by audit.Actor) (*Invitations, error) {
 	if s.Mail == nil {
 		return nil, ErrEmailUnavailable
 	}
@@ -101,7 +101,7 @@ func (s *Service) PrepareInvitations(ctx context.Context, db *gorm.DB, ev *Event
 
 // Write stores, with tx, the login links and queues the emails of the
 // attendees keep accepts (all when keep is nil).
-func (inv *Invitations) Write(ctx context.Context, tx *gorm.DB, keep func(attendeeID string) bool) error {
+func (inv *Invitations) Write(ctx context.Context, tx *store.Tx, keep func(attendeeID string) bool) error {
 	links := inv.links
 	if keep != nil {
 		links = nil

@@ -37,7 +37,7 @@ type InviteInput struct {
 // (they still register on the site). With SendEmail the invitation email
 // exists exactly when the attendee does: both commit or neither.
 func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in InviteInput) (*Attendee, error) {
-	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	ev, err := GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 	a := &Attendee{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, Email: SearchKey(email),
 		RegistrationType: RegInvited, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
 	in.Profile.apply(a)
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		u, err := user.Ensure(tx, ev.AccountID, email, a.FirstName, a.LastName)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 
 // GetAttendee loads an attendee of an event of the caller's account.
 func (s *Service) GetAttendee(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, *Event, error) {
-	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	ev, err := GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +140,7 @@ func (s *Service) Update(ctx context.Context, c Caller, eventID, attendeeID stri
 		return nil, err
 	}
 	var out *Attendee
-	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionEdit, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionEdit, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		p.apply(a)
 		a.UpdatedAt = s.now()
 		r := tx.Model(&Attendee{}).Where("id = ? AND status = ?", a.ID, a.Status).Updates(map[string]any{
@@ -161,7 +161,7 @@ func (s *Service) Update(ctx context.Context, c Caller, eventID, attendeeID stri
 // its visits and sign-ins go, and their site sessions and unused links are
 // revoked in the same transaction, so access ends at once.
 func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID string) error {
-	return s.organizerAction(ctx, c, eventID, attendeeID, ActionRemove, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	return s.organizerAction(ctx, c, eventID, attendeeID, ActionRemove, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		if err := revokeAccess(tx, a.ID, s.now()); err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID stri
 // BlockFromChat stops an attendee from writing in the event's chat.
 func (s *Service) BlockFromChat(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, error) {
 	var out *Attendee
-	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionBlockFromChat, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionBlockFromChat, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		a.BlockedFromChat, a.UpdatedAt = true, s.now()
 		r := tx.Model(&Attendee{}).Where("id = ? AND status = ? AND NOT blocked_from_chat", a.ID, a.Status).
 			Updates(map[string]any{"blocked_from_chat": true, "updated_at": a.UpdatedAt})
@@ -196,13 +196,13 @@ func (s *Service) BlockFromChat(ctx context.Context, c Caller, eventID, attendee
 
 // organizerAction runs fn in a transaction after checking act against the
 // attendee as read inside it.
-func (s *Service) organizerAction(ctx context.Context, c Caller, eventID, attendeeID string, act Action, fn func(tx *gorm.DB, a *Attendee, ev *Event) error) error {
-	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+func (s *Service) organizerAction(ctx context.Context, c Caller, eventID, attendeeID string, act Action, fn func(tx *store.Tx, a *Attendee, ev *Event) error) error {
+	ev, err := GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := loadAttendee(tx, ev.ID, attendeeID)
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := loadAttendee(tx.DB, ev.ID, attendeeID)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func rowsOne(r *gorm.DB) error {
 // Block bars an attendee from the event. It is not an organizer menu action
 // (the seed's table has none); access rules and admins call it.
 func (s *Service) Block(ctx context.Context, c Caller, eventID, attendeeID string) (*Attendee, error) {
-	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	ev, err := GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (s *Service) Block(ctx context.Context, c Caller, eventID, attendeeID strin
 // move applies a trigger to an attendee in one transaction: read, Next,
 // conditional UPDATE on the state read, then also (may be nil) and the audit
 // entry. who nil means the attendee acts on themselves.
-func (s *Service) move(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *gorm.DB, a *Attendee) error) (*Attendee, error) {
+func (s *Service) move(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *store.Tx, a *Attendee) error) (*Attendee, error) {
 	// Two tabs visiting at once both read Invited; the second UPDATE finds
 	// Attended and matches nothing. Trying again from the new state is what
 	// the person meant, so a lost race is retried a few times.
@@ -250,10 +250,10 @@ func (s *Service) move(ctx context.Context, ev *Event, attendeeID string, on Tri
 	}
 }
 
-func (s *Service) moveOnce(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *gorm.DB, a *Attendee) error) (*Attendee, error) {
+func (s *Service) moveOnce(ctx context.Context, ev *Event, attendeeID string, on Trigger, who *audit.Actor, also func(tx *store.Tx, a *Attendee) error) (*Attendee, error) {
 	var out *Attendee
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := loadAttendee(tx, ev.ID, attendeeID)
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := loadAttendee(tx.DB, ev.ID, attendeeID)
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *Service) moveOnce(ctx context.Context, ev *Event, attendeeID string, on
 }
 
 // apply moves a (as read in tx) by on, and records it.
-func (s *Service) apply(tx *gorm.DB, ev *Event, a *Attendee, on Trigger, who *audit.Actor) error {
+func (s *Service) apply(tx *store.Tx, ev *Event, a *Attendee, on Trigger, who *audit.Actor) error {
 	from := a.State()
 	to, err := Next(from, on)
 	if err != nil {
@@ -370,7 +370,7 @@ func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regTy
 
 func (s *Service) arriveOnce(ctx context.Context, ev *Event, email string, p Profile, regType string, on Trigger) (*Attendee, error) {
 	var out *Attendee
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var a Attendee
 		err := tx.Where("event_id = ? AND email = ?", ev.ID, email).Take(&a).Error
 		if err == nil {
@@ -445,7 +445,7 @@ func (s *Service) RecordVisit(ctx context.Context, eventID, attendeeID string) (
 	if v.Kind == VisitPreEvent {
 		on = TrigVisitPreEvent
 	}
-	_, err = s.move(ctx, ev, attendeeID, on, nil, func(tx *gorm.DB, a *Attendee) error {
+	_, err = s.move(ctx, ev, attendeeID, on, nil, func(tx *store.Tx, a *Attendee) error {
 		return tx.Create(v).Error
 	})
 	if err != nil {
@@ -462,8 +462,8 @@ func (s *Service) AcceptChatTerms(ctx context.Context, eventID, attendeeID strin
 		return nil, err
 	}
 	var out *Attendee
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := loadAttendee(tx, ev.ID, attendeeID)
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := loadAttendee(tx.DB, ev.ID, attendeeID)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/invitegate/gateway/core/store"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/id"
@@ -71,7 +73,7 @@ func (s *Service) longLinkExpiry(ev *Event) time.Time {
 }
 
 // issueLink stores a new link of kind for a with tx and returns its token.
-func issueLink(tx *gorm.DB, ev *Event, a *Attendee, kind string, expires, now time.Time) (string, *Link, error) {
+func issueLink(tx *store.Tx, ev *Event, a *Attendee, kind string, expires, now time.Time) (string, *Link, error) {
 	plain, hash := token.New()
 	l := &Link{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, AttendeeID: a.ID, Kind: kind,
 		TokenHash: hash, CreatedAt: now, ExpiresAt: expires.UTC()}
@@ -82,7 +84,7 @@ func issueLink(tx *gorm.DB, ev *Event, a *Attendee, kind string, expires, now ti
 }
 
 // revokeLinks stops the attendee's unused links of kind ("" = every kind).
-func revokeLinks(tx *gorm.DB, attendeeID, kind string, now time.Time) error {
+func revokeLinks(tx *store.Tx, attendeeID, kind string, now time.Time) error {
 	q := tx.Model(&Link{}).Where("attendee_id = ? AND used_at IS NULL AND revoked_at IS NULL", attendeeID)
 	if kind != "" {
 		q = q.Where("kind = ?", kind)
@@ -150,7 +152,7 @@ func linkRefusal(l *Link, now time.Time) error {
 // UPDATE is the whole decision: of any number of concurrent clicks, exactly
 // one matches the unused, unrevoked, unexpired row; the others change
 // nothing and are told why from what the row says now.
-func consumeLink(tx *gorm.DB, tok, kind string, now time.Time) (*Link, error) {
+func consumeLink(tx *store.Tx, tok, kind string, now time.Time) (*Link, error) {
 	if !token.WellFormed(tok) {
 		return nil, ErrLinkInvalid
 	}

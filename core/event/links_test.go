@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
@@ -26,7 +24,7 @@ type recMailer struct {
 
 func (m *recMailer) EventEmailReady(context.Context, string) error { return nil }
 
-func (m *recMailer) QueueEventEmail(_ context.Context, _ *gorm.DB, e *event.Email) error {
+func (m *recMailer) QueueEventEmail(_ context.Context, _ *store.Tx, e *event.Email) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
@@ -425,14 +423,14 @@ func TestPreparedInvitationsWriteOnlyTheKept(t *testing.T) {
 		for range 3 {
 			as = append(as, f.seed(t, ev, event.State{Status: event.Invited, Detail: event.InvitedByTeamMember}, false))
 		}
-		inv, err := f.svc.PrepareInvitations(ctx, db.R, ev, as, f.caller.Actor)
+		inv, err := f.svc.PrepareInvitations(ctx, db, ev, as, f.caller.Actor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.count() != 0 {
 			t.Fatalf("%d emails queued by preparing, want none", m.count())
 		}
-		err = db.Tx(ctx, func(tx *gorm.DB) error {
+		err = db.Tx(ctx, func(tx *store.Tx) error {
 			return inv.Write(ctx, tx, func(id string) bool { return id != as[1].ID })
 		})
 		if err != nil {

@@ -2,7 +2,6 @@ package event
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -10,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Sort orders of the All users list.
@@ -96,34 +96,23 @@ const prefixEnd = "\U0010FFFF"
 
 // List returns one page of an event's attendees and the total matching. The
 // caller has checked that the event belongs to its account.
-func List(ctx context.Context, db *gorm.DB, eventID string, q Query) (*Page, error) {
+func List(ctx context.Context, db *store.DB, eventID string, q Query) (*Page, error) {
 	if err := q.normalize(); err != nil {
 		return nil, err
 	}
-	if db.Dialector.Name() != "postgres" {
-		return list(db.WithContext(ctx), eventID, q)
-	}
 	var out *Page
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// The list indexes are built to be walked: a count reads one index
-		// range without the table. PostgreSQL's default costs assume a
-		// cold spinning disk and prefer a sequential scan of the whole
-		// table; an event being browsed is in memory, so this query is
-		// planned with the costs of cached pages.
-		if err := tx.Exec("SET LOCAL random_page_cost = 1.1").Error; err != nil {
-			return err
-		}
+	err := db.ReadIndexed(ctx, func(r *gorm.DB) error {
 		var err error
-		out, err = list(tx, eventID, q)
+		out, err = list(db, r, eventID, q)
 		return err
-	}, &sql.TxOptions{ReadOnly: true})
+	})
 	return out, err
 }
 
-func list(db *gorm.DB, eventID string, q Query) (*Page, error) {
+func list(db *store.DB, r *gorm.DB, eventID string, q Query) (*Page, error) {
 	filter := func(tx *gorm.DB) *gorm.DB { return q.where(tx.Where("event_id = ?", eventID)) }
 	var out Page
-	if err := filter(db.Model(&Attendee{})).Count(&out.Total).Error; err != nil {
+	if err := filter(r.Model(&Attendee{})).Count(&out.Total).Error; err != nil {
 		return nil, err
 	}
 	dir := "ASC"
@@ -135,18 +124,15 @@ func list(db *gorm.DB, eventID string, q Query) (*Page, error) {
 		order, index = fmt.Sprintf("name_key %s, id %s", dir, dir), "idx_attendees_list_name"
 	}
 	from := "attendees"
-	if q.Search != "" && out.Total > denseSearch && db.Dialector.Name() == "sqlite" {
-		// A broad search matches rows all along the sort order, so walking
-		// the sort index (which holds every searched column) finds a page
-		// after a few hundred entries. SQLite, which cannot tell a broad
-		// prefix from a narrow one, would instead collect every match
-		// through the search indexes and sort them all.
-		from = "attendees INDEXED BY " + index
+	if q.Search != "" && out.Total > denseSearch {
+		// A broad search matches rows all along the sort order, so the
+		// sort index (which holds every searched column) is walked.
+		from = db.Walking("attendees", index)
 	}
 	// The page's ids come from the index alone, however deep the page;
 	// only the rows shown are read from the table.
-	ids := filter(db.Table(from)).Select("id").Order(order).Offset((q.Page - 1) * q.PageSize).Limit(q.PageSize)
-	if err := db.Model(&Attendee{}).Where("id IN (?)", ids).Order(order).Find(&out.Rows).Error; err != nil {
+	ids := filter(r.Table(from)).Select("id").Order(order).Offset((q.Page - 1) * q.PageSize).Limit(q.PageSize)
+	if err := r.Model(&Attendee{}).Where("id IN (?)", ids).Order(order).Find(&out.Rows).Error; err != nil {
 		return nil, err
 	}
 	if out.Rows == nil {
@@ -190,9 +176,9 @@ func (q *Query) where(tx *gorm.DB) *gorm.DB {
 
 // ListFor is List for an organizer: the event must be in their account.
 func (s *Service) ListFor(ctx context.Context, c Caller, eventID string, q Query) (*Page, error) {
-	ev, err := GetEvent(ctx, s.DB.R, c.AccountID, eventID)
+	ev, err := GetEvent(ctx, s.DB, c.AccountID, eventID)
 	if err != nil {
 		return nil, err
 	}
-	return List(ctx, s.DB.R, ev.ID, q)
+	return List(ctx, s.DB, ev.ID, q)
 }

@@ -82,7 +82,7 @@ func benchAttendees(t *testing.T, dialect string) {
 			sides := []func() int64{
 				func() int64 {
 					t0 := time.Now()
-					p, err := event.List(ctx, db.R, big.ID, q)
+					p, err := event.List(ctx, db, big.ID, q)
 					if err != nil {
 						t.Fatalf("query %d: %v", i, err)
 					}

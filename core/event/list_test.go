@@ -136,7 +136,7 @@ func TestListTenThousand(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				wantIDs, wantTotal := expect(all, tc.q)
-				got, err := event.List(ctx, db.R, ev.ID, tc.q)
+				got, err := event.List(ctx, db, ev.ID, tc.q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -154,7 +154,7 @@ func TestListTenThousand(t *testing.T) {
 		}
 
 		t.Run("invalid queries report every field", func(t *testing.T) {
-			_, err := event.List(ctx, db.R, ev.ID, event.Query{Sort: "email", Page: -1, PageSize: 1000, Roles: []string{"vip"}, Statuses: []event.Status{"gone"}})
+			_, err := event.List(ctx, db, ev.ID, event.Query{Sort: "email", Page: -1, PageSize: 1000, Roles: []string{"vip"}, Statuses: []event.Status{"gone"}})
 			if p, _ := problem.As(err); p == nil || len(p.Details) != 5 {
 				t.Fatalf("want 5 field errors, got %v", err)
 			}

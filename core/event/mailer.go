@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/invitegate/gateway/core/store"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/problem"
@@ -41,7 +41,7 @@ type Mailer interface {
 	EventEmailReady(ctx context.Context, accountID string) error
 	// QueueEventEmail renders e and writes it to the outbox with tx. Its
 	// ref id is the attendee's id. An error rolls the change back.
-	QueueEventEmail(ctx context.Context, tx *gorm.DB, e *Email) error
+	QueueEventEmail(ctx context.Context, tx *store.Tx, e *Email) error
 	// Wake tells the outbox, after the commit, that a message waits.
 	Wake()
 }
@@ -92,7 +92,7 @@ func (s *Service) EventURL(ev *Event) string { return s.siteURL("/e/" + ev.Slug)
 // invite-only event that logs in by emailed link, a fresh login link; on an
 // SSO event, the event page, where they sign in through the identity
 // provider. resend revokes the attendee's earlier unused login links first.
-func (s *Service) invitationLink(tx *gorm.DB, ev *Event, a *Attendee, resend bool) (template, link string, exp time.Time, err error) {
+func (s *Service) invitationLink(tx *store.Tx, ev *Event, a *Attendee, resend bool) (template, link string, exp time.Time, err error) {
 	now := s.now()
 	switch {
 	case ev.Registration == RegistrationOpen && a.Detail == InvitedToRegister:
@@ -124,7 +124,7 @@ func (s *Service) ResendInvitation(ctx context.Context, c Caller, eventID, atten
 		return nil, err
 	}
 	var out *Attendee
-	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionResendInvitation, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionResendInvitation, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		tpl, link, exp, err := s.invitationLink(tx, ev, a, true)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func (s *Service) ResendInvitation(ctx context.Context, c Caller, eventID, atten
 // confirmationLink is what a registration confirmation carries: a confirm
 // link while the address is unconfirmed (earlier unused ones are revoked),
 // else a login link, or the event page on an SSO event.
-func (s *Service) confirmationLink(tx *gorm.DB, ev *Event, a *Attendee, loginTTL time.Time) (link string, exp time.Time, err error) {
+func (s *Service) confirmationLink(tx *store.Tx, ev *Event, a *Attendee, loginTTL time.Time) (link string, exp time.Time, err error) {
 	now := s.now()
 	kind := LinkLogin
 	switch {
@@ -177,7 +177,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, eventID, att
 		return nil, err
 	}
 	var out *Attendee
-	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionResendRegistration, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionResendRegistration, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		link, exp, err := s.confirmationLink(tx, ev, a, s.longLinkExpiry(ev))
 		if err != nil {
 			return err
@@ -207,7 +207,7 @@ type IssuedLink struct {
 // links keep working; each signs in once.
 func (s *Service) GenerateLoginLink(ctx context.Context, c Caller, eventID, attendeeID string) (*IssuedLink, error) {
 	var out *IssuedLink
-	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionGenerateLoginLink, func(tx *gorm.DB, a *Attendee, ev *Event) error {
+	err := s.organizerAction(ctx, c, eventID, attendeeID, ActionGenerateLoginLink, func(tx *store.Tx, a *Attendee, ev *Event) error {
 		tok, l, err := issueLink(tx, ev, a, LinkLogin, s.longLinkExpiry(ev), s.now())
 		if err != nil {
 			return err

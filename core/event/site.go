@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/invitegate/gateway/core/store"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -117,7 +119,7 @@ type SignIn struct {
 }
 
 // openSession starts a session for a and records the sign-in, with tx.
-func (s *Service) openSession(tx *gorm.DB, ev *Event, a *Attendee, method string, now time.Time) (*SignIn, error) {
+func (s *Service) openSession(tx *store.Tx, ev *Event, a *Attendee, method string, now time.Time) (*SignIn, error) {
 	plain, hash := token.New()
 	sess := &SiteSession{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, AttendeeID: a.ID, TokenHash: hash,
 		Method: method, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL())}
@@ -140,7 +142,7 @@ func (s *Service) openSession(tx *gorm.DB, ev *Event, a *Attendee, method string
 // unused.
 func (s *Service) SignInWithLink(ctx context.Context, tok string) (*SignIn, error) {
 	var out *SignIn
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		l, err := consumeLink(tx, tok, LinkLogin, now)
 		if err != nil {
@@ -162,7 +164,7 @@ func (s *Service) SignInWithLink(ctx context.Context, tok string) (*SignIn, erro
 // in.
 func (s *Service) ConfirmWithLink(ctx context.Context, slug, tok string) (*SignIn, error) {
 	var out *SignIn
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		l, err := consumeLink(tx, tok, LinkConfirm, now)
 		if err != nil {
@@ -188,12 +190,12 @@ func (s *Service) ConfirmWithLink(ctx context.Context, slug, tok string) (*SignI
 
 // linkTarget loads the event and attendee of a link being used, refusing
 // those who may not sign in.
-func linkTarget(ctx context.Context, tx *gorm.DB, l *Link) (*Event, *Attendee, error) {
-	ev, err := siteEvent(ctx, tx, l.EventID)
+func linkTarget(ctx context.Context, tx *store.Tx, l *Link) (*Event, *Attendee, error) {
+	ev, err := siteEvent(ctx, tx.DB, l.EventID)
 	if err != nil {
 		return nil, nil, ErrLinkRevoked
 	}
-	a, err := loadAttendee(tx, ev.ID, l.AttendeeID)
+	a, err := loadAttendee(tx.DB, ev.ID, l.AttendeeID)
 	if errors.Is(err, problem.ErrNotFound) {
 		return nil, nil, ErrLinkRevoked
 	}
@@ -214,12 +216,12 @@ func (s *Service) SignInSSO(ctx context.Context, eventID string, in Identity) (*
 		return nil, err
 	}
 	var out *SignIn
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		ev, err := siteEvent(ctx, tx, eventID)
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
+		ev, err := siteEvent(ctx, tx.DB, eventID)
 		if err != nil {
 			return err
 		}
-		a, err := loadAttendee(tx, ev.ID, a.ID)
+		a, err := loadAttendee(tx.DB, ev.ID, a.ID)
 		if err != nil {
 			return err
 		}
@@ -268,7 +270,7 @@ func (s *Service) SignOut(ctx context.Context, sessionID string) error {
 
 // revokeAccess ends the attendee's sessions and unused links with tx, so
 // whatever takes them off the event takes effect in the same commit.
-func revokeAccess(tx *gorm.DB, attendeeID string, now time.Time) error {
+func revokeAccess(tx *store.Tx, attendeeID string, now time.Time) error {
 	if err := tx.Model(&SiteSession{}).Where("attendee_id = ? AND revoked_at IS NULL", attendeeID).Update("revoked_at", now).Error; err != nil {
 		return err
 	}
@@ -287,7 +289,7 @@ func attendeeByEmail(ctx context.Context, db *gorm.DB, ev *Event, email string) 
 
 // requestedTooOften reports whether the attendee was sent MaxRequestedLinks
 // links within RequestWindow.
-func (s *Service) requestedTooOften(tx *gorm.DB, attendeeID string, now time.Time) (bool, error) {
+func (s *Service) requestedTooOften(tx *store.Tx, attendeeID string, now time.Time) (bool, error) {
 	var n int64
 	err := tx.Model(&Link{}).Where("attendee_id = ? AND created_at > ?", attendeeID, now.Add(-RequestWindow)).Count(&n).Error
 	return n >= MaxRequestedLinks, err
@@ -310,8 +312,8 @@ func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string)
 		return err
 	}
 	sent := false
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := attendeeByEmail(ctx, tx, ev, email)
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := attendeeByEmail(ctx, tx.DB, ev, email)
 		if err != nil || a == nil || canSignIn(a, ev) != nil {
 			return err
 		}
@@ -382,8 +384,8 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		return &Registration{}, nil
 	}
 	sent := false
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := loadAttendee(tx, ev.ID, a.ID)
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := loadAttendee(tx.DB, ev.ID, a.ID)
 		if err != nil {
 			return err
 		}
@@ -420,7 +422,7 @@ func normalizeEmailValue(s string) (string, error) {
 // SiteUnregister is the attendee leaving the event from its site; their
 // sessions and unused links end in the same transaction.
 func (s *Service) SiteUnregister(ctx context.Context, ev *Event, attendeeID string) (*Attendee, error) {
-	return s.move(ctx, ev, attendeeID, TrigUnregister, nil, func(tx *gorm.DB, a *Attendee) error {
+	return s.move(ctx, ev, attendeeID, TrigUnregister, nil, func(tx *store.Tx, a *Attendee) error {
 		return revokeAccess(tx, a.ID, s.now())
 	})
 }
@@ -436,8 +438,8 @@ func (s *Service) PostChat(ctx context.Context, ev *Event, attendeeID, body stri
 		return nil, problem.Field("message", fmt.Sprintf("the message is %d characters; at most %d are allowed", n, MaxChatMessage))
 	}
 	var out *ChatMessage
-	err := s.DB.Tx(ctx, func(tx *gorm.DB) error {
-		a, err := loadAttendee(tx, ev.ID, attendeeID)
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		a, err := loadAttendee(tx.DB, ev.ID, attendeeID)
 		if err != nil {
 			return err
 		}

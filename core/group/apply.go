@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/invitegate/gateway/core/store"
 
 	"gorm.io/gorm"
 
@@ -82,13 +83,13 @@ const flushEvery = 10000
 // by a goroutine of their own while the stream goes on, so a large directory
 // is applied in bounded memory for the pending writes; the existing members
 // of the source are held in memory for the comparison.
-func Apply(ctx context.Context, db *gorm.DB, accountID, source string, groups []SourceGroup, members MemberStream) (Result, error) {
+func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups []SourceGroup, members MemberStream) (Result, error) {
 	var res Result
 	if accountID == "" || source == "" {
 		return res, problem.New(problem.Invalid, "invalid", "group sync needs an account and a source")
 	}
-	db = db.WithContext(ctx)
-	now := time.Now().UTC()
+	db := sdb.W.WithContext(ctx)
+	now := sdb.Now()
 
 	// Groups: insert new, rename changed.
 	var existing []Group
@@ -124,7 +125,7 @@ func Apply(ctx context.Context, db *gorm.DB, accountID, source string, groups []
 	for i := range newGroups {
 		listed[newGroups[i].ExternalID] = &newGroups[i]
 	}
-	err := db.Transaction(func(tx *gorm.DB) error {
+	err := sdb.Tx(ctx, func(tx *store.Tx) error {
 		if len(newGroups) > 0 {
 			if err := tx.CreateInBatches(newGroups, 500).Error; err != nil {
 				return err
@@ -157,7 +158,7 @@ func Apply(ctx context.Context, db *gorm.DB, accountID, source string, groups []
 
 	// Batches are written in a goroutine of their own while the stream goes
 	// on: the source's listing and the comparison overlap the database work.
-	wr := startWriting(ctx, db, newMemberWriter(db, now))
+	wr := startWriting(ctx, sdb, newMemberWriter(sdb, now))
 	var inserts []newMember
 	var updates []changedMember
 	flush := func() {
@@ -230,7 +231,7 @@ func Apply(ctx context.Context, db *gorm.DB, accountID, source string, groups []
 			goneGroups = append(goneGroups, g.ID)
 		}
 	}
-	err = db.Transaction(func(tx *gorm.DB) error {
+	err = sdb.Tx(ctx, func(tx *store.Tx) error {
 		for _, chunk := range chunks(goneMembers, 500) {
 			r := tx.Where("id IN ?", chunk).Delete(&Member{})
 			if r.Error != nil {

@@ -43,13 +43,13 @@ func benchApply(t *testing.T, dialect string) {
 	for i := range 3 {
 		db := storetest.Open(t, dialect, models()...)
 		start := time.Now()
-		res, err := group.Apply(context.Background(), db.W, "acct", "campus", groups, members)
+		res, err := group.Apply(context.Background(), db, "acct", "campus", groups, members)
 		d := time.Since(start)
 		if err != nil || res.MembersAdded != total {
 			t.Fatalf("first sync: %+v, %v", res, err)
 		}
 		start = time.Now()
-		res, err = group.Apply(context.Background(), db.W, "acct", "campus", groups, members)
+		res, err = group.Apply(context.Background(), db, "acct", "campus", groups, members)
 		d2 := time.Since(start)
 		if err != nil || res != (group.Result{Complete: true}) {
 			t.Fatalf("second sync: %+v, %v", res, err)

@@ -71,7 +71,7 @@ func TestApply(t *testing.T) {
 		const acct, src = "acct-1", "okta"
 		groups := []group.SourceGroup{{ExternalID: "g1", Name: "Staff"}, {ExternalID: "g2", Name: "Students"}}
 
-		res, err := group.Apply(ctx, db.W, acct, src, groups, stream(
+		res, err := group.Apply(ctx, db, acct, src, groups, stream(
 			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "Ann@Example.org", Name: "Ann"},
 			group.SourceMember{GroupExternalID: "g1", Email: "bob@example.org", Name: "Bob"},
 			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"},
@@ -96,7 +96,7 @@ func TestApply(t *testing.T) {
 		}
 
 		// Same data again: nothing changes, ids survive.
-		res, err = group.Apply(ctx, db.W, acct, src, groups, stream(
+		res, err = group.Apply(ctx, db, acct, src, groups, stream(
 			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "ann@example.org", Name: "Ann"},
 			group.SourceMember{GroupExternalID: "g1", Email: "bob@example.org", Name: "Bob"},
 			group.SourceMember{GroupExternalID: "g2", ExternalID: "u3", Email: "cy@example.org", Name: "Cy"},
@@ -119,7 +119,7 @@ func TestApply(t *testing.T) {
 		}
 
 		// Rename g1, drop g2, change Ann's name, remove Bob, add Dee.
-		res, err = group.Apply(ctx, db.W, acct, src, []group.SourceGroup{{ExternalID: "g1", Name: "All staff"}}, stream(
+		res, err = group.Apply(ctx, db, acct, src, []group.SourceGroup{{ExternalID: "g1", Name: "All staff"}}, stream(
 			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "ann@example.org", Name: "Ann Lee"},
 			group.SourceMember{GroupExternalID: "g1", ExternalID: "u5", Email: "dee@example.org", Name: "Dee"},
 		))
@@ -139,7 +139,7 @@ func TestApply(t *testing.T) {
 		if err != nil || len(ids) != 1 {
 			t.Fatalf("GroupsOf = %v, %v", ids, err)
 		}
-		entries, _ := audit.List(db.R, acct, 10)
+		entries, _ := audit.List(context.Background(), db, acct, 10)
 		if len(entries) != 2 {
 			t.Fatalf("audit entries = %d, want one per sync that changed something (2)", len(entries))
 		}
@@ -157,12 +157,12 @@ func TestApplyInterruptedStreamRemovesNothing(t *testing.T) {
 			{GroupExternalID: "g1", ExternalID: "u2", Email: "b@x.org", Name: "B"},
 			{GroupExternalID: "g1", ExternalID: "u3", Email: "c@x.org", Name: "C"},
 		}
-		if _, err := group.Apply(ctx, db.W, acct, src, groups, stream(all...)); err != nil {
+		if _, err := group.Apply(ctx, db, acct, src, groups, stream(all...)); err != nil {
 			t.Fatal(err)
 		}
 		// Next sync: u1 renamed, a newcomer, then the connection drops
 		// before u2 and u3 were sent.
-		res, err := group.Apply(ctx, db.W, acct, src, groups, brokenStream(
+		res, err := group.Apply(ctx, db, acct, src, groups, brokenStream(
 			group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "a@x.org", Name: "A renamed"},
 		))
 		if !errors.Is(err, group.ErrIncomplete) {
@@ -187,12 +187,12 @@ func TestApplyIsScopedBySourceAndAccount(t *testing.T) {
 		m := stream(group.SourceMember{GroupExternalID: "g1", ExternalID: "u1", Email: "a@x.org"})
 		for _, a := range []string{"acct-1", "acct-2"} {
 			for _, s := range []string{"okta", "ldap"} {
-				if _, err := group.Apply(ctx, db.W, a, s, g, m); err != nil {
+				if _, err := group.Apply(ctx, db, a, s, g, m); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		res, err := group.Apply(ctx, db.W, "acct-1", "okta", nil, stream())
+		res, err := group.Apply(ctx, db, "acct-1", "okta", nil, stream())
 		if err != nil || res.GroupsRemoved != 1 || res.MembersRemoved != 1 {
 			t.Fatalf("emptying acct-1/okta = %+v, %v", res, err)
 		}
@@ -227,7 +227,7 @@ func TestApplyLargeSync(t *testing.T) {
 		}
 		first = append(first, first[42], first[10_001]) // sent twice
 		start := time.Now().UTC().Add(-time.Second)
-		res, err := group.Apply(ctx, db.W, acct, src, groups, stream(first...))
+		res, err := group.Apply(ctx, db, acct, src, groups, stream(first...))
 		want := group.Result{GroupsAdded: 3, MembersAdded: n, MembersSkipped: 2, Complete: true}
 		if err != nil || res != want {
 			t.Fatalf("first sync = %+v, %v; want %+v", res, err, want)
@@ -277,7 +277,7 @@ func TestApplyLargeSync(t *testing.T) {
 		for i := n; i < n+100; i++ {
 			next = append(next, member(i, "New"))
 		}
-		res, err = group.Apply(ctx, db.W, acct, src, groups, stream(next...))
+		res, err = group.Apply(ctx, db, acct, src, groups, stream(next...))
 		want = group.Result{MembersAdded: 100, MembersUpdated: renamed, MembersRemoved: gone, Complete: true}
 		if err != nil || res != want {
 			t.Fatalf("second sync = %+v, %v; want %+v", res, err, want)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/invitegate/gateway/core/store"
-	"gorm.io/gorm"
 )
 
 // A large sync writes tens of thousands of members. Through gorm, each row
@@ -44,8 +43,8 @@ type memberWriter struct {
 	ids      idMaker
 }
 
-func newMemberWriter(db *gorm.DB, now time.Time) *memberWriter {
-	w := &memberWriter{postgres: db.Dialector.Name() == "postgres", now: now}
+func newMemberWriter(db *store.DB, now time.Time) *memberWriter {
+	w := &memberWriter{postgres: db.Dialect == store.Postgres, now: now}
 	w.fullSQL = w.insertSQL(insertRows)
 	return w
 }
@@ -88,18 +87,14 @@ func (w *memberWriter) insertSQL(rows int) string {
 }
 
 // write inserts ins and updates ups in tx.
-func (w *memberWriter) write(ctx context.Context, tx *gorm.DB, ins []newMember, ups []changedMember) error {
-	stx, err := store.SQLTx(tx)
-	if err != nil {
-		return err
-	}
+func (w *memberWriter) write(ctx context.Context, tx *store.Tx, ins []newMember, ups []changedMember) error {
 	if len(ins) > 0 {
 		ids, err := w.ids.make(len(ins))
 		if err != nil {
 			return err
 		}
 		if len(ins) >= insertRows {
-			stmt, err := stx.PrepareContext(ctx, w.fullSQL)
+			stmt, err := tx.PrepareSQL(w.fullSQL)
 			if err != nil {
 				return err
 			}
@@ -112,7 +107,7 @@ func (w *memberWriter) write(ctx context.Context, tx *gorm.DB, ins []newMember, 
 			}
 		}
 		if len(ins) > 0 {
-			if _, err := stx.ExecContext(ctx, w.insertSQL(len(ins)), w.insertArgs(ins, ids)...); err != nil {
+			if _, err := tx.ExecSQL(w.insertSQL(len(ins)), w.insertArgs(ins, ids)...); err != nil {
 				return err
 			}
 		}
@@ -124,7 +119,7 @@ func (w *memberWriter) write(ctx context.Context, tx *gorm.DB, ins []newMember, 
 		} else {
 			q = "UPDATE group_members SET external_id = ?, email = ?, name = ?, updated_at = ? WHERE id = ?"
 		}
-		stmt, err := stx.PrepareContext(ctx, q)
+		stmt, err := tx.PrepareSQL(q)
 		if err != nil {
 			return err
 		}
@@ -209,7 +204,7 @@ type memberBatch struct {
 	ups []changedMember
 }
 
-func startWriting(ctx context.Context, db *gorm.DB, w *memberWriter) *writing {
+func startWriting(ctx context.Context, db *store.DB, w *memberWriter) *writing {
 	wr := &writing{batches: make(chan memberBatch), failed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(wr.done)
@@ -217,7 +212,7 @@ func startWriting(ctx context.Context, db *gorm.DB, w *memberWriter) *writing {
 			if wr.err != nil {
 				continue // drain: the stream stops at its next batch
 			}
-			err := db.Transaction(func(tx *gorm.DB) error { return w.write(ctx, tx, b.ins, b.ups) })
+			err := db.Tx(ctx, func(tx *store.Tx) error { return w.write(ctx, tx, b.ins, b.ups) })
 			if err != nil {
 				wr.err = err
 				close(wr.failed)

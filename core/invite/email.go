@@ -3,10 +3,9 @@ package invite
 import (
 	"context"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Mailer emails invitations through an outbox. core/mail implements it; this
@@ -19,7 +18,7 @@ type Mailer interface {
 	// QueueInvitation renders the email and writes it to the outbox with
 	// tx, the transaction creating the invitation: the email exists exactly
 	// when the invitation does. An error rolls the invitation back.
-	QueueInvitation(ctx context.Context, tx *gorm.DB, e *InvitationEmail) error
+	QueueInvitation(ctx context.Context, tx *store.Tx, e *InvitationEmail) error
 	// Wake tells the outbox, after the commit, that a message waits.
 	Wake()
 }

@@ -163,7 +163,7 @@ func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resourc
 	if c.Admin {
 		return nil
 	}
-	role, err := resource.CollaboratorRole(ctx, s.DB.R, res.ID, c.UserID)
+	role, err := resource.CollaboratorRole(ctx, s.DB, res.ID, c.UserID)
 	if err != nil {
 		return err
 	}
@@ -175,14 +175,14 @@ func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resourc
 
 // Create makes an invitation and returns its link token.
 func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in NewInput) (*Created, error) {
-	res, err := resource.Get(ctx, s.DB.R, c.AccountID, resourceID)
+	res, err := resource.Get(ctx, s.DB, c.AccountID, resourceID)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.CanInvite(ctx, c, res); err != nil {
 		return nil, err
 	}
-	set, err := LoadSettings(ctx, s.DB.R, c.AccountID)
+	set, err := LoadSettings(ctx, s.DB, c.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 	plain, hash := token.New()
 	inv.TokenHash = hash
 	inv.AccountID, inv.ResourceID, inv.CreatedBy = c.AccountID, res.ID, c.Actor.ID
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(inv).Error; err != nil {
 			return err
 		}
@@ -290,7 +290,7 @@ func (s *Service) validateNew(res *resource.Resource, set *Settings, in NewInput
 
 // Get loads an invitation of the resource for a caller who may manage it.
 func (s *Service) Get(ctx context.Context, c Caller, resourceID, invitationID string) (*Invitation, *resource.Resource, error) {
-	res, err := resource.Get(ctx, s.DB.R, c.AccountID, resourceID)
+	res, err := resource.Get(ctx, s.DB, c.AccountID, resourceID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -310,7 +310,7 @@ func (s *Service) Get(ctx context.Context, c Caller, resourceID, invitationID st
 
 // List returns the resource's invitations, newest first.
 func (s *Service) List(ctx context.Context, c Caller, resourceID string) ([]Invitation, error) {
-	res, err := resource.Get(ctx, s.DB.R, c.AccountID, resourceID)
+	res, err := resource.Get(ctx, s.DB, c.AccountID, resourceID)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +328,7 @@ func (s *Service) Remove(ctx context.Context, c Caller, resourceID, invitationID
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	return s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(&Invitation{}).Where("id = ? AND revoked_at IS NULL", inv.ID).Update("revoked_at", s.now()).Error; err != nil {
 			return err
 		}
@@ -343,7 +343,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	if err != nil {
 		return nil, err
 	}
-	set, err := LoadSettings(ctx, s.DB.R, c.AccountID)
+	set, err := LoadSettings(ctx, s.DB, c.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +370,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	}
 	plain, hash := token.New()
 	inv.TokenHash, inv.AccountID, inv.ResourceID, inv.CreatedBy = hash, c.AccountID, res.ID, c.Actor.ID
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		r := tx.Model(&Invitation{}).Where("id = ? AND revoked_at IS NULL", old.ID).Updates(map[string]any{"revoked_at": s.now(), "replaced_by": inv.ID})
 		if r.Error != nil {
 			return r.Error

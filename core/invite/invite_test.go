@@ -28,7 +28,7 @@ type fixture struct {
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	b, err := account.EnsureFirst(ctx, db.W, "Acme", "admin@acme.test")
+	b, err := account.EnsureFirst(ctx, db, "Acme", "admin@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +36,11 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	f := &fixture{clock: &now}
 	f.svc = &invite.Service{DB: db, Now: func() time.Time { return *f.clock }}
 	f.caller = invite.Caller{AccountID: b.Account.ID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "k"}, Admin: true}
-	f.room, err = resource.Create(ctx, db.W, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Room, Title: "Weekly seminar"})
+	f.room, err = resource.Create(ctx, db, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Room, Title: "Weekly seminar"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.video, err = resource.Create(ctx, db.W, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Video, Title: "Lecture 1"})
+	f.video, err = resource.Create(ctx, db, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Video, Title: "Lecture 1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestInvitations(t *testing.T) {
 			if err != nil || !e.Upgraded || e.PreviousRole != "viewer" || e.Role != "moderator" {
 				t.Fatalf("want upgrade viewer->moderator, got %v %+v", err, e)
 			}
-			role, _ := resource.ParticipantRole(ctx, db.R, f.room.ID, e.User.ID)
+			role, _ := resource.ParticipantRole(ctx, db, f.room.ID, e.User.ID)
 			if role != "moderator" {
 				t.Fatalf("participant role %q", role)
 			}
@@ -196,7 +196,7 @@ func TestInvitations(t *testing.T) {
 			blocked := mk("x@blocked.example.net")
 			s := invite.DefaultSettings(f.caller.AccountID)
 			s.BlockedDomains = []string{"*.example.net"}
-			if err := invite.SaveSettings(ctx, db.W, f.caller.AccountID, f.caller.Actor, s); err != nil {
+			if err := invite.SaveSettings(ctx, db, f.caller.AccountID, f.caller.Actor, s); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.svc.Inspect(ctx, blocked.Token, invite.Visitor{}); code(err) != "domain_blocked" {
@@ -206,12 +206,12 @@ func TestInvitations(t *testing.T) {
 				t.Fatal("creating an invite to a blocked domain succeeded")
 			}
 			s.Enabled = false
-			invite.SaveSettings(ctx, db.W, f.caller.AccountID, f.caller.Actor, s)
+			invite.SaveSettings(ctx, db, f.caller.AccountID, f.caller.Actor, s)
 			if _, err := f.svc.Inspect(ctx, nw.Token, invite.Visitor{}); code(err) != "module_disabled" {
 				t.Fatalf("disabled: %v", err)
 			}
-			invite.SaveSettings(ctx, db.W, f.caller.AccountID, f.caller.Actor, invite.DefaultSettings(f.caller.AccountID))
-			if err := resource.Delete(ctx, db.W, f.caller.AccountID, f.room.ID, f.caller.Actor); err != nil {
+			invite.SaveSettings(ctx, db, f.caller.AccountID, f.caller.Actor, invite.DefaultSettings(f.caller.AccountID))
+			if err := resource.Delete(ctx, db, f.caller.AccountID, f.room.ID, f.caller.Actor); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.svc.Inspect(ctx, nw.Token, invite.Visitor{}); code(err) != "resource_deleted" {

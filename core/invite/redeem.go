@@ -248,9 +248,10 @@ type redemption struct {
 	refused error
 }
 
-func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
+func (r *redemption) run(tx *store.Tx) error {
+	ctx := tx.Context()
 	r.entry, r.refused = nil, nil
-	l, err := loadForRedeem(ctx, store.TxStmt(ctx, tx, r.st.loadW), r.tokenHash)
+	l, err := loadForRedeem(ctx, tx.Stmt(r.st.loadW), r.tokenHash)
 	if err != nil {
 		return r.refuse(err)
 	}
@@ -263,7 +264,7 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	// Only a device that brought its cookie can have redeemed this link before.
 	if l.inv.DeviceBinding && token.WellFormed(r.in.Visitor.DeviceSecret) {
 		// The secret was kept, so secretHash is the presented secret's hash.
-		uid, err := returningUser(ctx, store.TxStmt(ctx, tx, r.st.returningW), l, r.in.Visitor.DeviceSecret, r.secretHash)
+		uid, err := returningUser(ctx, tx.Stmt(r.st.returningW), l, r.in.Visitor.DeviceSecret, r.secretHash)
 		if err != nil {
 			return err
 		}
@@ -272,12 +273,12 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	if l.full() {
-		return r.refuse(exhausted(ctx, store.TxStmt(ctx, tx, r.st.anyRedemptionW), l))
+		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	if ok, err := r.checkEmail(ctx, tx, l); err != nil || !ok {
 		return err
 	}
-	res, err := store.TxStmt(ctx, tx, r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
+	res, err := tx.Stmt(r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
 	if err != nil {
 		return err
 	}
@@ -286,13 +287,13 @@ func (r *redemption) run(ctx context.Context, tx *sql.Tx) error {
 	} else if n == 0 {
 		// Only on PostgreSQL, where another transaction took the last use
 		// after this one read the link.
-		return r.refuse(exhausted(ctx, store.TxStmt(ctx, tx, r.st.anyRedemptionW), l))
+		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
 	if e.User, err = l.invitee(ctx, tx, r.st, r.at); err != nil {
 		return err
 	}
-	if _, err := store.TxStmt(ctx, tx, r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
+	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
 		return err
 	}
 	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.at); err != nil {
@@ -315,7 +316,7 @@ func (r *redemption) refuse(err error) error {
 
 // reenter lets a device that redeemed a device-bound link come back without
 // using it again.
-func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID string) error {
+func (r *redemption) reenter(ctx context.Context, tx *store.Tx, l *loaded, userID string) error {
 	e := &Entry{Invitation: l.inv, Resource: l.res, Reentry: true, DeviceSecret: r.secret,
 		User: &user.User{ID: userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}}
 	var err error
@@ -334,7 +335,7 @@ func (r *redemption) reenter(ctx context.Context, tx *sql.Tx, l *loaded, userID 
 // checkEmail proves the visitor is the invitee: by a console session of the
 // invited email, or by typing it. Wrong guesses are counted per link, and
 // past the limit refused for a while.
-func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (bool, error) {
+func (r *redemption) checkEmail(ctx context.Context, tx *store.Tx, l *loaded) (bool, error) {
 	v := r.in.Visitor
 	if v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email {
 		return true, nil
@@ -355,7 +356,7 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 		return true, nil
 	}
 	start := r.s.DB.TimeArg(r.now.Add(-window))
-	if _, err := store.TxStmt(ctx, tx, r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
+	if _, err := tx.Stmt(r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
 		return false, err
 	}
 	return false, r.refuse(ErrEmailMismatch)
@@ -363,9 +364,9 @@ func (r *redemption) checkEmail(ctx context.Context, tx *sql.Tx, l *loaded) (boo
 
 // enterAs records the person inside the resource with the higher of their
 // present role and the invited one, returning (role, previous role).
-func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID string, now any) (string, string, error) {
+func enterAs(ctx context.Context, tx *store.Tx, st *stmts, l *loaded, userID string, now any) (string, string, error) {
 	// Most people enter once: try the insert first.
-	r, err := store.TxStmt(ctx, tx, st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
+	r, err := tx.Stmt(st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -375,20 +376,20 @@ func enterAs(ctx context.Context, tx *sql.Tx, st *stmts, l *loaded, userID strin
 		return l.inv.Role, "", nil
 	}
 	var cur string
-	if err := store.TxStmt(ctx, tx, st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
+	if err := tx.Stmt(st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
 		return "", "", err
 	}
 	if !resource.Higher(l.inv.Role, cur) {
 		return cur, cur, nil
 	}
-	_, err = store.TxStmt(ctx, tx, st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
+	_, err = tx.Stmt(st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
 	return l.inv.Role, cur, err
 }
 
 // record writes the audit entry of an invitee's action in the same
 // transaction (on SQLite with the other entries of the write group, by one
 // statement). detail is pairs of keys and values, kept in order.
-func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, userID string, now any, action, targetKind, targetID string, detail ...string) error {
+func record(ctx context.Context, tx *store.Tx, st *stmts, entryID, accountID, userID string, now any, action, targetKind, targetID string, detail ...string) error {
 	b := make([]byte, 0, 96)
 	b = append(b, '{')
 	for i := 0; i+1 < len(detail); i += 2 {
@@ -400,7 +401,7 @@ func record(ctx context.Context, tx *sql.Tx, st *stmts, entryID, accountID, user
 		b = strconv.AppendQuote(b, detail[i+1])
 	}
 	b = append(b, '}')
-	return st.audit.Add(ctx, tx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
+	return st.audit.Add(tx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
 }
 
 func (s *Service) tellRoom(ctx context.Context, e *Entry) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Reusability modes of invite links.
@@ -147,9 +148,9 @@ func matchAny(patterns []string, domain string) bool {
 }
 
 // LoadSettings returns the account's settings, or the defaults.
-func LoadSettings(ctx context.Context, db *gorm.DB, accountID string) (*Settings, error) {
+func LoadSettings(ctx context.Context, r store.Reader, accountID string) (*Settings, error) {
 	var s Settings
-	err := db.WithContext(ctx).Where("account_id = ?", accountID).Take(&s).Error
+	err := r.Read(ctx).Where("account_id = ?", accountID).Take(&s).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return DefaultSettings(accountID), nil
 	}
@@ -168,13 +169,13 @@ func LoadSettings(ctx context.Context, db *gorm.DB, accountID string) (*Settings
 // SaveSettings validates and stores the account's settings. Existing links
 // keep the limits they were created with; module and domain policy apply at
 // once to every link.
-func SaveSettings(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor, s *Settings) error {
+func SaveSettings(ctx context.Context, db *store.DB, accountID string, who audit.Actor, s *Settings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
 	s.AccountID = accountID
-	s.UpdatedAt = time.Now().UTC()
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	s.UpdatedAt = db.Now()
+	return db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "account_id"}}, UpdateAll: true}).Create(s).Error; err != nil {
 			return err
 		}

@@ -240,14 +240,14 @@ func timePtr(t sql.NullTime) *time.Time {
 
 // invitee returns the invitee's user row for the entry, creating it (with
 // the invitation's names) if it was erased since the invitation was made.
-func (l *loaded) invitee(ctx context.Context, tx *sql.Tx, st *stmts, now any) (*user.User, error) {
+func (l *loaded) invitee(ctx context.Context, tx *store.Tx, st *stmts, now any) (*user.User, error) {
 	u := &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}
 	if u.ID != "" {
 		return u, nil
 	}
-	if _, err := store.TxStmt(ctx, tx, st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
+	if _, err := tx.Stmt(st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
 		return nil, err
 	}
-	err := store.TxStmt(ctx, tx, st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
+	err := tx.Stmt(st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
 	return u, err
 }

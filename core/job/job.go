@@ -122,7 +122,7 @@ var ErrLeaseLost = errors.New("job: the lease was taken over by another runner")
 var ErrNotConfirmable = problem.New(problem.Conflict, "job_not_ready", "this job is not waiting for confirmation (it was confirmed, discarded, refused or already ran)")
 
 // New makes a job row in tx.
-func New(tx *gorm.DB, j *Job, now time.Time) error {
+func New(tx *store.Tx, j *Job, now time.Time) error {
 	if j.ID == "" {
 		j.ID = id.New()
 	}
@@ -134,13 +134,26 @@ func New(tx *gorm.DB, j *Job, now time.Time) error {
 }
 
 // Get loads a job of the account.
-func Get(ctx context.Context, db *gorm.DB, accountID, jobID string) (*Job, error) {
+func Get(ctx context.Context, db store.Reader, accountID, jobID string) (*Job, error) {
 	return store.Owned[Job](ctx, db, accountID, jobID)
+}
+
+// ByID loads a job of any account, for the server-side command line.
+func ByID(ctx context.Context, r store.Reader, jobID string) (*Job, error) {
+	if !id.Valid(jobID) {
+		return nil, problem.ErrNotFound
+	}
+	var j Job
+	err := r.Read(ctx).Where("id = ?", jobID).Take(&j).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &j, err
 }
 
 // SetStatus moves a job from one status to another in tx; false means it
 // was not in from (someone else moved it).
-func SetStatus(tx *gorm.DB, jobID, from, to string, now time.Time) (bool, error) {
+func SetStatus(tx *store.Tx, jobID, from, to string, now time.Time) (bool, error) {
 	r := tx.Model(&Job{}).Where("id = ? AND status = ?", jobID, from).Updates(map[string]any{"status": to, "updated_at": now})
 	return r.RowsAffected == 1, r.Error
 }
@@ -148,8 +161,8 @@ func SetStatus(tx *gorm.DB, jobID, from, to string, now time.Time) (bool, error)
 // Claim takes the job for runner until lease if it is queued, or running
 // under a lease that ran out (its runner died). The conditional UPDATE is
 // the whole decision: of two runners claiming at once, one matches.
-func Claim(ctx context.Context, db *gorm.DB, jobID, runner string, now, lease time.Time) (bool, error) {
-	r := db.WithContext(ctx).Model(&Job{}).
+func Claim(ctx context.Context, db *store.DB, jobID, runner string, now, lease time.Time) (bool, error) {
+	r := db.W.WithContext(ctx).Model(&Job{}).
 		Where("id = ? AND (status = ? OR (status = ? AND (lease_until IS NULL OR lease_until < ?)))", jobID, Queued, Running, now).
 		Updates(map[string]any{"status": Running, "runner": runner, "lease_until": lease, "attempts": gorm.Expr("attempts + 1"),
 			"started_at": gorm.Expr("COALESCE(started_at, ?)", now), "updated_at": now})
@@ -157,9 +170,9 @@ func Claim(ctx context.Context, db *gorm.DB, jobID, runner string, now, lease ti
 }
 
 // Claimable lists jobs of kind that a runner could claim now, oldest first.
-func Claimable(ctx context.Context, db *gorm.DB, kinds []string, now time.Time, limit int) ([]string, error) {
+func Claimable(ctx context.Context, db store.Reader, kinds []string, now time.Time, limit int) ([]string, error) {
 	var ids []string
-	err := db.WithContext(ctx).Model(&Job{}).
+	err := db.Read(ctx).Model(&Job{}).
 		Where("kind IN ? AND (status = ? OR (status = ? AND (lease_until IS NULL OR lease_until < ?)))", kinds, Queued, Running, now).
 		Order("created_at").Limit(limit).Pluck("id", &ids).Error
 	return ids, err
@@ -168,7 +181,7 @@ func Claimable(ctx context.Context, db *gorm.DB, kinds []string, now time.Time, 
 // Step records a runner's progress in tx, the transaction of the work it
 // did, and renews its lease. ErrLeaseLost means another runner holds the
 // job now: the caller must roll tx back.
-func Step(tx *gorm.DB, jobID, runner string, processed int, counts any, now, lease time.Time) error {
+func Step(tx *store.Tx, jobID, runner string, processed int, counts any, now, lease time.Time) error {
 	b, err := json.Marshal(counts)
 	if err != nil {
 		return err
@@ -185,7 +198,7 @@ func Step(tx *gorm.DB, jobID, runner string, processed int, counts any, now, lea
 }
 
 // Finish ends a running job in tx with status Done or Failed.
-func Finish(tx *gorm.DB, jobID, runner, status, why string, now time.Time) error {
+func Finish(tx *store.Tx, jobID, runner, status, why string, now time.Time) error {
 	r := tx.Model(&Job{}).Where("id = ? AND runner = ? AND status = ?", jobID, runner, Running).
 		Updates(map[string]any{"status": status, "error": why, "lease_until": nil, "finished_at": now, "updated_at": now})
 	if r.Error != nil {

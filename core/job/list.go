@@ -3,7 +3,7 @@ package job
 import (
 	"context"
 
-	"gorm.io/gorm"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Filter narrows List.
@@ -20,12 +20,12 @@ type Filter struct {
 
 // List returns jobs of the account, newest first: the console's banner asks
 // for the ones still running, an event's page for its recent imports.
-func List(ctx context.Context, db *gorm.DB, accountID string, f Filter) ([]Job, error) {
+func List(ctx context.Context, db store.Reader, accountID string, f Filter) ([]Job, error) {
 	if f.Limit <= 0 {
 		f.Limit = 20
 	}
 	f.Limit = min(f.Limit, 100)
-	q := db.WithContext(ctx).Where("account_id = ?", accountID)
+	q := db.Read(ctx).Where("account_id = ?", accountID)
 	if len(f.Statuses) > 0 {
 		q = q.Where("status IN ?", f.Statuses)
 	}

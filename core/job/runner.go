@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Handler runs a claimed job to its end: it commits its work in steps
@@ -29,7 +29,7 @@ func (l Lease) Until() time.Time { return l.Now().Add(l.Duration) }
 // Runner claims jobs and runs them: jobs just confirmed, and jobs whose
 // runner died. One runner runs one job at a time.
 type Runner struct {
-	DB       *gorm.DB
+	DB       *store.DB
 	Handlers map[string]Handler
 	// Lease is how long a claim lasts without renewal (default 15s): a job
 	// whose process died is resumed that long after.
@@ -179,7 +179,7 @@ func (r *Runner) Run(stop context.Context, jobID string) (bool, error) {
 		return false, err
 	}
 	var j Job
-	if err := r.DB.WithContext(ctx).Where("id = ?", jobID).Take(&j).Error; err != nil {
+	if err := r.DB.W.WithContext(ctx).Where("id = ?", jobID).Take(&j).Error; err != nil {
 		return false, err
 	}
 	h := r.Handlers[j.Kind]

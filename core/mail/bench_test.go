@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
@@ -82,7 +80,7 @@ func sendBare(t *testing.T, from *netmail.Address, port int, msgs []Message) tim
 func sendOutbox(t *testing.T, db *store.DB, port int, msgs []Message) time.Duration {
 	t.Helper()
 	now := time.Now().UTC()
-	err := db.Tx(context.Background(), func(tx *gorm.DB) error {
+	err := db.Tx(context.Background(), func(tx *store.Tx) error {
 		for i := range msgs {
 			if _, err := Enqueue(tx, "bench.test", NewMessage{AccountID: "acct", ToEmail: msgs[i].ToEmail, ToName: msgs[i].ToName,
 				Rendered: Rendered{Subject: msgs[i].Subject, Text: benchText, HTML: benchHTML}}, now); err != nil {

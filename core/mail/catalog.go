@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/invitegate/gateway/core/problem"
@@ -239,7 +238,7 @@ func (c *Catalog) Refresh(ctx context.Context, provider string, ts []Template) e
 	now := time.Now().UTC()
 	var rejected []error
 	seen := map[string]bool{}
-	err := c.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := c.db.Tx(ctx, func(tx *store.Tx) error {
 		for _, t := range ts {
 			key := t.Name + "/" + t.Locale
 			if seen[key] {
@@ -289,7 +288,7 @@ func (c *Catalog) Refresh(ctx context.Context, provider string, ts []Template) e
 }
 
 // reject records a refused version; the stored content (if any) stays.
-func reject(tx *gorm.DB, provider string, t Template, why error, now time.Time) error {
+func reject(tx *store.Tx, provider string, t Template, why error, now time.Time) error {
 	row := StoredTemplate{Provider: provider, Name: t.Name, Locale: t.Locale, UpdatedAt: now, Error: why.Error(), RejectedVersion: t.Version, RejectedAt: &now}
 	return tx.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "provider"}, {Name: "name"}, {Name: "locale"}},

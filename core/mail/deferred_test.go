@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/mail"
@@ -39,7 +37,7 @@ func TestDeferredEventEmails(t *testing.T) {
 		by := audit.Actor{Kind: audit.ActorUser, ID: mustUser(t, db, b.Account.ID)}
 		templates := []string{event.EmailInvitation, event.EmailInvitationToRegister, event.EmailLoginLink}
 		for _, tpl := range templates {
-			err := db.Tx(ctx, func(tx *gorm.DB) error {
+			err := db.Tx(ctx, func(tx *store.Tx) error {
 				batch := []*event.Email{
 					{Template: tpl, Event: ev, Attendee: sam, Link: "https://gw.test/l/SAM", ExpiresAt: ev.EndsAt, By: by},
 					{Template: tpl, Event: ev, Attendee: ann, Link: "https://gw.test/l/ANN", ExpiresAt: ev.EndsAt, By: by},

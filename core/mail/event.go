@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"gorm.io/gorm"
+	"github.com/invitegate/gateway/core/store"
 
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
@@ -28,7 +28,7 @@ func (s *Service) EventEmailReady(ctx context.Context, accountID string) error {
 // the attendee's id, so LastDeliveries gives an attendee's last email.
 // Everything but the login link also carries a calendar invitation for the
 // event.
-func (s *Service) QueueEventEmail(ctx context.Context, tx *gorm.DB, e *event.Email) error {
+func (s *Service) QueueEventEmail(ctx context.Context, tx *store.Tx, e *event.Email) error {
 	if !s.Enabled() {
 		return ErrDeliveryOff
 	}
@@ -76,7 +76,7 @@ func (s *Service) QueueEventEmail(ctx context.Context, tx *gorm.DB, e *event.Ema
 // eventModel fills the template model of an event email: the event is the
 // Resource (type "Event"), the attendee the Invitee, their highest event
 // role the Role.
-func (s *Service) eventModel(ctx context.Context, tx *gorm.DB, acc *account.Account, e *event.Email) *Model {
+func (s *Service) eventModel(ctx context.Context, tx store.Reader, acc *account.Account, e *event.Email) *Model {
 	ev, a := e.Event, e.Attendee
 	org := Person{Name: acc.Name}
 	if e.By.Kind == audit.ActorUser {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/id"
@@ -20,7 +18,7 @@ import (
 // QueueEventEmails queues the emails QueueEventEmail would queue one by
 // one, for many attendees of one event sent by one person, with tx: it is
 // PrepareEventEmails then Insert, both with tx.
-func (s *Service) QueueEventEmails(ctx context.Context, tx *gorm.DB, es []*event.Email) error {
+func (s *Service) QueueEventEmails(ctx context.Context, tx *store.Tx, es []*event.Email) error {
 	p, err := s.PrepareEventEmails(ctx, tx, es)
 	if err != nil {
 		return err
@@ -50,7 +48,7 @@ type PreparedEmails struct {
 // A bulk import prepares a batch's messages while the batch before is
 // being written, so that this work, most of queueing them, is not done on
 // the single SQLite writer.
-func (s *Service) PrepareEventEmails(ctx context.Context, db *gorm.DB, es []*event.Email) (event.PreparedEmails, error) {
+func (s *Service) PrepareEventEmails(ctx context.Context, db store.Reader, es []*event.Email) (event.PreparedEmails, error) {
 	if !s.Enabled() {
 		return nil, ErrDeliveryOff
 	}
@@ -157,7 +155,7 @@ func (s *Service) PrepareEventEmails(ctx context.Context, db *gorm.DB, es []*eve
 
 // Insert queues, with tx, the prepared messages to the attendees keep
 // accepts (all of them when keep is nil).
-func (p *PreparedEmails) Insert(ctx context.Context, tx *gorm.DB, keep func(attendeeID string) bool) error {
+func (p *PreparedEmails) Insert(ctx context.Context, tx *store.Tx, keep func(attendeeID string) bool) error {
 	for _, e := range p.one {
 		if keep == nil || keep(e.Attendee.ID) {
 			if err := p.s.QueueEventEmail(ctx, tx, e); err != nil {
@@ -237,13 +235,9 @@ func messageArgs(args []any, m *Message, at func(time.Time) any) []any {
 // messages share bound once each (store.SharedInsert). (gorm's statement
 // cache prepares again on every execution inside a transaction, and
 // SQLite's parse grows with the parameters.)
-func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
+func insertMessages(ctx context.Context, tx *store.Tx, msgs []Message) error {
 	const per = 50
 	width := len(messageRows.Shared)
-	stx, err := store.SQLTx(tx)
-	if err != nil {
-		return err
-	}
 	if tx.Dialector.Name() == "postgres" {
 		args := make([]any, 0, len(msgs)*width)
 		for i := range msgs {
@@ -253,7 +247,7 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		if err != nil {
 			return err
 		}
-		_, err = stx.ExecContext(ctx, q, cols...)
+		_, err = tx.ExecSQL(q, cols...)
 		return err
 	}
 	// The messages of a batch are queued at one time: it is formatted once.
@@ -271,9 +265,10 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 	}
 	args := make([]any, 0, min(len(msgs), per)*width)
 	var shared []any
+	var err error
 	var full *sql.Stmt
 	if len(msgs) >= per {
-		if full, err = stx.PrepareContext(ctx, messageRows.SQL(per)); err != nil {
+		if full, err = tx.PrepareSQL(messageRows.SQL(per)); err != nil {
 			return err
 		}
 		defer full.Close()
@@ -290,9 +285,9 @@ func insertMessages(ctx context.Context, tx *gorm.DB, msgs []Message) error {
 		case ok && n == per:
 			_, err = full.ExecContext(ctx, shared...)
 		case ok:
-			_, err = stx.ExecContext(ctx, messageRows.SQL(n), shared...)
+			_, err = tx.ExecSQL(messageRows.SQL(n), shared...)
 		default:
-			_, err = stx.ExecContext(ctx, plain(n), args...)
+			_, err = tx.ExecSQL(plain(n), args...)
 		}
 		if err != nil {
 			return err

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
@@ -57,7 +55,7 @@ func TestEventEmails(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.template, func(t *testing.T) {
 				var m mail.Message
-				err := db.Tx(ctx, func(tx *gorm.DB) error {
+				err := db.Tx(ctx, func(tx *store.Tx) error {
 					if err := ms.QueueEventEmail(ctx, tx, &event.Email{Template: tc.template, Event: ev, Attendee: a, Link: link,
 						ExpiresAt: ev.EndsAt, By: audit.Actor{Kind: audit.ActorUser, ID: olga}}); err != nil {
 						return err
@@ -83,7 +81,7 @@ func TestEventEmails(t *testing.T) {
 				}
 			})
 		}
-		d, err := mail.LastDeliveries(ctx, db.R, b.Account.ID, []string{a.ID})
+		d, err := mail.LastDeliveries(ctx, db, b.Account.ID, []string{a.ID})
 		if err != nil || d[a.ID] == nil || d[a.ID].Status != mail.Queued {
 			t.Fatalf("last delivery of the attendee: %+v %v", d, err)
 		}
@@ -93,7 +91,11 @@ func TestEventEmails(t *testing.T) {
 // mustUser adds the organizer who sends the emails and returns their id.
 func mustUser(t *testing.T, db *store.DB, accountID string) string {
 	t.Helper()
-	u, err := user.Ensure(db.W, accountID, "olga@acme.test", "Olga", "Organizer")
+	var u *user.User
+	err := db.Tx(context.Background(), func(tx *store.Tx) (err error) {
+		u, err = user.Ensure(tx, accountID, "olga@acme.test", "Olga", "Organizer")
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func mustUser(t *testing.T, db *store.DB, accountID string) string {
 // catalog of the built-in templates.
 func acmeEvents(t *testing.T, db *store.DB) (*account.Bootstrap, *mail.Catalog) {
 	t.Helper()
-	b, err := account.EnsureFirst(context.Background(), db.W, "Acme Events", "admin@acme.test")
+	b, err := account.EnsureFirst(context.Background(), db, "Acme Events", "admin@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ type NewMessage struct {
 // Enqueue writes a message to the outbox with tx, the transaction of the
 // change that causes it: the email exists exactly when the change does.
 // domain is the right-hand side of its Message-ID.
-func Enqueue(tx *gorm.DB, domain string, n NewMessage, now time.Time) (*Message, error) {
+func Enqueue(tx *store.Tx, domain string, n NewMessage, now time.Time) (*Message, error) {
 	if n.ToEmail == "" || n.Subject == "" {
 		return nil, errors.New("mail: a message needs a recipient and a subject")
 	}
@@ -189,7 +189,7 @@ type Delivery struct {
 }
 
 // LastDeliveries returns, per ref id, the delivery of its newest message.
-func LastDeliveries(ctx context.Context, db *gorm.DB, accountID string, refIDs []string) (map[string]*Delivery, error) {
+func LastDeliveries(ctx context.Context, db store.Reader, accountID string, refIDs []string) (map[string]*Delivery, error) {
 	out := map[string]*Delivery{}
 	for len(refIDs) > 0 {
 		chunk := refIDs
@@ -198,7 +198,7 @@ func LastDeliveries(ctx context.Context, db *gorm.DB, accountID string, refIDs [
 		}
 		refIDs = refIDs[len(chunk):]
 		var ms []Message
-		err := db.WithContext(ctx).Select("id", "ref_id", "status", "created_at", "sent_at", "failed_at", "attempts", "last_error").
+		err := db.Read(ctx).Select("id", "ref_id", "status", "created_at", "sent_at", "failed_at", "attempts", "last_error").
 			Where("account_id = ? AND ref_id IN ?", accountID, chunk).Order("created_at").Find(&ms).Error
 		if err != nil {
 			return nil, err
@@ -215,12 +215,12 @@ func (m *Message) delivery() *Delivery {
 }
 
 // GetMessage returns one message of the account.
-func GetMessage(ctx context.Context, db *gorm.DB, accountID, messageID string) (*Message, error) {
+func GetMessage(ctx context.Context, db store.Reader, accountID, messageID string) (*Message, error) {
 	if !id.Valid(messageID) {
 		return nil, problem.ErrNotFound
 	}
 	var m Message
-	err := db.WithContext(ctx).Omit("html", "text", "ics", "model").Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
+	err := db.Read(ctx).Omit("html", "text", "ics", "model").Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
@@ -228,11 +228,11 @@ func GetMessage(ctx context.Context, db *gorm.DB, accountID, messageID string) (
 }
 
 // ListMessages returns the account's newest messages, optionally of one status.
-func ListMessages(ctx context.Context, db *gorm.DB, accountID, status string, limit int) ([]Message, error) {
+func ListMessages(ctx context.Context, db store.Reader, accountID, status string, limit int) ([]Message, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	q := db.WithContext(ctx).Omit("html", "text", "ics", "model").Where("account_id = ?", accountID)
+	q := db.Read(ctx).Omit("html", "text", "ics", "model").Where("account_id = ?", accountID)
 	if status != "" {
 		switch status {
 		case Queued, Sending, Sent, Failed:

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/schema"
@@ -21,7 +20,7 @@ import (
 func queue(t testing.TB, db *store.DB, n int) []string {
 	t.Helper()
 	ids := make([]string, 0, n)
-	err := db.Tx(context.Background(), func(tx *gorm.DB) error {
+	err := db.Tx(context.Background(), func(tx *store.Tx) error {
 		for i := range n {
 			m, err := mail.Enqueue(tx, "gw.test", mail.NewMessage{
 				AccountID: "acc", Template: "invitation", Locale: "en",

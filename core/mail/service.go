@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/invite"
@@ -94,7 +92,7 @@ func (s *Service) Wake() {
 // QueueInvitation implements invite.Mailer: it renders the account's
 // invitation template (or "resend") and queues it with tx. Live sessions and
 // scheduled rooms get a calendar invitation.
-func (s *Service) QueueInvitation(ctx context.Context, tx *gorm.DB, e *invite.InvitationEmail) error {
+func (s *Service) QueueInvitation(ctx context.Context, tx *store.Tx, e *invite.InvitationEmail) error {
 	if !s.Enabled() {
 		return ErrDeliveryOff
 	}
@@ -141,7 +139,7 @@ func (s *Service) QueueInvitation(ctx context.Context, tx *gorm.DB, e *invite.In
 }
 
 // invitationModel fills the template model of an invitation email.
-func (s *Service) invitationModel(ctx context.Context, tx *gorm.DB, e *invite.InvitationEmail) (*Model, error) {
+func (s *Service) invitationModel(ctx context.Context, tx *store.Tx, e *invite.InvitationEmail) (*Model, error) {
 	inv, res := e.Invitation, e.Resource
 	var acc account.Account
 	if err := tx.WithContext(ctx).Where("id = ?", inv.AccountID).Take(&acc).Error; err != nil {
@@ -227,7 +225,7 @@ func (s *Service) SendTest(ctx context.Context, accountID string, who audit.Acto
 		return nil, err
 	}
 	var msg *Message
-	err = s.DB.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		msg, err = Enqueue(tx, s.domain(), NewMessage{
 			AccountID: accountID, Template: p.Name, Locale: p.Locale, ToEmail: addr,

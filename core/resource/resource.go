@@ -208,18 +208,18 @@ func (in *Input) validate() error {
 }
 
 // Create makes a resource owned by its creator (when the creator is a user).
-func Create(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor, in Input) (*Resource, error) {
+func Create(ctx context.Context, db *store.DB, accountID string, who audit.Actor, in Input) (*Resource, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
+	now := db.Now()
 	r := &Resource{
 		ID: id.New(), AccountID: accountID, Type: in.Type, Title: in.Title, Description: in.Description,
 		StartsAt: utc(in.StartsAt), EndsAt: utc(in.EndsAt), TimeZone: in.TimeZone,
 		ChatCollab: in.ChatCollab == nil || *in.ChatCollab, ExternalID: in.ExternalID,
 		CreatedBy: who.ID, CreatedAt: now, UpdatedAt: now,
 	}
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
@@ -234,7 +234,7 @@ func Create(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor,
 }
 
 // Update changes a resource's details.
-func Update(ctx context.Context, db *gorm.DB, accountID, resourceID string, who audit.Actor, in Input) (*Resource, error) {
+func Update(ctx context.Context, db *store.DB, accountID, resourceID string, who audit.Actor, in Input) (*Resource, error) {
 	r, err := Get(ctx, db, accountID, resourceID)
 	if err != nil {
 		return nil, err
@@ -247,8 +247,8 @@ func Update(ctx context.Context, db *gorm.DB, accountID, resourceID string, who 
 	if in.ChatCollab != nil {
 		r.ChatCollab = *in.ChatCollab
 	}
-	r.UpdatedAt = time.Now().UTC()
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	r.UpdatedAt = db.Now()
+	err = db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Select("title", "description", "starts_at", "ends_at", "time_zone", "chat_collab", "updated_at").Updates(r).Error; err != nil {
 			return err
 		}
@@ -258,12 +258,12 @@ func Update(ctx context.Context, db *gorm.DB, accountID, resourceID string, who 
 }
 
 // Delete soft-deletes a resource: its links stop working and say why.
-func Delete(ctx context.Context, db *gorm.DB, accountID, resourceID string, who audit.Actor) error {
+func Delete(ctx context.Context, db *store.DB, accountID, resourceID string, who audit.Actor) error {
 	if _, err := Get(ctx, db, accountID, resourceID); err != nil {
 		return err
 	}
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		now := time.Now().UTC()
+	return db.Tx(ctx, func(tx *store.Tx) error {
+		now := tx.Now()
 		if err := tx.Model(&Resource{}).Where("id = ? AND deleted_at IS NULL", resourceID).Updates(map[string]any{"deleted_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func Delete(ctx context.Context, db *gorm.DB, accountID, resourceID string, who 
 }
 
 // Get loads a live resource of the account.
-func Get(ctx context.Context, db *gorm.DB, accountID, resourceID string) (*Resource, error) {
+func Get(ctx context.Context, db store.Reader, accountID, resourceID string) (*Resource, error) {
 	r, err := GetAny(ctx, db, accountID, resourceID)
 	if err != nil {
 		return nil, err
@@ -284,15 +284,29 @@ func Get(ctx context.Context, db *gorm.DB, accountID, resourceID string) (*Resou
 }
 
 // GetAny loads a resource of the account even when deleted.
-func GetAny(ctx context.Context, db *gorm.DB, accountID, resourceID string) (*Resource, error) {
-	return store.Owned[Resource](ctx, db, accountID, resourceID)
+func GetAny(ctx context.Context, r store.Reader, accountID, resourceID string) (*Resource, error) {
+	return store.Owned[Resource](ctx, r, accountID, resourceID)
+}
+
+// ByID loads a live resource by id alone, for the built-in demo room, whose
+// join token names the resource (and was signed for its account).
+func ByID(ctx context.Context, r store.Reader, resourceID string) (*Resource, error) {
+	if !id.Valid(resourceID) {
+		return nil, problem.ErrNotFound
+	}
+	var res Resource
+	err := r.Read(ctx).Where("id = ? AND deleted_at IS NULL", resourceID).Take(&res).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &res, err
 }
 
 // List returns the account's live resources; for a member, only those they collaborate on.
-func List(ctx context.Context, db *gorm.DB, accountID, onlyCollaborator string) ([]Resource, error) {
-	tx := db.WithContext(ctx).Where("account_id = ? AND deleted_at IS NULL", accountID)
+func List(ctx context.Context, db *store.DB, accountID, onlyCollaborator string) ([]Resource, error) {
+	tx := db.R.WithContext(ctx).Where("account_id = ? AND deleted_at IS NULL", accountID)
 	if onlyCollaborator != "" {
-		tx = tx.Where("id IN (?)", db.Model(&Collaborator{}).Select("resource_id").Where("user_id = ?", onlyCollaborator))
+		tx = tx.Where("id IN (?)", db.R.Model(&Collaborator{}).Select("resource_id").Where("user_id = ?", onlyCollaborator))
 	}
 	var out []Resource
 	err := tx.Order("created_at DESC").Limit(500).Find(&out).Error
@@ -300,9 +314,9 @@ func List(ctx context.Context, db *gorm.DB, accountID, onlyCollaborator string) 
 }
 
 // CollaboratorRole returns the user's collaborator role on the resource, or "".
-func CollaboratorRole(ctx context.Context, db *gorm.DB, resourceID, userID string) (string, error) {
+func CollaboratorRole(ctx context.Context, db *store.DB, resourceID, userID string) (string, error) {
 	var c Collaborator
-	err := db.WithContext(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&c).Error
+	err := db.R.WithContext(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", nil
 	}
@@ -310,12 +324,12 @@ func CollaboratorRole(ctx context.Context, db *gorm.DB, resourceID, userID strin
 }
 
 // SetCollaborator gives (or changes) a console user's collaborator role.
-func SetCollaborator(ctx context.Context, db *gorm.DB, accountID, resourceID, userID, role string, who audit.Actor) error {
+func SetCollaborator(ctx context.Context, db *store.DB, accountID, resourceID, userID, role string, who audit.Actor) error {
 	if !ValidCollaboratorRole(role) {
 		return problem.Field("role", "role must be owner, co_owner, co_editor or co_publisher")
 	}
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		c := Collaborator{ResourceID: resourceID, UserID: userID, AccountID: accountID, Role: role, CreatedAt: time.Now().UTC()}
+	return db.Tx(ctx, func(tx *store.Tx) error {
+		c := Collaborator{ResourceID: resourceID, UserID: userID, AccountID: accountID, Role: role, CreatedAt: tx.Now()}
 		if err := tx.Where("resource_id = ? AND user_id = ?", resourceID, userID).Delete(&Collaborator{}).Error; err != nil {
 			return err
 		}
@@ -327,16 +341,16 @@ func SetCollaborator(ctx context.Context, db *gorm.DB, accountID, resourceID, us
 }
 
 // Collaborators lists a resource's collaborators.
-func Collaborators(ctx context.Context, db *gorm.DB, resourceID string) ([]Collaborator, error) {
+func Collaborators(ctx context.Context, db *store.DB, resourceID string) ([]Collaborator, error) {
 	var out []Collaborator
-	err := db.WithContext(ctx).Where("resource_id = ?", resourceID).Order("created_at").Find(&out).Error
+	err := db.R.WithContext(ctx).Where("resource_id = ?", resourceID).Order("created_at").Find(&out).Error
 	return out, err
 }
 
 // ParticipantRole returns a user's current role inside a resource, or "".
-func ParticipantRole(ctx context.Context, db *gorm.DB, resourceID, userID string) (string, error) {
+func ParticipantRole(ctx context.Context, db *store.DB, resourceID, userID string) (string, error) {
 	var p Participant
-	err := db.WithContext(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&p).Error
+	err := db.R.WithContext(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&p).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", nil
 	}

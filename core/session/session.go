@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
 )
@@ -47,7 +48,7 @@ func Models() []any { return []any{&LoginLink{}, &Session{}} }
 
 // Service issues and checks links and sessions.
 type Service struct {
-	DB  *gorm.DB
+	DB  *store.DB
 	Now func() time.Time
 	// LinkTTL is how long a login link works (default 24h); SessionTTL how
 	// long a session lasts without use (default 12h).
@@ -95,7 +96,7 @@ func (s *Service) IssueLoginLink(ctx context.Context, accountID, userID string, 
 	plain, hash := token.New()
 	now := s.now()
 	l := &LoginLink{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, CreatedBy: who.ID, CreatedAt: now, ExpiresAt: now.Add(s.linkTTL())}
-	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(l).Error; err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func (s *Service) CheckLoginLink(ctx context.Context, tok string) (*LoginLink, e
 		return nil, ErrLinkInvalid
 	}
 	var l LoginLink
-	err := s.DB.WithContext(ctx).Where("token_hash = ?", token.Hash(tok)).Take(&l).Error
+	err := s.DB.R.WithContext(ctx).Where("token_hash = ?", token.Hash(tok)).Take(&l).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrLinkInvalid
 	}
@@ -136,7 +137,7 @@ func (s *Service) SignIn(ctx context.Context, tok string) (string, *Session, err
 	plain, hash := token.New()
 	now := s.now()
 	sess := &Session{ID: id.New(), AccountID: l.AccountID, UserID: l.UserID, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL()), LastSeenAt: now}
-	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		// One statement decides: two clicks on one link open one session.
 		r := tx.Model(&LoginLink{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", l.ID, now).Update("used_at", now)
 		if r.Error != nil {
@@ -164,7 +165,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, *user
 	}
 	var sess Session
 	now := s.now()
-	err := s.DB.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), now).Take(&sess).Error
+	err := s.DB.R.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), now).Take(&sess).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil, problem.ErrUnauthorized
 	}
@@ -179,7 +180,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, *user
 		return nil, nil, ErrNotConsole
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		s.DB.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
+		s.DB.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
 			Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL())})
 	}
 	return &sess, u, nil
@@ -187,5 +188,5 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, *user
 
 // SignOut ends a session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.DB.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.now()).Error
+	return s.DB.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.now()).Error
 }

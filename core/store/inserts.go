@@ -73,28 +73,24 @@ func insertSQL(table string, cols []string, n int) string {
 	return b.String()
 }
 
-// Add inserts a row in the transaction of the write running fn: args are
-// the values of the columns, in order.
-func (ins *Inserts) Add(ctx context.Context, tx *sql.Tx, args ...any) error {
+// Add inserts a row in tx: args are the values of the columns, in order.
+func (ins *Inserts) Add(tx *Tx, args ...any) error {
 	if len(args) != ins.cols {
 		return fmt.Errorf("insert into %s: %d values for %d columns", ins.table, len(args), ins.cols)
 	}
-	if m, ok := ctx.Value(memberKey{}).(*member); ok {
-		m.rows = append(m.rows, pendingRow{ins, args})
+	if tx.m != nil {
+		tx.m.rows = append(tx.m.rows, pendingRow{ins, args})
 		return nil
 	}
-	_, err := tx.StmtContext(ctx, ins.stmts[0]).ExecContext(ctx, args...)
+	_, err := tx.Stmt(ins.stmts[0]).ExecContext(tx.ctx, args...)
 	return err
 }
 
-// memberKey finds, in the context of a write run by a group, the rows it
-// has added so far.
-type memberKey struct{}
-
+// member is one write of a SQLite write group, as its transaction runs it.
 type member struct {
+	// rows are the rows it added with Inserts, written before the COMMIT.
 	rows []pendingRow
-	// the group's statements bound to its transaction (TxStmt)
-	tx    *sql.Tx
+	// stmts are the group's statements bound to its transaction (Tx.Stmt).
 	stmts map[*sql.Stmt]*sql.Stmt
 }
 

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,18 +33,18 @@ func TestInsertsLandWithTheirWrites(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				errs[i] = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					if err := notes.Add(ctx, tx, i, fmt.Sprintf("note %d", i)); err != nil {
+				errs[i] = db.Write(ctx, func(tx *store.Tx) error {
+					if err := notes.Add(tx, i, fmt.Sprintf("note %d", i)); err != nil {
 						return err
 					}
-					if _, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
+					if _, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
 						return err
 					}
 					switch i % 3 {
 					case 1:
 						return errBoom
 					case 2:
-						_, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", i, i)
+						_, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", i, i)
 						return err
 					}
 					return nil
@@ -70,7 +69,7 @@ func TestInsertsLandWithTheirWrites(t *testing.T) {
 				t.Fatalf("note %+v", n)
 			}
 		}
-		if err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error { return notes.Add(ctx, tx, 1) }); err == nil {
+		if err := db.Write(ctx, func(tx *store.Tx) error { return notes.Add(tx, 1) }); err == nil {
 			t.Fatal("a row with too few values was accepted")
 		}
 	})
@@ -94,11 +93,11 @@ func TestFailedInsertsFailTheirGroup(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				errs[i] = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					if _, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
+				errs[i] = db.Write(ctx, func(tx *store.Tx) error {
+					if _, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
 						return err
 					}
-					return notes.Add(ctx, tx, 7, "the same id twice")
+					return notes.Add(tx, 7, "the same id twice")
 				})
 			}(i)
 		}

@@ -14,12 +14,12 @@ import (
 // malformed id, no such row, a row of another account — is
 // problem.ErrNotFound, so no caller can tell another account's objects
 // from missing ones.
-func Owned[T any](ctx context.Context, db *gorm.DB, accountID, rowID string) (*T, error) {
+func Owned[T any](ctx context.Context, r Reader, accountID, rowID string) (*T, error) {
 	if !id.Valid(rowID) {
 		return nil, problem.ErrNotFound
 	}
 	var row T
-	err := db.WithContext(ctx).Where("account_id = ? AND id = ?", accountID, rowID).Take(&row).Error
+	err := r.Read(ctx).Where("account_id = ? AND id = ?", accountID, rowID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}

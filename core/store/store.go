@@ -37,6 +37,9 @@ type Config struct {
 	// writes through one connection: it has one writer anyway, and a single
 	// connection turns lock contention into a queue instead of SQLITE_BUSY.
 	MaxOpenConns int
+	// Now is the clock of every write's time (Tx.Now): the audit log's,
+	// gorm's CreatedAt and UpdatedAt. Default time.Now.
+	Now func() time.Time
 }
 
 // DB is the gateway's handle on its database. Writes go through W; reads that
@@ -47,6 +50,7 @@ type DB struct {
 	W       *gorm.DB
 	R       *gorm.DB
 	Dialect string
+	now     func() time.Time
 
 	groupOnce sync.Once
 	writes    *writeGroup
@@ -69,13 +73,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if strings.TrimSpace(cfg.DSN) == "" {
 		return nil, errors.New("database DSN is empty")
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	gcfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		NowFunc:                func() time.Time { return now().UTC() },
 	}
-	db := &DB{Dialect: DialectOf(cfg.DSN)}
+	db := &DB{Dialect: DialectOf(cfg.DSN), now: now}
 	switch db.Dialect {
 	case Postgres:
 		w, err := gorm.Open(postgres.Open(cfg.DSN), gcfg)
@@ -156,6 +164,9 @@ func sqlitePath(dsn string) (string, error) {
 	return p, nil
 }
 
+// Now is the time by the database's clock (Config.Now), in UTC.
+func (db *DB) Now() time.Time { return db.now().UTC() }
+
 // Ping checks that the database answers; /readyz uses it.
 func (db *DB) Ping(ctx context.Context) error {
 	for _, g := range []*gorm.DB{db.W, db.R} {
@@ -222,11 +233,6 @@ func (db *DB) Migrate(models ...any) error {
 	return nil
 }
 
-// Tx runs fn in one write transaction.
-func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.W.WithContext(ctx).Transaction(fn)
-}
-
 // IsUniqueViolation reports whether err is a unique-constraint failure on
 // either dialect, so callers can turn a race into a clear conflict.
 func IsUniqueViolation(err error) bool {
@@ -238,4 +244,35 @@ func IsUniqueViolation(err error) bool {
 	}
 	s := err.Error()
 	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
+}
+
+// ReadIndexed runs fn's reads, which walk covering indexes built for them
+// (the All users list), planned for that. PostgreSQL's default costs assume
+// a cold spinning disk and prefer a sequential scan of the whole table;
+// data being browsed is in memory, so on PostgreSQL the reads run in a
+// read-only transaction planned with the costs of cached pages. SQLite
+// needs nothing.
+func (db *DB) ReadIndexed(ctx context.Context, fn func(q *gorm.DB) error) error {
+	if db.Dialect != Postgres {
+		return fn(db.R.WithContext(ctx))
+	}
+	return db.R.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET LOCAL random_page_cost = 1.1").Error; err != nil {
+			return err
+		}
+		return fn(tx)
+	}, &sql.TxOptions{ReadOnly: true})
+}
+
+// Walking names table read along index, for a query that SQLite would
+// otherwise plan badly: it cannot tell a broad prefix search from a narrow
+// one, and for a broad one it collects every match through the search
+// indexes and sorts them all, where walking the sort index finds a page
+// after a few hundred entries. PostgreSQL plans this itself, from its
+// statistics.
+func (db *DB) Walking(table, index string) string {
+	if db.Dialect == SQLite {
+		return table + " INDEXED BY " + index
+	}
+	return table
 }

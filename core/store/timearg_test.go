@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
@@ -21,11 +20,11 @@ func TestTimeArgStoresLikeATime(t *testing.T) {
 	storetest.Each(t, []any{&stamp{}}, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
-		err := db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO stamps (id, at) VALUES ($1, $2)", 1, at); err != nil {
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecSQL("INSERT INTO stamps (id, at) VALUES ($1, $2)", 1, at); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO stamps (id, at) VALUES ($1, $2)", 2, db.TimeArg(at))
+			_, err := tx.ExecSQL("INSERT INTO stamps (id, at) VALUES ($1, $2)", 2, db.TimeArg(at))
 			return err
 		})
 		if err != nil {

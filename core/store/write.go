@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 )
 
-// Write runs fn in a write transaction on the raw connection, for the hot
-// paths that must not pay for an ORM (redeeming a link).
+// Write runs fn in a write transaction, for the hot paths (redeeming a
+// link) that many requests run at once.
 //
 // On SQLite, where there is a single writer anyway, concurrent calls are
 // grouped: one BEGIN IMMEDIATE, the fns one after another, one COMMIT for
@@ -22,21 +23,14 @@ import (
 // serve thousands of redemptions a second. On PostgreSQL each call is its
 // own transaction; concurrency there comes from the pool. Rows that fn adds
 // with Inserts are written with the group's (see Inserts).
-func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+//
+// A caller whose ctx ends before its fn has started is answered ctx.Err()
+// and its fn never runs. Once fn has started, Write waits for the
+// transaction's end and answers what really happened: a caller is never
+// told a write failed that committed.
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.Dialect != SQLite {
-		raw, err := db.W.DB()
-		if err != nil {
-			return err
-		}
-		tx, err := raw.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(ctx, tx); err != nil {
-			tx.Rollback()
-			return err
-		}
-		return tx.Commit()
+		return db.writeAlone(ctx, fn)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -51,10 +45,38 @@ func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx
 	case err := <-req.done:
 		return err
 	case <-ctx.Done():
-		// The group may still run fn; its outcome is decided by the COMMIT,
-		// which this caller no longer waits for.
-		return ctx.Err()
+		if req.state.CompareAndSwap(queued, withdrawn) {
+			// The group will pass it over: nothing of it runs.
+			return ctx.Err()
+		}
+		// fn is running or has run: its outcome is the COMMIT's.
+		return <-req.done
 	}
+}
+
+// writeAlone is Write on PostgreSQL: one transaction per call. The
+// statements run without the caller's cancellation, so a caller that goes
+// away mid-write does not leave the outcome to a race between the
+// rollback and the COMMIT: the write ends as it would have, and the caller,
+// if still waiting, hears how.
+func (db *DB) writeAlone(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	raw, err := db.W.DB()
+	if err != nil {
+		return err
+	}
+	wctx := context.WithoutCancel(ctx)
+	stx, err := raw.BeginTx(wctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&Tx{DB: db.gormOn(wctx, stx), ctx: wctx, sql: stx, db: db}); err != nil {
+		stx.Rollback()
+		return err
+	}
+	return stx.Commit()
 }
 
 // Prepare prepares a statement on the writer (for Write) or the reader pool.
@@ -75,15 +97,27 @@ func (db *DB) Prepare(ctx context.Context, write bool, query string) (*sql.Stmt,
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(tx *Tx) error
 	done chan error
+	// state moves from queued to running when the group takes the write,
+	// or to withdrawn when its caller leaves first; whichever comes first
+	// decides whether fn runs.
+	state atomic.Int32
 }
+
+// States of a writeReq.
+const (
+	queued int32 = iota
+	running
+	withdrawn
+)
 
 // maxGroup bounds how many writes share one transaction, so one group never
 // holds the writer for long.
 const maxGroup = 64
 
 type writeGroup struct {
+	db   *DB
 	raw  *sql.DB
 	reqs chan *writeReq
 	quit chan struct{}
@@ -91,34 +125,17 @@ type writeGroup struct {
 	save, release, rollback *sql.Stmt
 	broken                  error
 	// pending holds, while a group runs, the rows its writes added with
-	// Inserts, and stmts the statements bound to its transaction by TxStmt
+	// Inserts, and stmts the statements bound to its transaction by Tx.Stmt
 	// (both kept between groups to reuse their memory).
 	pending []pendingRow
 	stmts   map[*sql.Stmt]*sql.Stmt
-}
-
-// TxStmt is st bound to tx, the transaction of the write running fn. In a
-// SQLite write group it is bound once for all the group's writes instead of
-// once per use (each binding costs an allocation and a search under a lock,
-// on the single writer).
-func TxStmt(ctx context.Context, tx *sql.Tx, st *sql.Stmt) *sql.Stmt {
-	m, ok := ctx.Value(memberKey{}).(*member)
-	if !ok || m.tx != tx {
-		return tx.StmtContext(ctx, st)
-	}
-	if b, ok := m.stmts[st]; ok {
-		return b
-	}
-	b := tx.StmtContext(ctx, st)
-	m.stmts[st] = b
-	return b
 }
 
 // group starts the SQLite write group on first use.
 func (db *DB) group() *writeGroup {
 	db.groupOnce.Do(func() {
 		raw, _ := db.W.DB()
-		g := &writeGroup{raw: raw, reqs: make(chan *writeReq, 1024), quit: make(chan struct{})}
+		g := &writeGroup{db: db, raw: raw, reqs: make(chan *writeReq, 1024), quit: make(chan struct{})}
 		for _, p := range []struct {
 			dst **sql.Stmt
 			sql string
@@ -210,7 +227,7 @@ var errFailed = errors.New("a write of the group failed")
 // commit failed). Without savepoints, it stops at the first failed write,
 // rolls back and asks for a retry.
 func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (all error, retry bool) {
-	tx, err := g.raw.BeginTx(context.Background(), nil)
+	stx, err := g.raw.BeginTx(context.Background(), nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err), false
 	}
@@ -223,14 +240,17 @@ func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (
 		g.pending = pending[:0]
 		clear(g.stmts)
 	}()
+	// One gorm handle on the transaction serves every write of the group.
+	orm := g.db.gormOn(context.Background(), stx)
 	for i, r := range batch {
-		m := member{tx: tx, stmts: g.stmts}
+		m := member{stmts: g.stmts}
+		tx := &Tx{DB: orm, ctx: context.WithoutCancel(r.ctx), sql: stx, db: g.db, m: &m}
 		if savepoints {
-			errs[i] = g.one(tx, r, &m)
+			errs[i] = g.one(tx, r)
 		} else {
-			errs[i] = g.bare(tx, r, &m)
+			errs[i] = g.bare(tx, r)
 			if errors.Is(errs[i], errFailed) {
-				tx.Rollback()
+				stx.Rollback()
 				return nil, true
 			}
 		}
@@ -238,8 +258,8 @@ func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (
 			pending = append(pending, m.rows...)
 		}
 	}
-	if err := insertPending(context.Background(), tx, pending); err != nil {
-		tx.Rollback()
+	if err := insertPending(context.Background(), stx, pending); err != nil {
+		stx.Rollback()
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -247,17 +267,30 @@ func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (
 		}
 		return nil, false
 	}
-	if err := tx.Commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("commit write: %w", err), false
 	}
 	return nil, false
 }
 
+// take decides, once, whether the group runs r: not when its caller left
+// before its turn (Write then answers ctx.Err()); from then on, a retry of
+// the group runs it again.
+func (r *writeReq) take() error {
+	if r.ctx.Err() != nil && r.state.CompareAndSwap(queued, withdrawn) {
+		return r.ctx.Err()
+	}
+	if r.state.CompareAndSwap(queued, running) || r.state.Load() == running {
+		return nil
+	}
+	return r.ctx.Err()
+}
+
 // bare runs a caller's fn in the shared transaction without a savepoint;
 // a failure comes back as errFailed, for the group to run again with
 // savepoints. A caller gone before its turn is not run.
-func (g *writeGroup) bare(tx *sql.Tx, r *writeReq, m *member) (err error) {
-	if err := r.ctx.Err(); err != nil {
+func (g *writeGroup) bare(tx *Tx, r *writeReq) (err error) {
+	if err := r.take(); err != nil {
 		return err
 	}
 	defer func() {
@@ -265,19 +298,19 @@ func (g *writeGroup) bare(tx *sql.Tx, r *writeReq, m *member) (err error) {
 			err = errFailed
 		}
 	}()
-	if err := r.fn(writeCtx(r, m), tx); err != nil {
+	if err := r.fn(tx); err != nil {
 		return errFailed
 	}
 	return nil
 }
 
 // one runs a caller's fn inside a savepoint of the shared transaction; the
-// rows it adds with Inserts go to m.
-func (g *writeGroup) one(tx *sql.Tx, r *writeReq, m *member) (err error) {
-	if err := r.ctx.Err(); err != nil {
+// rows it adds with Inserts go to its member.
+func (g *writeGroup) one(tx *Tx, r *writeReq) (err error) {
+	if err := r.take(); err != nil {
 		return err
 	}
-	if _, err := tx.Stmt(g.save).Exec(); err != nil {
+	if _, err := tx.sql.Stmt(g.save).Exec(); err != nil {
 		return err
 	}
 	defer func() {
@@ -285,24 +318,21 @@ func (g *writeGroup) one(tx *sql.Tx, r *writeReq, m *member) (err error) {
 			err = fmt.Errorf("write panicked: %v", p)
 		}
 		if err != nil {
-			if _, rerr := tx.Stmt(g.rollback).Exec(); rerr != nil {
+			if _, rerr := tx.sql.Stmt(g.rollback).Exec(); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
 		}
-		if _, rerr := tx.Stmt(g.release).Exec(); rerr != nil && err == nil {
+		if _, rerr := tx.sql.Stmt(g.release).Exec(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()
-	return r.fn(writeCtx(r, m), tx)
+	return r.fn(tx)
 }
 
-// writeCtx is the context fn runs with. The statements run to completion
-// whatever becomes of the caller: its context keeps its values but not its
+// The statements of a group's writes run to completion whatever becomes of
+// their callers: each write's context keeps its values but not its
 // cancellation. A cancelled context would make the SQLite driver interrupt
 // the connection mid-statement, and an interrupted write rolls back the
 // whole shared transaction, other callers' work included; it would also cost
 // a goroutine per statement, which the driver spends to watch a cancellable
-// context. It also carries where the rows fn adds with Inserts go (m).
-func writeCtx(r *writeReq, m *member) context.Context {
-	return context.WithValue(context.WithoutCancel(r.ctx), memberKey{}, m)
-}
+// context.

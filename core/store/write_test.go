@@ -29,15 +29,15 @@ func TestWritesSucceedOrFailAlone(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				errs[i] = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					if _, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
+				errs[i] = db.Write(ctx, func(tx *store.Tx) error {
+					if _, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", i, i); err != nil {
 						return err
 					}
 					switch i % 3 {
 					case 1: // fails after writing: its insert must be undone
 						return errBoom
 					case 2: // a duplicate key: fails in the database
-						_, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", i, i)
+						_, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", i, i)
 						return err
 					}
 					return nil
@@ -77,7 +77,7 @@ func TestWritesSucceedOrFailAlone(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		ran := false
-		if err := db.Write(cctx, func(context.Context, *sql.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+		if err := db.Write(cctx, func(*store.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
 			t.Fatalf("cancelled write: err %v, ran %v", err, ran)
 		}
 	})
@@ -90,9 +90,9 @@ func TestWritesSucceedOrFailAlone(t *testing.T) {
 func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		insert := func(id int) func(context.Context, *sql.Tx) error {
-			return func(ctx context.Context, tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, "INSERT INTO rows (id, n) VALUES ($1, $2)", id, id)
+		insert := func(id int) func(*store.Tx) error {
+			return func(tx *store.Tx) error {
+				_, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", id, id)
 				return err
 			}
 		}
@@ -111,9 +111,9 @@ func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 				// A slow write whose caller leaves 5 ms into it.
 				cctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				errs[i] = db.Write(cctx, func(ctx context.Context, tx *sql.Tx) error {
+				errs[i] = db.Write(cctx, func(tx *store.Tx) error {
 					time.AfterFunc(5*time.Millisecond, cancel)
-					_, err := tx.ExecContext(ctx, `INSERT INTO rows (id, n)
+					_, err := tx.ExecSQL(`INSERT INTO rows (id, n)
 						SELECT 1, COUNT(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT x FROM c) AS s`)
 					return err
 				})
@@ -135,8 +135,68 @@ func TestCallerGoingAwayMidWriteKeepsTheGroup(t *testing.T) {
 				t.Fatalf("write %d beside a caller that went away: err %v, landed %v", i, errs[i], landed[i])
 			}
 		}
-		if errs[1] == nil && !landed[1] {
-			t.Fatal("the slow write was reported done but did not land")
+		// Its caller left after the write had started: it is told what
+		// really happened, which is that the write landed.
+		if errs[1] != nil || !landed[1] {
+			t.Fatalf("the slow write whose caller left mid-write: err %v, landed %v; want nil and landed", errs[1], landed[1])
+		}
+	})
+}
+
+// A caller that leaves before its write's turn is told so, and its write
+// never runs; one that leaves once its write has started waits for the
+// outcome and is told it. Either way what the caller hears is what the
+// database holds.
+func TestCallerLearnsTheRealOutcome(t *testing.T) {
+	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		release := holdWriter(ctx, db)
+		early, leave := context.WithCancel(ctx)
+		ran := make(chan struct{}, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Write(early, func(tx *store.Tx) error {
+				ran <- struct{}{}
+				_, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", 1, 1)
+				return err
+			})
+		}()
+		time.Sleep(20 * time.Millisecond) // queued behind the held write (SQLite)
+		leave()
+		if err := <-done; db.Dialect == store.SQLite && !errors.Is(err, context.Canceled) {
+			t.Fatalf("a caller gone before its turn: %v, want context.Canceled", err)
+		}
+		release()
+
+		started, stop := context.WithCancel(ctx)
+		go func() {
+			done <- db.Write(started, func(tx *store.Tx) error {
+				if _, err := tx.ExecSQL("INSERT INTO rows (id, n) VALUES ($1, $2)", 2, 2); err != nil {
+					return err
+				}
+				stop() // the caller leaves while its write runs
+				time.Sleep(20 * time.Millisecond)
+				_, err := tx.ExecSQL("UPDATE rows SET n = 3 WHERE id = $1", 2)
+				return err
+			})
+		}()
+		err := <-done
+		var n int64
+		db.R.Raw("SELECT COUNT(*) FROM rows WHERE id = 2 AND n = 3").Scan(&n)
+		if err != nil || n != 1 {
+			t.Fatalf("a caller gone mid-write: err %v, row written %v; want nil and written", err, n == 1)
+		}
+		var first int64
+		db.R.Raw("SELECT COUNT(*) FROM rows WHERE id = 1").Scan(&first)
+		select {
+		case <-ran:
+			if first != 1 {
+				t.Fatal("the first write ran but did not land")
+			}
+		default:
+			if first != 0 {
+				t.Fatal("the withdrawn write landed")
+			}
 		}
 	})
 }
@@ -149,9 +209,9 @@ func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
 		if err := db.W.Exec("INSERT INTO rows (id, n) VALUES (1, 0), (2, 0), (3, 0)").Error; err != nil {
 			t.Fatal(err)
 		}
-		add := func(id int) func(context.Context, *sql.Tx) error {
-			return func(ctx context.Context, tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, "UPDATE rows SET n = n + 1 WHERE id = $1", id)
+		add := func(id int) func(*store.Tx) error {
+			return func(tx *store.Tx) error {
+				_, err := tx.ExecSQL("UPDATE rows SET n = n + 1 WHERE id = $1", id)
 				return err
 			}
 		}
@@ -159,10 +219,10 @@ func TestFailedWriteInAGroupUndoesOnlyItself(t *testing.T) {
 		// Hold the writer so the next writes queue up and share one group.
 		release := holdWriter(ctx, db)
 		var wg sync.WaitGroup
-		fns := []func(context.Context, *sql.Tx) error{
+		fns := []func(*store.Tx) error{
 			add(1),
-			func(ctx context.Context, tx *sql.Tx) error {
-				if err := add(2)(ctx, tx); err != nil {
+			func(tx *store.Tx) error {
+				if err := add(2)(tx); err != nil {
 					return err
 				}
 				return errBoom
@@ -211,9 +271,9 @@ func TestTxStmtIsBoundOncePerGroup(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = db.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					bound[i] = store.TxStmt(ctx, tx, ins)
-					if again := store.TxStmt(ctx, tx, ins); again != bound[i] && db.Dialect == store.SQLite {
+				errs[i] = db.Write(ctx, func(tx *store.Tx) error {
+					bound[i] = tx.Stmt(ins)
+					if again := tx.Stmt(ins); again != bound[i] && db.Dialect == store.SQLite {
 						t.Errorf("write %d: bound twice", i)
 					}
 					_, err := bound[i].ExecContext(ctx, i, i)
@@ -245,7 +305,7 @@ func holdWriter(ctx context.Context, db *store.DB) (release func()) {
 	rel, held, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		db.Write(ctx, func(context.Context, *sql.Tx) error { close(held); <-rel; return nil })
+		db.Write(ctx, func(*store.Tx) error { close(held); <-rel; return nil })
 	}()
 	<-held
 	return func() { close(rel); <-done }

@@ -76,14 +76,14 @@ func NormalizeEmail(s string) (string, error) {
 func Domain(email string) string { return email[strings.LastIndexByte(email, '@')+1:] }
 
 // Get loads a user of the account.
-func Get(ctx context.Context, db *gorm.DB, accountID, userID string) (*User, error) {
-	return store.Owned[User](ctx, db, accountID, userID)
+func Get(ctx context.Context, r store.Reader, accountID, userID string) (*User, error) {
+	return store.Owned[User](ctx, r, accountID, userID)
 }
 
 // ByEmail loads a user of the account by normalized email.
-func ByEmail(ctx context.Context, db *gorm.DB, accountID, email string) (*User, error) {
+func ByEmail(ctx context.Context, r store.Reader, accountID, email string) (*User, error) {
 	var u User
-	err := db.WithContext(ctx).Where("account_id = ? AND email = ?", accountID, email).Take(&u).Error
+	err := r.Read(ctx).Where("account_id = ? AND email = ?", accountID, email).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, problem.ErrNotFound
 	}
@@ -92,9 +92,9 @@ func ByEmail(ctx context.Context, db *gorm.DB, accountID, email string) (*User, 
 
 // Ensure finds or creates the user with this email in tx, filling names that
 // are still empty. Concurrent callers meet on the unique index, not a race.
-func Ensure(tx *gorm.DB, accountID, email, first, last string) (*User, error) {
+func Ensure(tx *store.Tx, accountID, email, first, last string) (*User, error) {
 	u := User{ID: id.New(), AccountID: accountID, Email: email, FirstName: first, LastName: last}
-	now := time.Now().UTC()
+	now := tx.Now()
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := tx.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "account_id"}, {Name: "email"}},
@@ -125,7 +125,7 @@ type NewConsoleUser struct {
 
 // AddConsoleUser creates a console user, or grants a console role to a known
 // invitee.
-func AddConsoleUser(ctx context.Context, db *gorm.DB, accountID string, who audit.Actor, in NewConsoleUser) (*User, error) {
+func AddConsoleUser(ctx context.Context, db *store.DB, accountID string, who audit.Actor, in NewConsoleUser) (*User, error) {
 	var fs problem.Fields
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
@@ -145,7 +145,7 @@ func AddConsoleUser(ctx context.Context, db *gorm.DB, accountID string, who audi
 		return nil, err
 	}
 	var out *User
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Tx(ctx, func(tx *store.Tx) error {
 		u, err := Ensure(tx, accountID, email, first, last)
 		if err != nil {
 			return err
@@ -153,7 +153,7 @@ func AddConsoleUser(ctx context.Context, db *gorm.DB, accountID string, who audi
 		if u.ConsoleRole != "" {
 			return problem.New(problem.Conflict, "user_exists", fmt.Sprintf("%s is already a console user", email))
 		}
-		if err := tx.Model(u).Updates(map[string]any{"console_role": in.Role, "first_name": first, "last_name": last, "updated_at": time.Now().UTC()}).Error; err != nil {
+		if err := tx.Model(u).Updates(map[string]any{"console_role": in.Role, "first_name": first, "last_name": last, "updated_at": tx.Now()}).Error; err != nil {
 			return err
 		}
 		u.ConsoleRole, u.FirstName, u.LastName = in.Role, first, last
@@ -165,12 +165,12 @@ func AddConsoleUser(ctx context.Context, db *gorm.DB, accountID string, who audi
 
 // Search finds users of the account whose email or name starts with q, for
 // the invite dialog's autocomplete.
-func Search(ctx context.Context, db *gorm.DB, accountID, q string, limit int) ([]User, error) {
+func Search(ctx context.Context, db *store.DB, accountID, q string, limit int) ([]User, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	if limit <= 0 || limit > 50 {
 		limit = 10
 	}
-	tx := db.WithContext(ctx).Where("account_id = ?", accountID)
+	tx := db.R.WithContext(ctx).Where("account_id = ?", accountID)
 	if q != "" {
 		like := escapeLike(q) + "%"
 		tx = tx.Where("(email LIKE ? ESCAPE '\\' OR LOWER(first_name) LIKE ? ESCAPE '\\' OR LOWER(last_name) LIKE ? ESCAPE '\\')", like, like, like)
@@ -181,10 +181,26 @@ func Search(ctx context.Context, db *gorm.DB, accountID, q string, limit int) ([
 }
 
 // ListConsole returns the account's console users.
-func ListConsole(ctx context.Context, db *gorm.DB, accountID string) ([]User, error) {
+func ListConsole(ctx context.Context, db *store.DB, accountID string) ([]User, error) {
 	var out []User
-	err := db.WithContext(ctx).Where("account_id = ? AND console_role <> ''", accountID).Order("email").Find(&out).Error
+	err := db.R.WithContext(ctx).Where("account_id = ? AND console_role <> ''", accountID).Order("email").Find(&out).Error
 	return out, err
+}
+
+// FirstConsoleUser finds the oldest console user with this email in any
+// account (admins only, when admin is set): the server-side admin commands
+// name people by email.
+func FirstConsoleUser(ctx context.Context, db *store.DB, email string, admin bool) (*User, error) {
+	q := db.R.WithContext(ctx).Where("email = ? AND console_role <> ''", email)
+	if admin {
+		q = q.Where("console_role = ?", RoleAdmin)
+	}
+	var u User
+	err := q.Order("created_at").Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, problem.ErrNotFound
+	}
+	return &u, err
 }
 
 func escapeLike(s string) string {

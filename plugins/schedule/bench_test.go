@@ -35,7 +35,7 @@ func syncOnce(t *testing.T, dialect string, gs groupsource.GroupSource, want int
 	for i, g := range listed {
 		groups[i] = group.SourceGroup{ExternalID: g.ID, Name: g.Name}
 	}
-	res, err := group.Apply(ctx, db.W, account, "campus", groups, func(emit func(group.SourceMember) error) error {
+	res, err := group.Apply(ctx, db, account, "campus", groups, func(emit func(group.SourceMember) error) error {
 		return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
 			return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
 		})

@@ -309,7 +309,7 @@ func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsourc
 	for i, g := range listed {
 		groups[i] = group.SourceGroup{ExternalID: g.ID, Name: g.Name}
 	}
-	res, err := group.Apply(ctx, s.opts.DB.W, c.Account, c.Name, groups, func(emit func(group.SourceMember) error) error {
+	res, err := group.Apply(ctx, s.opts.DB, c.Account, c.Name, groups, func(emit func(group.SourceMember) error) error {
 		return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
 			return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
 		})
