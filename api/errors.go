@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,6 +27,9 @@ var (
 func statusOf(err error) int {
 	if err == errNoMethod {
 		return http.StatusMethodNotAllowed
+	}
+	if errors.Is(err, errBodyTooLarge) {
+		return http.StatusRequestEntityTooLarge
 	}
 	switch problem.KindOf(err) {
 	case problem.Invalid:
@@ -84,28 +91,111 @@ func wantsJSON(c *gin.Context) bool {
 	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
 }
 
-// bind decodes a JSON body strictly: unknown fields and wrong types are
-// reported with the field's name.
+// bind decodes a JSON body strictly: unknown fields, wrong types, text
+// that is not text (NUL, invalid UTF-8) and values that do not parse are
+// reported with the field's name; a body over maxJSONBody is 413.
 func bind(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
+	body, err := readJSON(c.Request)
+	if err != nil {
+		return err
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return problem.Field(te.Field, fmt.Sprintf("%s must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value))
-		case errors.As(err, &se):
-			return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body is not valid JSON (at byte %d): %v", se.Offset, se))
-		case errors.Is(err, io.EOF):
-			return problem.New(problem.Invalid, "bad_json", "request body is empty; send a JSON object")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return problem.Field(f, fmt.Sprintf("unknown field %q", f))
-		}
-		return problem.New(problem.Invalid, "bad_json", "request body is not valid JSON: "+err.Error())
+		return jsonError(err, body, dst)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return problem.New(problem.Invalid, "bad_json", "request body holds more than one JSON value; send one JSON object")
 	}
 	return nil
+}
+
+// readJSON reads the whole body, refusing one over maxJSONBody without
+// reading past the limit.
+func readJSON(r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxJSONBody {
+		return nil, errBodyTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return nil, problem.New(problem.Invalid, "bad_json", "request body could not be read: "+err.Error())
+	}
+	if len(b) > maxJSONBody {
+		return nil, errBodyTooLarge
+	}
+	return b, nil
+}
+
+// jsonError says what is wrong with a body the decoder refused.
+func jsonError(err error, body []byte, dst any) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body must be a JSON object, not a JSON %s", te.Value))
+	case errors.As(err, &te):
+		return problem.Field(te.Field, fmt.Sprintf("%s must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value))
+	case errors.As(err, &se):
+		return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body is not valid JSON (at byte %d): %v", se.Offset, se))
+	case errors.Is(err, io.EOF):
+		return problem.New(problem.Invalid, "bad_json", "request body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problem.New(problem.Invalid, "bad_json", "request body is cut off: the JSON ends before the object does")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := fieldName(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		return problem.Field(f, fmt.Sprintf("unknown field %q", f))
+	}
+	if f, ferr := blame(body, dst); f != "" {
+		return problem.Field(f, valueMessage(f, ferr))
+	}
+	return problem.New(problem.Invalid, "bad_json", "request body is not valid: "+shorten(err.Error()))
+}
+
+// blame finds the top-level field whose value failed to decode with an
+// error the decoder does not attribute (a date that does not parse...):
+// each field is decoded alone into a fresh value of dst's type.
+func blame(body []byte, dst any) (string, error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return "", nil
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	t := reflect.TypeOf(dst)
+	if t.Kind() != reflect.Pointer {
+		return "", nil
+	}
+	for _, k := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err := json.Unmarshal(one, reflect.New(t.Elem()).Interface()); err != nil {
+			return fieldName(k), err
+		}
+	}
+	return "", nil
+}
+
+// valueMessage says why a field's value did not decode, without repeating
+// the value (it may be long).
+func valueMessage(field string, err error) string {
+	var pe *time.ParseError
+	if errors.As(err, &pe) || strings.Contains(err.Error(), "Time.UnmarshalJSON") {
+		return field + " must be an RFC 3339 date-time string, e.g. 2030-01-31T09:00:00Z"
+	}
+	return field + " is not valid: " + shorten(err.Error())
+}
+
+// shorten keeps an error message readable when it quotes a long input.
+func shorten(s string) string {
+	if len(s) > 200 {
+		return strings.ToValidUTF8(s[:200], "") + "…"
+	}
+	return s
 }
 
 // errorTitle is the heading of each failure page.
