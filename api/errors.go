@@ -137,7 +137,8 @@ func jsonError(err error, body []byte, dst any) error {
 	case errors.As(err, &te) && te.Field == "":
 		return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body must be a JSON object, not a JSON %s", te.Value))
 	case errors.As(err, &te):
-		return problem.Field(te.Field, fmt.Sprintf("%s must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value))
+		f := jsonPath(reflect.TypeOf(dst), te.Field)
+		return problem.Field(f, fmt.Sprintf("%s must be a %s, not a JSON %s", f, jsonKind(te.Type), te.Value))
 	case errors.As(err, &se):
 		return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body is not valid JSON (at byte %d): %v", se.Offset, se))
 	case errors.Is(err, io.EOF):
@@ -152,6 +153,61 @@ func jsonError(err error, body []byte, dst any) error {
 		return problem.Field(f, valueMessage(f, ferr))
 	}
 	return problem.New(problem.Invalid, "bad_json", "request body is not valid: "+shorten(err.Error()))
+}
+
+// jsonPath turns the decoder's path to a field into the JSON one: the
+// decoder names an embedded struct by its Go type ("Profile.bio"), which
+// the JSON body does not have.
+func jsonPath(t reflect.Type, path string) string {
+	var out []string
+	for _, seg := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out = append(out, seg)
+			t = nil
+			continue
+		}
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+			t = f.Type
+			continue
+		}
+		out = append(out, seg)
+		t = jsonField(t, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// jsonField is the type of the struct field a JSON name decodes into.
+func jsonField(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name || (tag == "" && strings.EqualFold(f.Name, name)) {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
 }
 
 // blame finds the top-level field whose value failed to decode with an
