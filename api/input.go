@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,97 +177,4 @@ func (s *Server) checkForm(c *gin.Context) error {
 		}
 	}
 	return nil
-}
-
-// checkJSONText names the first string of a JSON document (a field name or
-// a value) that holds a NUL or invalid UTF-8. encoding/json turns invalid
-// UTF-8 into U+FFFD and "\u0000" into a NUL, so the raw bytes are what is
-// checked. A body that is plain valid text without a \u0000 escape (every
-// ordinary one) is passed after one scan. A document that is not JSON is
-// left to the decoder to report.
-func checkJSONText(body []byte) error {
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) {
-		return nil
-	}
-	type frame struct {
-		path    string
-		object  bool
-		key     string
-		wantKey bool
-		index   int
-	}
-	var stack []frame
-	// here is the path of the value being read.
-	here := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		f := stack[len(stack)-1]
-		if f.object {
-			if f.path == "" {
-				return f.key
-			}
-			return f.path + "." + f.key
-		}
-		return fmt.Sprintf("%s[%d]", f.path, f.index)
-	}
-	// done moves past a value that was read.
-	done := func() {
-		if len(stack) == 0 {
-			return
-		}
-		f := &stack[len(stack)-1]
-		if f.object {
-			f.wantKey = true
-		} else {
-			f.index++
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		raw := body[start:dec.InputOffset()]
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				stack = append(stack, frame{path: here(), object: t == '{', wantKey: t == '{'})
-			default:
-				stack = stack[:len(stack)-1]
-				done()
-			}
-		case string:
-			if len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey {
-				f := &stack[len(stack)-1]
-				f.key, f.wantKey = t, false
-				if why := rawBadText(t, raw); why != "" {
-					return textError(here(), "(a field name) "+why)
-				}
-				continue
-			}
-			// A bare string is no object: the decoder says so.
-			if why := rawBadText(t, raw); why != "" && len(stack) > 0 {
-				return textError(here(), why)
-			}
-			done()
-		default:
-			done()
-		}
-	}
-}
-
-// rawBadText checks a decoded JSON string and the raw bytes it came from.
-func rawBadText(decoded string, raw []byte) string {
-	if strings.IndexByte(decoded, 0) >= 0 {
-		return badText(decoded)
-	}
-	if !utf8.Valid(raw) {
-		return "is not valid UTF-8 text"
-	}
-	return ""
 }
