@@ -87,6 +87,21 @@ func TestEdgeRefusesBadText(t *testing.T) {
 				}
 			}
 
+			// An over-long lobby email is refused on the lobby page, and is
+			// no guess: more of them than the guesses a link allows (5) do
+			// not lock the invitee out.
+			room := e.Resource(map[string]any{"type": "room", "title": "Edge room"})
+			_, link := e.Invite(room, "long@edge.test", "viewer")
+			for i := 0; i < 6; i++ {
+				r := e.Form(e.Client(), link, url.Values{"email": {strings.Repeat("a", 300) + "@edge.test"}})
+				if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `data-error-code="email_too_long" data-error-field="email"`) {
+					t.Fatalf("over-long lobby email %d: %d %.300s", i, r.Status, r.Body)
+				}
+			}
+			if r := e.Form(e.Client(), link, url.Values{"email": {"long@edge.test"}}); r.Status != http.StatusSeeOther {
+				t.Fatalf("the invited email after over-long ones: %d %.300s", r.Status, r.Body)
+			}
+
 			// Pages answer with a page that marks the field.
 			for _, tc := range []struct {
 				name  string
