@@ -1,10 +1,7 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -23,6 +20,9 @@ var (
 func statusOf(err error) int {
 	if err == errNoMethod {
 		return http.StatusMethodNotAllowed
+	}
+	if errors.Is(err, errBodyTooLarge) {
+		return http.StatusRequestEntityTooLarge
 	}
 	switch problem.KindOf(err) {
 	case problem.Invalid:
@@ -82,30 +82,6 @@ func (s *Server) fail(c *gin.Context, err error) {
 func wantsJSON(c *gin.Context) bool {
 	a := c.GetHeader("Accept")
 	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
-}
-
-// bind decodes a JSON body strictly: unknown fields and wrong types are
-// reported with the field's name.
-func bind(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return problem.Field(te.Field, fmt.Sprintf("%s must be a %s, not a JSON %s", te.Field, te.Type.String(), te.Value))
-		case errors.As(err, &se):
-			return problem.New(problem.Invalid, "bad_json", fmt.Sprintf("request body is not valid JSON (at byte %d): %v", se.Offset, se))
-		case errors.Is(err, io.EOF):
-			return problem.New(problem.Invalid, "bad_json", "request body is empty; send a JSON object")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return problem.Field(f, fmt.Sprintf("unknown field %q", f))
-		}
-		return problem.New(problem.Invalid, "bad_json", "request body is not valid JSON: "+err.Error())
-	}
-	return nil
 }
 
 // errorTitle is the heading of each failure page.

@@ -37,7 +37,11 @@ type eventsEnv struct {
 func newEventsEnv(t *testing.T, opt apitest.Options, withEmail bool) *eventsEnv {
 	t.Helper()
 	ee := &eventsEnv{}
+	prev := opt.Configure
 	opt.Configure = func(c *api.Config) {
+		if prev != nil {
+			prev(c)
+		}
 		svc := &event.Service{DB: c.DB, Now: c.Now, BaseURL: c.BaseURL}
 		if withEmail {
 			cat, err := mail.NewCatalog(c.DB, nil)

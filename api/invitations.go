@@ -167,6 +167,11 @@ func (s *Server) putSettings(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// Every field is checked before the template is looked up by name.
+	if err := set.Validate(); err != nil {
+		s.fail(c, err)
+		return
+	}
 	if set.EmailTemplate != "" {
 		if s.cfg.Mail == nil {
 			s.fail(c, problem.Field("email_template", "email is not set up on this gateway"))

@@ -65,7 +65,7 @@ func (s *Server) inviteEnter(c *gin.Context) {
 			code = pe.Code
 		}
 		s.metrics.redemptions.WithLabelValues(code).Inc()
-		if code == "email_mismatch" {
+		if code == invite.ErrEmailMismatch.Code || code == invite.ErrEmailTooLong.Code {
 			s.guesses.spend(client)
 			s.lobbyAgain(c, tok, email, v, p, err)
 			return

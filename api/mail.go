@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -101,7 +100,11 @@ func (s *Server) sendTestMail(c *gin.Context) {
 }
 
 func (s *Server) listMailMessages(c *gin.Context) {
-	limit, _ := strconv.Atoi(c.Query("limit"))
+	limit, err := intQuery(c, "limit", 0)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	ms, err := mail.ListMessages(c.Request.Context(), s.cfg.DB, who(c).AccountID, c.Query("status"), limit)
 	if err != nil {
 		s.fail(c, err)

@@ -155,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(s.requestID, s.accessLog, s.recover, securityHeaders)
+	e.Use(s.requestID, s.accessLog, s.recover, securityHeaders, s.checkInput)
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNoRoute) })
 	e.NoMethod(func(c *gin.Context) { s.fail(c, errNoMethod) })
 	s.engine = e

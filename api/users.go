@@ -33,8 +33,10 @@ func (s *Server) searchUsers(c *gin.Context) {
 	if c.Query("console") == "1" {
 		us, err = user.ListConsole(c.Request.Context(), s.cfg.DB, p.AccountID)
 	} else {
-		limit, _ := strconv.Atoi(c.Query("limit"))
-		us, err = user.Search(c.Request.Context(), s.cfg.DB, p.AccountID, c.Query("q"), limit)
+		var limit int
+		if limit, err = intQuery(c, "limit", 0); err == nil {
+			us, err = user.Search(c.Request.Context(), s.cfg.DB, p.AccountID, c.Query("q"), limit)
+		}
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -69,7 +71,11 @@ func (s *Server) issueLoginLink(c *gin.Context) {
 }
 
 func (s *Server) listAudit(c *gin.Context) {
-	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "100"))
+	limit, err := intQuery(c, "limit", 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -128,4 +134,17 @@ func boolQuery(c *gin.Context, name string) (bool, error) {
 		return false, problem.Field(name, fmt.Sprintf("%s must be true or false, not %q", name, v))
 	}
 	return b, nil
+}
+
+// intQuery reads an optional whole-number query parameter, def when absent.
+func intQuery(c *gin.Context, name string, def int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, problem.Field(name, name+" must be a whole number")
+	}
+	return n, nil
 }

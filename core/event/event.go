@@ -192,6 +192,8 @@ func (in *EventInput) validate() (*Event, error) {
 	ev.TimeZone = strings.TrimSpace(in.TimeZone)
 	if ev.TimeZone == "" {
 		fs.Add("time_zone", "time zone is required, e.g. Europe/Paris")
+	} else if len(ev.TimeZone) > 64 {
+		fs.Add("time_zone", "time zone is longer than 64 characters; use an IANA name such as America/New_York")
 	} else if _, err := time.LoadLocation(ev.TimeZone); err != nil || ev.TimeZone == "Local" {
 		fs.Add("time_zone", fmt.Sprintf("unknown time zone %q: use an IANA name such as America/New_York", ev.TimeZone))
 	}

@@ -99,10 +99,10 @@ func CheckImageRef(ctx context.Context, db store.Reader, accountID, ref string) 
 	if ref == "" {
 		return nil
 	}
-	bad := problem.Field("image_ref", fmt.Sprintf("image_ref %q is not an image uploaded to this account: upload it with POST /api/v1/images first", ref))
 	if !imageRefRE.MatchString(ref) {
-		return bad
+		return problem.Field("image_ref", "image_ref is not an image reference: upload the image with POST /api/v1/images and send the ref it answers")
 	}
+	bad := problem.Field("image_ref", fmt.Sprintf("image_ref %q is not an image uploaded to this account: upload it with POST /api/v1/images first", ref))
 	var n int64
 	if err := db.Read(ctx).Model(&Image{}).Where("ref = ? AND account_id = ?", ref, accountID).Count(&n).Error; err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -26,7 +28,8 @@ var (
 	ErrDomainBlocked  = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
 	ErrUsed           = problem.New(problem.Conflict, "invite_used", "this link has already been used as many times as it allows; ask for a new one")
 	ErrOtherDevice    = problem.New(problem.Conflict, "used_on_another_device", "this link was already used on another device; open it on the device you used first, or ask for a new one")
-	ErrEmailMismatch  = problem.New(problem.Invalid, "email_mismatch", "this email is not the one the invitation was sent to; type the address that received the invitation")
+	ErrEmailMismatch  = &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: "this email is not the one the invitation was sent to; type the address that received the invitation"}
+	ErrEmailTooLong   = &problem.Error{Kind: problem.Invalid, Code: "email_too_long", Field: "email", Message: fmt.Sprintf("the email is longer than %d characters, longer than any address; type the address that received the invitation", user.MaxEmail)}
 	ErrTooManyGuesses = problem.New(problem.RateLimited, "too_many_attempts", "too many wrong email addresses were tried for this link; wait a few minutes and try again")
 	ErrNotOpen        = problem.New(problem.Conflict, "session_not_open", "this session has not started yet; the page opens the lobby when it does")
 	errChatOff        = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
@@ -189,6 +192,11 @@ type Entry struct {
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	if !token.WellFormed(in.Token) {
 		return nil, ErrNotFound
+	}
+	// No invited address is this long: refused before the transaction,
+	// and not counted as a guess.
+	if len(in.Email) > user.MaxEmail && len(strings.TrimSpace(in.Email)) > user.MaxEmail {
+		return nil, ErrEmailTooLong
 	}
 	st, err := s.stmts(ctx)
 	if err != nil {

@@ -73,6 +73,18 @@ var (
 	localeRE       = regexp.MustCompile(`^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$`)
 )
 
+// MaxLocale is the longest locale tag settings and templates take.
+const MaxLocale = 35
+
+// MaxDomains bounds each of the domain policy's lists.
+const MaxDomains = 1000
+
+// ValidLocale reports whether s is a locale tag such as en or fr-CA.
+func ValidLocale(s string) bool { return len(s) <= MaxLocale && localeRE.MatchString(s) }
+
+// ValidTemplateName reports whether s can name an email template.
+func ValidTemplateName(s string) bool { return templateNameRE.MatchString(s) }
+
 // domainRE accepts example.com, and *.example.com or *.tld for subdomains.
 var domainRE = regexp.MustCompile(`^(\*\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+)[a-z][a-z0-9-]{0,62}$`)
 
@@ -101,17 +113,27 @@ func (s *Settings) Validate() error {
 	s.EmailLocale = strings.TrimSpace(s.EmailLocale)
 	if s.EmailLocale == "" {
 		s.EmailLocale = "en"
-	} else if len(s.EmailLocale) > 35 || !localeRE.MatchString(s.EmailLocale) {
+	} else if len(s.EmailLocale) > MaxLocale {
+		fs.Add("email_locale", fmt.Sprintf("email locale is longer than %d characters; use a locale tag such as en or fr-CA", MaxLocale))
+	} else if !localeRE.MatchString(s.EmailLocale) {
 		fs.Add("email_locale", fmt.Sprintf("%q is not a locale tag such as en or fr-CA", s.EmailLocale))
 	}
 	for _, l := range []struct {
 		field string
 		list  *[]string
 	}{{"blocked_domains", &s.BlockedDomains}, {"allowed_domains", &s.AllowedDomains}} {
+		if len(*l.list) > MaxDomains {
+			fs.Add(l.field, fmt.Sprintf("%s lists %d domains; at most %d are allowed (use *.example.com for all subdomains)", l.field, len(*l.list), MaxDomains))
+			continue
+		}
 		clean := make([]string, 0, len(*l.list))
 		for i, d := range *l.list {
 			d = strings.ToLower(strings.TrimSpace(d))
 			if d == "" {
+				continue
+			}
+			if len(d) > 255 {
+				fs.Add(fmt.Sprintf("%s[%d]", l.field, i), "a domain name is at most 253 characters")
 				continue
 			}
 			if !domainRE.MatchString(d) {

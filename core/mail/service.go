@@ -198,6 +198,12 @@ type Preview struct {
 
 // Preview renders the template name in locale with the sample model.
 func (s *Service) Preview(ctx context.Context, name, locale string) (*Preview, error) {
+	if !invite.ValidTemplateName(name) {
+		return nil, problem.New(problem.NotFound, "email_template_not_found", "there is no email template with this name: names are lower-case letters, digits, '_', '-' or '.'")
+	}
+	if msg := localeProblem(locale); msg != "" {
+		return nil, problem.Field("locale", msg)
+	}
 	found, cp, err := s.Catalog.Lookup(ctx, name, locale)
 	if err != nil {
 		return nil, err
@@ -216,9 +222,16 @@ func (s *Service) SendTest(ctx context.Context, accountID string, who audit.Acto
 	if !s.Enabled() {
 		return nil, ErrDeliveryOff
 	}
+	var fs problem.Fields
 	addr, err := user.NormalizeEmail(to)
 	if err != nil {
-		return nil, problem.Field("to", err.Error())
+		fs.Add("to", err.Error())
+	}
+	if msg := localeProblem(locale); msg != "" {
+		fs.Add("locale", msg)
+	}
+	if err := fs.Err(); err != nil {
+		return nil, err
 	}
 	p, err := s.Preview(ctx, name, locale)
 	if err != nil {
@@ -244,3 +257,15 @@ func (s *Service) SendTest(ctx context.Context, accountID string, who audit.Acto
 }
 
 var _ invite.Mailer = (*Service)(nil)
+
+// localeProblem says what is wrong with a requested locale ("" when
+// nothing is; empty means the default).
+func localeProblem(locale string) string {
+	switch {
+	case locale == "" || invite.ValidLocale(locale):
+		return ""
+	case len(locale) > invite.MaxLocale:
+		return fmt.Sprintf("locale is longer than %d characters; use a locale tag such as en or fr-CA", invite.MaxLocale)
+	}
+	return fmt.Sprintf("%q is not a locale tag such as en or fr-CA", locale)
+}

@@ -6,6 +6,7 @@ package resource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -167,6 +168,12 @@ type Participant struct {
 // Models are the tables this package owns.
 func Models() []any { return []any{&Resource{}, &Collaborator{}, &Participant{}} }
 
+// Limits of a resource's short fields, as its columns hold them.
+const (
+	MaxTimeZone   = 64
+	MaxExternalID = 255
+)
+
 // Input is what a person gives to create or change a resource.
 type Input struct {
 	Type        Type       `json:"type"`
@@ -199,10 +206,15 @@ func (in *Input) validate() error {
 	if in.StartsAt != nil && in.EndsAt != nil && !in.EndsAt.After(*in.StartsAt) {
 		fs.Add("ends_at", "the end must be after the start")
 	}
-	if in.TimeZone != "" {
+	if len(in.TimeZone) > MaxTimeZone {
+		fs.Add("time_zone", fmt.Sprintf("time zone is longer than %d characters; use an IANA name such as Europe/Paris", MaxTimeZone))
+	} else if in.TimeZone != "" {
 		if _, err := time.LoadLocation(in.TimeZone); err != nil {
 			fs.Add("time_zone", "unknown time zone "+in.TimeZone)
 		}
+	}
+	if len(in.ExternalID) > MaxExternalID {
+		fs.Add("external_id", fmt.Sprintf("external id is longer than %d characters", MaxExternalID))
 	}
 	return fs.Err()
 }

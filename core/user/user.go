@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -46,6 +47,12 @@ func (u *User) Name() string { return strings.TrimSpace(u.FirstName + " " + u.La
 // IsAdmin reports whether u administers its account.
 func (u *User) IsAdmin() bool { return u.ConsoleRole == RoleAdmin }
 
+// Limits of what a person gives about themselves; the columns hold as much.
+const (
+	MaxEmail = 254 // bytes: a plain ASCII mailbox, as SMTP allows
+	MaxName  = 100 // characters of a first or last name
+)
+
 // NormalizeEmail trims and lower-cases an address and checks it is a plain
 // ASCII mailbox (no display name, no comments), the form the gateway stores.
 func NormalizeEmail(s string) (string, error) {
@@ -53,8 +60,8 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("email is required")
 	}
-	if len(s) > 254 {
-		return "", errors.New("email is longer than 254 characters")
+	if len(s) > MaxEmail {
+		return "", fmt.Errorf("email is longer than %d characters", MaxEmail)
 	}
 	for _, r := range s {
 		if r > unicode.MaxASCII || unicode.IsSpace(r) || unicode.IsControl(r) {
@@ -134,9 +141,13 @@ func AddConsoleUser(ctx context.Context, db *store.DB, accountID string, who aud
 	first, last := strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	if first == "" {
 		fs.Add("first_name", "first name is required")
+	} else if utf8.RuneCountInString(first) > MaxName {
+		fs.Add("first_name", fmt.Sprintf("first name is longer than %d characters", MaxName))
 	}
 	if last == "" {
 		fs.Add("last_name", "last name is required")
+	} else if utf8.RuneCountInString(last) > MaxName {
+		fs.Add("last_name", fmt.Sprintf("last name is longer than %d characters", MaxName))
 	}
 	if in.Role != RoleAdmin && in.Role != RoleMember {
 		fs.Add("console_role", `console role must be "admin" or "member"`)
@@ -167,6 +178,9 @@ func AddConsoleUser(ctx context.Context, db *store.DB, accountID string, who aud
 // the invite dialog's autocomplete.
 func Search(ctx context.Context, db *store.DB, accountID, q string, limit int) ([]User, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
+	if utf8.RuneCountInString(q) > MaxEmail {
+		return nil, problem.Field("q", fmt.Sprintf("q is longer than %d characters, longer than any email or name", MaxEmail))
+	}
 	if limit <= 0 || limit > 50 {
 		limit = 10
 	}
