@@ -82,7 +82,7 @@ func TestImportAddsUpdatesAndRefuses(t *testing.T) {
 			// A person the account knows without a name, not on the event.
 			var known *user.User
 			err = e.db.Tx(ctx, func(tx *store.Tx) (err error) {
-				known, err = user.Ensure(tx, e.ev.AccountID, "known@example.org", "", "")
+				known, err = user.Resolve(tx, user.Identity{AccountID: e.ev.AccountID, Email: "known@example.org", FirstName: "", LastName: ""})
 				return err
 			})
 			if err != nil {

@@ -218,7 +218,7 @@ func (f *fixture) seed(t *testing.T, ev *event.Event, s event.State, chatTerms b
 	email := fmt.Sprintf("p%d@x.test", f.seq.Add(1))
 	var u *user.User
 	err := f.db.Tx(context.Background(), func(tx *store.Tx) (err error) {
-		u, err = user.Ensure(tx, ev.AccountID, email, "P", "Q")
+		u, err = user.Resolve(tx, user.Identity{AccountID: ev.AccountID, Email: email, FirstName: "P", LastName: "Q"})
 		return err
 	})
 	if err != nil {

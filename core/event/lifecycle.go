@@ -62,7 +62,7 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 		RegistrationType: RegInvited, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
 	in.Profile.apply(a)
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		u, err := user.Ensure(tx, ev.AccountID, email, a.FirstName, a.LastName)
+		u, err := user.Resolve(tx, user.Identity{AccountID: ev.AccountID, Email: email, FirstName: a.FirstName, LastName: a.LastName})
 		if err != nil {
 			return err
 		}
@@ -387,7 +387,7 @@ func (s *Service) arriveOnce(ctx context.Context, ev *Event, email string, p Pro
 		if err != nil {
 			return err
 		}
-		u, err := user.Ensure(tx, ev.AccountID, email, p.FirstName, p.LastName)
+		u, err := user.Resolve(tx, user.Identity{AccountID: ev.AccountID, Email: email, FirstName: p.FirstName, LastName: p.LastName})
 		if err != nil {
 			return err
 		}

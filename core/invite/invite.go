@@ -215,7 +215,7 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 		}
 		// The invitee becomes a known user of the account, so the invite
 		// dialog's autocomplete offers them next time.
-		if _, err := user.Ensure(tx, c.AccountID, inv.Email, inv.FirstName, inv.LastName); err != nil {
+		if _, err := user.Resolve(tx, user.Identity{AccountID: c.AccountID, Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName}); err != nil {
 			return err
 		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.created", "invitation", inv.ID, map[string]any{

@@ -93,7 +93,7 @@ func mustUser(t *testing.T, db *store.DB, accountID string) string {
 	t.Helper()
 	var u *user.User
 	err := db.Tx(context.Background(), func(tx *store.Tx) (err error) {
-		u, err = user.Ensure(tx, accountID, "olga@acme.test", "Olga", "Organizer")
+		u, err = user.Resolve(tx, user.Identity{AccountID: accountID, Email: "olga@acme.test", FirstName: "Olga", LastName: "Organizer"})
 		return err
 	})
 	if err != nil {

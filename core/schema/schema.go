@@ -19,7 +19,8 @@ import (
 // Models returns core's tables in dependency order.
 func Models() []any {
 	m := account.Models()
-	m = append(m, &user.User{}, &audit.Entry{})
+	m = append(m, user.Models()...)
+	m = append(m, &audit.Entry{})
 	m = append(m, resource.Models()...)
 	m = append(m, invite.Models()...)
 	m = append(m, session.Models()...)

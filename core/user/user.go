@@ -13,10 +13,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/invitegate/gateway/core/audit"
-	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 )
@@ -40,6 +38,9 @@ type User struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// Models are the tables this package owns.
+func Models() []any { return []any{&User{}, &UserIdentity{}} }
 
 // Name is the display name.
 func (u *User) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
@@ -97,31 +98,6 @@ func ByEmail(ctx context.Context, r store.Reader, accountID, email string) (*Use
 	return &u, err
 }
 
-// Ensure finds or creates the user with this email in tx, filling names that
-// are still empty. Concurrent callers meet on the unique index, not a race.
-func Ensure(tx *store.Tx, accountID, email, first, last string) (*User, error) {
-	u := User{ID: id.New(), AccountID: accountID, Email: email, FirstName: first, LastName: last}
-	now := tx.Now()
-	u.CreatedAt, u.UpdatedAt = now, now
-	if err := tx.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "account_id"}, {Name: "email"}},
-		DoNothing: true,
-	}).Create(&u).Error; err != nil {
-		return nil, err
-	}
-	var got User
-	if err := tx.Where("account_id = ? AND email = ?", accountID, email).Take(&got).Error; err != nil {
-		return nil, err
-	}
-	if got.FirstName == "" && got.LastName == "" && (first != "" || last != "") {
-		got.FirstName, got.LastName = first, last
-		if err := tx.Model(&got).Updates(map[string]any{"first_name": first, "last_name": last, "updated_at": now}).Error; err != nil {
-			return nil, err
-		}
-	}
-	return &got, nil
-}
-
 // NewConsoleUser is what an admin gives to add someone to the console.
 type NewConsoleUser struct {
 	Email     string `json:"email"`
@@ -157,7 +133,7 @@ func AddConsoleUser(ctx context.Context, db *store.DB, accountID string, who aud
 	}
 	var out *User
 	err = db.Tx(ctx, func(tx *store.Tx) error {
-		u, err := Ensure(tx, accountID, email, first, last)
+		u, err := Resolve(tx, Identity{AccountID: accountID, Email: email, FirstName: first, LastName: last})
 		if err != nil {
 			return err
 		}
