@@ -19,10 +19,10 @@ import (
 type Rule struct {
 	// Max is the number of refusals counted for one client within one
 	// window before its further requests are refused until the window ends.
-	Max int
+	Max int `yaml:"max"`
 	// Window starts at the client's first counted refusal; once it has
 	// passed, the next refusal starts a new one from zero.
-	Window time.Duration
+	Window time.Duration `yaml:"window"`
 }
 
 // Config builds a Counter.
