@@ -103,11 +103,14 @@ func (c *Counter) Rule() Rule { return c.rule }
 // current window, and when that window ends.
 func (c *Counter) Blocked(ctx context.Context, client string) (until time.Time, blocked bool, err error) {
 	client = clip(client)
-	now := c.now()
 	c.mu.RLock()
 	t, ok := c.seen[client]
 	c.mu.RUnlock()
-	if !ok || !c.live(t, now) {
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	now := c.now()
+	if !c.live(t, now) {
 		return time.Time{}, false, nil
 	}
 	if t.hits >= c.rule.Max {
