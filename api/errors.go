@@ -55,7 +55,10 @@ type errorBody struct {
 
 // describe returns what a person may be told about err. Unexpected errors are
 // logged in full and shown only as "internal error" with the request id.
+// The refusal is also noted on the request (failureKey) for middleware that
+// acts on what was answered (linkLimit).
 func describe(c *gin.Context, err error) errorBody {
+	c.Set(failureKey, err)
 	b := errorBody{RequestID: requestIDOf(c)}
 	if p, ok := problem.As(err); ok {
 		b.Code, b.Message, b.Field, b.Details = p.Code, p.Message, p.Field, p.Details
@@ -105,7 +108,7 @@ func errorTitle(code string) string {
 		return "Invitations are turned off"
 	case "session_not_open":
 		return "This session has not started yet"
-	case "too_many_attempts":
+	case "too_many_attempts", "too_many_unknown_links":
 		return "Too many attempts"
 	case "invite_not_found", "login_link_invalid":
 		return "This link is not valid"

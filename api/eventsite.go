@@ -38,9 +38,10 @@ func (s *Server) eventSiteRoutes(e *gin.Engine) {
 	g.POST("/unregister", s.eventUnregister)
 	g.POST("/chat/terms", s.eventChatTerms)
 	g.POST("/chat", s.eventChatPost)
-	g.GET("/confirm/:token", s.eventConfirmPage)
-	g.HEAD("/confirm/:token", s.eventConfirmPage)
-	g.POST("/confirm/:token", s.eventConfirm)
+	confirm := s.linkLimit(func(c *gin.Context, err error) { s.siteFail(c, nil, err) })
+	g.GET("/confirm/:token", confirm, s.eventConfirmPage)
+	g.HEAD("/confirm/:token", confirm, s.eventConfirmPage)
+	g.POST("/confirm/:token", confirm, s.eventConfirm)
 }
 
 // eventCookie holds the event site session token; its path is the event's
@@ -443,7 +444,7 @@ func siteErrorTitle(code string) string {
 		return "Email is not available"
 	case "event_not_found", "no_route", "not_found":
 		return "Event not found"
-	case "rate_limited", "too_many_attempts":
+	case "rate_limited", "too_many_attempts", "too_many_unknown_links":
 		return "Too many attempts"
 	}
 	return errorTitle(code)

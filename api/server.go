@@ -22,6 +22,7 @@ import (
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -59,6 +60,12 @@ type Config struct {
 	// SiteFormsPerMinute bounds event site registrations and sign-in link
 	// requests per client (default 20).
 	SiteFormsPerMinute int
+	// UnknownLinks bounds, per client (its IP as TrustedProxies tell it),
+	// the answers "this link does not exist" on the routes that take a
+	// link's token (/i, /l, /e/{slug}/confirm), counted together: past Max
+	// within Window the client gets 429 on all of them until the window
+	// ends (default 20 a minute). Replicas on PostgreSQL share the counts.
+	UnknownLinks limit.Rule
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
 }
@@ -106,7 +113,9 @@ type Server struct {
 	// siteForms bounds, per client, the event site's forms that create a
 	// person or send an email (register, sign-in link).
 	siteForms *limiter
-	sessions  *session.Service
+	// unknownLinks counts, per client, answers that a link does not exist.
+	unknownLinks *limit.Counter
+	sessions     *session.Service
 }
 
 // New builds the server and its routes.
@@ -131,6 +140,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SiteFormsPerMinute <= 0 {
 		cfg.SiteFormsPerMinute = 20
 	}
+	if cfg.UnknownLinks.Max <= 0 {
+		cfg.UnknownLinks.Max = 20
+	}
+	if cfg.UnknownLinks.Window <= 0 {
+		cfg.UnknownLinks.Window = time.Minute
+	}
 	if cfg.Events == nil {
 		cfg.Events = &event.Service{DB: cfg.DB, Now: cfg.Now}
 	}
@@ -146,8 +161,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
-		guesses:   newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
-		siteForms: newLimiter(float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
+		guesses:      newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		siteForms:    newLimiter(float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
+		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
 	}
 	e := gin.New()
 	e.ContextWithFallback = true
@@ -197,12 +213,12 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	e.GET("/static/*file", s.static)
 	e.GET("/media/images/:ref", s.mediaImage)
 
-	inv := e.Group("/i/:token", noStore)
+	inv := e.Group("/i/:token", noStore, s.linkLimit(s.fail))
 	inv.GET("", s.invitePage)
 	inv.HEAD("", s.invitePage)
 	inv.POST("", s.inviteEnter)
 
-	login := e.Group("/l/:token", noStore)
+	login := e.Group("/l/:token", noStore, s.linkLimit(s.fail))
 	login.GET("", s.loginPage)
 	login.HEAD("", s.loginPage)
 	login.POST("", s.loginEnter)

@@ -75,30 +75,25 @@ type Options struct {
 	// HoldJobs leaves confirmed jobs (bulk invites) queued until the test
 	// calls RunJobs, instead of running them in the background at once.
 	HoldJobs bool
+	// ReplicaOf starts the gateway as another replica of that environment:
+	// its own server on the same database, clock, account and API key
+	// (Dialect is then that environment's).
+	ReplicaOf *Env
 }
 
 // New starts a gateway for the test; it stops with the test.
 func New(t testing.TB, opt Options) *Env {
 	t.Helper()
-	if opt.Dialect == "" {
-		opt.Dialect = store.SQLite
-	}
-	db := storetest.Open(t, opt.Dialect, schema.Models()...)
-	ctx := context.Background()
-	clock := &Clock{t: time.Now().UTC()}
-	now := clock.Now
+	e := opt.start(t)
+	db, now := e.DB, e.Clock.Now
 	if opt.RealClock {
 		now = time.Now
 	}
-	boot, err := account.EnsureFirst(ctx, db, "Test org", "admin@org.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Env{T: t, DB: db, APIKey: boot.APIKey, AccountID: boot.Account.ID, Admin: boot.Admin, Clock: clock, Logs: &bytes.Buffer{}}
+	ctx := context.Background()
 	// The URL must be known before the server is built (links carry it).
 	e.HTTP = httptest.NewUnstartedServer(nil)
 	e.URL = "http://" + e.HTTP.Listener.Addr().String()
-	signer, err := jointoken.Open(ctx, db.W, e.URL)
+	signer, err := jointoken.Open(ctx, db, e.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +136,25 @@ func New(t testing.TB, opt Options) *Env {
 	e.HTTP.Start()
 	t.Cleanup(e.HTTP.Close)
 	return e
+}
+
+// start is the environment's database, clock and account: new ones, or
+// those of the environment it is a replica of.
+func (opt Options) start(t testing.TB) *Env {
+	t.Helper()
+	if r := opt.ReplicaOf; r != nil {
+		return &Env{T: t, DB: r.DB, APIKey: r.APIKey, AccountID: r.AccountID, Admin: r.Admin, Clock: r.Clock, Logs: &bytes.Buffer{}}
+	}
+	if opt.Dialect == "" {
+		opt.Dialect = store.SQLite
+	}
+	db := storetest.Open(t, opt.Dialect, schema.Models()...)
+	boot, err := account.EnsureFirst(context.Background(), db, "Test org", "admin@org.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &Clock{t: time.Now().UTC()}
+	return &Env{T: t, DB: db, APIKey: boot.APIKey, AccountID: boot.Account.ID, Admin: boot.Admin, Clock: clock, Logs: &bytes.Buffer{}}
 }
 
 type lockedWriter struct {

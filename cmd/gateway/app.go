@@ -51,7 +51,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	signer, err := jointoken.Open(ctx, db.W, cfg.BaseURL)
+	signer, err := jointoken.Open(ctx, db, cfg.BaseURL)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -180,6 +180,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
 		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events, Bulk: bulkInvites,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
+		UnknownLinks: cfg.Limits.UnknownLinks,
 	})
 	if err != nil {
 		return err

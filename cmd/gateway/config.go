@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
@@ -57,6 +58,14 @@ type Config struct {
 		MaxGuessesPerLink      int `yaml:"max_guesses_per_link"`
 		GuessesPerClientMinute int `yaml:"guesses_per_client_minute"`
 	} `yaml:"invitations"`
+	// Limits bounds what one client (by IP, as trusted_proxies tell it)
+	// may do.
+	Limits struct {
+		// UnknownLinks: answers "this link does not exist" on invite,
+		// login and confirmation links, together; past max within window
+		// the client gets 429 on those links until the window ends.
+		UnknownLinks limit.Rule `yaml:"unknown_links"`
+	} `yaml:"limits"`
 	// Plugins are the out-of-process connectors to start.
 	Plugins []host.Config `yaml:"plugins"`
 	// Mail is email delivery; without smtp.host the gateway sends no email
@@ -141,6 +150,7 @@ func defaults() *Config {
 	c.Bootstrap.AdminEmail = "admin@example.com"
 	c.Log.Level, c.Log.Format = "info", "text"
 	c.Invitations.MaxGuessesPerLink, c.Invitations.GuessesPerClientMinute = 5, 10
+	c.Limits.UnknownLinks = limit.Rule{Max: 20, Window: time.Minute}
 	return c
 }
 
@@ -233,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Invitations.MaxGuessesPerLink < 1 || c.Invitations.GuessesPerClientMinute < 1 {
 		add("invitations: guess limits must be at least 1")
+	}
+	if u := c.Limits.UnknownLinks; u.Max < 1 {
+		add("limits.unknown_links.max: %d must be at least 1, e.g. 20", u.Max)
+	}
+	if w := c.Limits.UnknownLinks.Window; w < time.Second || w > 24*time.Hour {
+		add("limits.unknown_links.window: %v must be between 1s and 24h, e.g. 1m", w)
 	}
 	for _, p := range c.Mail.problems() {
 		errs = append(errs, errors.New(p))

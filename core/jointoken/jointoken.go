@@ -18,9 +18,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invitegate/gateway/core/store"
+
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/id"
 )
@@ -57,7 +58,7 @@ const keep = TTL + time.Hour
 
 // Signer issues and verifies join tokens.
 type Signer struct {
-	DB     *gorm.DB
+	DB     *store.DB
 	Issuer string
 	Now    func() time.Time
 
@@ -69,10 +70,10 @@ type Signer struct {
 }
 
 // Open loads the keys, creating the first one if there is none.
-func Open(ctx context.Context, db *gorm.DB, issuer string) (*Signer, error) {
+func Open(ctx context.Context, db *store.DB, issuer string) (*Signer, error) {
 	s := &Signer{DB: db, Issuer: issuer}
 	var n int64
-	if err := db.WithContext(ctx).Model(&Key{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
+	if err := db.Read(ctx).Model(&Key{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
 		return nil, err
 	}
 	if n == 0 {
@@ -102,7 +103,7 @@ func (s *Signer) Rotate(ctx context.Context) (string, error) {
 	}
 	now := s.now()
 	k := &Key{KID: id.New(), PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), CreatedAt: now}
-	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(&Key{}).Where("retired_at IS NULL").Update("retired_at", now).Error; err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func (s *Signer) Rotate(ctx context.Context) (string, error) {
 func (s *Signer) reload(ctx context.Context) error {
 	var keys []Key
 	now := s.now()
-	if err := s.DB.WithContext(ctx).Where("retired_at IS NULL OR retired_at > ?", now.Add(-keep)).Order("created_at DESC").Find(&keys).Error; err != nil {
+	if err := s.DB.Read(ctx).Where("retired_at IS NULL OR retired_at > ?", now.Add(-keep)).Order("created_at DESC").Find(&keys).Error; err != nil {
 		return err
 	}
 	var active *Key

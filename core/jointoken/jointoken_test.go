@@ -13,7 +13,7 @@ import (
 func TestRotationKeepsIssuedTokensVerifiable(t *testing.T) {
 	storetest.Each(t, jointoken.Models(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s, err := jointoken.Open(ctx, db.W, "https://gw.test")
+		s, err := jointoken.Open(ctx, db, "https://gw.test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestRotationKeepsIssuedTokensVerifiable(t *testing.T) {
 			t.Fatal("wrong issuer accepted")
 		}
 		// A second signer (another replica) picks up the rotation.
-		other, err := jointoken.Open(ctx, db.W, "https://gw.test")
+		other, err := jointoken.Open(ctx, db, "https://gw.test")
 		if err != nil {
 			t.Fatal(err)
 		}

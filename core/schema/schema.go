@@ -10,6 +10,7 @@ import (
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
+	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
@@ -28,5 +29,6 @@ func Models() []any {
 	m = append(m, mail.Models()...)
 	m = append(m, event.Models()...)
 	m = append(append(m, job.Models()...), bulk.Models()...)
+	m = append(m, limit.Models()...)
 	return m
 }

@@ -67,6 +67,12 @@ func DialectOf(dsn string) string {
 	return SQLite
 }
 
+// MultiProcess reports whether several gateway processes may use this
+// database at once: replicas share a PostgreSQL database, while a SQLite
+// file belongs to the one process that holds its writer. State a process
+// keeps in memory is the whole truth only when this is false.
+func (db *DB) MultiProcess() bool { return db.Dialect == Postgres }
+
 // Open connects and applies the pragmas or pool settings the gateway relies on.
 // It does not migrate; call Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
