@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/account"
@@ -16,6 +18,9 @@ import (
 const (
 	sessionCookie = "ig_session"
 	deviceCookie  = "ig_device"
+	// roomCookie holds the session a redemption opened on its resource; it
+	// is sent to the invite pages only.
+	roomCookie = "ig_room"
 )
 
 // principal is the authenticated caller: an API key (acting as the
@@ -55,7 +60,7 @@ func (s *Server) authenticate(c *gin.Context) (*principal, error) {
 	if err != nil || tok == "" {
 		return nil, problem.ErrUnauthorized
 	}
-	sess, u, err := s.sessions.Authenticate(c.Request.Context(), tok)
+	sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +106,7 @@ func (s *Server) optionalSession(c *gin.Context) *principal {
 	if err != nil || tok == "" {
 		return nil
 	}
-	sess, u, err := s.sessions.Authenticate(c.Request.Context(), tok)
+	sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
 	if err != nil {
 		return nil
 	}

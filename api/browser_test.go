@@ -370,7 +370,9 @@ func TestBrowserCountdownSwitchesToLobby(t *testing.T) {
 }
 
 // A guest inside the room as viewer redeems a moderator invite in another
-// tab; the room tab shows Moderator without being reloaded.
+// tab; the room tab shows Moderator without being reloaded. Signed in to the
+// room by the first redemption, the guest is not asked for their email
+// again.
 func TestBrowserRoleUpgradeWithoutLeaving(t *testing.T) {
 	env := apitest.New(t, apitest.Options{RealClock: true})
 	rid := browserOpenRoom(env, map[string]any{"title": "Seminar"})
@@ -388,7 +390,14 @@ func TestBrowserRoleUpgradeWithoutLeaving(t *testing.T) {
 	first.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.__stayed = "yes"`))
 
 	second := first.newTab()
-	second.enterThroughLobby(env.URL+modPath, "dan@guest.test")
+	second.open(env.URL + modPath)
+	if st := second.state(); st != "direct" {
+		t.Fatalf("the second link's page state = %q, want direct (%s)", st, second.describe())
+	}
+	if got := second.str(`document.getElementById("signed-in-as").textContent`); got != "dan@guest.test" {
+		t.Fatalf("the page says signed in as %q, want dan@guest.test", got)
+	}
+	second.click("enter")
 	second.waitRoom(rid)
 	if r := second.room(); r.Role != "moderator" {
 		t.Fatalf("second tab's room shows %+v, want moderator", r)

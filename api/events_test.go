@@ -42,7 +42,7 @@ func newEventsEnv(t *testing.T, opt apitest.Options, withEmail bool) *eventsEnv 
 		if prev != nil {
 			prev(c)
 		}
-		svc := &event.Service{DB: c.DB, Now: c.Now, BaseURL: c.BaseURL}
+		svc := &event.Service{DB: c.DB, Now: c.Now, BaseURL: c.BaseURL, Sessions: c.Sessions}
 		if withEmail {
 			cat, err := mail.NewCatalog(c.DB, nil)
 			if err != nil {

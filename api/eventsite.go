@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/event"
@@ -76,7 +78,7 @@ type speakerView struct {
 
 // eventAuth is the site session of the request for ev: the attendee, or
 // nil when not signed in. A blocked attendee's session is refused.
-func (s *Server) eventAuth(c *gin.Context, ev *event.Event) (*event.SiteSession, *event.Attendee, error) {
+func (s *Server) eventAuth(c *gin.Context, ev *event.Event) (*session.Session, *event.Attendee, error) {
 	tok, err := c.Cookie(eventCookie)
 	if err != nil || tok == "" {
 		return nil, nil, nil
@@ -105,7 +107,7 @@ var errNoEvent = problem.New(problem.NotFound, "event_not_found", "there is no e
 
 // signedIn loads the event and its signed-in attendee for a POST that
 // needs one; it answers the request itself when there is none.
-func (s *Server) signedIn(c *gin.Context) (*event.Event, *event.SiteSession, *event.Attendee, bool) {
+func (s *Server) signedIn(c *gin.Context) (*event.Event, *session.Session, *event.Attendee, bool) {
 	ev, ok := s.siteEvent(c)
 	if !ok {
 		return nil, nil, nil, false

@@ -27,7 +27,7 @@ type siteFixture struct {
 }
 
 func newSiteFixture(t *testing.T, env *apitest.Env) *siteFixture {
-	return &siteFixture{env: env, svc: &event.Service{DB: env.DB, Now: env.Clock.Now, BaseURL: env.URL},
+	return &siteFixture{env: env, svc: &event.Service{DB: env.DB, Now: env.Clock.Now, BaseURL: env.URL, Sessions: env.Sessions},
 		caller: event.Caller{AccountID: env.AccountID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "test"}}}
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/invite"
@@ -19,15 +21,22 @@ const demoAudience = "demo-room"
 type invitePage struct {
 	View     *invite.View
 	Email    string // what was typed, on a retry
-	SignedIn string // the console user's email, when signed in
+	SignedIn string // the visitor's email, when a session shows who they are
 }
 
+// visitor is what the request shows of who opened a link: the device
+// cookie, and a console session or the session an earlier redemption
+// opened on a resource.
 func (s *Server) visitor(c *gin.Context) (invite.Visitor, *principal) {
 	var v invite.Visitor
 	v.DeviceSecret, _ = c.Cookie(deviceCookie)
 	p := s.optionalSession(c)
 	if p != nil {
 		v.SessionEmail, v.SessionAccountID = p.User.Email, p.AccountID
+	} else if tok, err := c.Cookie(roomCookie); err == nil && tok != "" {
+		if sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
+			v.SessionEmail, v.SessionAccountID, v.SessionResourceID = u.Email, sess.AccountID, sess.ScopeID
+		}
 	}
 	return v, p
 }
@@ -40,10 +49,7 @@ func (s *Server) invitePage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	d := invitePage{View: view}
-	if p != nil {
-		d.SignedIn = p.User.Email
-	}
+	d := invitePage{View: view, SignedIn: v.SessionEmail}
 	s.render(c, http.StatusOK, "invite", pageData{Title: view.Resource.Title, Me: p, Data: d})
 }
 
@@ -84,6 +90,10 @@ func (s *Server) inviteEnter(c *gin.Context) {
 	if e.Invitation.DeviceBinding {
 		s.setCookie(c, deviceCookie, e.DeviceSecret, "/i/", 365*24*3600)
 	}
+	if e.Session != nil {
+		ss := e.Session.Session
+		s.setCookie(c, roomCookie, e.Session.Token, "/i/", int(ss.ExpiresAt.Sub(ss.CreatedAt).Seconds()))
+	}
 	dest, err := s.enterURL(c.Request.Context(), e.Resource, e.User.ID, e.User.Email, e.User.Name(), e.Role)
 	if err != nil {
 		s.fail(c, err)
@@ -100,10 +110,7 @@ func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor,
 		return
 	}
 	b := describe(c, cause)
-	d := invitePage{View: view, Email: email}
-	if p != nil {
-		d.SignedIn = p.User.Email
-	}
+	d := invitePage{View: view, Email: email, SignedIn: v.SessionEmail}
 	s.render(c, statusOf(cause), "invite", pageData{Title: view.Resource.Title, Error: &b, Me: p, Data: d})
 }
 

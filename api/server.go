@@ -44,7 +44,7 @@ type Config struct {
 	// Mail renders templates and queues email; nil when the gateway has no
 	// email at all (then "send link via email" is never offered).
 	Mail *mail.Service
-	// Sessions signs console users in; built from DB when nil.
+	// Sessions signs people in.
 	Sessions *session.Service
 	// Rooms gives join URLs for resources hosted by a room adapter plugin;
 	// nil means every resource uses the built-in demo room.
@@ -146,13 +146,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UnknownLinks.Window <= 0 {
 		cfg.UnknownLinks.Window = time.Minute
 	}
-	if cfg.Events == nil {
-		cfg.Events = &event.Service{DB: cfg.DB, Now: cfg.Now}
+	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil {
+		return nil, errors.New("api: DB, Invites, Events, Sessions and Signer are required")
 	}
 	sess := cfg.Sessions
-	if sess == nil {
-		sess = &session.Service{DB: cfg.DB, Now: cfg.Now}
-	}
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err

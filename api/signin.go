@@ -33,7 +33,7 @@ func (s *Server) loginPage(c *gin.Context) {
 
 // loginEnter consumes the link and opens a console session.
 func (s *Server) loginEnter(c *gin.Context) {
-	tok, sess, err := s.sessions.SignIn(c.Request.Context(), c.Param("token"))
+	o, err := s.sessions.SignIn(c.Request.Context(), c.Param("token"))
 	if errors.Is(err, session.ErrLinkInvalid) {
 		s.eventLoginEnter(c)
 		return
@@ -42,7 +42,7 @@ func (s *Server) loginEnter(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.setCookie(c, sessionCookie, tok, "/", int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()))
+	s.setCookie(c, sessionCookie, o.Token, "/", int(o.Session.ExpiresAt.Sub(o.Session.CreatedAt).Seconds()))
 	c.Redirect(http.StatusSeeOther, "/console")
 }
 

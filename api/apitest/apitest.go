@@ -98,11 +98,13 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	signer.Now = now
-	e.Sessions = &session.Service{DB: db, Now: now}
+	if e.Sessions, err = session.New(ctx, db, session.Options{Now: now}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := api.Config{
 		BaseURL: e.URL, DB: db, Signer: signer, Now: now, Sessions: e.Sessions,
 		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Invites: &invite.Service{DB: db, Now: now},
+		Invites: &invite.Service{DB: db, Now: now, Sessions: e.Sessions},
 	}
 	if opt.Configure != nil {
 		opt.Configure(&cfg)
@@ -110,7 +112,7 @@ func New(t testing.TB, opt Options) *Env {
 	if cfg.Events == nil {
 		// Event links are built from the base URL; events email when the
 		// test gave the gateway email.
-		cfg.Events = &event.Service{DB: db, Now: now, BaseURL: e.URL}
+		cfg.Events = &event.Service{DB: db, Now: now, BaseURL: e.URL, Sessions: e.Sessions}
 		if cfg.Mail != nil {
 			cfg.Events.Mail = cfg.Mail
 		}

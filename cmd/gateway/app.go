@@ -61,12 +61,17 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	sessions, err := session.New(ctx, db, session.Options{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &app{
 		cfg: cfg, log: log, db: db, signer: signer,
-		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms},
-		sessions: &session.Service{DB: db},
+		invites:  &invite.Service{DB: db, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: ms, Sessions: sessions},
+		sessions: sessions,
 		mail:     ms,
-		events:   &event.Service{DB: db, Mail: ms, BaseURL: cfg.BaseURL},
+		events:   &event.Service{DB: db, Mail: ms, BaseURL: cfg.BaseURL, Sessions: sessions},
 	}, nil
 }
 

@@ -43,6 +43,7 @@ type world struct {
 	ev           *event.Event
 	res          *resource.Resource
 	graceSession string
+	sessions     *session.Service
 }
 
 func build(t *testing.T, db *store.DB, shared bool) *world {
@@ -59,7 +60,11 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	}
 	w.acc2 = &account.Bootstrap{Account: acc2}
 	admin := audit.Actor{Kind: audit.ActorUser, ID: w.acc1.Admin.ID}
-	evs := &event.Service{DB: db}
+	ss, err := session.New(ctx, db, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := &event.Service{DB: db, Sessions: ss}
 	c := event.Caller{AccountID: w.acc1.Account.ID, Actor: admin}
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	w.ev, err = evs.CreateEvent(ctx, c, event.EventInput{Name: "Compilers summit", Slug: "compilers", StartsAt: start, EndsAt: start.Add(2 * time.Hour), TimeZone: "UTC"})
@@ -142,14 +147,15 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 	if err := db.W.Create(&user.User{ID: "0190aaaa-0000-7000-8000-000000000001", AccountID: acc2.ID, Email: "admin2@org.test", ConsoleRole: user.RoleAdmin}).Error; err != nil {
 		t.Fatal(err)
 	}
-	ss := &session.Service{DB: db}
 	tok, err := ss.IssueLoginLink(ctx, acc2.ID, w.grace2.ID, audit.System)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.graceSession, _, err = ss.SignIn(ctx, tok); err != nil {
+	o, err := ss.SignIn(ctx, tok)
+	if err != nil {
 		t.Fatal(err)
 	}
+	w.graceSession, w.sessions = o.Token, ss
 	if err := db.W.Model(&user.User{}).Where("email = ?", victim).Update("shared", shared).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +222,7 @@ func TestEraseSharedUser(t *testing.T) {
 			t.Errorf("second account impact = %+v", second)
 		}
 
-		for _, m := range []any{&event.Visit{}, &event.Link{}, &event.SiteSession{}, &event.Login{}, &event.ChatMessage{}} {
+		for _, m := range []any{&event.Visit{}, &event.Link{}, &session.Session{}, &event.Login{}, &event.ChatMessage{}} {
 			var n int64
 			db.R.Model(m).Count(&n)
 			if n == 0 {
@@ -239,7 +245,7 @@ func TestEraseSharedUser(t *testing.T) {
 		if page.Total != 1 || string(page.Rows[0].Email) != "alan@bletchley.test" {
 			t.Errorf("attendees left = %+v", page)
 		}
-		for _, m := range []any{&event.Visit{}, &event.Link{}, &event.SiteSession{}, &event.Login{}, &event.ChatMessage{}} {
+		for _, m := range []any{&event.Visit{}, &event.Link{}, &session.Session{}, &event.Login{}, &event.ChatMessage{}} {
 			var n int64
 			db.R.Model(m).Count(&n)
 			if n != 0 {
@@ -256,7 +262,7 @@ func TestEraseSharedUser(t *testing.T) {
 		if images != 1 {
 			t.Errorf("%d images left, want Alan's only", images)
 		}
-		if _, _, err := (&session.Service{DB: db}).Authenticate(ctx, w.graceSession); err == nil {
+		if _, _, err := w.sessions.Authenticate(ctx, session.ScopeConsole, "", w.graceSession); err == nil {
 			t.Error("the erased person's console session still signs in")
 		}
 		for _, acc := range []string{w.acc1.Account.ID, w.acc2.Account.ID} {

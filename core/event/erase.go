@@ -9,7 +9,7 @@ import "github.com/invitegate/gateway/core/store"
 // no status: the person's data goes whatever state it is in.
 func EraseUser(tx *store.Tx, userID string) error {
 	mine := tx.Model(&Attendee{}).Select("id").Where("user_id = ?", userID)
-	for _, m := range []any{&Visit{}, &Link{}, &SiteSession{}, &Login{}, &ChatMessage{}} {
+	for _, m := range []any{&Visit{}, &Link{}, &Login{}, &ChatMessage{}} {
 		if err := tx.Where("attendee_id IN (?)", mine).Delete(m).Error; err != nil {
 			return err
 		}

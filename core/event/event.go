@@ -45,6 +45,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -94,7 +96,7 @@ type Event struct {
 
 // Models are the tables this package owns.
 func Models() []any {
-	return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}, &Link{}, &SiteSession{}, &Login{}, &ChatMessage{}}
+	return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}, &Link{}, &Login{}, &ChatMessage{}}
 }
 
 // Caller is who acts on an event, as the api authenticated them.
@@ -114,6 +116,8 @@ type Service struct {
 	// BaseURL is the gateway's public URL; login, confirmation and event
 	// site links are built from it.
 	BaseURL string
+	// Sessions signs attendees in to the event site.
+	Sessions *session.Service
 	// SessionTTL is how long an event site session lasts (default
 	// DefaultSessionTTL).
 	SessionTTL time.Duration

@@ -17,6 +17,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
@@ -39,7 +40,12 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	}
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	f := &fixture{db: db, clock: &now, start: now.Add(48 * time.Hour)}
-	f.svc = &event.Service{DB: db, Now: func() time.Time { return *f.clock }}
+	clock := func() time.Time { return *f.clock }
+	sessions, err := session.New(context.Background(), db, session.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = &event.Service{DB: db, Now: clock, Sessions: sessions}
 	f.caller = event.Caller{AccountID: b.Account.ID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "k"}}
 	return f
 }

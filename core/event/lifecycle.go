@@ -162,7 +162,7 @@ func (s *Service) Update(ctx context.Context, c Caller, eventID, attendeeID stri
 // revoked in the same transaction, so access ends at once.
 func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID string) error {
 	return s.organizerAction(ctx, c, eventID, attendeeID, ActionRemove, func(tx *store.Tx, a *Attendee, ev *Event) error {
-		if err := revokeAccess(tx, a.ID, s.now()); err != nil {
+		if err := s.revokeAccess(tx, a, s.now()); err != nil {
 			return err
 		}
 		if err := tx.Where("attendee_id = ?", a.ID).Delete(&Visit{}).Error; err != nil {

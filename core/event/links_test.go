@@ -9,6 +9,7 @@ import (
 
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 )
@@ -118,7 +119,7 @@ func TestLoginLinkSingleUseUnderConcurrency(t *testing.T) {
 			t.Fatalf("of %d concurrent redemptions: %d signed in, %d told used, others %v", n, wins, used, other)
 		}
 		var sessions, logins int64
-		db.R.Model(&event.SiteSession{}).Where("attendee_id = ?", a.ID).Count(&sessions)
+		db.R.Model(&session.Session{}).Where("user_id = ? AND scope = ? AND scope_id = ?", a.UserID, session.ScopeEvent, ev.ID).Count(&sessions)
 		db.R.Model(&event.Login{}).Where("attendee_id = ? AND method = ?", a.ID, event.LoginMagicLink).Count(&logins)
 		if sessions != 1 || logins != 1 {
 			t.Fatalf("%d sessions and %d login records, want 1 and 1", sessions, logins)
@@ -343,7 +344,7 @@ func TestRegistrationConfirmationAndSessions(t *testing.T) {
 		}
 		db.R.Model(&event.Link{}).Where("attendee_id = ? AND used_at IS NULL AND revoked_at IS NULL", a.ID).Count(&unused)
 		var live int64
-		db.R.Model(&event.SiteSession{}).Where("attendee_id = ? AND revoked_at IS NULL", a.ID).Count(&live)
+		db.R.Model(&session.Session{}).Where("user_id = ? AND scope = ? AND scope_id = ? AND revoked_at IS NULL", a.UserID, session.ScopeEvent, ev.ID).Count(&live)
 		if unused != 0 || live != 0 {
 			t.Fatalf("after removal: %d unused links, %d live sessions", unused, live)
 		}

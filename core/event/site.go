@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"github.com/invitegate/gateway/core/store"
 
 	"gorm.io/gorm"
@@ -15,7 +17,6 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
-	"github.com/invitegate/gateway/core/token"
 )
 
 // DefaultSessionTTL is how long an event site session lasts: a working day
@@ -32,24 +33,6 @@ const (
 	// MaxChatMessage is the longest chat message, in characters.
 	MaxChatMessage = 1000
 )
-
-// SiteSession is an attendee signed in to an event site. The cookie holds
-// the token; the row holds its hash. Removing, unregistering or blocking the
-// attendee ends it at once.
-type SiteSession struct {
-	ID         string     `gorm:"primaryKey;size:36"`
-	AccountID  string     `gorm:"size:36;not null"`
-	EventID    string     `gorm:"size:36;not null;index"`
-	AttendeeID string     `gorm:"size:36;not null;index"`
-	TokenHash  string     `gorm:"size:64;not null;uniqueIndex"`
-	Method     string     `gorm:"size:16;not null"`
-	CreatedAt  time.Time  `gorm:"not null"`
-	ExpiresAt  time.Time  `gorm:"not null"`
-	RevokedAt  *time.Time ``
-}
-
-// TableName names the table.
-func (SiteSession) TableName() string { return "event_sessions" }
 
 // Login is one sign-in of an attendee to the event site (View analytics).
 type Login struct {
@@ -102,39 +85,36 @@ func canSignIn(a *Attendee, ev *Event) error {
 	return nil
 }
 
-func (s *Service) sessionTTL() time.Duration {
-	if s.SessionTTL > 0 {
-		return s.SessionTTL
-	}
-	return DefaultSessionTTL
-}
-
 // SignIn is an opened event site session: Token goes into the cookie and is
 // not kept.
 type SignIn struct {
 	Token    string
-	Session  *SiteSession
+	Session  *session.Session
 	Event    *Event
 	Attendee *Attendee
 }
 
-// openSession starts a session for a and records the sign-in, with tx.
+// openSession signs the attendee in to the event site and records the
+// sign-in, with tx. A site session lasts DefaultSessionTTL (or the
+// service's SessionTTL), without sliding.
 func (s *Service) openSession(tx *store.Tx, ev *Event, a *Attendee, method string, now time.Time) (*SignIn, error) {
-	plain, hash := token.New()
-	sess := &SiteSession{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, AttendeeID: a.ID, TokenHash: hash,
-		Method: method, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL())}
-	if err := tx.Create(sess).Error; err != nil {
+	ttl := s.SessionTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	o, err := s.Sessions.Open(tx, ev.AccountID, a.UserID, session.How{Method: method, Scope: session.ScopeEvent, ScopeID: ev.ID, TTL: ttl})
+	if err != nil {
 		return nil, err
 	}
 	if err := tx.Create(&Login{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, AttendeeID: a.ID, At: now, Method: method}).Error; err != nil {
 		return nil, err
 	}
-	err := audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: a.UserID}, "attendee.signed_in", "attendee", a.ID,
+	err = audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: a.UserID}, "attendee.signed_in", "attendee", a.ID,
 		map[string]any{"event_id": ev.ID, "method": method})
 	if err != nil {
 		return nil, err
 	}
-	return &SignIn{Token: plain, Session: sess, Event: ev, Attendee: a}, nil
+	return &SignIn{Token: o.Token, Session: o.Session, Event: ev, Attendee: a}, nil
 }
 
 // SignInWithLink uses a login link and opens a session, in one transaction:
@@ -237,44 +217,40 @@ func (s *Service) SignInSSO(ctx context.Context, eventID string, in Identity) (*
 // Authenticate returns the live session of ev for a cookie token and its
 // attendee as they are now. It only reads: a removed attendee's session is
 // gone with them, a blocked one is refused here on every request.
-func (s *Service) Authenticate(ctx context.Context, ev *Event, tok string) (*SiteSession, *Attendee, error) {
-	if !token.WellFormed(tok) {
-		return nil, nil, ErrSignedOut
-	}
-	db := s.DB.R.WithContext(ctx)
-	var sess SiteSession
-	err := db.Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), s.now()).Take(&sess).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && sess.EventID != ev.ID {
+func (s *Service) Authenticate(ctx context.Context, ev *Event, tok string) (*session.Session, *Attendee, error) {
+	sess, _, err := s.Sessions.Authenticate(ctx, session.ScopeEvent, ev.ID, tok)
+	if pe, ok := problem.As(err); ok && pe.Kind == problem.Unauthorized {
 		return nil, nil, ErrSignedOut
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := loadAttendee(db, ev.ID, sess.AttendeeID)
-	if errors.Is(err, problem.ErrNotFound) {
+	var a Attendee
+	err = s.DB.Read(ctx).Where("event_id = ? AND user_id = ?", ev.ID, sess.UserID).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil, ErrSignedOut
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := canSignIn(a, ev); err != nil {
+	if err := canSignIn(&a, ev); err != nil {
 		return nil, nil, err
 	}
-	return &sess, a, nil
+	return sess, &a, nil
 }
 
 // SignOut ends one session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.DB.W.WithContext(ctx).Model(&SiteSession{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.now()).Error
+	return s.Sessions.SignOut(ctx, sessionID)
 }
 
-// revokeAccess ends the attendee's sessions and unused links with tx, so
-// whatever takes them off the event takes effect in the same commit.
-func revokeAccess(tx *store.Tx, attendeeID string, now time.Time) error {
-	if err := tx.Model(&SiteSession{}).Where("attendee_id = ? AND revoked_at IS NULL", attendeeID).Update("revoked_at", now).Error; err != nil {
+// revokeAccess ends the attendee's site sessions and unused links with tx,
+// so whatever takes them off the event takes effect in the same commit.
+func (s *Service) revokeAccess(tx *store.Tx, a *Attendee, now time.Time) error {
+	if err := s.Sessions.Revoke(tx, a.UserID, session.ScopeEvent, a.EventID); err != nil {
 		return err
 	}
-	return revokeLinks(tx, attendeeID, "", now)
+	return revokeLinks(tx, a.ID, "", now)
 }
 
 // attendeeByEmail finds the attendee of ev with a normalized email.
@@ -423,7 +399,7 @@ func normalizeEmailValue(s string) (string, error) {
 // sessions and unused links end in the same transaction.
 func (s *Service) SiteUnregister(ctx context.Context, ev *Event, attendeeID string) (*Attendee, error) {
 	return s.move(ctx, ev, attendeeID, TrigUnregister, nil, func(tx *store.Tx, a *Attendee) error {
-		return revokeAccess(tx, a.ID, s.now())
+		return s.revokeAccess(tx, a, s.now())
 	})
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -98,6 +100,8 @@ type Service struct {
 	DB *store.DB
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// Sessions signs people who redeem a link in to the resource.
+	Sessions *session.Service
 	// Rooms hears about role upgrades of people already inside. May be nil.
 	Rooms RoleListener
 	// Mail queues invitation emails; nil means this gateway sends none.

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/schema"
+	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 )
@@ -34,7 +35,12 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	f := &fixture{clock: &now}
-	f.svc = &invite.Service{DB: db, Now: func() time.Time { return *f.clock }}
+	clock := func() time.Time { return *f.clock }
+	sessions, err := session.New(ctx, db, session.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = &invite.Service{DB: db, Now: clock, Sessions: sessions}
 	f.caller = invite.Caller{AccountID: b.Account.ID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "k"}, Admin: true}
 	f.room, err = resource.Create(ctx, db, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Room, Title: "Weekly seminar"})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/session"
+
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
@@ -47,9 +49,13 @@ const (
 type Visitor struct {
 	// DeviceSecret is the value of the device cookie, if the browser has one.
 	DeviceSecret string
-	// SessionEmail and SessionAccountID come from a console session, if any.
-	SessionEmail     string
-	SessionAccountID string
+	// SessionEmail and SessionAccountID come from the visitor's session, if
+	// any: a console session, or the session an earlier redemption opened
+	// for the resource SessionResourceID (which proves nothing for another
+	// resource).
+	SessionEmail      string
+	SessionAccountID  string
+	SessionResourceID string
 }
 
 // View is what the invite page shows.
@@ -114,6 +120,13 @@ func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret, 
 	return uid, err
 }
 
+// provesInvitee reports whether the visitor's session shows they are the
+// person the link was sent to.
+func (v *Visitor) provesInvitee(l *loaded) bool {
+	return v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email &&
+		(v.SessionResourceID == "" || v.SessionResourceID == l.res.ID)
+}
+
 // Inspect tells what opening a link shows. It changes nothing: mail scanners
 // and link previews open every link, and must not use it up.
 func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, error) {
@@ -147,7 +160,7 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 		view.State = StateReturning
 	case l.full():
 		return nil, exhausted(ctx, st.anyRedemption, l)
-	case v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email:
+	case v.provesInvitee(l):
 		view.State = StateDirect
 	default:
 		view.State = StateLobby
@@ -180,6 +193,10 @@ type Entry struct {
 	Reentry bool
 	// DeviceSecret is the device cookie to set (new, or the one presented).
 	DeviceSecret string
+	// Session is the session the entry opened on the resource: its token
+	// goes into the browser, so that this person, signed in, enters the
+	// resource's later links without typing their email again.
+	Session *session.Opened
 	// NotifyErr is set when the room side could not be told of an upgrade;
 	// the person is in regardless.
 	NotifyErr error
@@ -308,9 +325,17 @@ func (r *redemption) run(tx *store.Tx) error {
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
+	if e.Session, err = r.s.openSession(tx, l, e.User.ID); err != nil {
+		return err
+	}
 	r.entry = e
 	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.at, "invitation.redeemed", "invitation", l.inv.ID,
 		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
+}
+
+// openSession signs the person who entered in to the resource.
+func (s *Service) openSession(tx *store.Tx, l *loaded, userID string) (*session.Opened, error) {
+	return s.Sessions.Open(tx, l.inv.AccountID, userID, session.How{Method: session.MethodInviteLink, Scope: session.ScopeResource, ScopeID: l.res.ID})
 }
 
 // refuse records a refusal for the person, or passes on a real failure.
@@ -332,6 +357,9 @@ func (r *redemption) reenter(ctx context.Context, tx *store.Tx, l *loaded, userI
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
+	if e.Session, err = r.s.openSession(tx, l, userID); err != nil {
+		return err
+	}
 	r.entry = e
 	if !e.Upgraded {
 		return nil
@@ -345,7 +373,7 @@ func (r *redemption) reenter(ctx context.Context, tx *store.Tx, l *loaded, userI
 // past the limit refused for a while.
 func (r *redemption) checkEmail(ctx context.Context, tx *store.Tx, l *loaded) (bool, error) {
 	v := r.in.Visitor
-	if v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email {
+	if v.provesInvitee(l) {
 		return true, nil
 	}
 	window := r.s.GuessWindow

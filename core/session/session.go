@@ -1,6 +1,13 @@
-// Package session owns console sign-in: one-time login links (same rules as
-// invite links: random, hashed, single use, expiring, consumed by one
-// conditional UPDATE) and the server-side sessions they open.
+// Package session owns signing people in: the server-side sessions every
+// way in opens (a console sign-in link, an event login or confirmation
+// link, an invite link, and the identity provider and LTI launches built on
+// them), each scoped to what it signs in to and recording how it was
+// opened, and the console's one-time sign-in links.
+//
+// A session's token is random, shown once (in an HttpOnly cookie) and
+// stored as its hash. A session signs in to one scope only: a console
+// session is never an event site's, and the session an invite link opens
+// lets its holder back into that one resource, never into the console.
 package session
 
 import (
@@ -8,9 +15,6 @@ import (
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
-	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
@@ -18,175 +22,174 @@ import (
 	"github.com/invitegate/gateway/core/user"
 )
 
-// LoginLink is a one-time sign-in link for a console user.
-type LoginLink struct {
-	ID        string     `gorm:"primaryKey;size:36"`
-	AccountID string     `gorm:"size:36;not null;index"`
-	UserID    string     `gorm:"size:36;not null;index"`
-	TokenHash string     `gorm:"size:64;not null;uniqueIndex"`
-	CreatedBy string     `gorm:"size:64"`
-	CreatedAt time.Time  ``
-	ExpiresAt time.Time  `gorm:"not null"`
-	UsedAt    *time.Time ``
-}
+// Scopes: what a session signs in to.
+const (
+	ScopeConsole  = "console"  // the console and the API, for console users
+	ScopeEvent    = "event"    // one event's site (ScopeID: the event)
+	ScopeResource = "resource" // one room or media entry (ScopeID: the resource)
+)
 
-// Session is a signed-in console user. The cookie holds the token; the row
-// holds its hash.
+// Methods: how a session was opened, as recorded on it.
+const (
+	MethodConsoleLink = "console_link" // a console sign-in link
+	MethodEventLink   = "magic_link"   // an event login link emailed or generated
+	MethodEventSSO    = "sso"          // the identity provider, on an SSO event
+	MethodInviteLink  = "invite_link"  // an invite link redeemed
+)
+
+// Session is a person signed in to a scope. The cookie holds the token; the
+// row holds its hash.
 type Session struct {
-	ID         string     `gorm:"primaryKey;size:36"`
-	AccountID  string     `gorm:"size:36;not null;index"`
-	UserID     string     `gorm:"size:36;not null;index"`
-	TokenHash  string     `gorm:"size:64;not null;uniqueIndex"`
+	ID        string `gorm:"primaryKey;size:36"`
+	AccountID string `gorm:"size:36;not null;index"`
+	UserID    string `gorm:"size:36;not null;index:idx_sessions_user_scope,priority:1"`
+	TokenHash string `gorm:"size:64;not null;uniqueIndex"`
+	// Scope and ScopeID say what the session signs in to; sessions made
+	// before scopes existed were console sessions.
+	Scope   string `gorm:"size:16;not null;default:console;index:idx_sessions_user_scope,priority:2"`
+	ScopeID string `gorm:"size:36;not null;default:'';index:idx_sessions_user_scope,priority:3"`
+	// Method is how the person signed in (Method* constants).
+	Method     string     `gorm:"size:32;not null;default:console_link"`
 	CreatedAt  time.Time  ``
 	ExpiresAt  time.Time  `gorm:"not null"`
 	RevokedAt  *time.Time ``
 	LastSeenAt time.Time  ``
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&LoginLink{}, &Session{}} }
+// How is how a session is opened: by which method, to which scope, for how
+// long.
+type How struct {
+	Method  string
+	Scope   string
+	ScopeID string
+	// TTL is the session's life; zero takes the service's SessionTTL. A
+	// console session's expiry slides forward while it is used; any other
+	// ends TTL after opening, whatever happens.
+	TTL time.Duration
+}
 
-// Service issues and checks links and sessions.
+// Opened is a session just opened: Token goes into the cookie and is not
+// kept.
+type Opened struct {
+	Token   string
+	Session *Session
+}
+
+// Service opens and checks sessions and the console's sign-in links.
 type Service struct {
-	DB  *store.DB
+	db  *store.DB
+	now func() time.Time
+	// linkTTL is how long a console sign-in link works; sessionTTL how long
+	// a session lasts (without use, for sliding ones).
+	linkTTL, sessionTTL time.Duration
+	// rows writes sessions with the rest of a SQLite write group: an invite
+	// link's redemption opens one on the hot path.
+	rows *store.Inserts
+}
+
+// Options configure a Service; zero values take the defaults.
+type Options struct {
 	Now func() time.Time
-	// LinkTTL is how long a login link works (default 24h); SessionTTL how
-	// long a session lasts without use (default 12h).
-	LinkTTL, SessionTTL time.Duration
+	// LinkTTL is how long a console sign-in link works (default 24h).
+	LinkTTL time.Duration
+	// SessionTTL is how long a session lasts by default (12h; for console
+	// sessions, without use).
+	SessionTTL time.Duration
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
+// New prepares a Service on db.
+func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
+	s := &Service{db: db, now: o.Now, linkTTL: o.LinkTTL, sessionTTL: o.SessionTTL}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	return time.Now().UTC()
-}
-
-func (s *Service) linkTTL() time.Duration {
-	if s.LinkTTL > 0 {
-		return s.LinkTTL
+	if s.linkTTL <= 0 {
+		s.linkTTL = 24 * time.Hour
 	}
-	return 24 * time.Hour
-}
-
-func (s *Service) sessionTTL() time.Duration {
-	if s.SessionTTL > 0 {
-		return s.SessionTTL
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = 12 * time.Hour
 	}
-	return 12 * time.Hour
-}
-
-// Refusals of login links.
-var (
-	ErrLinkInvalid = problem.New(problem.NotFound, "login_link_invalid", "this sign-in link is not valid; ask an admin for a new one")
-	ErrLinkUsed    = problem.New(problem.Conflict, "login_link_used", "this sign-in link was already used; each link signs in once. Ask an admin for a new one")
-	ErrLinkExpired = problem.New(problem.Gone, "login_link_expired", "this sign-in link has expired; ask an admin for a new one")
-	ErrNotConsole  = problem.New(problem.Forbidden, "not_console_user", "this person is not a console user; an admin must add them first")
-)
-
-// IssueLoginLink makes a one-time link token for a console user.
-func (s *Service) IssueLoginLink(ctx context.Context, accountID, userID string, who audit.Actor) (string, error) {
-	u, err := user.Get(ctx, s.DB, accountID, userID)
-	if err != nil {
-		return "", err
-	}
-	if u.ConsoleRole == "" {
-		return "", ErrNotConsole
-	}
-	plain, hash := token.New()
-	now := s.now()
-	l := &LoginLink{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, CreatedBy: who.ID, CreatedAt: now, ExpiresAt: now.Add(s.linkTTL())}
-	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.Create(l).Error; err != nil {
-			return err
-		}
-		return audit.Record(tx, accountID, who, "login_link.issued", "user", userID, nil)
-	})
-	return plain, err
-}
-
-// CheckLoginLink tells whether a link would sign in, without using it.
-func (s *Service) CheckLoginLink(ctx context.Context, tok string) (*LoginLink, error) {
-	if !token.WellFormed(tok) {
-		return nil, ErrLinkInvalid
-	}
-	var l LoginLink
-	err := s.DB.R.WithContext(ctx).Where("token_hash = ?", token.Hash(tok)).Take(&l).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrLinkInvalid
-	}
+	var err error
+	s.rows, err = db.NewInserts(ctx, "sessions", "id", "account_id", "user_id", "token_hash", "scope", "scope_id", "method",
+		"created_at", "expires_at", "last_seen_at")
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case l.UsedAt != nil:
-		return nil, ErrLinkUsed
-	case !s.now().Before(l.ExpiresAt):
-		return nil, ErrLinkExpired
-	}
-	return &l, nil
+	return s, nil
 }
 
-// SignIn consumes a login link and opens a session; it returns the session
-// token for the cookie.
-func (s *Service) SignIn(ctx context.Context, tok string) (string, *Session, error) {
-	l, err := s.CheckLoginLink(ctx, tok)
-	if err != nil {
-		return "", nil, err
+// Models are the tables this package owns.
+func Models() []any { return []any{&LoginLink{}, &Session{}} }
+
+// Now is the service's clock, in UTC.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Open signs a person in, with tx: the one way anyone gets a session. The
+// session is written with tx, so it exists exactly when what opened it
+// (a used link, a redemption) does.
+func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened, error) {
+	if how.Method == "" || how.Scope == "" || how.Scope != ScopeConsole && how.ScopeID == "" {
+		return nil, errors.New("session: a session needs a method and a scope")
+	}
+	ttl := how.TTL
+	if ttl <= 0 {
+		ttl = s.sessionTTL
 	}
 	plain, hash := token.New()
-	now := s.now()
-	sess := &Session{ID: id.New(), AccountID: l.AccountID, UserID: l.UserID, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL()), LastSeenAt: now}
-	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		// One statement decides: two clicks on one link open one session.
-		r := tx.Model(&LoginLink{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", l.ID, now).Update("used_at", now)
-		if r.Error != nil {
-			return r.Error
-		}
-		if r.RowsAffected == 0 {
-			return ErrLinkUsed
-		}
-		if err := tx.Create(sess).Error; err != nil {
-			return err
-		}
-		return audit.Record(tx, l.AccountID, audit.Actor{Kind: audit.ActorUser, ID: l.UserID}, "session.started", "user", l.UserID, nil)
-	})
-	if err != nil {
-		return "", nil, err
+	now := s.Now()
+	sess := &Session{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, Scope: how.Scope, ScopeID: how.ScopeID,
+		Method: how.Method, CreatedAt: now, ExpiresAt: now.Add(ttl), LastSeenAt: now}
+	if how.Scope == ScopeConsole {
+		sess.ScopeID = ""
 	}
-	return plain, sess, nil
+	if err := s.rows.Add(tx, sess.ID, sess.AccountID, sess.UserID, sess.TokenHash, sess.Scope, sess.ScopeID, sess.Method,
+		now, sess.ExpiresAt, now); err != nil {
+		return nil, err
+	}
+	return &Opened{Token: plain, Session: sess}, nil
 }
 
-// Authenticate returns the live session and its user for a cookie token,
-// sliding the session's expiry forward at most once a minute.
-func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, *user.User, error) {
+// Authenticate returns the live session of the scope for a cookie token and
+// its user; scopeID "" accepts any session of the scope (the invite page,
+// which learns the resource from the link). A console session's expiry
+// slides forward while it is used, at most once a minute.
+func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) (*Session, *user.User, error) {
 	if !token.WellFormed(tok) {
 		return nil, nil, problem.ErrUnauthorized
 	}
 	var sess Session
-	now := s.now()
-	err := s.DB.R.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), now).Take(&sess).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil, problem.ErrUnauthorized
-	}
-	if err != nil {
+	now := s.Now()
+	err := s.db.Read(ctx).Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), now).Take(&sess).Error
+	if err != nil || sess.Scope != scope || scopeID != "" && sess.ScopeID != scopeID {
+		if err == nil || isNotFound(err) {
+			return nil, nil, problem.ErrUnauthorized
+		}
 		return nil, nil, err
 	}
-	u, err := user.Get(ctx, s.DB, sess.AccountID, sess.UserID)
+	u, err := user.Get(ctx, s.db, sess.AccountID, sess.UserID)
 	if err != nil {
 		return nil, nil, problem.ErrUnauthorized
 	}
-	if u.ConsoleRole == "" {
-		return nil, nil, ErrNotConsole
-	}
-	if now.Sub(sess.LastSeenAt) > time.Minute {
-		s.DB.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
-			Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL())})
+	if scope == ScopeConsole {
+		if u.ConsoleRole == "" {
+			return nil, nil, ErrNotConsole
+		}
+		if now.Sub(sess.LastSeenAt) > time.Minute {
+			s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
+				Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
+		}
 	}
 	return &sess, u, nil
 }
 
 // SignOut ends a session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.DB.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.now()).Error
+	return s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.Now()).Error
+}
+
+// Revoke ends, with tx, every live session of the user in the scope: what
+// takes someone off an event ends their sign-in in the same commit.
+func (s *Service) Revoke(tx *store.Tx, userID, scope, scopeID string) error {
+	return tx.Model(&Session{}).Where("user_id = ? AND scope = ? AND scope_id = ? AND revoked_at IS NULL", userID, scope, scopeID).
+		Update("revoked_at", s.Now()).Error
 }

@@ -218,9 +218,16 @@ type Indexer interface {
 	Indexes() []string
 }
 
+// Upgrader is a model whose table takes over data the gateway kept another
+// way before: Upgrade runs after the tables are made, and must be
+// idempotent and leave nothing half done (one transaction).
+type Upgrader interface {
+	Upgrade(ctx context.Context, db *DB) error
+}
+
 // Migrate creates or extends the tables for the given models, then their
-// Indexer statements. Each model's package owns its table; the gateway
-// passes the full list.
+// Indexer statements, then their Upgrader steps. Each model's package owns
+// its table; the gateway passes the full list.
 func (db *DB) Migrate(models ...any) error {
 	if err := db.W.AutoMigrate(models...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -236,8 +243,18 @@ func (db *DB) Migrate(models ...any) error {
 			}
 		}
 	}
+	for _, m := range models {
+		if up, ok := m.(Upgrader); ok {
+			if err := up.Upgrade(context.Background(), db); err != nil {
+				return fmt.Errorf("migrate: upgrade %T: %w", m, err)
+			}
+		}
+	}
 	return nil
 }
+
+// HasTable reports whether the table exists.
+func (db *DB) HasTable(name string) bool { return db.W.Migrator().HasTable(name) }
 
 // IsUniqueViolation reports whether err is a unique-constraint failure on
 // either dialect, so callers can turn a race into a clear conflict.
