@@ -82,14 +82,7 @@ func (s *Server) consoleResource(c *gin.Context) {
 	} else {
 		d.EmailReady = true
 	}
-	switch {
-	case !set.Enabled:
-		d.Invitable = invite.ErrModuleDisabled
-	case r.Type == resource.Room && !r.ChatCollab:
-		d.Invitable = invite.ErrChatCollabOff
-	default:
-		d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
-	}
+	d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 

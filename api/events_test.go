@@ -21,6 +21,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // eventsEnv is a gateway with the events service the test also drives
@@ -304,7 +305,11 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 			reach: chat(func(t *testing.T) (string, string) {
 				email := e.email()
 				a := e.site(t, "SSO login", func(ctx context.Context) (*event.Attendee, error) {
-					return e.svc.SSOLogin(ctx, sso, event.Identity{Email: email, FirstName: "Sam", LastName: "Sso"})
+					in, err := e.svc.SignInSSO(ctx, sso, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "Sam", LastName: "Sso"})
+					if err != nil {
+						return nil, err
+					}
+					return in.Attendee, nil
 				})
 				return sso, a.ID
 			})},

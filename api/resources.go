@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/problem"
@@ -21,31 +23,33 @@ func viewResource(r *resource.Resource, myRole string) resourceView {
 	return resourceView{Resource: r, InviteRoles: r.Type.InviteRoles(), MyRole: myRole}
 }
 
-// resourceFor loads a resource the caller may see: admins see every resource
-// of their account, members those they collaborate on. With manage, only
-// admins, owners and co-owners pass.
+// resourceFor loads a resource the caller may see (manage: change), as
+// core/access decides: admins see every resource of their account, members
+// those they collaborate on, and a resource one may not see is "not found"
+// like a missing one.
 func (s *Server) resourceFor(c *gin.Context, manage bool) (*resource.Resource, string, error) {
 	p := who(c)
-	r, err := resource.Get(c.Request.Context(), s.cfg.DB, p.AccountID, c.Param("id"))
+	ctx := c.Request.Context()
+	r, err := resource.Get(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
 	if err != nil {
 		return nil, "", err
 	}
-	role := ""
+	sub := access.Subject{AccountID: p.AccountID, Admin: p.Admin, Wants: access.View}
+	if manage {
+		sub.Wants = access.Manage
+	}
+	myRole := ""
 	if p.User != nil {
-		if role, err = resource.CollaboratorRole(c.Request.Context(), s.cfg.DB, r.ID, p.User.ID); err != nil {
+		if myRole, err = resource.CollaboratorRole(ctx, s.cfg.DB, r.ID, p.User.ID); err != nil {
 			return nil, "", err
 		}
+		sub.Collaborator = myRole
 	}
-	if p.Admin {
-		return r, role, nil
+	d, _ := access.Decide(ctx, sub, access.Target{Kind: access.Resource, AccountID: r.AccountID})
+	if !d.Allowed {
+		return nil, "", d.Reason
 	}
-	if role == "" {
-		return nil, "", problem.ErrNotFound
-	}
-	if manage && role != resource.Owner && role != resource.CoOwner {
-		return nil, "", problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
-	}
-	return r, role, nil
+	return r, myRole, nil
 }
 
 // visibleResources lists what the caller may see: every resource of the

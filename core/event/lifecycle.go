@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -43,6 +45,17 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 	}
 	var fs problem.Fields
 	email := normalizeEmail(&fs, in.Email)
+	if email != "" {
+		policy, err := access.LoadPolicy(ctx, s.DB, ev.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		if err := policy.Check(email); errors.Is(err, access.ErrDomainBlocked) {
+			fs.Add("email", "invitations to "+user.Domain(email)+" addresses are not allowed by this account's domain policy")
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	in.Profile.validate(&fs)
 	if err := fs.Err(); err != nil {
 		return nil, err
@@ -330,16 +343,6 @@ func (s *Service) Register(ctx context.Context, eventID string, in Identity) (*A
 	})
 }
 
-// SSOLogin is a sign-in through the identity provider on an SSO event.
-func (s *Service) SSOLogin(ctx context.Context, eventID string, in Identity) (*Attendee, error) {
-	return s.arrive(ctx, eventID, in, RegSSO, func(ev *Event) (Trigger, error) {
-		if ev.LoginMethod != LoginSSO {
-			return "", ErrWrongLoginMethod
-		}
-		return TrigSSOLogin, nil
-	})
-}
-
 // arrive applies a site trigger to the person with in's email, adding them
 // as a new attendee when they are not on the list and registration is open.
 func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regType string, pick func(*Event) (Trigger, error)) (*Attendee, error) {
@@ -371,45 +374,63 @@ func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regTy
 func (s *Service) arriveOnce(ctx context.Context, ev *Event, email string, p Profile, regType string, on Trigger) (*Attendee, error) {
 	var out *Attendee
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
-		var a Attendee
-		err := tx.Where("event_id = ? AND email = ?", ev.ID, email).Take(&a).Error
-		if err == nil {
-			out = &a
-			return s.apply(tx, ev, &a, on, nil)
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
-		}
-		if ev.Registration != RegistrationOpen {
-			return ErrInviteOnly
-		}
-		to, err := Next(none, on)
-		if err != nil {
-			return err
-		}
 		u, err := user.Resolve(tx, user.Identity{AccountID: ev.AccountID, Email: email, FirstName: p.FirstName, LastName: p.LastName})
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		na := &Attendee{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, UserID: u.ID, Email: SearchKey(email),
-			RegistrationType: regType, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
-		p.apply(na)
-		if err := tx.Create(na).Error; err != nil {
-			if store.IsUniqueViolation(err) {
-				return ErrStatusChanged
-			}
-			return err
-		}
-		out = na
-		return audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "attendee."+string(on), "attendee", na.ID, map[string]any{
-			"event_id": ev.ID, "from": "", "to": to.Detail,
-		})
+		out, err = s.arriveTx(ctx, tx, ev, u, p, regType, on)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// arriveTx applies a site trigger, with tx, to the user's place on the
+// event, adding them as a new attendee when they are not on the list and
+// registration is open; core/access first decides whether they may enter
+// at all. A race with another arrival of the same person is
+// ErrStatusChanged, for the caller to try again.
+func (s *Service) arriveTx(ctx context.Context, tx *store.Tx, ev *Event, u *user.User, p Profile, regType string, on Trigger) (*Attendee, error) {
+	var a Attendee
+	err := tx.Where("event_id = ? AND user_id = ?", ev.ID, u.ID).Take(&a).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, err
+	}
+	found := err == nil
+	var place *Attendee
+	if found {
+		place = &a
+	}
+	// Arriving (a registration, an SSO login) is how someone who left the
+	// event comes back, so it is weighed as registering.
+	if err := s.decide(ctx, tx, ev, u.Email, place, access.Register); err != nil {
+		return nil, err
+	}
+	if found {
+		return &a, s.apply(tx, ev, &a, on, nil)
+	}
+	if ev.Registration != RegistrationOpen {
+		return nil, ErrInviteOnly
+	}
+	to, err := Next(none, on)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	na := &Attendee{ID: id.New(), AccountID: ev.AccountID, EventID: ev.ID, UserID: u.ID, Email: SearchKey(u.Email),
+		RegistrationType: regType, Status: to.Status, Detail: to.Detail, CreatedAt: now, UpdatedAt: now}
+	p.apply(na)
+	if err := tx.Create(na).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return nil, ErrStatusChanged
+		}
+		return nil, err
+	}
+	return na, audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "attendee."+string(on), "attendee", na.ID, map[string]any{
+		"event_id": ev.ID, "from": "", "to": to.Detail,
+	})
 }
 
 // ConfirmEmail records that a site registrant proved their address.

@@ -128,7 +128,7 @@ func (s *Service) CheckLink(ctx context.Context, tok, kind string) (*LinkView, e
 	if err != nil {
 		return nil, err
 	}
-	if err := canSignIn(a, ev); err != nil {
+	if err := s.mayEnter(ctx, s.DB, ev, string(a.Email), a); err != nil {
 		return nil, err
 	}
 	return &LinkView{Link: &l, Event: ev, Attendee: a}, nil

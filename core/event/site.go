@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/invitegate/gateway/core/user"
+
 	"github.com/invitegate/gateway/core/session"
 
 	"github.com/invitegate/gateway/core/store"
@@ -70,21 +72,6 @@ var (
 	ErrChatTerms       = problem.New(problem.Conflict, "chat_terms_not_accepted", "accept the chat's terms before writing in it")
 )
 
-func errNotRegistered(ev *Event) error {
-	return problem.New(problem.Conflict, "not_registered", fmt.Sprintf("you unregistered from %s; register again on its page to take part", ev.Name))
-}
-
-// canSignIn refuses attendees who may not enter the event site.
-func canSignIn(a *Attendee, ev *Event) error {
-	switch a.Status {
-	case Blocked:
-		return ErrBlocked
-	case Unregistered:
-		return errNotRegistered(ev)
-	}
-	return nil
-}
-
 // SignIn is an opened event site session: Token goes into the cookie and is
 // not kept.
 type SignIn struct {
@@ -128,7 +115,7 @@ func (s *Service) SignInWithLink(ctx context.Context, tok string) (*SignIn, erro
 		if err != nil {
 			return err
 		}
-		ev, a, err := linkTarget(ctx, tx, l)
+		ev, a, err := s.linkTarget(ctx, tx, l)
 		if err != nil {
 			return err
 		}
@@ -150,7 +137,7 @@ func (s *Service) ConfirmWithLink(ctx context.Context, slug, tok string) (*SignI
 		if err != nil {
 			return err
 		}
-		ev, a, err := linkTarget(ctx, tx, l)
+		ev, a, err := s.linkTarget(ctx, tx, l)
 		if err != nil {
 			return err
 		}
@@ -170,7 +157,7 @@ func (s *Service) ConfirmWithLink(ctx context.Context, slug, tok string) (*SignI
 
 // linkTarget loads the event and attendee of a link being used, refusing
 // those who may not sign in.
-func linkTarget(ctx context.Context, tx *store.Tx, l *Link) (*Event, *Attendee, error) {
+func (s *Service) linkTarget(ctx context.Context, tx *store.Tx, l *Link) (*Event, *Attendee, error) {
 	ev, err := siteEvent(ctx, tx.DB, l.EventID)
 	if err != nil {
 		return nil, nil, ErrLinkRevoked
@@ -182,36 +169,47 @@ func linkTarget(ctx context.Context, tx *store.Tx, l *Link) (*Event, *Attendee, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := canSignIn(a, ev); err != nil {
+	if err := s.mayEnter(ctx, tx, ev, string(a.Email), a); err != nil {
 		return nil, nil, err
 	}
 	return ev, a, nil
 }
 
-// SignInSSO is an attendee arriving through the identity provider on an SSO
-// event: the SSO login trigger, then a session with its Login record.
-func (s *Service) SignInSSO(ctx context.Context, eventID string, in Identity) (*SignIn, error) {
-	a, err := s.SSOLogin(ctx, eventID, in)
+// SignInSSO is a person arriving through the identity provider on an SSO
+// event, in one transaction: the identity resolved to its user, the
+// person's place on the list decided (core/access), the SSO login trigger
+// (adding them when registration is open), and the site session with its
+// Login record. A refusal leaves nothing behind, not even a new user.
+func (s *Service) SignInSSO(ctx context.Context, eventID string, id user.Identity) (*SignIn, error) {
+	ev, err := siteEvent(ctx, s.DB.R, eventID)
 	if err != nil {
 		return nil, err
 	}
-	var out *SignIn
-	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		ev, err := siteEvent(ctx, tx.DB, eventID)
-		if err != nil {
+	if ev.LoginMethod != LoginSSO {
+		return nil, ErrWrongLoginMethod
+	}
+	id.AccountID = ev.AccountID
+	// Two sign-ins of one new person race to add them; the loser tries
+	// again and meets the row the winner made.
+	for try := 0; ; try++ {
+		var out *SignIn
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+			u, err := user.Resolve(tx, id)
+			if err != nil {
+				return err
+			}
+			p := Profile{FirstName: u.FirstName, LastName: u.LastName}
+			a, err := s.arriveTx(ctx, tx, ev, u, p, RegSSO, TrigSSOLogin)
+			if err != nil {
+				return err
+			}
+			out, err = s.openSession(tx, ev, a, LoginSSO, s.now())
 			return err
+		})
+		if err == nil || try == 2 || !errors.Is(err, ErrStatusChanged) {
+			return out, err
 		}
-		a, err := loadAttendee(tx.DB, ev.ID, a.ID)
-		if err != nil {
-			return err
-		}
-		if err := canSignIn(a, ev); err != nil {
-			return err
-		}
-		out, err = s.openSession(tx, ev, a, LoginSSO, s.now())
-		return err
-	})
-	return out, err
+	}
 }
 
 // Authenticate returns the live session of ev for a cookie token and its
@@ -233,7 +231,7 @@ func (s *Service) Authenticate(ctx context.Context, ev *Event, tok string) (*ses
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := canSignIn(&a, ev); err != nil {
+	if err := s.mayEnter(ctx, s.DB, ev, string(a.Email), &a); err != nil {
 		return nil, nil, err
 	}
 	return sess, &a, nil
@@ -290,7 +288,7 @@ func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string)
 	sent := false
 	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
 		a, err := attendeeByEmail(ctx, tx.DB, ev, email)
-		if err != nil || a == nil || canSignIn(a, ev) != nil {
+		if err != nil || a == nil || s.mayEnter(ctx, tx, ev, string(a.Email), a) != nil {
 			return err
 		}
 		now := s.now()
@@ -352,7 +350,7 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		if err != nil {
 			return nil, err
 		}
-		if a == nil || canSignIn(a, ev) != nil {
+		if a == nil || s.mayEnter(ctx, s.DB, ev, string(a.Email), a) != nil {
 			return &Registration{Emailed: s.emailReady(ctx, ev.AccountID) == nil}, nil
 		}
 	}
@@ -419,7 +417,7 @@ func (s *Service) PostChat(ctx context.Context, ev *Event, attendeeID, body stri
 		if err != nil {
 			return err
 		}
-		if err := canSignIn(a, ev); err != nil {
+		if err := s.mayEnter(ctx, tx, ev, string(a.Email), a); err != nil {
 			return err
 		}
 		switch {

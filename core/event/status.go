@@ -3,6 +3,8 @@ package event
 import (
 	"fmt"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"github.com/invitegate/gateway/core/problem"
 )
 
@@ -216,7 +218,7 @@ func (s State) matches(pattern State) bool {
 }
 
 // ErrBlocked refuses anything a blocked attendee tries on the event site.
-var ErrBlocked = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
+var ErrBlocked = access.ErrBlocked
 
 // Next returns the state a trigger moves from to, or a Conflict saying why
 // it does not apply.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"github.com/invitegate/gateway/core/session"
 
 	"gorm.io/gorm"
@@ -152,27 +154,42 @@ type Created struct {
 	Token      string
 }
 
-// Errors of invitation management.
+// Errors of invitation management (core/access decides them).
 var (
-	ErrModuleDisabled = problem.New(problem.Forbidden, "module_disabled", "the invitation module is turned off for this account; an admin can turn it on in the invitation settings")
-	ErrChatCollabOff  = problem.New(problem.Conflict, "chat_collaboration_off", "this room has chat and collaboration turned off; turn it on to invite guests")
-	ErrNotInviter     = problem.New(problem.Forbidden, "not_collaborator", "only the resource's owner, co-owners, co-editors, co-publishers or an account admin may invite")
+	ErrModuleDisabled = access.ErrModuleOff
+	ErrChatCollabOff  = access.ErrChatOffInvite
 )
 
-// CanInvite checks that the caller may manage the resource's invitations.
+// CanInvite tells whether the caller may invite people to the resource now:
+// nil, or the refusal the console shows instead of the invite form.
 func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resource) error {
-	if c.AccountID != res.AccountID {
-		return problem.ErrNotFound
-	}
-	if c.Admin {
-		return nil
-	}
-	role, err := resource.CollaboratorRole(ctx, s.DB, res.ID, c.UserID)
+	set, err := LoadSettings(ctx, s.DB, c.AccountID)
 	if err != nil {
 		return err
 	}
-	if role == "" {
-		return ErrNotInviter
+	return s.decide(ctx, c, res, set, access.Invite)
+}
+
+// decide asks core/access whether the caller may do what it wants with
+// the resource's invitations; set gives the module switch (nil when the
+// intent does not depend on it).
+func (s *Service) decide(ctx context.Context, c Caller, res *resource.Resource, set *Settings, wants access.Intent) error {
+	sub := access.Subject{AccountID: c.AccountID, Admin: c.Admin, Wants: wants}
+	if !c.Admin && c.UserID != "" {
+		role, err := resource.CollaboratorRole(ctx, s.DB, res.ID, c.UserID)
+		if err != nil {
+			return err
+		}
+		sub.Collaborator = role
+	}
+	t := access.Target{Kind: access.Resource, AccountID: res.AccountID, Deleted: res.DeletedAt != nil,
+		ChatOff: res.Type == resource.Room && !res.ChatCollab}
+	if set != nil {
+		t.ModuleOff = !set.Enabled
+	}
+	d, _ := access.Decide(ctx, sub, t)
+	if !d.Allowed {
+		return d.Reason
 	}
 	return nil
 }
@@ -183,18 +200,12 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CanInvite(ctx, c, res); err != nil {
-		return nil, err
-	}
 	set, err := LoadSettings(ctx, s.DB, c.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if !set.Enabled {
-		return nil, ErrModuleDisabled
-	}
-	if res.Type == resource.Room && !res.ChatCollab {
-		return nil, ErrChatCollabOff
+	if err := s.decide(ctx, c, res, set, access.Invite); err != nil {
+		return nil, err
 	}
 	inv, err := s.validateNew(res, set, in)
 	if err != nil {
@@ -240,8 +251,10 @@ func (s *Service) validateNew(res *resource.Resource, set *Settings, in NewInput
 	email, err := user.NormalizeEmail(in.Email)
 	if err != nil {
 		fs.Add("email", err.Error())
-	} else if !set.DomainAllowed(user.Domain(email)) {
+	} else if err := set.policy().Check(email); errors.Is(err, access.ErrDomainBlocked) {
 		fs.Add("email", fmt.Sprintf("invitations to %s addresses are not allowed by this account's domain policy", user.Domain(email)))
+	} else if err != nil {
+		return nil, err
 	}
 	first, last := strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	if first == "" {
@@ -298,7 +311,7 @@ func (s *Service) Get(ctx context.Context, c Caller, resourceID, invitationID st
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.CanInvite(ctx, c, res); err != nil {
+	if err := s.decide(ctx, c, res, nil, access.View); err != nil {
 		return nil, nil, err
 	}
 	if !id.Valid(invitationID) {
@@ -318,7 +331,7 @@ func (s *Service) List(ctx context.Context, c Caller, resourceID string) ([]Invi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CanInvite(ctx, c, res); err != nil {
+	if err := s.decide(ctx, c, res, nil, access.View); err != nil {
 		return nil, err
 	}
 	var out []Invitation
@@ -351,8 +364,8 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	if err != nil {
 		return nil, err
 	}
-	if !set.Enabled {
-		return nil, ErrModuleDisabled
+	if err := s.decide(ctx, c, res, set, access.Invite); err != nil {
+		return nil, err
 	}
 	if old.RevokedAt != nil {
 		return nil, problem.New(problem.Conflict, "invite_removed", "this invitation was removed or already replaced; create a new one")

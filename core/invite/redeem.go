@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"github.com/invitegate/gateway/core/session"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -25,16 +27,15 @@ var (
 	ErrNotFound       = problem.New(problem.NotFound, "invite_not_found", "this link is not valid: check that you copied all of it, or ask the person who invited you for a new one")
 	ErrRemoved        = problem.New(problem.Gone, "invite_removed", "this invitation was removed by the person who sent it; ask them for a new one")
 	ErrReplaced       = problem.New(problem.Gone, "invite_removed", "this link was replaced by a newer one; use the link in the most recent email")
-	ErrResourceGone   = problem.New(problem.Gone, "resource_deleted", "the room or media this link was for has been deleted")
+	ErrResourceGone   = access.ErrResourceGone
 	ErrExpired        = problem.New(problem.Gone, "invite_expired", "this link has expired; ask the person who invited you to send a new one")
-	ErrDomainBlocked  = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
+	ErrDomainBlocked  = access.ErrDomainBlocked
 	ErrUsed           = problem.New(problem.Conflict, "invite_used", "this link has already been used as many times as it allows; ask for a new one")
 	ErrOtherDevice    = problem.New(problem.Conflict, "used_on_another_device", "this link was already used on another device; open it on the device you used first, or ask for a new one")
 	ErrEmailMismatch  = &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: "this email is not the one the invitation was sent to; type the address that received the invitation"}
 	ErrEmailTooLong   = &problem.Error{Kind: problem.Invalid, Code: "email_too_long", Field: "email", Message: fmt.Sprintf("the email is longer than %d characters, longer than any address; type the address that received the invitation", user.MaxEmail)}
 	ErrTooManyGuesses = problem.New(problem.RateLimited, "too_many_attempts", "too many wrong email addresses were tried for this link; wait a few minutes and try again")
 	ErrNotOpen        = problem.New(problem.Conflict, "session_not_open", "this session has not started yet; the page opens the lobby when it does")
-	errChatOff        = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
 )
 
 // Page states of an openable link.
@@ -66,25 +67,30 @@ type View struct {
 	Now        time.Time
 }
 
-// refusal is the reason the link cannot be used at all, whoever holds it.
-func (l *loaded) refusal(now time.Time) error {
+// refusal is the reason the link cannot be used at all, whoever holds it:
+// the link's own state, then whether its invitee may enter the resource
+// (core/access), then its expiry.
+func (l *loaded) refusal(ctx context.Context, now time.Time) error {
 	switch {
 	case l.inv.RevokedAt != nil && l.inv.ReplacedBy != "":
 		return ErrReplaced
 	case l.inv.RevokedAt != nil:
 		return ErrRemoved
-	case l.res.DeletedAt != nil:
-		return ErrResourceGone
-	case !l.set.Enabled:
-		return ErrModuleDisabled
-	case l.res.Type == resource.Room && !l.res.ChatCollab:
-		return errChatOff
-	case !now.Before(l.inv.ExpiresAt):
+	}
+	d, _ := access.Decide(ctx, access.Subject{AccountID: l.inv.AccountID, Email: l.inv.Email, Role: l.inv.Role, Wants: access.Enter}, l.target())
+	if !d.Allowed {
+		return d.Reason
+	}
+	if !now.Before(l.inv.ExpiresAt) {
 		return ErrExpired
-	case !l.set.DomainAllowed(user.Domain(l.inv.Email)):
-		return ErrDomainBlocked
 	}
 	return nil
+}
+
+// target is the link's resource as core/access weighs it.
+func (l *loaded) target() access.Target {
+	return access.Target{Kind: access.Resource, AccountID: l.inv.AccountID, Deleted: l.res.DeletedAt != nil,
+		ModuleOff: !l.set.Enabled, ChatOff: l.res.Type == resource.Room && !l.res.ChatCollab, Policy: l.policy}
 }
 
 // exhausted explains a link with no uses left, asking anyRedemption
@@ -135,7 +141,7 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 		return nil, err
 	}
 	now := s.now()
-	if err := l.refusal(now); err != nil {
+	if err := l.refusal(ctx, now); err != nil {
 		return nil, err
 	}
 	view := &View{Invitation: l.inv, Resource: l.res, Now: now}
@@ -280,7 +286,7 @@ func (r *redemption) run(tx *store.Tx) error {
 	if err != nil {
 		return r.refuse(err)
 	}
-	if err := l.refusal(r.now); err != nil {
+	if err := l.refusal(ctx, r.now); err != nil {
 		return r.refuse(err)
 	}
 	if !l.res.Open(r.now) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/access"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -37,11 +39,11 @@ type Settings struct {
 	MaxUses     int    `json:"max_uses"`
 	// DeviceBinding ties a redeemed link to the browser that redeemed it.
 	DeviceBinding bool `json:"device_binding"`
-	// Domains are lower-case names; "*.example.com" matches every subdomain
-	// of example.com (not example.com itself). Blocked wins over allowed; an
-	// empty allowed list allows every domain not blocked.
-	BlockedDomains []string `gorm:"serializer:json" json:"blocked_domains"`
-	AllowedDomains []string `gorm:"serializer:json" json:"allowed_domains"`
+	// BlockedDomains and AllowedDomains are the account's email domain
+	// policy (core/access owns and applies it), shown and saved with the
+	// invitation settings.
+	BlockedDomains []string `gorm:"-" json:"blocked_domains"`
+	AllowedDomains []string `gorm:"-" json:"allowed_domains"`
 	// EmailTemplate names the email template invitations are sent with
 	// ("invitation" is the built-in one). Empty: the account does not email
 	// invitations, and "send link via email" is not offered.
@@ -76,17 +78,11 @@ var (
 // MaxLocale is the longest locale tag settings and templates take.
 const MaxLocale = 35
 
-// MaxDomains bounds each of the domain policy's lists.
-const MaxDomains = 1000
-
 // ValidLocale reports whether s is a locale tag such as en or fr-CA.
 func ValidLocale(s string) bool { return len(s) <= MaxLocale && localeRE.MatchString(s) }
 
 // ValidTemplateName reports whether s can name an email template.
 func ValidTemplateName(s string) bool { return templateNameRE.MatchString(s) }
-
-// domainRE accepts example.com, and *.example.com or *.tld for subdomains.
-var domainRE = regexp.MustCompile(`^(\*\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+)[a-z][a-z0-9-]{0,62}$`)
 
 // Validate checks every field and reports every problem at once.
 func (s *Settings) Validate() error {
@@ -118,74 +114,51 @@ func (s *Settings) Validate() error {
 	} else if !localeRE.MatchString(s.EmailLocale) {
 		fs.Add("email_locale", fmt.Sprintf("%q is not a locale tag such as en or fr-CA", s.EmailLocale))
 	}
-	for _, l := range []struct {
-		field string
-		list  *[]string
-	}{{"blocked_domains", &s.BlockedDomains}, {"allowed_domains", &s.AllowedDomains}} {
-		if len(*l.list) > MaxDomains {
-			fs.Add(l.field, fmt.Sprintf("%s lists %d domains; at most %d are allowed (use *.example.com for all subdomains)", l.field, len(*l.list), MaxDomains))
-			continue
-		}
-		clean := make([]string, 0, len(*l.list))
-		for i, d := range *l.list {
-			d = strings.ToLower(strings.TrimSpace(d))
-			if d == "" {
-				continue
-			}
-			if len(d) > 255 {
-				fs.Add(fmt.Sprintf("%s[%d]", l.field, i), "a domain name is at most 253 characters")
-				continue
-			}
-			if !domainRE.MatchString(d) {
-				fs.Add(fmt.Sprintf("%s[%d]", l.field, i), fmt.Sprintf("%q is not a domain name (use example.com, or *.example.com for its subdomains)", d))
-				continue
-			}
-			clean = append(clean, d)
-		}
-		*l.list = clean
+	p := s.policy()
+	if err := p.Validate(); err != nil {
+		pe, _ := problem.As(err)
+		fs = append(fs, pe.Details...)
 	}
+	s.BlockedDomains, s.AllowedDomains = p.Blocked, p.Allowed
 	return fs.Err()
 }
 
-// DomainAllowed applies the domain policy to an email's domain.
-func (s *Settings) DomainAllowed(domain string) bool {
-	domain = strings.ToLower(domain)
-	if matchAny(s.BlockedDomains, domain) {
-		return false
-	}
-	return len(s.AllowedDomains) == 0 || matchAny(s.AllowedDomains, domain)
+// policy is the domain policy the settings show.
+func (s *Settings) policy() *access.Policy {
+	return &access.Policy{AccountID: s.AccountID, Blocked: s.BlockedDomains, Allowed: s.AllowedDomains}
 }
 
-func matchAny(patterns []string, domain string) bool {
-	for _, p := range patterns {
-		if rest, ok := strings.CutPrefix(p, "*."); ok {
-			if strings.HasSuffix(domain, "."+rest) {
-				return true
-			}
-		} else if domain == p {
-			return true
-		}
-	}
-	return false
-}
-
-// LoadSettings returns the account's settings, or the defaults.
+// LoadSettings returns the account's settings, or the defaults, with its
+// domain policy. A policy that cannot be read is an error: the settings
+// page says so instead of showing empty lists an admin would save.
 func LoadSettings(ctx context.Context, r store.Reader, accountID string) (*Settings, error) {
-	var s Settings
-	err := r.Read(ctx).Where("account_id = ?", accountID).Take(&s).Error
+	s := DefaultSettings(accountID)
+	err := r.Read(ctx).Where("account_id = ?", accountID).Take(s).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, err
+	}
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return DefaultSettings(accountID), nil
-	}
-	if s.BlockedDomains == nil {
-		s.BlockedDomains = []string{}
-	}
-	if s.AllowedDomains == nil {
-		s.AllowedDomains = []string{}
+		s = DefaultSettings(accountID)
 	}
 	if s.EmailLocale == "" {
 		s.EmailLocale = "en"
 	}
-	return &s, err
+	p, err := access.LoadPolicy(ctx, r, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Unreadable(); err != nil {
+		return nil, access.ErrPolicyUnreadable.Because(err)
+	}
+	s.BlockedDomains, s.AllowedDomains = orEmpty(p.Blocked), orEmpty(p.Allowed)
+	return s, nil
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // SaveSettings validates and stores the account's settings. Existing links
@@ -199,6 +172,9 @@ func SaveSettings(ctx context.Context, db *store.DB, accountID string, who audit
 	s.UpdatedAt = db.Now()
 	return db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "account_id"}}, UpdateAll: true}).Create(s).Error; err != nil {
+			return err
+		}
+		if err := access.SavePolicy(tx, accountID, s.policy()); err != nil {
 			return err
 		}
 		return audit.Record(tx, accountID, who, "invitation_settings.updated", "account", accountID, map[string]any{

@@ -3,10 +3,11 @@ package invite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/invitegate/gateway/core/access"
 
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/resource"
@@ -24,11 +25,12 @@ const (
 	i.max_uses, i.uses, i.device_binding, i.created_at, i.expires_at, i.revoked_at, i.replaced_by,
 	i.failed_guesses, i.guess_window_start,
 	r.type, r.title, r.description, r.starts_at, r.ends_at, r.time_zone, r.chat_collab, r.adapter, r.external_id, r.deleted_at,
-	s.enabled, s.blocked_domains, s.allowed_domains,
+	s.enabled, p.blocked_domains, p.allowed_domains,
 	u.id, u.first_name, u.last_name
 FROM invitations i
 JOIN resources r ON r.id = i.resource_id AND r.account_id = i.account_id
 LEFT JOIN invitation_settings s ON s.account_id = i.account_id
+LEFT JOIN access_policies p ON p.account_id = i.account_id
 LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
 WHERE i.token_hash = $1`
 
@@ -40,11 +42,12 @@ WHERE i.token_hash = $1`
 	i.max_uses, i.uses, i.device_binding, i.expires_at, i.revoked_at, i.replaced_by,
 	i.failed_guesses, i.guess_window_start,
 	r.type, r.starts_at, r.chat_collab, r.adapter, r.external_id, r.deleted_at,
-	s.enabled, s.blocked_domains, s.allowed_domains,
+	s.enabled, p.blocked_domains, p.allowed_domains,
 	u.id, u.first_name, u.last_name
 FROM invitations i
 JOIN resources r ON r.id = i.resource_id AND r.account_id = i.account_id
 LEFT JOIN invitation_settings s ON s.account_id = i.account_id
+LEFT JOIN access_policies p ON p.account_id = i.account_id
 LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
 WHERE i.token_hash = $1`
 
@@ -138,6 +141,8 @@ type loaded struct {
 	inv *Invitation
 	res *resource.Resource
 	set *Settings
+	// policy is the account's email domain policy.
+	policy access.Policy
 	// userID and names of the invitee's user row, if it exists.
 	userID, userFirst, userLast string
 }
@@ -220,14 +225,10 @@ func newLoaded(inv *Invitation, res *resource.Resource, enabled sql.NullBool, bl
 	set := DefaultSettings(inv.AccountID)
 	if enabled.Valid {
 		set.Enabled = enabled.Bool
-		if blocked.Valid {
-			json.Unmarshal([]byte(blocked.String), &set.BlockedDomains)
-		}
-		if allowed.Valid {
-			json.Unmarshal([]byte(allowed.String), &set.AllowedDomains)
-		}
 	}
-	return &loaded{inv: inv, res: res, set: set, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
+	// A policy row has both lists; none means the account saved none.
+	policy := access.ParsePolicy(inv.AccountID, blocked.Valid, blocked.String, allowed.String)
+	return &loaded{inv: inv, res: res, set: set, policy: policy, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
 }
 
 func timePtr(t sql.NullTime) *time.Time {

@@ -31,6 +31,9 @@ type Error struct {
 	Message string
 	// Details holds per-field problems when several inputs are wrong at once.
 	Details []FieldError
+	// Cause is the fault behind a refusal the gateway itself is at (a
+	// stored setting it cannot read): api logs it; nobody is shown it.
+	Cause error
 }
 
 // FieldError names one wrong input.
@@ -45,6 +48,16 @@ func (e *Error) Error() string {
 	}
 	return e.Message
 }
+
+// Because is e with the fault behind it.
+func (e *Error) Because(cause error) *Error {
+	c := *e
+	c.Cause = cause
+	return &c
+}
+
+// Unwrap is the fault behind the refusal, if any.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Is makes errors.Is match on Code, so sentinels can be compared after wrapping.
 func (e *Error) Is(target error) bool {

@@ -3,10 +3,12 @@
 package schema
 
 import (
+	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
@@ -23,11 +25,13 @@ func Models() []any {
 	m = append(m, user.Models()...)
 	m = append(m, &audit.Entry{})
 	m = append(m, resource.Models()...)
+	m = append(m, access.Models()...)
 	m = append(m, invite.Models()...)
 	m = append(m, session.Models()...)
 	m = append(m, jointoken.Models()...)
 	m = append(m, mail.Models()...)
 	m = append(m, event.Models()...)
+	m = append(m, group.Models()...)
 	m = append(append(m, job.Models()...), bulk.Models()...)
 	m = append(m, limit.Models()...)
 	return m

@@ -1,0 +1,227 @@
+// Package access decides who may enter what, with which role: a person
+// redeeming an invite link, signing in to an event site, or acting on a
+// resource in the console. Every way in asks Decide, which weighs the whole
+// rule in one place (the invitation module's switch, the resource's state,
+// the account's email domain policy, the person's collaborator role, their
+// place on an event and, for closed events, the groups granted access and
+// the additional-users setting) and answers with a reason a page can show.
+// Callers load the facts and never re-check a piece of the rule themselves.
+//
+// Decide only reads what it is given: it is called inside a redemption's
+// transaction, on the hot path, and does no I/O.
+package access
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/invitegate/gateway/core/problem"
+)
+
+// Intent is what the subject asks to do.
+type Intent int
+
+// Intents.
+const (
+	// Enter is going into a resource through an invitation, or into an
+	// event's site.
+	Enter Intent = iota + 1
+	// View is seeing a resource, its collaborators and invitations, in the
+	// console or the API.
+	View
+	// Invite is creating, resending and removing a resource's invitations.
+	Invite
+	// Manage is changing or deleting a resource and its collaborators.
+	Manage
+	// Register is signing up on an event's site: how someone who left
+	// the event comes back.
+	Register
+)
+
+// Kind is what a target is.
+type Kind int
+
+// Kinds of targets.
+const (
+	Resource Kind = iota + 1 // a room, live session or media entry
+	Event                    // an event's site
+)
+
+// Collaborator roles on a resource, highest first.
+const (
+	Owner       = "owner"
+	CoOwner     = "co_owner"
+	CoEditor    = "co_editor"
+	CoPublisher = "co_publisher"
+)
+
+// Place is a person's place on an event's list, as far as entering goes.
+type Place int
+
+// Places.
+const (
+	NotListed    Place = iota // not on the event's list
+	Listed                    // invited, registered, attended or signed in by SSO
+	Unregistered              // left the event
+	Blocked                   // blocked by an organizer
+)
+
+// Subject is who asks, with the facts about them that the rule needs.
+type Subject struct {
+	AccountID string
+	// Email is the person's normalized address ("" for an API key).
+	Email string
+	// Admin is an account admin or an API key: they may do anything to the
+	// account's resources.
+	Admin bool
+	// Collaborator is the person's collaborator role on the resource, or "".
+	Collaborator string
+	// Place is the person's place on the event (events).
+	Place Place
+	// Groups are the ids of the account's groups the person is in
+	// (closed events).
+	Groups []string
+	// Role is the role an invitation gives on entering a resource.
+	Role string
+	// Wants is what they ask to do.
+	Wants Intent
+}
+
+// Target is what the subject asks about, with the facts about it that the
+// rule needs.
+type Target struct {
+	Kind      Kind
+	AccountID string
+	// Deleted is a resource that was deleted (its links say so).
+	Deleted bool
+	// ModuleOff is the account's invitation module switched off.
+	ModuleOff bool
+	// ChatOff is a room whose chat and collaboration is off: guests may
+	// neither be invited nor enter.
+	ChatOff bool
+	// Policy is the account's email domain policy.
+	Policy Policy
+	// Closed is a closed event: only members of the granted groups enter,
+	// and, with AdditionalUsers, people individually on its list.
+	Closed          bool
+	AdditionalUsers bool
+	Granted         []string
+}
+
+// Decision is the answer: whether the subject may, with which role, and
+// when not, why, as a refusal a page shows.
+type Decision struct {
+	Allowed bool
+	// Role is the role the subject acts with: the invited role on entering
+	// a resource, the collaborator role ("admin" for admins) in the
+	// console.
+	Role   string
+	Reason error
+}
+
+// Why an access is refused. Each is a page of its own.
+var (
+	ErrResourceGone  = problem.New(problem.Gone, "resource_deleted", "the room or media this link was for has been deleted")
+	ErrModuleOff     = problem.New(problem.Forbidden, "module_disabled", "the invitation module is turned off for this account; an admin can turn it on in the invitation settings")
+	ErrChatOffEnter  = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
+	ErrChatOffInvite = problem.New(problem.Conflict, "chat_collaboration_off", "this room has chat and collaboration turned off; turn it on to invite guests")
+	ErrDomainBlocked = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
+	ErrNotInviter    = problem.New(problem.Forbidden, "not_collaborator", "only the resource's owner, co-owners, co-editors, co-publishers or an account admin may invite")
+	ErrOwnerOnly     = problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
+	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
+	ErrUnregistered  = problem.New(problem.Conflict, "not_registered", "you unregistered from this event; register again on its page to take part")
+	ErrNotGranted    = problem.New(problem.Forbidden, "event_closed", "this event is open only to members of the groups the organizer granted access to, and you are not in one of them; ask the organizer to add you")
+)
+
+// Decide answers whether s may do what it wants to t. The error is not nil
+// only when the rule cannot be applied at all (a policy that cannot be
+// read): the decision is then a refusal too, so access fails closed.
+func Decide(_ context.Context, s Subject, t Target) (Decision, error) {
+	if s.AccountID != t.AccountID {
+		// Another account's things do not exist for the subject.
+		return refuse(problem.ErrNotFound), nil
+	}
+	switch t.Kind {
+	case Resource:
+		if s.Wants == Enter {
+			return enterResource(s, t)
+		}
+		return console(s, t), nil
+	case Event:
+		return enterEvent(s, t)
+	}
+	return Decision{}, fmt.Errorf("access: unknown target kind %d", t.Kind)
+}
+
+func refuse(why error) Decision { return Decision{Reason: why} }
+
+// enterResource is an invitee going in through a link.
+func enterResource(s Subject, t Target) (Decision, error) {
+	switch {
+	case t.Deleted:
+		return refuse(ErrResourceGone), nil
+	case t.ModuleOff:
+		return refuse(ErrModuleOff), nil
+	case t.ChatOff:
+		return refuse(ErrChatOffEnter), nil
+	}
+	if d, err := t.Policy.decide(s.Email); err != nil || !d.Allowed {
+		return d, err
+	}
+	return Decision{Allowed: true, Role: s.Role}, nil
+}
+
+// console is a console user or API key acting on a resource. A resource
+// the subject may not see answers "not found" whatever they ask, the same
+// as a missing one, so its id cannot be probed.
+func console(s Subject, t Target) Decision {
+	role := s.Collaborator
+	if s.Admin {
+		role = "admin"
+	}
+	if t.Deleted || role == "" {
+		return refuse(problem.ErrNotFound)
+	}
+	switch s.Wants {
+	case Manage:
+		if role != "admin" && role != Owner && role != CoOwner {
+			return refuse(ErrOwnerOnly)
+		}
+	case Invite:
+		switch {
+		case t.ModuleOff:
+			return refuse(ErrModuleOff)
+		case t.ChatOff:
+			return refuse(ErrChatOffInvite)
+		}
+	}
+	return Decision{Allowed: true, Role: role}
+}
+
+// enterEvent is an attendee signing in to an event's site.
+func enterEvent(s Subject, t Target) (Decision, error) {
+	switch {
+	case s.Place == Blocked:
+		return refuse(ErrBlocked), nil
+	case s.Place == Unregistered && s.Wants != Register:
+		return refuse(ErrUnregistered), nil
+	}
+	if d, err := t.Policy.decide(s.Email); err != nil || !d.Allowed {
+		return d, err
+	}
+	individually := s.Place == Listed || s.Wants == Register && s.Place == Unregistered
+	if t.Closed && !granted(s.Groups, t.Granted) && !(t.AdditionalUsers && individually) {
+		return refuse(ErrNotGranted), nil
+	}
+	return Decision{Allowed: true}, nil
+}
+
+func granted(groups, to []string) bool {
+	for _, g := range groups {
+		if slices.Contains(to, g) {
+			return true
+		}
+	}
+	return false
+}
