@@ -61,6 +61,11 @@ func describe(c *gin.Context, err error) errorBody {
 	c.Set(failureKey, err)
 	b := errorBody{RequestID: requestIDOf(c)}
 	if p, ok := problem.As(err); ok {
+		if p.Cause != nil {
+			// The gateway is at fault (a stored setting it cannot read):
+			// the person sees the refusal, the log the cause.
+			reqLog(c).Error("refused on a fault of the gateway's", "route", c.FullPath(), "code", p.Code, "error", p.Cause.Error())
+		}
 		b.Code, b.Message, b.Field, b.Details = p.Code, p.Message, p.Field, p.Details
 		return b
 	}
@@ -100,6 +105,10 @@ func errorTitle(code string) string {
 		return "That is not the invited email"
 	case "domain_blocked":
 		return "This email domain is not allowed"
+	case "domain_policy_unreadable":
+		return "Entry is paused"
+	case "event_closed":
+		return "This event is closed"
 	case "invite_removed":
 		return "This invitation was removed"
 	case "resource_deleted":

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/invitegate/gateway/core/access"
 
 	"github.com/gin-gonic/gin"
 
@@ -155,10 +158,11 @@ func (s *Server) getSettings(c *gin.Context) {
 func (s *Server) putSettings(c *gin.Context) {
 	p := who(c)
 	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
-	if err != nil {
+	if err != nil && !errors.Is(err, access.ErrPolicyUnreadable) {
 		s.fail(c, err)
 		return
 	}
+	// A policy that cannot be read is replaced by the one sent.
 	set.UpdatedAt = time.Time{}
 	// What GET answers may be sent back as is: the read-only fields are
 	// accepted and ignored.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/invitegate/gateway/api/apitest"
@@ -52,5 +53,32 @@ func TestRedemptionSignsInToTheResourceOnly(t *testing.T) {
 				t.Fatalf("another browser sees %q, want lobby", pageState(r))
 			}
 		})
+	}
+}
+
+// A domain policy that cannot be read (a broken row in the database) fails
+// closed: the invite page says entry is paused, the log says why, and the
+// link works again once an admin saves the settings.
+func TestCorruptDomainPolicyFailsClosed(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	room := e.Resource(map[string]any{"type": "room", "title": "Seminar"})
+	_, link := e.Invite(room, "dan@guest.test", "viewer")
+	if err := e.DB.W.Exec("INSERT INTO access_policies (account_id, blocked_domains, allowed_domains, updated_at) VALUES (?, ?, '[]', ?)",
+		e.AccountID, "{broken", e.Clock.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	r := e.Get(e.Client(), link)
+	if r.Status != http.StatusServiceUnavailable || pageCode(r) != "domain_policy_unreadable" {
+		t.Fatalf("invite page with a broken policy: %d %q", r.Status, pageCode(r))
+	}
+	if !strings.Contains(e.Logs.String(), "stored blocked_domains is not a JSON list") {
+		t.Fatalf("the cause is not in the log:\n%s", e.Logs.String())
+	}
+	if r := e.Do("GET", "/api/v1/settings/invitations", e.APIKey, nil); r.ErrorCode() != "domain_policy_unreadable" {
+		t.Fatalf("settings with a broken policy: %d %s", r.Status, r.Body)
+	}
+	e.Must(e.Do("PUT", "/api/v1/settings/invitations", e.APIKey, map[string]any{"blocked_domains": []string{}}), http.StatusOK)
+	if st := pageState(e.Must(e.Get(e.Client(), link), http.StatusOK)); st != "lobby" {
+		t.Fatalf("after saving the settings the page shows %q", st)
 	}
 }

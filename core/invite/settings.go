@@ -129,8 +129,10 @@ func (s *Settings) policy() *access.Policy {
 }
 
 // LoadSettings returns the account's settings, or the defaults, with its
-// domain policy. A policy that cannot be read is an error: the settings
-// page says so instead of showing empty lists an admin would save.
+// domain policy. A stored policy that cannot be read is an error
+// (ErrPolicyUnreadable), so nothing relies on lists that are not the real
+// ones; the settings come back beside it, with empty lists, for an admin
+// to save.
 func LoadSettings(ctx context.Context, r store.Reader, accountID string) (*Settings, error) {
 	s := DefaultSettings(accountID)
 	err := r.Read(ctx).Where("account_id = ?", accountID).Take(s).Error
@@ -148,7 +150,10 @@ func LoadSettings(ctx context.Context, r store.Reader, accountID string) (*Setti
 		return nil, err
 	}
 	if err := p.Unreadable(); err != nil {
-		return nil, access.ErrPolicyUnreadable.Because(err)
+		// The settings come back too, with empty lists, for the admin
+		// who saves them again to replace the policy.
+		s.BlockedDomains, s.AllowedDomains = []string{}, []string{}
+		return s, access.ErrPolicyUnreadable.Because(err)
 	}
 	s.BlockedDomains, s.AllowedDomains = orEmpty(p.Blocked), orEmpty(p.Allowed)
 	return s, nil
