@@ -22,9 +22,9 @@ import (
 // itself). Blocked wins over allowed; an empty allowed list allows every
 // domain not blocked.
 type Policy struct {
-	AccountID string   `gorm:"primaryKey;size:36" json:"-"`
-	Blocked   []string `gorm:"column:blocked_domains;serializer:json" json:"blocked_domains"`
-	Allowed   []string `gorm:"column:allowed_domains;serializer:json" json:"allowed_domains"`
+	AccountID string    `gorm:"primaryKey;size:36" json:"-"`
+	Blocked   []string  `gorm:"column:blocked_domains;serializer:json" json:"blocked_domains"`
+	Allowed   []string  `gorm:"column:allowed_domains;serializer:json" json:"allowed_domains"`
 	UpdatedAt time.Time `json:"-"`
 	// broken is why a stored policy could not be read; such a policy
 	// allows nothing.
