@@ -282,6 +282,11 @@ func TestBulkUploadRefusesUnreadableFiles(t *testing.T) {
 			if r.Status != http.StatusConflict || r.ErrorCode() != "job_not_ready" {
 				t.Fatalf("confirming a refused file: %d %s", r.Status, r.Body)
 			}
+			// A refused file can be discarded (Upload another file).
+			e.Must(e.Do("DELETE", "/api/v1/events/"+ev+"/bulk-invites/"+a.Job.ID, e.APIKey, nil), http.StatusNoContent)
+			if j := getJob(e, a.Job.ID); j.Status != "discarded" || !j.Finished {
+				t.Fatalf("refused file after its discard = %+v", j)
+			}
 		})
 	}
 

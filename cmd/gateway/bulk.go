@@ -25,7 +25,7 @@ import (
 func (a *app) jobRunner() (*job.Runner, *bulk.Service) {
 	b := &bulk.Service{DB: a.db, Events: a.events}
 	r := &job.Runner{DB: a.db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs"),
-		Housekeep: b.DropStale}
+		Housekeep: b.DropStale, Sweep: b.EndInterrupted}
 	b.Jobs = r
 	return r, b
 }

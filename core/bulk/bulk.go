@@ -10,7 +10,10 @@
 //     database in chunks (bulk_chunks) while reading and checking each row,
 //     and answers with a Report: the first two rows as they will be read,
 //     the number of people, and every problem with its line and column.
-//     Nothing is added yet.
+//     Nothing is added yet. While it reads, the upload holds its job under
+//     a lease it renews; a job whose upload died with its process (kill -9)
+//     is ended as interrupted by any gateway once the lease runs out
+//     (EndInterrupted), its staged bytes deleted.
 //  2. Confirm queues the job, with or without invitation emails.
 //  3. A job runner (the gateway, or the CLI) imports the staged file in
 //     batches. Each batch is one transaction holding the users, attendees,
@@ -38,6 +41,10 @@
 //     a change that would leave speaker details without a speaker or
 //     moderator role.
 //   - Invitation emails go to new attendees only; updated people get none.
+//   - Title and Company keep their line breaks (a title on two lines), each
+//     stored as LF; names are one line. The import takes off the apostrophe
+//     the export puts before formula-looking cells, so an export imports
+//     back with the values it had.
 //   - Duplicate emails are found with a keyed 64-bit hash of each address
 //     (24 MB for a million rows instead of the addresses themselves); two
 //     different addresses collide with a probability below one in ten

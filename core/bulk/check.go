@@ -22,10 +22,10 @@ func checkRow(row *Row, cells *[7]string, present *[7]bool) []Problem {
 		add(ColEmail, msg, fix)
 	}
 	row.Email = email
-	row.FirstName = text(add, ColFirstName, cells[1], 100, true)
-	row.LastName = text(add, ColLastName, cells[2], 100, true)
-	row.Title = text(add, ColTitle, cells[3], 200, false)
-	row.Company = text(add, ColCompany, cells[4], 200, false)
+	row.FirstName = text(add, ColFirstName, cells[1], 100, true, false)
+	row.LastName = text(add, ColLastName, cells[2], 100, true, false)
+	row.Title = text(add, ColTitle, cells[3], 200, false, true)
+	row.Company = text(add, ColCompany, cells[4], 200, false, true)
 	row.Speaker = flag(add, ColSpeaker, cells[5])
 	row.Moderator = flag(add, ColModerator, cells[6])
 	if row.Speaker != Yes && row.Moderator != Yes {
@@ -38,9 +38,17 @@ func checkRow(row *Row, cells *[7]string, present *[7]bool) []Problem {
 	return probs
 }
 
-// text trims a cell and checks its length and characters.
-func text(add func(col, msg, fix string), col, s string, max int, required bool) string {
+// text trims a cell and checks its length and characters. A name is one
+// line; a title or a company (lines) may have line breaks, as a speaker's
+// title written on two lines does. Each is kept as LF: CSV writes a break
+// inside quotes as CRLF and the csv reader gives it back as LF, so a lone
+// CR (an old Mac break) is read as LF too, and what the All users export
+// writes reads back the same.
+func text(add func(col, msg, fix string), col, s string, max int, required, lines bool) string {
 	s = strings.TrimSpace(s)
+	if lines && strings.IndexByte(s, '\r') >= 0 {
+		s = oneBreak(s)
+	}
 	if s == "" {
 		if required {
 			add(col, col+" is required", "")
@@ -52,6 +60,9 @@ func text(add func(col, msg, fix string), col, s string, max int, required bool)
 		return s
 	}
 	for _, r := range s {
+		if r == '\n' && lines {
+			continue
+		}
 		if r == '\n' || r == '\r' {
 			add(col, col+" contains a line break; it must be one line", "")
 			break
@@ -62,6 +73,11 @@ func text(add func(col, msg, fix string), col, s string, max int, required bool)
 		}
 	}
 	return s
+}
+
+// oneBreak writes every line break of s (CRLF, CR or LF) as LF.
+func oneBreak(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // flag reads a Yes/No cell: Yes or No in any case, or empty.

@@ -34,14 +34,21 @@ func TestCheckFiles(t *testing.T) {
 		{name: "LF line ends and no final line break", file: hdr + "ann@example.org,Ann,Lee,,,,\nbob@example.org,Bob,Ray,,,,", rows: 2, valid: 2},
 		{name: "UTF-8 byte-order mark", file: "\ufeff" + hdr + "zoë@example.org,Zoë,Åström,,,,\n", rows: 1,
 			want: []string{`line 2, Email: email "zoë@example.org" contains the character 'ë' (U+00EB); only plain ASCII letters, digits and . _ - + are accepted`}},
-		{name: "quoted fields with commas, quotes and line breaks", rows: 3, valid: 2,
+		{name: "quoted fields with commas, quotes and line breaks", rows: 3, valid: 3,
 			file: hdr + "ann@example.org,Ann,Lee,\"Head of R&D, EMEA\",\"Acme \"\"Labs\"\", Inc.\",Yes,No\n" +
-				"bob@example.org,Bob,Ray,\"two\nlines\",,Yes,No\n" +
-				"cat@example.org,Cat,Fox,,,,\n",
-			want: []string{"line 3, Title: Title contains a line break; it must be one line"}},
-		{name: "line numbers count line breaks inside quotes", rows: 2, valid: 0,
-			file: hdr + "ann@example.org,Ann,\"Lee\nSmith\nJones\",,,,\nbad,Bob,Ray,,,,\n",
-			want: []string{"line 2, Last Name: Last Name contains a line break; it must be one line", `line 5, Email: email "bad" has no @`}},
+				"bob@example.org,Bob,Ray,\"two\nlines\",\"Acme\r\nLabs\",Yes,No\n" +
+				"cat@example.org,Cat,Fox,,,,\n"},
+		{name: "line numbers count line breaks inside quotes", rows: 3, valid: 0,
+			file: hdr + "ann@example.org,Ann,\"Lee\nSmith\nJones\",,,,\nbad,Bob,Ray,,,,\n" +
+				"cy@example.org,\"Cy\",Oak,\"Head\r\nof\r\nsales\",,No,\"Maybe\"\r\n",
+			want: []string{"line 2, Last Name: Last Name contains a line break; it must be one line", `line 5, Email: email "bad" has no @`,
+				`line 6, Moderator: Moderator must be Yes or No (or empty); found "Maybe"`,
+				"line 6, Title: Title is for speakers and moderators: set Speaker or Moderator to Yes, or leave Title empty"}},
+		{name: "a line break in a first name", rows: 1, file: hdr + "ann@example.org,\"Ann\r\nMarie\",Lee,,,,\n",
+			want: []string{"line 2, First Name: First Name contains a line break; it must be one line"}},
+		{name: "a quote never closed over many short lines", refused: true,
+			file: hdr + "ann@example.org,Ann,Lee,,,,\nbob@example.org,Bob,\"Ray,,,,\n" + strings.Repeat("cat@example.org,Cat,Fox,,,,\n", 5000),
+			want: []string{`line 3: the row that starts here is longer than 65536 bytes: a quoted value that is never closed makes the rest of the file one value; close it with a quote (a quote inside a value is doubled: "")`}},
 		{name: "Excel semicolon export", refused: true,
 			file: "\ufeffEmail;First Name;Last Name;Title;Company;Speaker;Moderator\r\nann@example.org;Ann;Lee;;;No;No\r\n",
 			want: []string{`line 1: the columns are separated by ";" (semicolon, as spreadsheets set to many European languages save CSV), not by commas: found "Email;First Name;Last Name;Title;Company;Speaker;Moderator"; save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"`}},

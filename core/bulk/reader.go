@@ -33,9 +33,11 @@ func fileError(line int, column, format string, args ...any) *FileError {
 const saveAs = `save it from the spreadsheet as "CSV UTF-8 (Comma delimited)"`
 
 // Reader reads the rows of a bulk-invite file one at a time, holding at
-// most one line (MaxLineBytes) of it in memory. It accepts RFC 4180 quoting
+// most one row (MaxLineBytes) of it in memory. It accepts RFC 4180 quoting
 // (fields with commas, quotes and line breaks), CRLF or LF line ends, and a
-// UTF-8 byte-order mark.
+// UTF-8 byte-order mark. A row is one record, which a quoted value with
+// line breaks spreads over several lines: rows start and end on record
+// boundaries (Offset, NextLine), and a row's Line is the line it starts on.
 type Reader struct {
 	cr  *csv.Reader
 	lim *lineLimit
@@ -99,7 +101,7 @@ func newReader(r io.Reader, start int64, base int) *Reader {
 	cr := csv.NewReader(lim)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	return &Reader{cr: cr, lim: lim, start: start, base: base}
+	return &Reader{cr: cr, lim: lim, start: start, base: base, next: base + 1}
 }
 
 // Header is the file's header as read.
@@ -117,6 +119,7 @@ func (r *Reader) NextLine() int { return r.next }
 // are all empty are skipped.
 func (r *Reader) Next() (Row, []Problem, error) {
 	for {
+		r.lim.from = r.cr.InputOffset()
 		rec, err := r.cr.Read()
 		if err != nil {
 			return Row{}, nil, r.readError(err)
@@ -155,7 +158,7 @@ func (r *Reader) row(rec []string, line int) (Row, []Problem) {
 	var present [7]bool
 	for i, c := range r.cols {
 		if c >= 0 && c < len(rec) {
-			cells[i], present[i] = rec[c], true
+			cells[i], present[i] = plainCell(rec[c]), true
 		}
 	}
 	row := Row{Line: line}
@@ -238,6 +241,8 @@ func (r *Reader) readError(err error) error {
 		return io.EOF
 	case errors.Is(err, errLineTooLong):
 		return fileError(r.base+r.lim.line, "", "the line is longer than %d bytes (a quote that is never closed makes the rest of the file one value); the longest line of a valid file is far shorter", MaxLineBytes)
+	case errors.Is(err, errRowTooLong):
+		return fileError(r.next, "", `the row that starts here is longer than %d bytes: a quoted value that is never closed makes the rest of the file one value; close it with a quote (a quote inside a value is doubled: "")`, MaxLineBytes)
 	case errors.As(err, &pe):
 		line := r.base + pe.Line
 		switch {
@@ -255,16 +260,30 @@ func (r *Reader) readError(err error) error {
 }
 
 // lineLimit passes a reader through, failing once a line grows beyond max
-// bytes, so a file without line breaks cannot fill the memory. It counts
-// the line breaks it has passed.
+// bytes, so a file without line breaks cannot fill the memory, or once a
+// record does: a quoted value that is never closed makes the rest of the
+// file, however many short lines it has, one record, which the csv reader
+// would hold whole. It counts the line breaks it has passed.
 type lineLimit struct {
 	r    io.Reader
 	max  int
 	run  int // bytes since the last line break
 	line int // 1 + line breaks passed
+	read int64
+	// from is where the record being read starts (the csv reader's
+	// InputOffset before it), set by the Reader.
+	from int64
 }
 
-var errLineTooLong = errors.New("line too long")
+// csvReadAhead is how far the csv reader's buffer reads past the record
+// it is on: a record is too long only once more than max+csvReadAhead
+// bytes were read since its start, so no record of max bytes is refused.
+const csvReadAhead = 4096
+
+var (
+	errLineTooLong = errors.New("line too long")
+	errRowTooLong  = errors.New("row too long")
+)
 
 func (l *lineLimit) Read(p []byte) (int, error) {
 	if l.line == 0 {
@@ -287,6 +306,10 @@ func (l *lineLimit) Read(p []byte) (int, error) {
 	}
 	if l.run > l.max {
 		return n, errLineTooLong
+	}
+	l.read += int64(n)
+	if l.read-l.from > int64(l.max+csvReadAhead) {
+		return n, errRowTooLong
 	}
 	return n, err
 }

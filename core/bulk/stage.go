@@ -20,6 +20,9 @@ type stager struct {
 	seq   int
 	size  int64
 	err   error
+	// stop, if set, is asked before each write: an error from it ends the
+	// staging.
+	stop func() error
 }
 
 func newStager(ctx context.Context, db *store.DB, jobID string) *stager {
@@ -30,6 +33,12 @@ func newStager(ctx context.Context, db *store.DB, jobID string) *stager {
 func (s *stager) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
+	}
+	if s.stop != nil {
+		if err := s.stop(); err != nil {
+			s.err = err
+			return 0, err
+		}
 	}
 	n := len(p)
 	s.size += int64(n)

@@ -33,7 +33,10 @@ type Service struct {
 	// SQLite's one writer longer: 2,000 rows are about 60 ms, which other
 	// writes, such as redemptions, wait for.
 	BatchRows int
-	Now       func() time.Time
+	// CheckRenewal is how often an upload renews its hold on its job while
+	// the file is checked (default a third of CheckLease).
+	CheckRenewal time.Duration
+	Now          func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -61,8 +64,11 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 		return nil, err
 	}
 	now := s.now()
+	// The upload holds its job while it checks the file (see hold): if
+	// this process dies, any gateway ends the job once the hold runs out.
+	owner, until := job.RunnerID(), now.Add(CheckLease)
 	j := &job.Job{AccountID: ev.AccountID, Kind: Kind, Status: job.Checking, SubjectKind: "event", SubjectID: ev.ID,
-		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID}
+		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID, Runner: owner, LeaseUntil: &until}
 	imp := &Import{AccountID: ev.AccountID, EventID: ev.ID, FileName: clip(fileName, 200), CreatedAt: now, UpdatedAt: now}
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := job.New(tx, j, now); err != nil {
@@ -74,7 +80,12 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if err != nil {
 		return nil, err
 	}
+	h := s.hold(ctx, j.ID, owner)
+	defer h.end()
 	st := newStager(ctx, s.DB, j.ID)
+	// Once the hold is lost nothing more is staged: the job is not this
+	// upload's any more.
+	st.stop = h.err
 	sink, flush := s.storeProblems(ctx, j.ID)
 	rep, header, err := check(&ctxReader{reqCtx, io.TeeReader(r, st)}, sink)
 	if err == nil {
@@ -83,9 +94,11 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if err == nil {
 		err = st.close()
 	}
+	if err == nil {
+		err = h.err()
+	}
 	if err != nil {
-		s.abandon(j.ID, err)
-		return nil, err
+		return nil, s.abandon(j.ID, owner, err)
 	}
 	status := job.Ready
 	if rep.Refused {
@@ -95,8 +108,12 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&job.Job{}).Where("id = ?", j.ID).Updates(map[string]any{"status": status, "total": rep.Rows, "updated_at": s.now()}).Error; err != nil {
+		ok, err := job.Release(tx, j.ID, job.Checking, owner, status, rep.Rows, s.now())
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return ErrCheckEnded
 		}
 		if rep.Refused {
 			if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
@@ -108,22 +125,28 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.abandon(j.ID, owner, err)
 	}
-	j.Status, j.Total = status, rep.Rows
+	j.Status, j.Total, j.Runner, j.LeaseUntil = status, rep.Rows, "", nil
 	return &Upload{Job: j, Report: rep}, nil
 }
 
-// abandon marks a job whose upload broke off (the client went away, the
-// database failed) as failed and drops what was staged.
-func (s *Service) abandon(jobID string, cause error) {
+// abandon ends a job whose upload broke off (the client went away, the
+// database failed) as failed, and drops what was staged and the problems of
+// the part read; it returns the error to answer with. A job this upload no
+// longer holds (discarded, or ended as interrupted) keeps the status it
+// has, and what was staged is dropped again: a chunk or problems may have
+// been written after it was ended.
+func (s *Service) abandon(jobID, owner string, cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.DB.Tx(ctx, func(tx *store.Tx) error {
-		tx.Where("job_id = ?", jobID).Delete(&Chunk{})
-		return tx.Model(&job.Job{}).Where("id = ?", jobID).Updates(map[string]any{
-			"status": job.Failed, "error": "the upload did not complete: " + cause.Error(), "updated_at": s.now()}).Error
+		if _, err := job.Fail(tx, jobID, job.Checking, owner, "the upload did not complete: "+cause.Error(), s.now()); err != nil {
+			return err
+		}
+		return dropStaged(tx, jobID)
 	})
+	return cause
 }
 
 // Check reads and checks a whole file, as Upload does, without staging it
@@ -332,25 +355,53 @@ func (s *Service) Confirm(ctx context.Context, c event.Caller, jobID string, sen
 	return j, nil
 }
 
-// Discard drops a checked file the organizer chose not to import.
+// Discard drops a file the organizer chose not to import. A checked file
+// (ready), a refused one, and one still being checked become discarded: an
+// upload still checking it, in this process or another, stops at its next
+// write or renewal, and an upload whose gateway is gone is ended here
+// rather than by the sweep. A failed job stays failed, saying why. In every
+// case nothing of the file stays staged. A confirmed job (queued, running,
+// done) or one discarded already answers job.ErrNotDiscardable.
 func (s *Service) Discard(ctx context.Context, c event.Caller, jobID string) error {
 	j, imp, err := s.bulkJob(ctx, c, jobID)
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *store.Tx) error {
-		ok, err := job.SetStatus(tx, j.ID, job.Ready, job.Discarded, s.now())
-		if err != nil {
+	// The status may change between the read and the update (a check
+	// ending, another discard): then it is read again.
+	for range 3 {
+		from := j.Status
+		switch from {
+		case job.Checking, job.Ready, job.Refused, job.Failed:
+		default:
+			return job.ErrNotDiscardable
+		}
+		done := false
+		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+			if from != job.Failed {
+				ok, err := job.SetStatus(tx, j.ID, from, job.Discarded, s.now())
+				if err != nil || !ok {
+					return err
+				}
+			}
+			done = true
+			drop := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error
+			if from == job.Checking {
+				drop = dropStaged(tx, j.ID) // with the problems of a file read halfway
+			}
+			if drop != nil {
+				return drop
+			}
+			return audit.Record(tx, c.AccountID, c.Actor, "bulk_invite.discarded", "job", j.ID, map[string]any{"event_id": imp.EventID, "status": from})
+		})
+		if err != nil || done {
 			return err
 		}
-		if !ok {
-			return job.ErrNotConfirmable
-		}
-		if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+		if j, err = job.Get(ctx, s.DB, c.AccountID, j.ID); err != nil {
 			return err
 		}
-		return audit.Record(tx, c.AccountID, c.Actor, "bulk_invite.discarded", "job", j.ID, map[string]any{"event_id": imp.EventID})
-	})
+	}
+	return job.ErrNotDiscardable
 }
 
 // StaleAfter is how long a checked file waits for confirmation before

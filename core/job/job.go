@@ -7,7 +7,9 @@
 // still holding it. A runner that dies (kill -9, a crashed replica) stops
 // renewing; once the lease has run out any runner, in this process or
 // another replica, claims the job and resumes it from its last committed
-// step. A job never has two runners committing at once.
+// step. A job never has two runners committing at once. A job being
+// prepared before any runner may claim it (an upload being checked) is held
+// by its process the same way (hold.go).
 package job
 
 import (
@@ -120,6 +122,10 @@ var ErrLeaseLost = errors.New("job: the lease was taken over by another runner")
 
 // ErrNotConfirmable refuses confirming a job that is not waiting for it.
 var ErrNotConfirmable = problem.New(problem.Conflict, "job_not_ready", "this job is not waiting for confirmation (it was confirmed, discarded, refused or already ran)")
+
+// ErrNotDiscardable refuses discarding a job that was confirmed (its work
+// has started or ended) or discarded already.
+var ErrNotDiscardable = problem.New(problem.Conflict, "job_not_ready", "this job was confirmed (its import has started or ended) or discarded already, so it cannot be discarded")
 
 // New makes a job row in tx.
 func New(tx *store.Tx, j *Job, now time.Time) error {

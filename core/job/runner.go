@@ -43,6 +43,10 @@ type Runner struct {
 	// Housekeep, if set, runs from the loop at most once an hour (dropping
 	// stale inputs nobody confirmed).
 	Housekeep func(ctx context.Context) error
+	// Sweep, if set, runs at Start and then every Poll, beside the jobs
+	// (a long import does not delay it): it ends work whose holder is gone
+	// (an upload's check that a killed process held; see Abandoned).
+	Sweep func(ctx context.Context) error
 
 	once sync.Once
 	wake chan struct{}
@@ -79,8 +83,13 @@ func (r *Runner) Start() {
 	r.init()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop, r.done = cancel, make(chan struct{})
+	var sweeping sync.WaitGroup
+	if r.Sweep != nil {
+		sweeping.Go(func() { r.sweep(ctx) })
+	}
 	go func() {
 		defer close(r.done)
+		defer sweeping.Wait()
 		var kept time.Time
 		for {
 			if _, err := r.RunPending(ctx); err != nil && ctx.Err() == nil {
@@ -100,6 +109,21 @@ func (r *Runner) Start() {
 			}
 		}
 	}()
+}
+
+// sweep runs Sweep until ctx ends.
+func (r *Runner) sweep(ctx context.Context) {
+	for {
+		// Statements run to their end (see Run); ctx only stops the loop.
+		if err := r.Sweep(context.WithoutCancel(ctx)); err != nil {
+			r.Log.Error("jobs sweep", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.Poll):
+		}
+	}
 }
 
 // Stop interrupts the running job (its open step is rolled back; it is
