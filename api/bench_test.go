@@ -27,6 +27,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -113,7 +114,7 @@ func seedLinks(t *testing.T, env *apitest.Env, resourceID, createdBy string, n i
 		users[i] = user.User{ID: id.New(), AccountID: env.AccountID, Email: email, FirstName: "Guest", LastName: invs[i].LastName, CreatedAt: now, UpdatedAt: now}
 		links[i] = link{path: "/i/" + plain, form: url.Values{"email": {email}}.Encode()}
 	}
-	err := env.DB.W.Transaction(func(tx *store.Tx) error {
+	err := env.DB.Tx(context.Background(), func(tx *store.Tx) error {
 		if err := tx.CreateInBatches(users, 1000).Error; err != nil {
 			return err
 		}

@@ -154,6 +154,7 @@ func (m *BaseMock) Health(ctx context.Context) error {
 }
 
 var (
-	_ Plugin = (*BaseClient)(nil)
-	_ Plugin = (*BaseMock)(nil)
+	_ pluginpb.PluginServer = (*BaseServer)(nil)
+	_ Plugin                = (*BaseClient)(nil)
+	_ Plugin                = (*BaseMock)(nil)
 )

@@ -46,53 +46,36 @@ const (
 	MagicCookieValue = "8c1f3b2e7d4a4f0e9b6a5c3d2e1f0a9b-invitegate-gateway-plugin"
 )
 
-// Kind names a plugin kind, as written in the gateway's config.
+// Kind names a plugin kind, as written in the gateway's config. Each kind
+// package declares its own (roomadapter.Kind, groupsource.Kind...); the
+// gateway's table of the kinds it runs is plugins/host's Kinds.
 type Kind string
 
-// The plugin kinds.
-const (
-	KindRoomAdapter      Kind = "roomadapter"
-	KindGroupSource      Kind = "groupsource"
-	KindTemplateProvider Kind = "templateprovider"
-)
-
-// Kinds lists every kind, in a stable order.
-func Kinds() []Kind { return []Kind{KindRoomAdapter, KindGroupSource, KindTemplateProvider} }
-
-// Valid reports whether k is a known kind.
-func (k Kind) Valid() bool {
-	for _, x := range Kinds() {
-		if k == x {
-			return true
-		}
-	}
-	return false
-}
-
-// Proto converts the kind to its wire enum.
+// Proto converts the kind to its wire enum: the value of plugin.proto's Kind
+// enum named after it (see KindFromProto), KIND_UNSPECIFIED if there is none.
 func (k Kind) Proto() pluginpb.Kind {
-	switch k {
-	case KindRoomAdapter:
-		return pluginpb.Kind_KIND_ROOM_ADAPTER
-	case KindGroupSource:
-		return pluginpb.Kind_KIND_GROUP_SOURCE
-	case KindTemplateProvider:
-		return pluginpb.Kind_KIND_TEMPLATE_PROVIDER
+	if k == "" {
+		return pluginpb.Kind_KIND_UNSPECIFIED
+	}
+	for v := range pluginpb.Kind_name {
+		if KindFromProto(pluginpb.Kind(v)) == k {
+			return pluginpb.Kind(v)
+		}
 	}
 	return pluginpb.Kind_KIND_UNSPECIFIED
 }
 
-// KindFromProto converts the wire enum; an unknown value gives "".
+// KindFromProto converts the wire enum; an unknown value gives "". A kind's
+// enum value is its name in upper case with its words joined by '_' after
+// "KIND_" (KIND_ROOM_ADAPTER is "roomadapter"), so the mapping is read from
+// the generated enum and a new kind needs no line here, only its value in
+// plugin.proto.
 func KindFromProto(k pluginpb.Kind) Kind {
-	switch k {
-	case pluginpb.Kind_KIND_ROOM_ADAPTER:
-		return KindRoomAdapter
-	case pluginpb.Kind_KIND_GROUP_SOURCE:
-		return KindGroupSource
-	case pluginpb.Kind_KIND_TEMPLATE_PROVIDER:
-		return KindTemplateProvider
+	name, ok := pluginpb.Kind_name[int32(k)]
+	if !ok || k == pluginpb.Kind_KIND_UNSPECIFIED {
+		return ""
 	}
-	return ""
+	return Kind(strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "KIND_"), "_", "")))
 }
 
 // Info describes a plugin. Kind is filled in by the SDK from the kind the

@@ -21,7 +21,7 @@ type basePlugin struct {
 }
 
 func (p *basePlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
-	pluginpb.RegisterPluginServer(s, &BaseServer{Kind: KindRoomAdapter, APIVersions: []uint32{1}, Impl: p.impl})
+	pluginpb.RegisterPluginServer(s, &BaseServer{Kind: Kind("roomadapter"), APIVersions: []uint32{1}, Impl: p.impl})
 	return nil
 }
 
@@ -42,7 +42,7 @@ func TestServerCallsRunOnStreamWorkers(t *testing.T) {
 		onWorker <- strings.Contains(stack, "grpc.(*Server).serverWorker")
 		return nil
 	}}
-	set := goplugin.PluginSet{string(KindRoomAdapter): &basePlugin{impl: impl}}
+	set := goplugin.PluginSet{string(Kind("roomadapter")): &basePlugin{impl: impl}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *goplugin.ReattachConfig, 1)
@@ -74,7 +74,7 @@ func TestServerCallsRunOnStreamWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := rpc.Dispense(string(KindRoomAdapter))
+	raw, err := rpc.Dispense(string(Kind("roomadapter")))
 	if err != nil {
 		t.Fatal(err)
 	}

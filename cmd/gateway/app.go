@@ -80,7 +80,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 func newMail(cfg *Config, db *store.DB, log *slog.Logger) (*mail.Service, error) {
 	var providers []string
 	for _, p := range cfg.Plugins {
-		if p.Kind == string(plugins.KindTemplateProvider) {
+		if plugins.Kind(p.Kind) == templateprovider.Kind {
 			providers = append(providers, p.Name)
 		}
 	}

@@ -106,11 +106,7 @@ func listPlugins(ctx context.Context, out io.Writer, cfg *Config, asJSON bool, n
 		} else {
 			// Never migrated with plugin support: no runs yet.
 			for _, c := range cfg.Plugins {
-				o := schedule.Overview{Name: c.Name, Kind: c.Kind, Path: c.Path, Schedule: c.Schedule}
-				if s, err := host.ParseSchedule(c.Schedule); err == nil && c.Schedule != "" {
-					o.NextRun = s.Next(now)
-				}
-				overviews = append(overviews, o)
+				overviews = append(overviews, schedule.Declared(c, now))
 			}
 		}
 	}
@@ -196,10 +192,11 @@ func printCheck(out io.Writer, rep *host.CheckReport) {
 	if rep.APIVersion != 0 {
 		fmt.Fprintf(out, "\nTo use it, declare it in the config file:\n\nplugins:\n  - name: %s\n    kind: %s\n    path: %s\n    sha256: %s\n",
 			rep.Info.Name, rep.Info.Kind, rep.Path, rep.SHA256)
-		if rep.Info.Kind != plugins.KindRoomAdapter {
+		kind, _ := host.LookupKind(rep.Info.Kind) // known: an API version was agreed
+		if kind.Job != "" {
 			fmt.Fprintln(out, `    schedule: "@hourly"`)
 		}
-		if rep.Info.Kind == plugins.KindGroupSource {
+		if kind.Account != "" {
 			fmt.Fprintln(out, "    account: ACCOUNT-ID")
 		}
 		fmt.Fprintln(out, "    config: {}")
@@ -279,7 +276,7 @@ func (p *pluginRuntime) PluginStatuses(ctx context.Context) ([]api.PluginRow, er
 
 // JoinURL implements api.JoinURLs with the resource's room adapter.
 func (p *pluginRuntime) JoinURL(ctx context.Context, adapter, resourceID, externalID string, who api.Entrant) (string, error) {
-	ra, err := p.Host.RoomAdapter(adapter)
+	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, adapter)
 	if err != nil {
 		return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+adapter+" for this resource is not configured")
 	}
@@ -297,7 +294,7 @@ func (p *pluginRuntime) RoleUpgraded(ctx context.Context, res *resource.Resource
 	if res.Adapter == "" {
 		return nil
 	}
-	ra, err := p.Host.RoomAdapter(res.Adapter)
+	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, res.Adapter)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/schedule"
@@ -122,5 +125,35 @@ func TestPluginsList(t *testing.T) {
 	out, err = runPluginsCmd(t, cfgPath, "list", "--json")
 	if err != nil || !strings.Contains(out, `"summary": "groups +1 ~0 -0, members +1 ~0 -0"`) || !strings.Contains(out, `"binary": "checksum mismatch"`) {
 		t.Fatalf("json: %v\n%s", err, out)
+	}
+}
+
+// For every kind of the table, the declaration `plugins check` suggests is
+// one the config accepts once ACCOUNT-ID is filled in: it has a schedule
+// exactly when the kind has a job, an account exactly when it takes one.
+func TestCheckSuggestsWhatTheKindNeeds(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	for _, k := range host.Kinds() {
+		t.Run(string(k.Kind), func(t *testing.T) {
+			var out bytes.Buffer
+			printCheck(&out, &host.CheckReport{Path: "/usr/lib/gateway/p", SHA256: sum,
+				Info: plugins.Info{Kind: k.Kind, Name: "acme", Version: "1.0.0", APIVersions: k.APIVersions}, APIVersion: k.APIVersions[0]})
+			_, decl, ok := strings.Cut(out.String(), "declare it in the config file:\n")
+			if !ok {
+				t.Fatalf("no declaration suggested:\n%s", out.String())
+			}
+			if strings.Contains(decl, "schedule:") != (k.Job != "") || strings.Contains(decl, "account:") != (k.Account != "") {
+				t.Fatalf("declaration for %s (job %q, account %q):\n%s", k.Kind, k.Job, k.Account, decl)
+			}
+			var cfg struct {
+				Plugins []host.Config `yaml:"plugins"`
+			}
+			if err := yaml.Unmarshal([]byte(strings.ReplaceAll(decl, "ACCOUNT-ID", "acct-1")), &cfg); err != nil {
+				t.Fatalf("%v:\n%s", err, decl)
+			}
+			if err := host.ValidateAll(cfg.Plugins); err != nil || len(cfg.Plugins) != 1 || cfg.Plugins[0].Kind != string(k.Kind) {
+				t.Fatalf("suggested declaration %+v refused: %v", cfg.Plugins, err)
+			}
+		})
 	}
 }

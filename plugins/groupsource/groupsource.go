@@ -10,8 +10,9 @@ import (
 	"github.com/invitegate/gateway/plugins"
 )
 
-// Kind is this package's plugin kind.
-const Kind = plugins.KindGroupSource
+// Kind is this package's plugin kind, as the config names it. Its wire
+// enum in plugin.proto is named after it (plugins.KindFromProto).
+const Kind plugins.Kind = "groupsource"
 
 // APIVersions lists the GroupSource API versions this SDK speaks.
 //

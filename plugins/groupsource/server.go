@@ -54,3 +54,5 @@ func (s *server) ListMembers(req *pluginpb.ListMembersRequest, stream pluginpb.G
 	}
 	return plugins.ToStatus(err)
 }
+
+var _ pluginpb.GroupSourceServer = (*server)(nil)

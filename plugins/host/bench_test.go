@@ -54,7 +54,7 @@ func TestBench_plugin_unary(t *testing.T) {
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	remote, _ := h.RoomAdapter("rooms")
+	remote, _ := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 
 	local := static.New(nil)
 	raw := []byte(`{"join_url": "https://video.example.org/join/{resource}?role={role}&u={user}", "rooms": [{"id": "bio-101", "type": "room", "title": "Biology 101"}]}`)

@@ -31,7 +31,8 @@ type CheckReport struct {
 // handshake, asks for its Info, negotiates the API version, configures it
 // with config when given, health-checks it and stops it. It returns an error
 // for what would stop the host from using the plugin: no handshake, an
-// unknown protocol or kind, no common API version, a failed Info call.
+// unknown protocol, a kind not in the table (Kinds), no common API version,
+// a failed Info call.
 // Config problems and an unhealthy plugin are reported, not returned.
 func Check(ctx context.Context, path string, config json.RawMessage, logger *slog.Logger, timeout time.Duration) (*CheckReport, error) {
 	if logger == nil {
@@ -57,10 +58,11 @@ func Check(ctx context.Context, path string, config json.RawMessage, logger *slo
 		return rep, fmt.Errorf("Info call failed: %w", err)
 	}
 	rep.Info = info
-	if !info.Kind.Valid() {
-		return rep, fmt.Errorf("%w: the plugin reports an unknown kind", plugins.ErrIncompatible)
+	kind, err := LookupKind(info.Kind)
+	if err != nil {
+		return rep, fmt.Errorf("%w: the plugin reports %w", plugins.ErrIncompatible, err)
 	}
-	api, err := plugins.Negotiate(APIVersions(info.Kind), info.APIVersions)
+	api, err := plugins.Negotiate(kind.APIVersions, info.APIVersions)
 	if err != nil {
 		return rep, err
 	}

@@ -28,7 +28,8 @@ type Config struct {
 	// Name identifies the plugin in logs, status and API calls; it is also
 	// the "source" of the groups a group source syncs.
 	Name string `yaml:"name" json:"name"`
-	// Kind is roomadapter, groupsource or templateprovider.
+	// Kind is one of the table's (Kinds): roomadapter, groupsource or
+	// templateprovider.
 	Kind string `yaml:"kind" json:"kind"`
 	// Path is the plugin executable.
 	Path string `yaml:"path" json:"path"`
@@ -38,10 +39,11 @@ type Config struct {
 	SHA256 string `yaml:"sha256" json:"sha256"`
 	// Schedule is when the kind's job runs (group sync, template refresh): a
 	// cron expression ("*/15 * * * *") or a descriptor ("@hourly",
-	// "@every 10m"). Required for groupsource and templateprovider; room
-	// adapters have no job.
+	// "@every 10m"). Required for a kind that has a job (KindSpec.Job),
+	// refused for the others (room adapters).
 	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	// Account is the account whose groups a group source syncs.
+	// Account is the account whose groups a group source syncs; only the
+	// kinds whose KindSpec.Account says what it is for take one.
 	Account string `yaml:"account,omitempty" json:"account,omitempty"`
 	// Config is the plugin's own configuration, handed to it as JSON by
 	// Configure; the plugin checks it and reports every problem at once.
@@ -55,7 +57,8 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return cron.ParseStandard(spec)
 }
 
-// Validate reports every problem of the declaration at once.
+// Validate reports every problem of the declaration at once. What a kind
+// requires or refuses (a schedule, an account) is its entry in Kinds.
 func (c Config) Validate() error {
 	var f problem.Fields
 	c.validate(&f, "")
@@ -66,9 +69,9 @@ func (c Config) validate(f *problem.Fields, prefix string) {
 	if !nameRE.MatchString(c.Name) {
 		f.Add(prefix+"name", "must be 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 	}
-	kind := plugins.Kind(c.Kind)
-	if !kind.Valid() {
-		f.Add(prefix+"kind", fmt.Sprintf("must be one of %v, not %q", plugins.Kinds(), c.Kind))
+	spec, kindErr := LookupKind(plugins.Kind(c.Kind))
+	if kindErr != nil {
+		f.Add(prefix+"kind", fmt.Sprintf("must be one of %v, not %q", kindNames(), c.Kind))
 	}
 	if strings.TrimSpace(c.Path) == "" {
 		f.Add(prefix+"path", "is required: the plugin executable")
@@ -76,10 +79,11 @@ func (c Config) validate(f *problem.Fields, prefix string) {
 	if b, err := hex.DecodeString(c.SHA256); err != nil || len(b) != 32 {
 		f.Add(prefix+"sha256", "must be the 64 hex digits of the executable's SHA-256 (sha256sum PATH)")
 	}
+	known := kindErr == nil
 	switch {
-	case kind == plugins.KindRoomAdapter && c.Schedule != "":
-		f.Add(prefix+"schedule", "room adapters have no scheduled job; remove it")
-	case kind.Valid() && kind != plugins.KindRoomAdapter && c.Schedule == "":
+	case known && spec.Job == "" && c.Schedule != "":
+		f.Add(prefix+"schedule", spec.Plural+" have no scheduled job; remove it")
+	case known && spec.Job != "" && c.Schedule == "":
 		f.Add(prefix+"schedule", "is required for a "+c.Kind+` (e.g. "@hourly" or "*/15 * * * *")`)
 	case c.Schedule != "":
 		if _, err := ParseSchedule(c.Schedule); err != nil {
@@ -87,10 +91,10 @@ func (c Config) validate(f *problem.Fields, prefix string) {
 		}
 	}
 	switch {
-	case kind == plugins.KindGroupSource && strings.TrimSpace(c.Account) == "":
-		f.Add(prefix+"account", "is required for a groupsource: the account its groups belong to")
-	case kind.Valid() && kind != plugins.KindGroupSource && c.Account != "":
-		f.Add(prefix+"account", "only group sources take an account")
+	case known && spec.Account != "" && strings.TrimSpace(c.Account) == "":
+		f.Add(prefix+"account", "is required for a "+c.Kind+": "+spec.Account)
+	case known && spec.Account == "" && c.Account != "":
+		f.Add(prefix+"account", accountRefused())
 	}
 	if _, err := json.Marshal(c.Config); err != nil {
 		f.Add(prefix+"config", "cannot be expressed as JSON: "+err.Error())
@@ -124,4 +128,29 @@ func (c Config) ConfigJSON() (json.RawMessage, error) {
 		return nil, fmt.Errorf("plugin %q: config: %w", c.Name, err)
 	}
 	return b, nil
+}
+
+// kindNames lists the table's kinds, for messages.
+func kindNames() []plugins.Kind {
+	table := Kinds()
+	out := make([]plugins.Kind, len(table))
+	for i, k := range table {
+		out[i] = k.Kind
+	}
+	return out
+}
+
+// accountRefused tells which kinds take an account ("only group sources
+// take an account").
+func accountRefused() string {
+	var out []string
+	for _, k := range Kinds() {
+		if k.Account != "" {
+			out = append(out, k.Plural)
+		}
+	}
+	if len(out) == 0 {
+		return "no plugin kind takes an account; remove it"
+	}
+	return "only " + orList(out, "and") + " take an account"
 }

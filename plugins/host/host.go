@@ -8,8 +8,9 @@
 // fail fast with a clear error, and nothing else in the gateway waits on it.
 // Plugin logs are relayed into the gateway's logger with the plugin's name.
 //
-// The core reaches plugins through typed clients (RoomAdapter, GroupSource,
-// TemplateProvider) that stay valid across restarts.
+// The core reaches plugins through typed clients that stay valid across
+// restarts (ClientOf). What the host knows of each plugin kind is one entry
+// in the table of kinds.go (Kinds); the rest is the kind's own package.
 package host
 
 import (
@@ -22,12 +23,7 @@ import (
 	"sync"
 	"time"
 
-	goplugin "github.com/hashicorp/go-plugin"
-
 	"github.com/invitegate/gateway/plugins"
-	"github.com/invitegate/gateway/plugins/groupsource"
-	"github.com/invitegate/gateway/plugins/roomadapter"
-	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
 // Options tune the host; zero values take the defaults in the comments.
@@ -97,7 +93,11 @@ func New(cfgs []Config, opts Options) (*Host, error) {
 	opts.defaults()
 	h := &Host{opts: opts, log: opts.Logger, configs: append([]Config(nil), cfgs...), instances: map[string]*instance{}}
 	for _, c := range cfgs {
-		h.instances[c.Name] = newInstance(h, c)
+		kind, err := LookupKind(plugins.Kind(c.Kind))
+		if err != nil {
+			return nil, err // ValidateAll has said so already
+		}
+		h.instances[c.Name] = newInstance(h, c, kind)
 	}
 	return h, nil
 }
@@ -191,30 +191,4 @@ func (h *Host) Names(kind plugins.Kind) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// pluginSets is what the host speaks, by handshake protocol version. Every
-// kind is in the set: the Info call, not the set, says which one a process
-// is.
-func pluginSets() map[int]goplugin.PluginSet {
-	return map[int]goplugin.PluginSet{
-		plugins.ProtocolVersion: {
-			string(plugins.KindRoomAdapter):      &roomadapter.GRPCPlugin{},
-			string(plugins.KindGroupSource):      &groupsource.GRPCPlugin{},
-			string(plugins.KindTemplateProvider): &templateprovider.GRPCPlugin{},
-		},
-	}
-}
-
-// APIVersions is what this gateway speaks for a kind.
-func APIVersions(kind plugins.Kind) []uint32 {
-	switch kind {
-	case plugins.KindRoomAdapter:
-		return roomadapter.APIVersions()
-	case plugins.KindGroupSource:
-		return groupsource.APIVersions()
-	case plugins.KindTemplateProvider:
-		return templateprovider.APIVersions()
-	}
-	return nil
 }

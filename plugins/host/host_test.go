@@ -21,6 +21,7 @@ import (
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/roomadapter"
+	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
 // logs records what reaches the gateway's logger.
@@ -192,7 +193,7 @@ func TestReferencePlugins(t *testing.T) {
 		}
 	}
 
-	ra, err := h.RoomAdapter("rooms")
+	ra, err := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestReferencePlugins(t *testing.T) {
 	// The plugin's own log record reaches the gateway's log with its name.
 	lg.waitLog(t, "role upgraded", "plugin=rooms", "new_role=moderator")
 
-	gs, err := h.GroupSource("campus")
+	gs, err := host.ClientOf[groupsource.GroupSource](h, "campus")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +242,15 @@ func TestReferencePlugins(t *testing.T) {
 	if err != nil || len(members) != 2 || members[1].Email != "bob@example.org" {
 		t.Fatalf("ListMembers = %+v, %v", members, err)
 	}
+	// A stream is in flight until it ends, also when the receiver gives up
+	// after the first member.
+	enough := errors.New("enough")
+	if err := gs.ListMembers(ctx, nil, func(groupsource.Member) error { return enough }); !errors.Is(err, enough) {
+		t.Fatalf("ListMembers with a receiver that stops = %v", err)
+	}
+	waitState(t, h, "campus", func(s host.Status) bool { return s.InFlight == 0 })
 
-	tp, err := h.TemplateProvider("mails")
+	tp, err := host.ClientOf[templateprovider.TemplateProvider](h, "mails")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +259,7 @@ func TestReferencePlugins(t *testing.T) {
 		t.Fatalf("ListTemplates = %+v, %v", ts, err)
 	}
 
-	if _, err := h.GroupSource("rooms"); !errors.Is(err, host.ErrUnknownPlugin) {
+	if _, err := host.ClientOf[groupsource.GroupSource](h, "rooms"); !errors.Is(err, host.ErrUnknownPlugin) {
 		t.Fatalf("GroupSource(rooms) err = %v, want ErrUnknownPlugin (it is a room adapter)", err)
 	}
 
@@ -298,7 +306,7 @@ func TestChecksumMismatchIsRefused(t *testing.T) {
 		st.LastErrorAt.IsZero() || st.NextStart.IsZero() {
 		t.Fatalf("status = %+v, want failed with the mismatch, when, and the next attempt", st)
 	}
-	ra, _ := h.RoomAdapter("rooms")
+	ra, _ := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 	_, err = ra.JoinURL(context.Background(), "x", roomadapter.Person{}, "viewer")
 	var pe *problem.Error
 	if !errors.Is(err, plugins.ErrUnavailable) || !errors.As(err, &pe) || pe.Kind != problem.Unavailable || !strings.Contains(err.Error(), "checksum mismatch") {
@@ -350,7 +358,7 @@ func TestFailedPluginIsRetriedAndHeals(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	gs, _ := h.GroupSource("campus")
+	gs, _ := host.ClientOf[groupsource.GroupSource](h, "campus")
 	if _, err := gs.ListGroups(context.Background()); !errors.Is(err, plugins.ErrUnavailable) || !strings.Contains(err.Error(), "rejected its config") {
 		t.Fatalf("call to the failed plugin: %v, want ErrUnavailable with the reason", err)
 	}
@@ -375,7 +383,7 @@ func TestKillDuringUnaryCall(t *testing.T) {
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ra, _ := h.RoomAdapter("rooms")
+	ra, _ := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		people, err := ra.SearchRoster(r.Context(), roomadapter.RosterQuery{ResourceID: "r", Query: r.URL.Query().Get("q")})
 		var pe *problem.Error
@@ -464,7 +472,7 @@ func TestHungPluginIsRestarted(t *testing.T) {
 	if processAlive(before.PID) {
 		t.Fatalf("the hung process %d is still there", before.PID)
 	}
-	ra, _ := h.RoomAdapter("rooms")
+	ra, _ := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 	if _, err := ra.JoinURL(context.Background(), "r", roomadapter.Person{}, "viewer"); err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +491,7 @@ func TestCallsCarryDeadlines(t *testing.T) {
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ra, _ := h.RoomAdapter("rooms")
+	ra, _ := host.ClientOf[roomadapter.RoomAdapter](h, "rooms")
 	// Lower bounds only: a busy machine may make a call end late, never
 	// early. The blocking search ends when its context does.
 	start := time.Now()
@@ -547,7 +555,7 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.SHA256 != sum || rep.Info.Kind != plugins.KindGroupSource || rep.Info.Name != "file-groups" || rep.APIVersion != 1 ||
+	if rep.SHA256 != sum || rep.Info.Kind != groupsource.Kind || rep.Info.Name != "file-groups" || rep.APIVersion != 1 ||
 		!strings.Contains(string(rep.Info.ConfigSchema), `"required": ["path"]`) {
 		t.Fatalf("report = %+v", rep)
 	}

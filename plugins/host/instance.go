@@ -9,21 +9,21 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/plugins"
-	"github.com/invitegate/gateway/plugins/groupsource"
-	"github.com/invitegate/gateway/plugins/roomadapter"
-	"github.com/invitegate/gateway/plugins/templateprovider"
 )
 
 // instance supervises one configured plugin.
 type instance struct {
-	h   *Host
-	cfg Config
-	log *slog.Logger
+	h    *Host
+	cfg  Config
+	kind KindSpec
+	log  *slog.Logger
+	// client is the kind's typed client on a conn to this instance, made
+	// once: it outlives the processes it calls.
+	client plugins.Plugin
 
 	mu        sync.Mutex
 	state     State
 	proc      *process
-	client    any // the kind's *Client for the running process
 	info      plugins.Info
 	api       uint32
 	restarts  int
@@ -36,14 +36,16 @@ type instance struct {
 	wake      chan struct{} // a call saw the plugin vanish: look now
 }
 
-func newInstance(h *Host, c Config) *instance {
-	return &instance{
-		h: h, cfg: c,
+func newInstance(h *Host, c Config, kind KindSpec) *instance {
+	in := &instance{
+		h: h, cfg: c, kind: kind,
 		log:     h.log.With("plugin", c.Name, "plugin_kind", c.Kind),
 		state:   StateStopped,
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}
+	in.client = kind.NewClient(&conn{in: in})
+	return in
 }
 
 // setState changes state under mu and wakes waiters.
@@ -135,7 +137,7 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 			reason := in.watch(ctx)
 			in.mu.Lock()
 			proc, ran := in.proc, opts.Now().Sub(in.startedAt)
-			in.proc, in.client = nil, nil
+			in.proc = nil
 			if ctx.Err() == nil {
 				in.recordError(reason)
 				in.nextStart = opts.Now().Add(backoff)
@@ -192,16 +194,20 @@ func (in *instance) start(ctx context.Context) (err error) {
 	}()
 	sctx, cancel := context.WithTimeout(ctx, in.h.opts.StartTimeout)
 	defer cancel()
-	kind := plugins.Kind(in.cfg.Kind)
+	kind := in.kind.Kind
 	info, err := proc.base.Info(sctx)
 	if err != nil {
 		return fmt.Errorf("plugin %q: Info: %w", in.cfg.Name, err)
+	}
+	if info.Kind == "" {
+		return permanent(fmt.Errorf("plugin %q: %s reports a plugin kind this gateway does not know, but the config declares kind %q",
+			in.cfg.Name, in.cfg.Path, kind))
 	}
 	if info.Kind != kind {
 		return permanent(fmt.Errorf("plugin %q: %s is a %q plugin but the config declares kind %q",
 			in.cfg.Name, in.cfg.Path, info.Kind, kind))
 	}
-	api, err := plugins.Negotiate(APIVersions(kind), info.APIVersions)
+	api, err := plugins.Negotiate(in.kind.APIVersions, info.APIVersions)
 	if err != nil {
 		return permanent(fmt.Errorf("plugin %q: %w", in.cfg.Name, err))
 	}
@@ -219,17 +225,8 @@ func (in *instance) start(ctx context.Context) (err error) {
 	if err := proc.base.Health(sctx); err != nil {
 		return fmt.Errorf("plugin %q is not healthy: %w", in.cfg.Name, err)
 	}
-	var client any
-	switch kind {
-	case plugins.KindRoomAdapter:
-		client = roomadapter.NewClient(proc.conn)
-	case plugins.KindGroupSource:
-		client = groupsource.NewClient(proc.conn)
-	case plugins.KindTemplateProvider:
-		client = templateprovider.NewClient(proc.conn)
-	}
 	in.mu.Lock()
-	in.proc, in.client, in.info, in.api = proc, client, info, api
+	in.proc, in.info, in.api = proc, info, api
 	in.startedAt = in.h.opts.Now()
 	in.setState(StateRunning)
 	in.mu.Unlock()
@@ -271,18 +268,18 @@ func (in *instance) watch(ctx context.Context) error {
 	}
 }
 
-// acquire returns the running plugin's client for one call, waiting while
+// acquire returns the running plugin's process for one call, waiting while
 // it is starting; release must be called when the call ends (a method, not
 // a returned closure: that would be one more allocation on every call).
-func (in *instance) acquire(ctx context.Context) (client any, proc *process, err error) {
+func (in *instance) acquire(ctx context.Context) (*process, error) {
 	for {
 		in.mu.Lock()
 		switch in.state {
 		case StateRunning:
-			client, proc = in.client, in.proc
+			proc := in.proc
 			in.inflight++
 			in.mu.Unlock()
-			return client, proc, nil
+			return proc, nil
 		case StateStarting:
 			ch := in.changed
 			in.mu.Unlock()
@@ -290,7 +287,7 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, err
 			case <-ch:
 				continue
 			case <-ctx.Done():
-				return nil, nil, fmt.Errorf("still starting: %w", ctx.Err())
+				return nil, fmt.Errorf("still starting: %w", ctx.Err())
 			}
 		}
 		var why error
@@ -308,7 +305,7 @@ func (in *instance) acquire(ctx context.Context) (client any, proc *process, err
 			why = fmt.Errorf("%w: it is not running", plugins.ErrUnavailable)
 		}
 		in.mu.Unlock()
-		return nil, nil, why
+		return nil, why
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 	"github.com/invitegate/gateway/plugins"
 )
 
-// Kind is this package's plugin kind.
-const Kind = plugins.KindRoomAdapter
+// Kind is this package's plugin kind, as the config names it. Its wire
+// enum in plugin.proto is named after it (plugins.KindFromProto).
+const Kind plugins.Kind = "roomadapter"
 
 // APIVersions lists the RoomAdapter API versions this SDK speaks.
 //

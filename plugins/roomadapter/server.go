@@ -59,3 +59,5 @@ func (s *server) RoleUpgraded(ctx context.Context, req *pluginpb.RoleUpgradedReq
 	}
 	return &pluginpb.RoleUpgradedResponse{}, nil
 }
+
+var _ pluginpb.RoomAdapterServer = (*server)(nil)

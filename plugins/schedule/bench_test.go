@@ -68,7 +68,7 @@ func TestBench_plugin_stream(t *testing.T) {
 	if err := h.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	remote, _ := h.GroupSource("campus")
+	remote, _ := host.ClientOf[groupsource.GroupSource](h, "campus")
 	local := file.New()
 	raw, _ := json.Marshal(cfg)
 	if err := local.Configure(ctx, 1, raw); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 )
 
@@ -16,6 +17,9 @@ type Overview struct {
 	Kind     string `json:"kind"`
 	Path     string `json:"path"`
 	Schedule string `json:"schedule,omitempty"`
+	// Job is what the schedule runs, from the kind's entry in the table of
+	// kinds ("" for a kind without a job).
+	Job string `json:"job,omitempty"`
 	// State and the fields after it come from the host; State is empty when
 	// the plugin is not run by this process (e.g. `gateway plugins list`).
 	State       host.State `json:"state,omitempty"`
@@ -53,7 +57,8 @@ func Overviews(ctx context.Context, db *gorm.DB, cfgs []host.Config, statuses []
 	}
 	out := make([]Overview, len(cfgs))
 	for i, c := range cfgs {
-		o := Overview{Name: c.Name, Kind: c.Kind, Path: c.Path, Schedule: c.Schedule, LastSuccessAt: ok[c.Name]}
+		o := Declared(c, now)
+		o.LastSuccessAt = ok[c.Name]
 		if st, found := byName[c.Name]; found {
 			o.State, o.Version, o.APIVersion, o.PID = st.State, st.Version, st.APIVersion, st.PID
 			o.Restarts, o.LastError, o.LastErrorAt = st.Restarts, st.LastError, st.LastErrorAt
@@ -68,14 +73,24 @@ func Overviews(ctx context.Context, db *gorm.DB, cfgs []host.Config, statuses []
 				o.LastError, o.LastErrorAt = r.Error, r.StartedAt
 			}
 		}
-		if c.Schedule != "" {
-			if sched, err := host.ParseSchedule(c.Schedule); err == nil {
-				o.NextRun = sched.Next(now)
-			}
-		}
 		out[i] = o
 	}
 	return out, nil
+}
+
+// Declared is what the declaration alone says of a plugin: its kind's job
+// and, from the schedule, the next run after now.
+func Declared(c host.Config, now time.Time) Overview {
+	o := Overview{Name: c.Name, Kind: c.Kind, Path: c.Path, Schedule: c.Schedule}
+	if kind, err := host.LookupKind(plugins.Kind(c.Kind)); err == nil {
+		o.Job = kind.Job
+	}
+	if c.Schedule != "" {
+		if sched, err := host.ParseSchedule(c.Schedule); err == nil {
+			o.NextRun = sched.Next(now)
+		}
+	}
+	return o
 }
 
 // Overview reports every plugin of the host with its job's record.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/invitegate/gateway/plugins/host"
 )
 
 // Run statuses.
@@ -14,10 +16,10 @@ const (
 	StatusFailed  = "failed"
 )
 
-// Jobs.
+// Jobs, as the table of kinds names them (host.KindSpec.Job).
 const (
-	JobGroupSync       = "group-sync"
-	JobTemplateRefresh = "template-refresh"
+	JobGroupSync       = host.JobGroupSync
+	JobTemplateRefresh = host.JobTemplateRefresh
 )
 
 // Run records one execution of a plugin's job. The unique (plugin, tick)

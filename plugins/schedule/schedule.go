@@ -1,6 +1,8 @@
 // Package schedule runs the plugins' scheduled jobs: group sync for group
 // sources (applied to core/group as a difference) and template refresh for
-// template providers. robfig/cron fires each job on its plugin's schedule; a
+// template providers. Which job a plugin runs is its kind's entry in the
+// table of kinds (host.KindSpec.Job); what each job does is in jobs.go.
+// robfig/cron fires each job on its plugin's schedule; a
 // job never overlaps itself; each run is recorded in the database with its
 // outcome, and a failed run is simply tried again at the next tick. With
 // several replicas on one PostgreSQL database, an advisory lock and the run
@@ -11,21 +13,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins"
-	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/templateprovider"
 )
@@ -40,8 +38,8 @@ type TemplateSink func(ctx context.Context, provider string, templates []templat
 type Plugins interface {
 	Configs() []host.Config
 	StatusOf(name string) (host.Status, bool)
-	GroupSource(name string) (groupsource.GroupSource, error)
-	TemplateProvider(name string) (templateprovider.TemplateProvider, error)
+	// Client is the plugin's typed client (host.Host.Client).
+	Client(name string) (plugins.Plugin, error)
 }
 
 // Options configure a Scheduler.
@@ -77,6 +75,8 @@ type Scheduler struct {
 
 type job struct {
 	cfg   host.Config
+	name  string // the kind's job, e.g. host.JobGroupSync
+	run   runner
 	sched cron.Schedule
 	busy  sync.Mutex // a job never overlaps itself in this process
 	entry cron.EntryID
@@ -107,19 +107,40 @@ func New(opts Options) (*Scheduler, error) {
 		templates: map[string]map[string]templateprovider.Template{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	known := runners()
 	for _, c := range opts.Host.Configs() {
-		if c.Schedule == "" {
+		j, err := newJob(c, known)
+		if err != nil {
+			return nil, err
+		}
+		if j == nil {
 			continue
 		}
-		sched, err := host.ParseSchedule(c.Schedule)
-		if err != nil {
-			return nil, fmt.Errorf("plugin %q: schedule: %w", c.Name, err)
-		}
-		j := &job{cfg: c, sched: sched}
-		j.entry = s.cron.Schedule(sched, cron.FuncJob(func() { s.tick(j) }))
+		j.entry = s.cron.Schedule(j.sched, cron.FuncJob(func() { s.tick(j) }))
 		s.jobs[c.Name] = j
 	}
 	return s, nil
+}
+
+// newJob is the job of a declared plugin as its kind's table entry says,
+// nil for a kind that has none.
+func newJob(c host.Config, known map[string]runner) (*job, error) {
+	kind, err := host.LookupKind(plugins.Kind(c.Kind))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", c.Name, err)
+	}
+	if kind.Job == "" {
+		return nil, nil
+	}
+	run, ok := known[kind.Job]
+	if !ok {
+		return nil, fmt.Errorf("plugin %q: %s run the job %q, which this scheduler does not know", c.Name, kind.Plural, kind.Job)
+	}
+	sched, err := host.ParseSchedule(c.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: schedule: %w", c.Name, err)
+	}
+	return &job{cfg: c, name: kind.Job, run: run, sched: sched}, nil
 }
 
 // Start marks runs abandoned by stopped replicas as failed and starts the
@@ -229,7 +250,7 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	defer release()
 
 	r := &Run{
-		ID: id.New(), Plugin: j.cfg.Name, Kind: j.cfg.Kind, Job: jobName(j.cfg.Kind),
+		ID: id.New(), Plugin: j.cfg.Name, Kind: j.cfg.Kind, Job: j.name,
 		Tick: tick, Trigger: trigger, StartedAt: s.opts.Now().UTC(), Status: StatusRunning, Replica: s.opts.Replica,
 	}
 	if st, ok := s.opts.Host.StatusOf(j.cfg.Name); ok {
@@ -245,7 +266,7 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	log.Info("plugin job started")
 
 	jctx, cancel := context.WithTimeout(ctx, s.opts.JobTimeout)
-	summary, runErr := s.execute(jctx, j.cfg)
+	summary, runErr := s.execute(jctx, j)
 	cancel()
 
 	finished := s.opts.Now().UTC()
@@ -272,110 +293,11 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	return r, runErr
 }
 
-func jobName(kind string) string {
-	if plugins.Kind(kind) == plugins.KindGroupSource {
-		return JobGroupSync
-	}
-	return JobTemplateRefresh
-}
-
-func (s *Scheduler) execute(ctx context.Context, c host.Config) (string, error) {
-	switch plugins.Kind(c.Kind) {
-	case plugins.KindGroupSource:
-		gs, err := s.opts.Host.GroupSource(c.Name)
-		if err != nil {
-			return "", err
-		}
-		return s.syncGroups(ctx, c, gs)
-	case plugins.KindTemplateProvider:
-		tp, err := s.opts.Host.TemplateProvider(c.Name)
-		if err != nil {
-			return "", err
-		}
-		return s.refreshTemplates(ctx, c, tp)
-	}
-	return "", fmt.Errorf("plugin %q of kind %s has no job", c.Name, c.Kind)
-}
-
-// syncGroups lists the source's groups, streams their members into
-// core/group.Apply, and lets Apply remove what is gone only if the stream
-// completed.
-func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsource.GroupSource) (string, error) {
-	listed, err := gs.ListGroups(ctx)
+// execute runs j once with the plugin's client.
+func (s *Scheduler) execute(ctx context.Context, j *job) (string, error) {
+	client, err := s.opts.Host.Client(j.cfg.Name)
 	if err != nil {
 		return "", err
 	}
-	groups := make([]group.SourceGroup, len(listed))
-	for i, g := range listed {
-		groups[i] = group.SourceGroup{ExternalID: g.ID, Name: g.Name}
-	}
-	res, err := group.Apply(ctx, s.opts.DB, c.Account, c.Name, groups, func(emit func(group.SourceMember) error) error {
-		return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
-			return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
-		})
-	})
-	return res.String(), err
-}
-
-// refreshTemplates fetches templates and keeps, per name and locale, the
-// newest version that parses; a broken new version leaves the last good one
-// in service and fails the run so the operator sees it.
-func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp templateprovider.TemplateProvider) (string, error) {
-	ts, err := tp.ListTemplates(ctx)
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	prev := s.templates[c.Name]
-	next := make(map[string]templateprovider.Template, len(ts))
-	var broken []error
-	changed := 0
-	for _, t := range ts {
-		key := t.Name + "/" + t.Locale
-		if err := parseTemplate(t); err != nil {
-			broken = append(broken, fmt.Errorf("%s: %w", key, err))
-			if old, ok := prev[key]; ok {
-				next[key] = old
-			}
-			continue
-		}
-		if old, ok := prev[key]; !ok || old.Version != t.Version {
-			changed++
-		}
-		next[key] = t
-	}
-	s.templates[c.Name] = next
-	s.mu.Unlock()
-	good := make([]templateprovider.Template, 0, len(next))
-	for _, t := range next {
-		good = append(good, t)
-	}
-	summary := fmt.Sprintf("%d templates, %d new or changed, %d invalid", len(ts), changed, len(broken))
-	if s.opts.Templates != nil {
-		// The sink decides for itself (it also renders each template), and
-		// keeps its last good versions across restarts and replicas.
-		if err := s.opts.Templates(ctx, c.Name, ts); err != nil {
-			return summary, err
-		}
-	}
-	if len(broken) > 0 {
-		return summary, fmt.Errorf("invalid templates kept their last good version: %w", errors.Join(broken...))
-	}
-	return summary, nil
-}
-
-func parseTemplate(t templateprovider.Template) error {
-	if t.Name == "" || t.Locale == "" || t.Subject == "" || (t.HTML == "" && t.Text == "") {
-		return errors.New("a template needs a name, a locale, a subject and an HTML or text body")
-	}
-	if _, err := texttemplate.New("subject").Parse(t.Subject); err != nil {
-		return fmt.Errorf("subject: %w", err)
-	}
-	if _, err := template.New("html").Parse(t.HTML); err != nil {
-		return fmt.Errorf("html: %w", err)
-	}
-	if _, err := texttemplate.New("text").Parse(t.Text); err != nil {
-		return fmt.Errorf("text: %w", err)
-	}
-	return nil
+	return j.run(s, ctx, j.cfg, client)
 }

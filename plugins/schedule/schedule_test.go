@@ -152,7 +152,8 @@ func TestGroupSyncOnSchedule(t *testing.T) {
 		waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Status == schedule.StatusOK && r.StartedAt.After(failed.StartedAt) })
 
 		ov, err := s.Overview(context.Background())
-		if err != nil || len(ov) != 1 || ov[0].State != host.StateRunning || ov[0].LastRun == nil || ov[0].NextRun.IsZero() || ov[0].LastSuccessAt.IsZero() {
+		if err != nil || len(ov) != 1 || ov[0].State != host.StateRunning || ov[0].Job != schedule.JobGroupSync || ov[0].LastRun == nil ||
+			ov[0].NextRun.IsZero() || ov[0].LastSuccessAt.IsZero() {
 			t.Fatalf("overview = %+v, %v", ov, err)
 		}
 	})
@@ -168,9 +169,12 @@ type killingSource struct {
 	once  sync.Once
 }
 
-func (k *killingSource) GroupSource(name string) (groupsource.GroupSource, error) {
-	gs, err := k.Plugins.GroupSource(name)
-	return &killingStream{GroupSource: gs, k: k, name: name}, err
+func (k *killingSource) Client(name string) (plugins.Plugin, error) {
+	raw, err := k.Plugins.Client(name)
+	if err != nil {
+		return nil, err
+	}
+	return &killingStream{GroupSource: raw.(groupsource.GroupSource), k: k, name: name}, nil
 }
 
 type killingStream struct {

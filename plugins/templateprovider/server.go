@@ -24,3 +24,5 @@ func (s *server) ListTemplates(ctx context.Context, _ *pluginpb.ListTemplatesReq
 	}
 	return out, nil
 }
+
+var _ pluginpb.TemplateProviderServer = (*server)(nil)

@@ -10,8 +10,9 @@ import (
 	"github.com/invitegate/gateway/plugins"
 )
 
-// Kind is this package's plugin kind.
-const Kind = plugins.KindTemplateProvider
+// Kind is this package's plugin kind, as the config names it. Its wire
+// enum in plugin.proto is named after it (plugins.KindFromProto).
+const Kind plugins.Kind = "templateprovider"
 
 // APIVersions lists the TemplateProvider API versions this SDK speaks.
 //

@@ -8,7 +8,6 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/plugintest"
 	"github.com/invitegate/gateway/plugins/templateprovider"
 )
@@ -40,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("ListTemplates = %+v, %v", got, err)
 	}
 	info, err := c.Info(context.Background())
-	if err != nil || info.Kind != plugins.KindTemplateProvider || info.Name != "mock" {
+	if err != nil || info.Kind != templateprovider.Kind || info.Name != "mock" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
 	fail = true

@@ -21,7 +21,6 @@ import (
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
-	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/schedule"
@@ -65,7 +64,7 @@ func TestNodePlugin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	if rep.Info.Kind != plugins.KindGroupSource || rep.Info.Name != "node-groups" || rep.APIVersion != 1 || !strings.Contains(string(rep.Info.ConfigSchema), `"required":["groups"]`) {
+	if rep.Info.Kind != groupsource.Kind || rep.Info.Name != "node-groups" || rep.APIVersion != 1 || !strings.Contains(string(rep.Info.ConfigSchema), `"required":["groups"]`) {
 		t.Fatalf("check report = %+v", rep)
 	}
 	rep, err = host.Check(ctx, script, []byte(`{"groups": [{"members": [{}]}], "extra": 1}`), nil, 20*time.Second)
@@ -96,7 +95,7 @@ func TestNodePlugin(t *testing.T) {
 	if st.State != host.StateRunning || st.Version != "1.0.0" || st.PID == 0 {
 		t.Fatalf("status = %+v", st)
 	}
-	gs, err := h.GroupSource("node")
+	gs, err := host.ClientOf[groupsource.GroupSource](h, "node")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,123 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"reflect"
+	texttemplate "text/template"
+
+	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/plugins"
+	"github.com/invitegate/gateway/plugins/groupsource"
+	"github.com/invitegate/gateway/plugins/host"
+	"github.com/invitegate/gateway/plugins/templateprovider"
+)
+
+// runner does one run of a job for a plugin, given the plugin's client, and
+// says what it did.
+type runner func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin) (summary string, err error)
+
+// runners are the jobs the scheduler runs, by the name the table of kinds
+// gives them (host.KindSpec.Job). New refuses a kind whose job is not here.
+func runners() map[string]runner {
+	return map[string]runner{
+		host.JobGroupSync:       runAs((*Scheduler).syncGroups),
+		host.JobTemplateRefresh: runAs((*Scheduler).refreshTemplates),
+	}
+}
+
+// runAs adapts a job written against its kind's interface T.
+func runAs[T plugins.Plugin](run func(*Scheduler, context.Context, host.Config, T) (string, error)) runner {
+	return func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin) (string, error) {
+		t, ok := client.(T)
+		if !ok {
+			return "", fmt.Errorf("plugin %q (a %s) cannot run this job: its client is not a %s", c.Name, c.Kind, reflect.TypeFor[T]())
+		}
+		return run(s, ctx, c, t)
+	}
+}
+
+// syncGroups lists the source's groups, streams their members into
+// core/group.Apply, and lets Apply remove what is gone only if the stream
+// completed.
+func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsource.GroupSource) (string, error) {
+	listed, err := gs.ListGroups(ctx)
+	if err != nil {
+		return "", err
+	}
+	groups := make([]group.SourceGroup, len(listed))
+	for i, g := range listed {
+		groups[i] = group.SourceGroup{ExternalID: g.ID, Name: g.Name}
+	}
+	res, err := group.Apply(ctx, s.opts.DB, c.Account, c.Name, groups, func(emit func(group.SourceMember) error) error {
+		return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
+			return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
+		})
+	})
+	return res.String(), err
+}
+
+// refreshTemplates fetches templates and keeps, per name and locale, the
+// newest version that parses; a broken new version leaves the last good one
+// in service and fails the run so the operator sees it.
+func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp templateprovider.TemplateProvider) (string, error) {
+	ts, err := tp.ListTemplates(ctx)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	prev := s.templates[c.Name]
+	next := make(map[string]templateprovider.Template, len(ts))
+	var broken []error
+	changed := 0
+	for _, t := range ts {
+		key := t.Name + "/" + t.Locale
+		if err := parseTemplate(t); err != nil {
+			broken = append(broken, fmt.Errorf("%s: %w", key, err))
+			if old, ok := prev[key]; ok {
+				next[key] = old
+			}
+			continue
+		}
+		if old, ok := prev[key]; !ok || old.Version != t.Version {
+			changed++
+		}
+		next[key] = t
+	}
+	s.templates[c.Name] = next
+	s.mu.Unlock()
+	good := make([]templateprovider.Template, 0, len(next))
+	for _, t := range next {
+		good = append(good, t)
+	}
+	summary := fmt.Sprintf("%d templates, %d new or changed, %d invalid", len(ts), changed, len(broken))
+	if s.opts.Templates != nil {
+		// The sink decides for itself (it also renders each template), and
+		// keeps its last good versions across restarts and replicas.
+		if err := s.opts.Templates(ctx, c.Name, ts); err != nil {
+			return summary, err
+		}
+	}
+	if len(broken) > 0 {
+		return summary, fmt.Errorf("invalid templates kept their last good version: %w", errors.Join(broken...))
+	}
+	return summary, nil
+}
+
+func parseTemplate(t templateprovider.Template) error {
+	if t.Name == "" || t.Locale == "" || t.Subject == "" || (t.HTML == "" && t.Text == "") {
+		return errors.New("a template needs a name, a locale, a subject and an HTML or text body")
+	}
+	if _, err := texttemplate.New("subject").Parse(t.Subject); err != nil {
+		return fmt.Errorf("subject: %w", err)
+	}
+	if _, err := template.New("html").Parse(t.HTML); err != nil {
+		return fmt.Errorf("html: %w", err)
+	}
+	if _, err := texttemplate.New("text").Parse(t.Text); err != nil {
+		return fmt.Errorf("text: %w", err)
+	}
+	return nil
+}
