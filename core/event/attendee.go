@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
 )
 
@@ -124,17 +125,12 @@ func (a *Attendee) setNames(first, last string) {
 }
 
 // SearchKey is a lower-cased text column compared byte by byte, so a prefix
-// search is an index range scan on both databases. PostgreSQL would otherwise
-// compare in the database's locale, where a prefix is not a range.
+// search is an index range scan on both databases (store.ByteOrderText).
 type SearchKey string
 
-// GormDBDataType gives the column the byte-order collation on PostgreSQL;
-// SQLite's default collation already compares bytes.
+// GormDBDataType gives the column its byte-order type.
 func (SearchKey) GormDBDataType(db *gorm.DB, f *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
-		return fmt.Sprintf(`varchar(%d) COLLATE "C"`, f.Size)
-	}
-	return fmt.Sprintf("varchar(%d)", f.Size)
+	return store.ByteOrderText(db, f.Size)
 }
 
 // Profile is what an organizer gives about a person at invitation and edit.
