@@ -3,7 +3,6 @@ package bulk
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -59,11 +58,10 @@ func (b *batch) plan(ctx context.Context, rows []pendingRow) (*plan, error) {
 	for i, r := range p.valid {
 		p.people[i] = user.NewUser{Email: r.Email, FirstName: r.FirstName, LastName: r.LastName}
 		a := &event.Attendee{ID: id.New(), AccountID: b.ev.AccountID, EventID: b.ev.ID, Email: event.SearchKey(r.Email),
-			FirstName: r.FirstName, LastName: r.LastName, Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
+			Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
 			Title: r.Title, Company: r.Company, RegistrationType: event.RegInvited, Status: to.Status, Detail: to.Detail,
 			CreatedAt: p.now, UpdatedAt: p.now}
-		a.NameKey = event.SearchKey(strings.ToLower(strings.TrimSpace(a.FirstName + " " + a.LastName)))
-		a.LastKey = event.SearchKey(strings.ToLower(a.LastName))
+		a.SetNames(r.FirstName, r.LastName)
 		p.fresh[i] = a
 		p.entries[i] = b.entry(p.now, "attendee.invited", a.ID, entryDetail{
 			EventID: b.ev.ID, JobID: b.job.ID, Line: r.Line, Roles: a.Roles(), Detail: a.Detail, Emailed: &b.imp.SendEmail})

@@ -16,7 +16,6 @@ import (
 
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
-	"github.com/invitegate/gateway/core/user"
 )
 
 // Roles of an attendee at an event. Everyone is an attendee; the others are
@@ -118,7 +117,11 @@ func (a *Attendee) Roles() []string {
 	return r
 }
 
-func (a *Attendee) setNames(first, last string) {
+// SetNames sets the attendee's names and the name search and sort keys
+// made of them ("first last" and the last name, lower-cased): every way an
+// attendee gets or changes names goes through it, the form's and the
+// import's alike.
+func (a *Attendee) SetNames(first, last string) {
 	a.FirstName, a.LastName = first, last
 	a.NameKey = SearchKey(strings.ToLower(strings.TrimSpace(first + " " + last)))
 	a.LastKey = SearchKey(strings.ToLower(last))
@@ -178,7 +181,7 @@ func (p *Profile) validate(fs *problem.Fields) {
 }
 
 func (p *Profile) apply(a *Attendee) {
-	a.setNames(p.FirstName, p.LastName)
+	a.SetNames(p.FirstName, p.LastName)
 	a.Speaker, a.Moderator, a.Organizer = p.Speaker, p.Moderator, p.Organizer
 	a.Title, a.Company, a.Bio, a.ImageRef = p.Title, p.Company, p.Bio, p.ImageRef
 }
@@ -209,13 +212,4 @@ func ValidateImage(b []byte) (string, error) {
 		return "", problem.Field("image", fmt.Sprintf("the image is %s; upload a PNG, JPEG or WebP image", ct))
 	}
 	return ct, nil
-}
-
-// normalizeEmail wraps user.NormalizeEmail as a field error.
-func normalizeEmail(fs *problem.Fields, s string) string {
-	e, err := user.NormalizeEmail(s)
-	if err != nil {
-		fs.Add("email", err.Error())
-	}
-	return e
 }

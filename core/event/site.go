@@ -16,6 +16,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/token"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // DefaultSessionTTL is how long an event site session lasts: a working day
@@ -300,10 +301,11 @@ func (s *Service) requestedTooOften(tx *store.Tx, attendeeID string, now time.Ti
 // the address is on the list (nil), so the form does not reveal who is;
 // only bad input, an SSO event or a gateway without email are refused.
 func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string) error {
-	var fs problem.Fields
-	email = normalizeEmail(&fs, email)
-	if err := fs.Err(); err != nil {
-		return err
+	email, err := user.NormalizeEmail(email)
+	if err != nil {
+		var fs problem.Fields
+		fs.Add("email", err.Error())
+		return fs.Err()
 	}
 	if ev.LoginMethod != LoginMagicLink {
 		return ErrSSOEvent
@@ -312,7 +314,7 @@ func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string)
 		return err
 	}
 	sent := false
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		a, err := attendeeByEmail(ctx, tx.DB, ev, email)
 		if err != nil || a == nil || canSignIn(a, ev) != nil {
 			return err
@@ -371,7 +373,7 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		}
 		// Already registered, attended or blocked: answered like a new
 		// registration.
-		email, _ := normalizeEmailValue(in.Email)
+		email, _ := user.NormalizeEmail(in.Email)
 		a, err = attendeeByEmail(ctx, s.DB.R, ev, email)
 		if err != nil {
 			return nil, err
@@ -411,12 +413,6 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		s.wake()
 	}
 	return &Registration{Emailed: true}, nil
-}
-
-func normalizeEmailValue(s string) (string, error) {
-	var fs problem.Fields
-	e := normalizeEmail(&fs, s)
-	return e, fs.Err()
 }
 
 // SiteUnregister is the attendee leaving the event from its site; their

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // SourceGroup is a group as a source lists it.
@@ -201,7 +202,7 @@ func applyMembers(ctx context.Context, sdb *store.DB, listed map[string]*Group, 
 			return err
 		}
 		g, ok := listed[sm.GroupExternalID]
-		email := NormalizeEmail(sm.Email)
+		email := user.FoldEmail(sm.Email)
 		key := memberKey(sm.ExternalID, email)
 		if !ok || key == "" {
 			res.MembersSkipped++
