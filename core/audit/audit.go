@@ -62,6 +62,27 @@ func Record(tx *store.Tx, accountID string, who Actor, action, targetKind, targe
 	}).Error
 }
 
+// entryRows are the rows RecordMany writes; an import's entries share
+// their account, time and actor, and name attendees.
+var entryRows = store.Rows{Table: "audit_entries",
+	Columns: []string{"id", "account_id", "at", "actor_kind", "actor_id", "action", "target_kind", "target_id", "detail"},
+	Shared:  []string{"account_id", "at", "actor_kind", "actor_id", "target_kind"}}
+
+// RecordMany writes entries as they are (ids, times and details made by
+// the caller, ahead of the transaction) using tx, for a batch of changes
+// such as a bulk import's, in a few multi-row statements (store.Insert).
+func RecordMany(tx *store.Tx, entries []Entry) error {
+	_, err := tx.Insert(&entryRows, len(entries), func(args []any, i int) []any {
+		e := &entries[i]
+		return append(args, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+	})
+	return err
+}
+
+// BatchStatements are the statements of RecordMany, for a store.Run of
+// batches to prepare once.
+func BatchStatements() []store.Statement { return []store.Statement{&entryRows} }
+
 // List returns the newest entries of an account.
 func List(ctx context.Context, db *store.DB, accountID string, limit int) ([]Entry, error) {
 	var out []Entry

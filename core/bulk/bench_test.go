@@ -130,7 +130,7 @@ func plainInsert(t *testing.T, e *env, n int) time.Duration {
 	var sample mail.Message
 	// One invitation queued as the import queues them gives the outbox
 	// rows their true size.
-	err := e.db.Tx(ctx, func(tx *gormDB) error {
+	err := e.db.Tx(ctx, func(tx *store.Tx) error {
 		a := &event.Attendee{ID: id.New(), AccountID: e.ev.AccountID, EventID: e.ev.ID, Email: "person0000001@example.org",
 			FirstName: "First1", LastName: "Last1", Detail: event.InvitedToRegister}
 		return e.events.QueueInvitations(ctx, tx, e.ev, []*event.Attendee{a}, e.caller.Actor)
@@ -195,11 +195,7 @@ message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, upd
 	now := time.Now().UTC()
 	const per = 1000
 	for s := 0; s < n; s += per {
-		err := e.db.Tx(ctx, func(tx *gormDB) error {
-			stx, err := store.SQLTx(tx)
-			if err != nil {
-				return err
-			}
+		err := e.db.Tx(ctx, func(tx *store.Tx) error {
 			var us, as, ms []any
 			for i := s; i < s+per && i < n; i++ {
 				// The rows of benchFile, as the import stores them.
@@ -220,13 +216,13 @@ message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, upd
 			rows := len(us) / 10
 			for k := 0; k < rows; k += 500 {
 				m := min(rows, k+500)
-				if _, err := stx.StmtContext(ctx, stmt(uq)).ExecContext(ctx, us[k*10:m*10]...); err != nil {
+				if _, err := tx.Stmt(stmt(uq)).ExecContext(ctx, us[k*10:m*10]...); err != nil {
 					return err
 				}
-				if _, err := stx.StmtContext(ctx, stmt(aq)).ExecContext(ctx, as[k*22:m*22]...); err != nil {
+				if _, err := tx.Stmt(stmt(aq)).ExecContext(ctx, as[k*22:m*22]...); err != nil {
 					return err
 				}
-				if _, err := stx.StmtContext(ctx, stmt(mq)).ExecContext(ctx, ms[k*16:m*16]...); err != nil {
+				if _, err := tx.Stmt(stmt(mq)).ExecContext(ctx, ms[k*16:m*16]...); err != nil {
 					return err
 				}
 			}

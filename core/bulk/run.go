@@ -78,7 +78,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		return err
 	}
 	defer b.close()
-	w := &writer{b: b, ctx: ctx, from: imp.Offset, overlap: s.DB.Dialect == store.Postgres}
+	w := &writer{b: b, ctx: ctx, from: imp.Offset, overlap: s.DB.ParallelWrites()}
 	rows := make([]pendingRow, 0, s.batchRows())
 	for {
 		row, probs, err := rd.Next()

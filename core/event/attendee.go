@@ -15,7 +15,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/invitegate/gateway/core/problem"
-	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/store"
 )
 
 // Roles of an attendee at an event. Everyone is an attendee; the others are
@@ -117,24 +117,23 @@ func (a *Attendee) Roles() []string {
 	return r
 }
 
-func (a *Attendee) setNames(first, last string) {
+// SetNames sets the attendee's names and the name search and sort keys
+// made of them ("first last" and the last name, lower-cased): every way an
+// attendee gets or changes names goes through it, the form's and the
+// import's alike.
+func (a *Attendee) SetNames(first, last string) {
 	a.FirstName, a.LastName = first, last
 	a.NameKey = SearchKey(strings.ToLower(strings.TrimSpace(first + " " + last)))
 	a.LastKey = SearchKey(strings.ToLower(last))
 }
 
 // SearchKey is a lower-cased text column compared byte by byte, so a prefix
-// search is an index range scan on both databases. PostgreSQL would otherwise
-// compare in the database's locale, where a prefix is not a range.
+// search is an index range scan on both databases (store.ByteOrderText).
 type SearchKey string
 
-// GormDBDataType gives the column the byte-order collation on PostgreSQL;
-// SQLite's default collation already compares bytes.
+// GormDBDataType gives the column its byte-order type.
 func (SearchKey) GormDBDataType(db *gorm.DB, f *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
-		return fmt.Sprintf(`varchar(%d) COLLATE "C"`, f.Size)
-	}
-	return fmt.Sprintf("varchar(%d)", f.Size)
+	return store.ByteOrderText(db, f.Size)
 }
 
 // Profile is what an organizer gives about a person at invitation and edit.
@@ -182,7 +181,7 @@ func (p *Profile) validate(fs *problem.Fields) {
 }
 
 func (p *Profile) apply(a *Attendee) {
-	a.setNames(p.FirstName, p.LastName)
+	a.SetNames(p.FirstName, p.LastName)
 	a.Speaker, a.Moderator, a.Organizer = p.Speaker, p.Moderator, p.Organizer
 	a.Title, a.Company, a.Bio, a.ImageRef = p.Title, p.Company, p.Bio, p.ImageRef
 }
@@ -213,13 +212,4 @@ func ValidateImage(b []byte) (string, error) {
 		return "", problem.Field("image", fmt.Sprintf("the image is %s; upload a PNG, JPEG or WebP image", ct))
 	}
 	return ct, nil
-}
-
-// normalizeEmail wraps user.NormalizeEmail as a field error.
-func normalizeEmail(fs *problem.Fields, s string) string {
-	e, err := user.NormalizeEmail(s)
-	if err != nil {
-		fs.Add("email", err.Error())
-	}
-	return e
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/invitegate/gateway/core/token"
 )
 
-// The bulk import (core/bulk) adds attendees with its own batched
-// statements; these give it the invitation emails Invite queues, so an
-// imported person gets the same email with the same kind of link as one
-// invited from the form.
+// The bulk import (core/bulk) adds attendees a batch at a time (batch.go);
+// these give it the invitation emails Invite queues, so an imported person
+// gets the same email with the same kind of link as one invited from the
+// form.
 
 // BatchMailer is a Mailer that can also queue many emails to attendees of
 // one event at once, looking up what they share a single time, and work

@@ -44,8 +44,10 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 		return nil, err
 	}
 	var fs problem.Fields
-	email := normalizeEmail(&fs, in.Email)
-	if email != "" {
+	email, err := user.NormalizeEmail(in.Email)
+	if err != nil {
+		fs.Add("email", err.Error())
+	} else {
 		policy, err := access.LoadPolicy(ctx, s.DB, ev.AccountID)
 		if err != nil {
 			return nil, err
@@ -355,7 +357,10 @@ func (s *Service) arrive(ctx context.Context, eventID string, in Identity, regTy
 		return nil, err
 	}
 	var fs problem.Fields
-	email := normalizeEmail(&fs, in.Email)
+	email, err := user.NormalizeEmail(in.Email)
+	if err != nil {
+		fs.Add("email", err.Error())
+	}
 	p := Profile{FirstName: in.FirstName, LastName: in.LastName}
 	p.validate(&fs)
 	if err := fs.Err(); err != nil {

@@ -274,10 +274,11 @@ func (s *Service) requestedTooOften(tx *store.Tx, attendeeID string, now time.Ti
 // the address is on the list (nil), so the form does not reveal who is;
 // only bad input, an SSO event or a gateway without email are refused.
 func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string) error {
-	var fs problem.Fields
-	email = normalizeEmail(&fs, email)
-	if err := fs.Err(); err != nil {
-		return err
+	email, err := user.NormalizeEmail(email)
+	if err != nil {
+		var fs problem.Fields
+		fs.Add("email", err.Error())
+		return fs.Err()
 	}
 	if ev.LoginMethod != LoginMagicLink {
 		return ErrSSOEvent
@@ -286,7 +287,7 @@ func (s *Service) RequestLoginLink(ctx context.Context, ev *Event, email string)
 		return err
 	}
 	sent := false
-	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		a, err := attendeeByEmail(ctx, tx.DB, ev, email)
 		if err != nil || a == nil || s.mayEnter(ctx, tx, ev, string(a.Email), a) != nil {
 			return err
@@ -345,7 +346,7 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		}
 		// Already registered, attended or blocked: answered like a new
 		// registration.
-		email, _ := normalizeEmailValue(in.Email)
+		email, _ := user.NormalizeEmail(in.Email)
 		a, err = attendeeByEmail(ctx, s.DB.R, ev, email)
 		if err != nil {
 			return nil, err
@@ -385,12 +386,6 @@ func (s *Service) SiteRegister(ctx context.Context, ev *Event, in Identity) (*Re
 		s.wake()
 	}
 	return &Registration{Emailed: true}, nil
-}
-
-func normalizeEmailValue(s string) (string, error) {
-	var fs problem.Fields
-	e := normalizeEmail(&fs, s)
-	return e, fs.Err()
 }
 
 // SiteUnregister is the attendee leaving the event from its site; their

@@ -5,14 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/invitegate/gateway/core/store"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // SourceGroup is a group as a source lists it.
@@ -88,42 +89,71 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 	if accountID == "" || source == "" {
 		return res, problem.New(problem.Invalid, "invalid", "group sync needs an account and a source")
 	}
-	db := sdb.W.WithContext(ctx)
 	now := sdb.Now()
-
-	// Groups: insert new, rename changed.
-	var existing []Group
-	if err := db.Where("account_id = ? AND source = ?", accountID, source).Find(&existing).Error; err != nil {
+	gs, err := saveGroups(ctx, sdb, accountID, source, groups, now)
+	if err != nil {
 		return res, err
 	}
-	byExt := make(map[string]*Group, len(existing))
-	for i := range existing {
-		byExt[existing[i].ExternalID] = &existing[i]
+	res.GroupsAdded, res.GroupsUpdated = gs.added, gs.renamed
+	rows, err := loadMembers(sdb.W.WithContext(ctx), accountID, source, gs.byExt)
+	if err != nil {
+		return res, fmt.Errorf("load members: %w", err)
 	}
-	listed := make(map[string]*Group, len(groups))
+	streamErr, writeErr := applyMembers(ctx, sdb, gs.listed, rows, members, now, &res)
+	if writeErr != nil {
+		return res, fmt.Errorf("save members: %w", writeErr)
+	}
+	if streamErr != nil {
+		return res, fmt.Errorf("%w: %w", ErrIncomplete, streamErr)
+	}
+	if err := removeGone(ctx, sdb, accountID, source, gs, rows, &res); err != nil {
+		res.Complete = false
+		return res, fmt.Errorf("remove members: %w", err)
+	}
+	return res, nil
+}
+
+// sourceGroups are a source's groups once saved: byExt those stored before
+// the sync, listed those the source listed, by external id.
+type sourceGroups struct {
+	byExt, listed  map[string]*Group
+	added, renamed int
+}
+
+// saveGroups inserts the groups the source lists that are new and renames
+// those whose name changed.
+func saveGroups(ctx context.Context, sdb *store.DB, accountID, source string, groups []SourceGroup, now time.Time) (*sourceGroups, error) {
+	var existing []Group
+	if err := sdb.W.WithContext(ctx).Where("account_id = ? AND source = ?", accountID, source).Find(&existing).Error; err != nil {
+		return nil, err
+	}
+	gs := &sourceGroups{byExt: make(map[string]*Group, len(existing)), listed: make(map[string]*Group, len(groups))}
+	for i := range existing {
+		gs.byExt[existing[i].ExternalID] = &existing[i]
+	}
 	var newGroups []Group
 	var renamed []*Group
 	for _, sg := range groups {
 		if sg.ExternalID == "" {
-			return res, problem.New(problem.Invalid, "invalid", "group source "+source+" listed a group without an id")
+			return nil, problem.New(problem.Invalid, "invalid", "group source "+source+" listed a group without an id")
 		}
-		if _, dup := listed[sg.ExternalID]; dup {
+		if _, dup := gs.listed[sg.ExternalID]; dup {
 			continue
 		}
-		if g, ok := byExt[sg.ExternalID]; ok {
+		if g, ok := gs.byExt[sg.ExternalID]; ok {
 			if g.Name != sg.Name {
 				g.Name, g.UpdatedAt = sg.Name, now
 				renamed = append(renamed, g)
 			}
-			listed[sg.ExternalID] = g
+			gs.listed[sg.ExternalID] = g
 			continue
 		}
 		newGroups = append(newGroups, Group{ID: id.New(), AccountID: accountID, Source: source, ExternalID: sg.ExternalID, Name: sg.Name, CreatedAt: now, UpdatedAt: now})
-		listed[sg.ExternalID] = &newGroups[len(newGroups)-1]
+		gs.listed[sg.ExternalID] = &newGroups[len(newGroups)-1]
 	}
 	// newGroups may have moved while growing: point listed at the final copies.
 	for i := range newGroups {
-		listed[newGroups[i].ExternalID] = &newGroups[i]
+		gs.listed[newGroups[i].ExternalID] = &newGroups[i]
 	}
 	err := sdb.Tx(ctx, func(tx *store.Tx) error {
 		if len(newGroups) > 0 {
@@ -139,15 +169,18 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("save groups: %w", err)
+		return nil, fmt.Errorf("save groups: %w", err)
 	}
-	res.GroupsAdded, res.GroupsUpdated = len(newGroups), len(renamed)
+	gs.added, gs.renamed = len(newGroups), len(renamed)
+	return gs, nil
+}
 
-	// Members already stored for this source, keyed by group then member key.
-	rows, err := loadMembers(db, accountID, source, byExt)
-	if err != nil {
-		return res, fmt.Errorf("load members: %w", err)
-	}
+// applyMembers compares the stream's members with rows, the stored ones,
+// marking those it sees, and writes what is new or changed in batches of
+// flushEvery, written in a goroutine of their own while the stream goes
+// on: the source's listing and the comparison overlap the database work.
+// What arrived is saved even when the stream broke (streamErr).
+func applyMembers(ctx context.Context, sdb *store.DB, listed map[string]*Group, rows []storedMember, members MemberStream, now time.Time, res *Result) (streamErr, writeErr error) {
 	// have maps a member to its index in rows, or to -1 when this sync
 	// inserts it.
 	type gk struct{ group, key string }
@@ -155,10 +188,7 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 	for i := range rows {
 		have[gk{rows[i].GroupID, rows[i].MemberKey}] = int32(i)
 	}
-
-	// Batches are written in a goroutine of their own while the stream goes
-	// on: the source's listing and the comparison overlap the database work.
-	wr := startWriting(ctx, sdb, newMemberWriter(sdb, now))
+	wr := startWriting(ctx, sdb, &memberWriter{now: now})
 	var inserts []newMember
 	var updates []changedMember
 	flush := func() {
@@ -167,12 +197,12 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 			inserts, updates = nil, nil
 		}
 	}
-	streamErr := members(func(sm SourceMember) error {
+	streamErr = members(func(sm SourceMember) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		g, ok := listed[sm.GroupExternalID]
-		email := NormalizeEmail(sm.Email)
+		email := user.FoldEmail(sm.Email)
 		key := memberKey(sm.ExternalID, email)
 		if !ok || key == "" {
 			res.MembersSkipped++
@@ -207,18 +237,14 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 		}
 		return nil
 	})
-	// What arrived is real, even when the stream broke: save it.
 	flush()
-	added, updated, writeErr := wr.finish()
-	res.MembersAdded, res.MembersUpdated = added, updated
-	if writeErr != nil {
-		return res, fmt.Errorf("save members: %w", writeErr)
-	}
-	if streamErr != nil {
-		return res, fmt.Errorf("%w: %w", ErrIncomplete, streamErr)
-	}
+	res.MembersAdded, res.MembersUpdated, writeErr = wr.finish()
+	return streamErr, writeErr
+}
 
-	// The source sent everything: what was not sent is gone.
+// removeGone removes, once the source sent everything, the members it did
+// not send and the groups it did not list, and records the sync.
+func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, gs *sourceGroups, rows []storedMember, res *Result) error {
 	var goneMembers []string
 	for i := range rows {
 		if !rows[i].seen {
@@ -226,12 +252,12 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 		}
 	}
 	var goneGroups []string
-	for ext, g := range byExt {
-		if _, ok := listed[ext]; !ok {
+	for ext, g := range gs.byExt {
+		if _, ok := gs.listed[ext]; !ok {
 			goneGroups = append(goneGroups, g.ID)
 		}
 	}
-	err = sdb.Tx(ctx, func(tx *store.Tx) error {
+	return sdb.Tx(ctx, func(tx *store.Tx) error {
 		for _, chunk := range chunks(goneMembers, 500) {
 			r := tx.Where("id IN ?", chunk).Delete(&Member{})
 			if r.Error != nil {
@@ -250,17 +276,12 @@ func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups 
 			res.GroupsRemoved += int(r.RowsAffected)
 		}
 		res.Complete = true
-		if res == (Result{Complete: true}) {
+		if *res == (Result{Complete: true}) {
 			return nil
 		}
 		return audit.Record(tx, accountID, audit.Actor{Kind: audit.ActorPlugin, ID: source}, "group.synced", "group_source", source,
 			map[string]any{"result": res.String()})
 	})
-	if err != nil {
-		res.Complete = false
-		return res, fmt.Errorf("remove members: %w", err)
-	}
-	return res, nil
 }
 
 // storedMember is a member row as the comparison needs it.

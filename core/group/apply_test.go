@@ -314,3 +314,38 @@ func TestApplyLargeSync(t *testing.T) {
 		}
 	})
 }
+
+// A member's email is kept as the source sent it, trimmed and lower-cased,
+// even when it is no address the gateway would accept from a person: it
+// still identifies the member from one sync to the next, and finds its
+// groups.
+func TestApplyKeepsMemberEmailsAsSent(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const acct, src = "acct-1", "ldap"
+		groups := []group.SourceGroup{{ExternalID: "g1", Name: "Rooms"}}
+		res, err := group.Apply(ctx, db, acct, src, groups, stream(
+			group.SourceMember{GroupExternalID: "g1", Email: "  Room-12@Campus ", Name: "Room 12"},
+			group.SourceMember{GroupExternalID: "g1", Email: "Ünïcode@Example.org", Name: "U"},
+		))
+		if err != nil || res.MembersAdded != 2 {
+			t.Fatalf("first sync = %+v, %v", res, err)
+		}
+		want := snapshot{"g1=Rooms": {"|room-12@campus|Room 12", "|ünïcode@example.org|U"}}
+		if got := snap(t, db, acct, src); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("members = %v, want %v", got, want)
+		}
+		// The same members in another case are the same members.
+		res, err = group.Apply(ctx, db, acct, src, groups, stream(
+			group.SourceMember{GroupExternalID: "g1", Email: "ROOM-12@campus", Name: "Room 12"},
+			group.SourceMember{GroupExternalID: "g1", Email: "Ünïcode@EXAMPLE.org", Name: "U"},
+		))
+		if err != nil || res != (group.Result{Complete: true}) {
+			t.Fatalf("same members again = %+v, %v", res, err)
+		}
+		ids, err := group.GroupsOf(ctx, db.R, acct, " room-12@CAMPUS")
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("GroupsOf = %v, %v", ids, err)
+		}
+	})
+}

@@ -6,12 +6,12 @@ package group
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // Group is a directory group of an account, as last seen in its source.
@@ -36,14 +36,17 @@ func (Group) TableName() string { return "groups" }
 type Member struct {
 	ID      string `gorm:"primaryKey;size:36" json:"id"`
 	GroupID string `gorm:"size:36;not null;uniqueIndex:idx_group_members_key,priority:1" json:"group_id"`
-	// Key is "id:<external id>" or "email:<normalized email>": how the member
-	// is recognized from one sync to the next.
-	Key        string    `gorm:"column:member_key;size:330;not null;uniqueIndex:idx_group_members_key,priority:2" json:"-"`
-	ExternalID string    `gorm:"size:255" json:"external_id,omitempty"`
-	Email      string    `gorm:"size:320;index" json:"email"`
-	Name       string    `gorm:"size:255" json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	// Key is "id:<external id>" or "email:<email>": how the member is
+	// recognized from one sync to the next.
+	Key        string `gorm:"column:member_key;size:330;not null;uniqueIndex:idx_group_members_key,priority:2" json:"-"`
+	ExternalID string `gorm:"size:255" json:"external_id,omitempty"`
+	// Email is as the source sent it, trimmed and lower-cased
+	// (user.FoldEmail): a directory's address need not be a mailbox the
+	// gateway would accept from a person, and is still the member's.
+	Email     string    `gorm:"size:320;index" json:"email"`
+	Name      string    `gorm:"size:255" json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // TableName keeps the table name plain.
@@ -91,10 +94,7 @@ func GroupsOf(ctx context.Context, db *gorm.DB, accountID, email string) ([]stri
 	var ids []string
 	err := db.WithContext(ctx).Model(&Member{}).
 		Joins("JOIN groups ON groups.id = group_members.group_id").
-		Where("groups.account_id = ? AND group_members.email = ?", accountID, NormalizeEmail(email)).
+		Where("groups.account_id = ? AND group_members.email = ?", accountID, user.FoldEmail(email)).
 		Distinct().Pluck("group_members.group_id", &ids).Error
 	return ids, err
 }
-
-// NormalizeEmail is how member emails are stored and compared.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,14 +13,17 @@ import (
 
 // A large sync writes tens of thousands of members. Through gorm, each row
 // costs reflection, and each transaction prepares its INSERT again; here new
-// members go in multi-row INSERTs through one prepared statement per
-// transaction, and changed ones through one prepared UPDATE, with plain
-// database/sql arguments.
+// members go in multi-row INSERTs (store.Insert) whose full chunk is
+// prepared once per sync (store.Run), and changed ones through one prepared
+// UPDATE per transaction, with plain database/sql arguments.
 
-// insertRows is how many members one INSERT statement carries: 500 rows of
-// 6 parameters (and the shared timestamp) stay far below SQLite's 32,766 and
-// PostgreSQL's 65,535 parameters.
-const insertRows = 500
+// memberRows are the members a sync inserts; a batch's rows share their
+// time. 500 rows of six values of their own stay far below SQLite's
+// 32,766 parameters.
+var memberRows = store.Rows{Table: "group_members",
+	Columns:      []string{"created_at", "updated_at", "id", "group_id", "member_key", "external_id", "email", "name"},
+	Shared:       []string{"created_at", "updated_at"},
+	PerStatement: 500}
 
 // newMember is a member to insert.
 type newMember struct {
@@ -36,110 +37,38 @@ type changedMember struct {
 
 // memberWriter writes members in the transactions of one Apply.
 type memberWriter struct {
-	postgres bool
-	now      time.Time
-	fullSQL  string // INSERT of insertRows rows
-	args     []any  // reused between statements
-	ids      idMaker
-}
-
-func newMemberWriter(db *store.DB, now time.Time) *memberWriter {
-	w := &memberWriter{postgres: db.Dialect == store.Postgres, now: now}
-	w.fullSQL = w.insertSQL(insertRows)
-	return w
-}
-
-// insertSQL is an INSERT of rows members whose rows share the timestamp,
-// the first parameter, then take six parameters each. PostgreSQL numbers its
-// parameters. SQLite's parser takes time quadratic in the number of numbered
-// ones (?NNN), so there the timestamp comes from a one-row subquery joined
-// to the VALUES list, and every parameter is an anonymous "?".
-func (w *memberWriter) insertSQL(rows int) string {
-	var b strings.Builder
-	b.Grow(250 + rows*40)
-	b.WriteString("INSERT INTO group_members (created_at, updated_at, id, group_id, member_key, external_id, email, name) ")
-	if !w.postgres {
-		b.WriteString("SELECT t.c, t.c, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (SELECT ? AS c) t, (VALUES ")
-		for r := range rows {
-			if r > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?)")
-		}
-		b.WriteString(") v")
-		return b.String()
-	}
-	b.WriteString("VALUES ")
-	n := 2
-	for r := range rows {
-		if r > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("($1,$1")
-		for range 6 {
-			b.WriteString(",$")
-			b.WriteString(strconv.Itoa(n))
-			n++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
+	now time.Time
+	ids idMaker
 }
 
 // write inserts ins and updates ups in tx.
-func (w *memberWriter) write(ctx context.Context, tx *store.Tx, ins []newMember, ups []changedMember) error {
+func (w *memberWriter) write(tx *store.Tx, ins []newMember, ups []changedMember) error {
 	if len(ins) > 0 {
 		ids, err := w.ids.make(len(ins))
 		if err != nil {
 			return err
 		}
-		if len(ins) >= insertRows {
-			stmt, err := tx.PrepareSQL(w.fullSQL)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for len(ins) >= insertRows {
-				if _, err := stmt.ExecContext(ctx, w.insertArgs(ins[:insertRows], ids)...); err != nil {
-					return err
-				}
-				ins, ids = ins[insertRows:], ids[insertRows:]
-			}
-		}
-		if len(ins) > 0 {
-			if _, err := tx.ExecSQL(w.insertSQL(len(ins)), w.insertArgs(ins, ids)...); err != nil {
-				return err
-			}
+		_, err = tx.Insert(&memberRows, len(ins), func(args []any, i int) []any {
+			m := &ins[i]
+			return append(args, w.now, w.now, ids[i], m.GroupID, m.Key, m.ExternalID, m.Email, m.Name)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if len(ups) > 0 {
-		var q string
-		if w.postgres {
-			q = "UPDATE group_members SET external_id = $1, email = $2, name = $3, updated_at = $4 WHERE id = $5"
-		} else {
-			q = "UPDATE group_members SET external_id = ?, email = ?, name = ?, updated_at = ? WHERE id = ?"
-		}
-		stmt, err := tx.PrepareSQL(q)
+		stmt, err := tx.PrepareSQL("UPDATE group_members SET external_id = $1, email = $2, name = $3, updated_at = $4 WHERE id = $5")
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, m := range ups {
-			if _, err := stmt.ExecContext(ctx, m.ExternalID, m.Email, m.Name, w.now, m.ID); err != nil {
+			if _, err := stmt.ExecContext(tx.Context(), m.ExternalID, m.Email, m.Name, w.now, m.ID); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func (w *memberWriter) insertArgs(ins []newMember, ids []string) []any {
-	args := append(w.args[:0], w.now)
-	for i, m := range ins {
-		args = append(args, ids[i], m.GroupID, m.Key, m.ExternalID, m.Email, m.Name)
-	}
-	w.args = args
-	return args
 }
 
 // idMaker makes member ids as core/id does (UUIDv7: creation-ordered,
@@ -208,11 +137,29 @@ func startWriting(ctx context.Context, db *store.DB, w *memberWriter) *writing {
 	wr := &writing{batches: make(chan memberBatch), failed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(wr.done)
+		// The sync's inserts are prepared once, before the first batch
+		// that has some, outside any transaction.
+		var run *store.Run
+		defer func() {
+			if run != nil {
+				run.Close()
+			}
+		}()
 		for b := range wr.batches {
 			if wr.err != nil {
 				continue // drain: the stream stops at its next batch
 			}
-			err := db.Tx(ctx, func(tx *store.Tx) error { return w.write(ctx, tx, b.ins, b.ups) })
+			var err error
+			if run == nil && len(b.ins) > 0 {
+				run, err = db.NewRun(ctx, &memberRows)
+			}
+			if err == nil {
+				tx := db.Tx
+				if run != nil {
+					tx = run.Tx
+				}
+				err = tx(ctx, func(tx *store.Tx) error { return w.write(tx, b.ins, b.ups) })
+			}
 			if err != nil {
 				wr.err = err
 				close(wr.failed)

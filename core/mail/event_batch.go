@@ -2,7 +2,6 @@ package mail
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -63,94 +62,144 @@ func (s *Service) PrepareEventEmails(ctx context.Context, db store.Reader, es []
 			return p, nil
 		}
 	}
+	r, err := s.newBatchRender(ctx, db, first)
+	if err != nil {
+		return nil, err
+	}
+	p.msgs = make([]Message, 0, len(es))
+	for _, e := range es {
+		msg, err := r.message(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		p.msgs = append(p.msgs, msg)
+	}
+	p.bases = r.bases
+	return p, nil
+}
+
+// batchRender is what the messages of one event's batch, sent by one
+// person, share: looked up and worked out once.
+type batchRender struct {
+	s      *Service
+	ev     *event.Event
+	locale string
+	shared *Model
+	// cal is the calendar invitation every email but the login link
+	// carries.
+	cal     *Invite
+	now     time.Time
+	domain  string
+	tpls    map[string]*batchTemplate
+	expires map[time.Time]string
+	bases   []*ModelBase // the shared parts of the messages' models
+}
+
+// batchTemplate is one template of a batch: found, compiled, and the
+// deferred batch of its messages.
+type batchTemplate struct {
+	found *Found
+	cp    *compiled
+	batch *deferredBatch
+	cal   bool
+}
+
+// newBatchRender looks up, reading with db, what the messages of first's
+// event and sender share: the account, locale, organizer, event model and
+// calendar invitation.
+func (s *Service) newBatchRender(ctx context.Context, db store.Reader, first *event.Email) (*batchRender, error) {
 	ev := first.Event
 	acc, err := account.Get(ctx, db, ev.AccountID)
 	if err != nil {
 		return nil, fmt.Errorf("mail: account: %w", err)
 	}
-	locale := DefaultLocale
+	r := &batchRender{s: s, ev: ev, locale: DefaultLocale, now: s.now(), domain: s.domain(),
+		tpls: map[string]*batchTemplate{}, expires: map[time.Time]string{}}
 	if set, err := invite.LoadSettings(ctx, db, ev.AccountID); err == nil && set.EmailLocale != "" {
-		locale = set.EmailLocale
+		r.locale = set.EmailLocale
 	}
-	shared := s.eventModel(ctx, db, acc, first)
-	now, domain := s.now(), s.domain()
-	// The calendar invitation every email but the login link carries;
-	// its organizer is the sender's address when the organizer has none.
-	cal := &Invite{Sequence: now.Unix(), Start: ev.StartsAt, End: ev.EndsAt, Summary: ev.Name, Stamp: now, Organizer: shared.Organizer}
-	if cal.Organizer.Email == "" {
+	r.shared = s.eventModel(ctx, db, acc, first)
+	// The invitation's organizer is the sender's address when the
+	// organizer has none.
+	r.cal = &Invite{Sequence: r.now.Unix(), Start: ev.StartsAt, End: ev.EndsAt, Summary: ev.Name, Stamp: r.now, Organizer: r.shared.Organizer}
+	if r.cal.Organizer.Email == "" {
 		if f, err := ParseFrom(s.From); err == nil {
-			cal.Organizer = Person{Name: shared.Organizer.Name, Email: f.Address}
+			r.cal.Organizer = Person{Name: r.shared.Organizer.Name, Email: f.Address}
 		}
 	}
-	type tpl struct {
-		found *Found
-		cp    *compiled
-		batch *deferredBatch
-		cal   bool
-	}
-	tpls := map[string]*tpl{}
-	expires := map[time.Time]string{}
-	msgs := make([]Message, 0, len(es))
-	for _, e := range es {
-		a := e.Attendee
-		m := *shared
-		m.Invitee = Person{Name: a.Name(), FirstName: a.FirstName, LastName: a.LastName, Email: string(a.Email)}
-		m.Link, m.ExpiresAt, m.Expires = e.Link, e.ExpiresAt, ""
-		if !e.ExpiresAt.IsZero() {
-			x, ok := expires[e.ExpiresAt]
-			if !ok {
-				x = FormatTime(e.ExpiresAt, ev.TimeZone)
-				expires[e.ExpiresAt] = x
-			}
-			m.Expires = x
-		}
-		m.RoleID, m.Role = eventRole(a)
-		t, ok := tpls[e.Template]
+	return r, nil
+}
+
+// message is e's message: its subject rendered, its model to render the
+// rest from when it is sent.
+func (r *batchRender) message(ctx context.Context, e *event.Email) (Message, error) {
+	a := e.Attendee
+	m := *r.shared
+	m.Invitee = Person{Name: a.Name(), FirstName: a.FirstName, LastName: a.LastName, Email: string(a.Email)}
+	m.Link, m.ExpiresAt, m.Expires = e.Link, e.ExpiresAt, ""
+	if !e.ExpiresAt.IsZero() {
+		x, ok := r.expires[e.ExpiresAt]
 		if !ok {
-			found, cp, err := s.Catalog.Lookup(ctx, e.Template, locale)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := cp.render(&m); err != nil {
-				return nil, brokenTemplate(found, err)
-			}
-			t = &tpl{found: found, cp: cp, cal: e.Template != event.EmailLoginLink}
-			var c *Invite
-			if t.cal {
-				c = cal
-			}
-			if t.batch, err = newDeferredBatch(&m, c, ev.AccountID, now); err != nil {
-				return nil, fmt.Errorf("mail: queue messages: %w", err)
-			}
-			p.bases = append(p.bases, &t.batch.base)
-			tpls[e.Template] = t
+			x = FormatTime(e.ExpiresAt, r.ev.TimeZone)
+			r.expires[e.ExpiresAt] = x
 		}
-		subject, err := t.cp.renderSubject(&m)
-		if err != nil {
-			return nil, brokenTemplate(t.found, err)
-		}
-		uid := ""
-		if t.cal {
-			uid = CalendarUID(ev.ID, string(a.Email), domain)
-		}
-		model, err := t.batch.column(&m, uid)
-		if err != nil {
-			return nil, fmt.Errorf("mail: queue messages: %w", err)
-		}
-		mid := id.New()
-		msg := Message{
-			ID: mid, AccountID: ev.AccountID, Template: t.found.Name, Locale: t.found.Locale,
-			ToEmail: string(a.Email), ToName: a.Name(), Subject: subject, Model: model,
-			MessageID: "<" + mid + "@" + domain + ">", RefKind: "attendee", RefID: a.ID,
-			Status: Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
-		}
-		if msg.ToEmail == "" {
-			return nil, fmt.Errorf("mail: a message needs a recipient and a subject")
-		}
-		msgs = append(msgs, msg)
+		m.Expires = x
 	}
-	p.msgs = msgs
-	return p, nil
+	m.RoleID, m.Role = eventRole(a)
+	t, err := r.template(ctx, e.Template, &m)
+	if err != nil {
+		return Message{}, err
+	}
+	subject, err := t.cp.renderSubject(&m)
+	if err != nil {
+		return Message{}, brokenTemplate(t.found, err)
+	}
+	uid := ""
+	if t.cal {
+		uid = CalendarUID(r.ev.ID, string(a.Email), r.domain)
+	}
+	model, err := t.batch.column(&m, uid)
+	if err != nil {
+		return Message{}, fmt.Errorf("mail: queue messages: %w", err)
+	}
+	mid := id.New()
+	msg := Message{
+		ID: mid, AccountID: r.ev.AccountID, Template: t.found.Name, Locale: t.found.Locale,
+		ToEmail: string(a.Email), ToName: a.Name(), Subject: subject, Model: model,
+		MessageID: "<" + mid + "@" + r.domain + ">", RefKind: "attendee", RefID: a.ID,
+		Status: Queued, NextAttemptAt: r.now, CreatedAt: r.now, UpdatedAt: r.now,
+	}
+	if msg.ToEmail == "" {
+		return Message{}, fmt.Errorf("mail: a message needs a recipient and a subject")
+	}
+	return msg, nil
+}
+
+// template is the batch's template name, looked up on its first message,
+// m: that message is rendered whole, so a template that cannot render the
+// event's model refuses the batch.
+func (r *batchRender) template(ctx context.Context, name string, m *Model) (*batchTemplate, error) {
+	if t, ok := r.tpls[name]; ok {
+		return t, nil
+	}
+	found, cp, err := r.s.Catalog.Lookup(ctx, name, r.locale)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cp.render(m); err != nil {
+		return nil, brokenTemplate(found, err)
+	}
+	t := &batchTemplate{found: found, cp: cp, cal: name != event.EmailLoginLink}
+	var c *Invite
+	if t.cal {
+		c = r.cal
+	}
+	if t.batch, err = newDeferredBatch(m, c, r.ev.AccountID, r.now); err != nil {
+		return nil, fmt.Errorf("mail: queue messages: %w", err)
+	}
+	r.bases = append(r.bases, &t.batch.base)
+	r.tpls[name] = t
+	return t, nil
 }
 
 // Insert queues, with tx, the prepared messages to the attendees keep
@@ -201,7 +250,7 @@ func (p *PreparedEmails) Insert(ctx context.Context, tx *store.Tx, keep func(att
 			return fmt.Errorf("mail: queue messages: %w", err)
 		}
 	}
-	if err := insertMessages(ctx, tx, msgs); err != nil {
+	if err := insertMessages(tx, msgs); err != nil {
 		return fmt.Errorf("mail: queue messages: %w", err)
 	}
 	return nil
@@ -212,89 +261,26 @@ func brokenTemplate(f *Found, err error) error {
 	return problem.New(problem.Conflict, "email_template_broken", fmt.Sprintf("the email template %s/%s from %s does not render: %v", f.Name, f.Locale, f.Source, err))
 }
 
-// messagesInsert and messageArgs are the rows Enqueue writes, without
-// gorm's reflection on each.
-const messagesInsert = `INSERT INTO mail_messages (id, account_id, template, locale, to_email, to_name, subject, html, text, ics, model,
-message_id, ref_kind, ref_id, status, attempts, next_attempt_at, created_at, updated_at)`
+// messageRows are the rows insertMessages writes, without gorm's
+// reflection on each. The messages of a batch share their account, empty
+// bodies, status and times.
+var messageRows = store.Rows{Table: "mail_messages",
+	Columns: []string{"id", "account_id", "template", "locale", "to_email", "to_name", "subject", "html", "text", "ics", "model",
+		"message_id", "ref_kind", "ref_id", "status", "attempts", "next_attempt_at", "created_at", "updated_at"},
+	Shared:       []string{"account_id", "html", "text", "ics", "ref_kind", "status", "attempts", "next_attempt_at", "created_at", "updated_at"},
+	PerStatement: 50}
 
-// messageRows is messagesInsert with the columns a batch's messages share
-// (account, empty bodies, status, times) bound once per statement.
-var messageRows = store.SharedInsert{Insert: messagesInsert, Shared: []bool{
-	false, true, false, false, false, false, false, true, true, true, false,
-	false, true, false, true, true, true, true, true}}
-
-// messageArgs appends m's values; at gives a time's argument.
-func messageArgs(args []any, m *Message, at func(time.Time) any) []any {
-	return append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
-		m.MessageID, m.RefKind, m.RefID, m.Status, m.Attempts, at(m.NextAttemptAt), at(m.CreatedAt), at(m.UpdatedAt))
-}
-
-// insertMessages writes queued messages: on PostgreSQL in one statement
-// with an array per column (store.Unnest), on SQLite in multi-row INSERTs
-// of 50 through one statement prepared for the call, with the columns the
-// messages share bound once each (store.SharedInsert). (gorm's statement
-// cache prepares again on every execution inside a transaction, and
-// SQLite's parse grows with the parameters.)
-func insertMessages(ctx context.Context, tx *store.Tx, msgs []Message) error {
-	const per = 50
-	width := len(messageRows.Shared)
-	if tx.Dialector.Name() == "postgres" {
-		args := make([]any, 0, len(msgs)*width)
-		for i := range msgs {
-			args = messageArgs(args, &msgs[i], func(t time.Time) any { return t })
-		}
-		q, cols, err := store.Unnest(messagesInsert, "", width, args)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecSQL(q, cols...)
-		return err
-	}
-	// The messages of a batch are queued at one time: it is formatted once.
-	var last time.Time
-	var lastArg any
-	at := func(t time.Time) any {
-		if lastArg == nil || t != last {
-			last, lastArg = t, store.TimeArgOf(store.SQLite, t)
-		}
-		return lastArg
-	}
-	plain := func(n int) string {
-		row := "(" + strings.Repeat("?,", width-1) + "?)"
-		return messagesInsert + " VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
-	}
-	args := make([]any, 0, min(len(msgs), per)*width)
-	var shared []any
-	var err error
-	var full *sql.Stmt
-	if len(msgs) >= per {
-		if full, err = tx.PrepareSQL(messageRows.SQL(per)); err != nil {
-			return err
-		}
-		defer full.Close()
-	}
-	for len(msgs) > 0 {
-		n := min(len(msgs), per)
-		args = args[:0]
-		for i := range msgs[:n] {
-			args = messageArgs(args, &msgs[i], at)
-		}
-		var ok bool
-		shared, ok = messageRows.Args(shared[:0], args)
-		switch {
-		case ok && n == per:
-			_, err = full.ExecContext(ctx, shared...)
-		case ok:
-			_, err = tx.ExecSQL(messageRows.SQL(n), shared...)
-		default:
-			_, err = tx.ExecSQL(plain(n), args...)
-		}
-		if err != nil {
-			return err
-		}
-		msgs = msgs[n:]
-	}
-	return nil
+// insertMessages writes queued messages in multi-row statements
+// (store.Insert): on SQLite 50 to a statement, prepared once for the call.
+// (gorm's statement cache prepares again on every execution inside a
+// transaction, and SQLite's parse grows with the parameters.)
+func insertMessages(tx *store.Tx, msgs []Message) error {
+	_, err := tx.Insert(&messageRows, len(msgs), func(args []any, i int) []any {
+		m := &msgs[i]
+		return append(args, m.ID, m.AccountID, m.Template, m.Locale, m.ToEmail, m.ToName, m.Subject, m.HTML, m.Text, m.ICS, m.Model,
+			m.MessageID, m.RefKind, m.RefID, m.Status, m.Attempts, m.NextAttemptAt, m.CreatedAt, m.UpdatedAt)
+	})
+	return err
 }
 
 var (

@@ -111,19 +111,14 @@ func Enqueue(tx *store.Tx, domain string, n NewMessage, now time.Time) (*Message
 }
 
 // claim takes up to n messages that are due, or whose worker's lease ran
-// out, for worker until lease. On PostgreSQL, FOR UPDATE SKIP LOCKED lets
-// workers of several replicas claim side by side without waiting for or
-// taking each other's rows; a SQLite database has one writer, which
-// serializes claims by itself.
+// out, for worker until lease. The claim's SELECT skips the rows another
+// claim holds (store.SkipLocked), so workers of several replicas claim side
+// by side without waiting for or taking each other's rows.
 func claim(ctx context.Context, db *store.DB, worker string, n int, now, lease time.Time) ([]Message, error) {
-	lock := ""
-	if db.Dialect == store.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	q := `UPDATE mail_messages SET status = ?, claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
 WHERE id IN (SELECT id FROM mail_messages
   WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)
-  ORDER BY next_attempt_at LIMIT ?` + lock + `)
+  ORDER BY next_attempt_at LIMIT ?` + db.SkipLocked() + `)
 RETURNING *`
 	var out []Message
 	err := db.W.WithContext(ctx).Raw(q, Sending, worker, lease, now, Queued, now, Sending, now, n).Scan(&out).Error

@@ -6,29 +6,32 @@ import (
 	"time"
 )
 
-// SharedInsert writes SQLite multi-row INSERTs in which the columns that
-// hold the same value in every row (the account, the event, the batch's
-// time, an empty default) take one numbered parameter (?N) for the whole
-// statement instead of one per row. Each value bound is a call into SQLite
-// and a copy of the value there: in a bulk import of 100,000 people,
-// binding was a quarter of the writer's time, and about half of the values
-// were these.
-type SharedInsert struct {
-	// Insert is "INSERT INTO t (columns)", Suffix what follows the rows (an
-	// ON CONFLICT or RETURNING clause, or "").
-	Insert, Suffix string
-	// Shared tells, column by column, which columns are bound once.
-	Shared []bool
+// The SQLite statements of Insert. In a statement whose rows all hold the
+// same value in the shared columns, those columns take one numbered
+// parameter (?N) for the whole statement instead of one per row: the
+// shared columns are ?1..?k, in column order; each row's own columns
+// follow, numbered row after row. (SQLite looks a number used again up
+// among the numbers it has seen, in the order it saw them: the shared
+// ones are among the first row's, so a statement of thousands of
+// parameters still compiles in time linear in them.) Otherwise (no shared
+// columns, or rows that differ in one) every value is a parameter of its
+// own, "?".
+
+// chunk is the statement of rows rows: numbered when the rows share
+// columns, plain otherwise.
+func (l *rowsLayout) chunk(rows int) string {
+	if l.nShared == 0 {
+		return l.plain(rows)
+	}
+	return l.numbered(rows)
 }
 
-// SQL is the statement for rows rows: the shared columns are ?1..?k, in
-// column order; each row's own columns follow, numbered row after row.
-func (s SharedInsert) SQL(rows int) string {
-	width, k := len(s.Shared), s.shared()
-	own := width - k
+// numbered is the statement of rows rows with the shared columns bound once.
+func (l *rowsLayout) numbered(rows int) string {
+	own := l.width - l.nShared
 	var b strings.Builder
-	b.Grow(len(s.Insert) + len(s.Suffix) + 16 + rows*(width*7+3))
-	b.WriteString(s.Insert)
+	b.Grow(len(l.insert) + len(l.suffix) + 16 + rows*(l.width*7+3))
+	b.WriteString(l.insert)
 	b.WriteString(" VALUES ")
 	var num [20]byte
 	for r := range rows {
@@ -36,8 +39,8 @@ func (s SharedInsert) SQL(rows int) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		shared, next := 0, k+r*own
-		for c, sh := range s.Shared {
+		shared, next := 0, l.nShared+r*own
+		for c, sh := range l.shared {
 			if c > 0 {
 				b.WriteByte(',')
 			}
@@ -54,34 +57,55 @@ func (s SharedInsert) SQL(rows int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(s.Suffix)
+	b.WriteString(l.suffix)
 	return b.String()
 }
 
-// Args turns rows of every column's value (len(s.Shared) values a row, one
-// row after another) into the arguments of SQL: the shared values once,
-// then each row's own. It answers false when a shared column does not hold
-// the same value in every row; the caller then writes the rows with one
-// parameter per value. Values compare as strings, booleans, integers and
-// times (by Equal); any other type counts as different.
-func (s SharedInsert) Args(dst []any, rows []any) ([]any, bool) {
-	width := len(s.Shared)
-	if width == 0 || len(rows) == 0 || len(rows)%width != 0 {
+// plain is the statement of rows rows with a parameter per value.
+func (l *rowsLayout) plain(rows int) string {
+	one := "(" + strings.Repeat("?,", l.width-1) + "?)"
+	var b strings.Builder
+	b.Grow(len(l.insert) + len(l.suffix) + 8 + rows*(len(one)+1))
+	b.WriteString(l.insert)
+	b.WriteString(" VALUES ")
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+	}
+	b.WriteString(l.suffix)
+	return b.String()
+}
+
+// sharedArgs turns rows of every column's value (l.width values a row, one
+// row after another) into the arguments of numbered: the shared values
+// once, then each row's own. A shared time is formatted as the driver
+// would (TimeArg), once. It answers false when a shared column does not
+// hold the same value in every row; the rows then go through plain. Values
+// compare as strings, booleans, integers and times (by Equal, in the same
+// location); any other type counts as different.
+func (l *rowsLayout) sharedArgs(dst []any, rows []any) ([]any, bool) {
+	if l.nShared == 0 || len(rows) == 0 || len(rows)%l.width != 0 {
 		return dst, false
 	}
-	for c, sh := range s.Shared {
+	for c, sh := range l.shared {
 		if !sh {
 			continue
 		}
-		for r := width; r < len(rows); r += width {
+		for r := l.width; r < len(rows); r += l.width {
 			if !same(rows[c], rows[r+c]) {
 				return dst, false
 			}
 		}
-		dst = append(dst, rows[c])
+		v := rows[c]
+		if t, ok := v.(time.Time); ok {
+			v = sqliteTime(t)
+		}
+		dst = append(dst, v)
 	}
-	for r := 0; r < len(rows); r += width {
-		for c, sh := range s.Shared {
+	for r := 0; r < len(rows); r += l.width {
+		for c, sh := range l.shared {
 			if !sh {
 				dst = append(dst, rows[r+c])
 			}
@@ -90,17 +114,7 @@ func (s SharedInsert) Args(dst []any, rows []any) ([]any, bool) {
 	return dst, true
 }
 
-func (s SharedInsert) shared() int {
-	k := 0
-	for _, sh := range s.Shared {
-		if sh {
-			k++
-		}
-	}
-	return k
-}
-
-// same compares two values of the types the bulk writers bind.
+// same compares two values of the types the batch writers bind.
 func same(a, b any) bool {
 	switch x := a.(type) {
 	case string:

@@ -12,13 +12,12 @@ import (
 // compares the same; formatting it once, before the write, spares the
 // single writer a formatting per statement that binds it. On PostgreSQL it
 // is t.
-func (db *DB) TimeArg(t time.Time) any { return TimeArgOf(db.Dialect, t) }
-
-// TimeArgOf is TimeArg for code that holds a dialect's name rather than
-// the DB.
-func TimeArgOf(dialect string, t time.Time) any {
-	if dialect == SQLite {
-		return t.Format(sqlite3.SQLiteTimestampFormats[0])
+func (db *DB) TimeArg(t time.Time) any {
+	if db.Dialect == SQLite {
+		return sqliteTime(t)
 	}
 	return t
 }
+
+// sqliteTime is t as the SQLite driver writes a time.Time.
+func sqliteTime(t time.Time) string { return t.Format(sqlite3.SQLiteTimestampFormats[0]) }

@@ -25,6 +25,14 @@ type Tx struct {
 	db  *DB
 	// m is the write group member running in this transaction, on SQLite.
 	m *member
+	// run holds the statements prepared for the run the transaction is
+	// part of (Run.Tx), or is nil.
+	run *Run
+	// scratch holds the argument buffers of Insert and SelectIn.
+	scratch *scratch
+	// customPlans is set once the transaction plans every execution afresh
+	// (SelectIn on PostgreSQL).
+	customPlans bool
 }
 
 // Now is the time by the database's clock (Config.Now), in UTC: the time
@@ -65,12 +73,17 @@ func (tx *Tx) QuerySQL(query string, args ...any) (*sql.Rows, error) {
 // returns nil, rolled back otherwise. Use it for writes that may not run
 // twice; the hot paths that may use Write instead.
 func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.tx(ctx, nil, fn)
+}
+
+// tx is Tx, as part of run when run is not nil.
+func (db *DB) tx(ctx context.Context, run *Run, fn func(tx *Tx) error) error {
 	return db.W.WithContext(ctx).Transaction(func(g *gorm.DB) error {
 		stx, err := sqlTxOf(g)
 		if err != nil {
 			return err
 		}
-		return fn(&Tx{DB: g, ctx: ctx, sql: stx, db: db})
+		return fn(&Tx{DB: g, ctx: ctx, sql: stx, db: db, run: run})
 	})
 }
 

@@ -6,19 +6,15 @@ import (
 	"time"
 )
 
-// Unnest writes a multi-row INSERT for PostgreSQL as one parameter per
-// column: "INSERT INTO t (a, b) SELECT * FROM unnest($1::text[],
-// $2::boolean[]) suffix". A VALUES list of 1,000 rows of 22 columns is
-// 22,000 parameters that the server parses, plans and converts one by one
-// on every execution; as 22 arrays the same rows cost about what COPY does,
-// and the statement's text no longer depends on how many rows it carries.
+// unnest writes Insert's PostgreSQL statement, one parameter per column:
+// "INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::boolean[])
+// suffix" (see Insert for why).
 //
 // insert is "INSERT INTO t (columns)", suffix what follows the rows (an ON
 // CONFLICT clause or ""), args the rows' values one row after another,
 // width values each. Columns may hold string, bool, int, int64 or
-// time.Time values, one type per column; anything else is an error, and
-// the caller writes those rows another way.
-func Unnest(insert, suffix string, width int, args []any) (string, []any, error) {
+// time.Time values, one type per column; anything else is an error.
+func unnest(insert, suffix string, width int, args []any) (string, []any, error) {
 	if width <= 0 || len(args) == 0 || len(args)%width != 0 {
 		return "", nil, fmt.Errorf("store: unnest: %d values do not make rows of %d", len(args), width)
 	}

@@ -54,10 +54,11 @@ const (
 	MaxName  = 100 // characters of a first or last name
 )
 
-// NormalizeEmail trims and lower-cases an address and checks it is a plain
-// ASCII mailbox (no display name, no comments), the form the gateway stores.
+// NormalizeEmail trims and lower-cases an address (FoldEmail) and checks it
+// is a plain ASCII mailbox (no display name, no comments), the form the
+// gateway stores for a person.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = FoldEmail(s)
 	if s == "" {
 		return "", errors.New("email is required")
 	}
@@ -79,6 +80,13 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// FoldEmail is an email as the gateway compares it: trimmed and
+// lower-cased, and nothing more. It is for an address the gateway keeps
+// as a source sent it, such as a directory group's member, which may not
+// be a mailbox NormalizeEmail accepts and is still that member's; a
+// person's address is NormalizeEmail's.
+func FoldEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // Domain returns the part after the last @.
 func Domain(email string) string { return email[strings.LastIndexByte(email, '@')+1:] }

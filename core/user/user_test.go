@@ -28,3 +28,21 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+// FoldEmail only trims and lower-cases: it keeps what NormalizeEmail
+// refuses, and agrees with it on what it accepts.
+func TestFoldEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		" Gia.Guest@Example.ORG ": "gia.guest@example.org",
+		"Room-12@Campus":          "room-12@campus",
+		"Gia <GIA@example.org>":   "gia <gia@example.org>",
+		"":                        "",
+	} {
+		if got := user.FoldEmail(in); got != want {
+			t.Errorf("FoldEmail(%q) = %q, want %q", in, got, want)
+		}
+		if n, err := user.NormalizeEmail(in); err == nil && n != user.FoldEmail(in) {
+			t.Errorf("NormalizeEmail(%q) = %q, FoldEmail %q", in, n, user.FoldEmail(in))
+		}
+	}
+}
