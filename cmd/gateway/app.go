@@ -14,7 +14,6 @@ import (
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
-	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
@@ -45,8 +44,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	models := append(schema.Models(), group.Models()...)
-	models = append(models, schedule.Models()...)
+	models := schema.Models()
 	if err := db.Migrate(models...); err != nil {
 		db.Close()
 		return nil, err

@@ -1,5 +1,5 @@
-// Package schema lists every table core owns, so migration, tests and the
-// gateway agree on one schema.
+// Package schema lists every table the gateway migrates, so migration,
+// tests and the gateway agree on one schema.
 package schema
 
 import (
@@ -7,16 +7,19 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/core/user"
 )
 
-// Models returns core's tables in dependency order.
+// Models returns every table in dependency order.
 func Models() []any {
 	m := account.Models()
 	m = append(m, &user.User{}, &audit.Entry{})
@@ -27,5 +30,6 @@ func Models() []any {
 	m = append(m, mail.Models()...)
 	m = append(m, event.Models()...)
 	m = append(append(m, job.Models()...), bulk.Models()...)
-	return m
+	m = append(m, group.Models()...)
+	return append(m, table.Models(scheduled.Tables())...)
 }
