@@ -91,12 +91,20 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if rep.Refused {
 		status = job.Refused
 	}
+	stopped := false
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&job.Job{}).Where("id = ?", j.ID).Updates(map[string]any{"status": status, "total": rep.Rows, "updated_at": s.now()}).Error; err != nil {
-			return err
+		r := tx.Model(&job.Job{}).Where("id = ? AND status = ?", j.ID, job.Checking).Updates(map[string]any{"status": status, "total": rep.Rows, "updated_at": s.now()})
+		if r.Error != nil {
+			return r.Error
+		}
+		if r.RowsAffected != 1 {
+			// Erasing a person the file names stopped the job while it
+			// was read (tables.go): nothing of it stays.
+			stopped = true
+			return dropStaged(tx, j.ID)
 		}
 		if rep.Refused {
 			if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
@@ -109,6 +117,9 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	})
 	if err != nil {
 		return nil, err
+	}
+	if stopped {
+		return nil, ErrStoppedByErasure
 	}
 	j.Status, j.Total = status, rep.Rows
 	return &Upload{Job: j, Report: rep}, nil

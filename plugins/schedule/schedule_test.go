@@ -29,7 +29,7 @@ import (
 const account = "acct-1"
 
 func models() []any {
-	return append(append(table.Models(scheduled.Tables()), group.Models()...), &audit.Entry{})
+	return append(table.Models(append(scheduled.Tables(), group.Tables()...)), &audit.Entry{})
 }
 
 // writeCSV writes a groups CSV with n members spread over groups g0..g9.

@@ -108,7 +108,7 @@ func TestNodePlugin(t *testing.T) {
 	}
 
 	// A sync through the scheduler into the database, as in production.
-	db := storetest.Open(t, store.SQLite, append(append(table.Models(scheduled.Tables()), group.Models()...), &audit.Entry{})...)
+	db := storetest.Open(t, store.SQLite, append(table.Models(append(group.Tables(), scheduled.Tables()...)), &audit.Entry{})...)
 	s, err := schedule.New(schedule.Options{DB: db, Host: h})
 	if err != nil {
 		t.Fatal(err)
