@@ -18,6 +18,7 @@ func TestBrowserAdminDeletesAPerson(t *testing.T) {
 	room := browserOpenRoom(e, map[string]any{"type": "room", "title": "Seminar", "chat_collaboration": true})
 	e.Invite(room, "gia@example.org", "speaker")
 	e.Invite(room, "kept@example.org", "viewer")
+	students := e.DirectoryGroup("Seminar students", "gia@example.org", "kept@example.org")
 
 	b := newBrowserProfile(t, e)
 	b.signInAsAdmin()
@@ -31,7 +32,7 @@ func TestBrowserAdminDeletesAPerson(t *testing.T) {
 	b.do("ask for the impact", chromedp.Click(chromedp.CSS(`#erase-find button[type=submit]`)))
 	b.waitFor(10*time.Second, "the impact", `!document.getElementById("erase-impact").hidden`)
 	impact := b.str(`document.getElementById("erase-impact").innerText`)
-	if !strings.Contains(impact, "gia@example.org") || !strings.Contains(impact, "1 invitation(s)") {
+	if !strings.Contains(impact, "gia@example.org") || !strings.Contains(impact, "1 invitation(s)") || !strings.Contains(impact, "1 group(s)") {
 		t.Fatalf("impact shown: %q", impact)
 	}
 	// Nothing is deleted before the confirmation.
@@ -46,5 +47,8 @@ func TestBrowserAdminDeletesAPerson(t *testing.T) {
 	r := e.Must(e.Do("GET", "/api/v1/resources/"+room+"/invitations", e.APIKey, nil), http.StatusOK)
 	if strings.Contains(string(r.Body), "gia@example.org") || !strings.Contains(string(r.Body), "kept@example.org") {
 		t.Fatalf("invitations after deleting Gia: %s", r.Body)
+	}
+	if got := memberEmails(t, e, students); got != "kept@example.org" {
+		t.Fatalf("group members after deleting Gia: %s", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
@@ -313,6 +314,37 @@ func (e *Env) SignIn(u *user.User) *http.Client {
 		e.T.Fatalf("sign in: %d %s", r.Status, r.Body)
 	}
 	return c
+}
+
+// DirectoryGroup has a group source named after the group sync one group,
+// listing the people with emails, as a group source plugin's scheduled
+// sync does (the gateway serves no API that writes groups). It returns the
+// group's id.
+func (e *Env) DirectoryGroup(name string, emails ...string) string {
+	e.T.Helper()
+	ctx := context.Background()
+	_, err := group.Apply(ctx, e.DB, e.AccountID, name, []group.SourceGroup{{ExternalID: name, Name: name}}, func(emit func(group.SourceMember) error) error {
+		for _, m := range emails {
+			if err := emit(group.SourceMember{GroupExternalID: name, Email: m, Name: m}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	gs, err := group.List(ctx, e.DB.R, e.AccountID)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.Source == name {
+			return g.ID
+		}
+	}
+	e.T.Fatalf("group %s was not synced", name)
+	return ""
 }
 
 // SecondAccount creates another account with its own admin API key.

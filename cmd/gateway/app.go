@@ -45,7 +45,6 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		return nil, err
 	}
 	models := schema.Models()
-	models = append(models, schedule.Models()...)
 	if err := db.Migrate(models...); err != nil {
 		db.Close()
 		return nil, err

@@ -16,14 +16,12 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
-	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
-	"github.com/invitegate/gateway/plugins/schedule"
 )
 
 // TestBulkInviteSurvivesKill9: the CLI imports 100,000 rows with invitation
@@ -140,8 +138,7 @@ func bulkEvent(t *testing.T, dialect string) (string, *store.DB, *event.Event, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	models := append(schema.Models(), group.Models()...)
-	if err := db.Migrate(append(models, schedule.Models()...)...); err != nil {
+	if err := db.Migrate(schema.Models()...); err != nil {
 		t.Fatal(err)
 	}
 	boot, err := account.EnsureFirst(ctx, db, "Org", "owner@org.test")

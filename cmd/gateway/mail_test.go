@@ -16,10 +16,10 @@ import (
 
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins/plugintest"
-	"github.com/invitegate/gateway/plugins/schedule"
 )
 
 // runServe starts `gateway serve --config cfg` and returns the process; its
@@ -70,7 +70,7 @@ func TestMailCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(append(schema.Models(), schedule.Models()...)...); err != nil {
+	if err := db.Migrate(schema.Models()...); err != nil {
 		t.Fatal(err)
 	}
 	err = db.Tx(context.Background(), func(tx *store.Tx) error {
@@ -233,7 +233,7 @@ func TestTemplatesFromHTTPProvider(t *testing.T) {
 
 	body.Store(`{"templates":[{"name":"invitation","locale":"en","subject":"Join {{.Resource.Nope}}","text":"x"}]}`)
 	r, err := rt.Sched.RunNow(ctx, "brand")
-	if err == nil || r.Status != schedule.StatusFailed || !strings.Contains(r.Error, "invitation/en") || !strings.Contains(r.Error, "Nope") {
+	if err == nil || r.Status != scheduled.StatusFailed || !strings.Contains(r.Error, "invitation/en") || !strings.Contains(r.Error, "Nope") {
 		t.Fatalf("broken refresh: %+v, %v", r, err)
 	}
 	if p, _ := a.mail.Preview(ctx, mail.Invitation, "en"); p.Version != good {

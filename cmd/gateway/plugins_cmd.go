@@ -18,6 +18,7 @@ import (
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
 	"github.com/invitegate/gateway/plugins"
@@ -98,7 +99,7 @@ func listPlugins(ctx context.Context, out io.Writer, cfg *Config, asJSON bool, n
 			return err
 		}
 		defer db.Close()
-		if db.R.Migrator().HasTable(&schedule.Run{}) {
+		if db.R.Migrator().HasTable(&scheduled.Run{}) {
 			overviews, err = schedule.Overviews(ctx, db.R, cfg.Plugins, nil, now)
 			if err != nil {
 				return err
@@ -228,7 +229,7 @@ type pluginRuntime struct {
 // startPlugins starts every configured plugin and the scheduled jobs. A
 // plugin that fails its first start is logged and retried in the
 // background: the gateway serves regardless. The database must have been
-// migrated with group.Models() and schedule.Models().
+// migrated (schema.Models()).
 func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *slog.Logger, templates schedule.TemplateSink) (*pluginRuntime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

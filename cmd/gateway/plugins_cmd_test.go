@@ -11,13 +11,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
-	"github.com/invitegate/gateway/plugins/schedule"
 )
 
 func runPluginsCmd(t *testing.T, configPath string, args ...string) (string, error) {
@@ -83,7 +81,7 @@ func TestPluginsList(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Migrate(append(append(schema.Models(), group.Models()...), schedule.Models()...)...); err != nil {
+	if err := db.Migrate(schema.Models()...); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(cfgPath, true)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitegate/gateway/core/table"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -34,8 +36,10 @@ type Policy struct {
 // TableName names the table.
 func (Policy) TableName() string { return "access_policies" }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Policy{}} }
+// Tables are the tables this package owns.
+func Tables() []table.Table {
+	return []table.Table{{Model: &Policy{}, NoPersonalData: "an account's lists of email domains"}}
+}
 
 // ErrPolicyUnreadable refuses everything a policy that cannot be read would
 // decide: access fails closed.

@@ -41,9 +41,6 @@ type APIKey struct {
 // KeyPrefix starts every API key so that leaked keys are easy to scan for.
 const KeyPrefix = "igk_"
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Account{}, &APIKey{}} }
-
 // Create makes an account.
 func Create(ctx context.Context, db *store.DB, name string) (*Account, error) {
 	name = strings.TrimSpace(name)

@@ -187,9 +187,6 @@ type Counts struct {
 // Processed is every row the import went through.
 func (c Counts) Processed() int { return c.Added + c.Updated + c.Unchanged + c.Refused }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Import{}, &Chunk{}, &StoredProblem{}} }
-
 // Import is the bulk-invite part of a job: what was uploaded for which
 // event, and how far the import got.
 type Import struct {

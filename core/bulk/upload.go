@@ -104,6 +104,7 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if rep.Refused {
 		status = job.Refused
 	}
+	stopped := false
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
 			return err
@@ -113,6 +114,13 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 			return err
 		}
 		if !ok {
+			var cur job.Job
+			if err := tx.Where("id = ?", j.ID).Take(&cur).Error; err == nil && cur.Error == StoppedByErasure {
+				// Erasing a person the file names stopped the job while
+				// it was read (tables.go): nothing of it stays.
+				stopped = true
+				return dropStaged(tx, j.ID)
+			}
 			return ErrCheckEnded
 		}
 		if rep.Refused {
@@ -126,6 +134,9 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	})
 	if err != nil {
 		return nil, s.abandon(j.ID, owner, err)
+	}
+	if stopped {
+		return nil, ErrStoppedByErasure
 	}
 	j.Status, j.Total, j.Runner, j.LeaseUntil = status, rep.Rows, "", nil
 	return &Upload{Job: j, Report: rep}, nil

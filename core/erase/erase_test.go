@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/erase"
 	"github.com/invitegate/gateway/core/event"
+	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/mail"
@@ -32,9 +31,10 @@ import (
 
 const victim = "grace.hopper@navy.test"
 
-// world is two accounts where Grace is known: shared in both (an attendee
-// and an invitee in the first, a console member in the second), and Alan,
-// who must be left untouched.
+// world is two accounts where Grace is known: shared in both (an attendee,
+// an invitee, a member of two directory groups and a row of a bulk invite
+// file waiting for confirmation in the first; a console member and a
+// member of one group in the second), and Alan, who must be left untouched.
 type world struct {
 	acc1, acc2   *account.Bootstrap
 	grace1       *user.User
@@ -44,6 +44,8 @@ type world struct {
 	res          *resource.Resource
 	graceSession string
 	sessions     *session.Service
+	// graceFile names Grace (and Ada); othersFile does not.
+	graceFile, othersFile string
 }
 
 func build(t *testing.T, db *store.DB, shared bool) *world {
@@ -140,6 +142,53 @@ func build(t *testing.T, db *store.DB, shared bool) *world {
 		t.Fatal(err)
 	}
 
+	// The directory lists Grace in two groups of the first account (by
+	// her directory id) and one of the second, Alan in one.
+	directory := []struct {
+		acc     string
+		groups  []group.SourceGroup
+		members []group.SourceMember
+	}{
+		{w.acc1.Account.ID, []group.SourceGroup{{ExternalID: "navy", Name: "Navy"}, {ExternalID: "compilers", Name: "Compilers"}}, []group.SourceMember{
+			{GroupExternalID: "navy", ExternalID: "ghopper", Email: victim, Name: "Grace Hopper"},
+			{GroupExternalID: "compilers", ExternalID: "ghopper", Email: victim, Name: "Grace Hopper"},
+			{GroupExternalID: "navy", ExternalID: "aturing", Email: "alan@bletchley.test", Name: "Alan Turing"},
+		}},
+		{acc2.ID, []group.SourceGroup{{ExternalID: "staff", Name: "Staff"}}, []group.SourceMember{
+			{GroupExternalID: "staff", Email: victim, Name: "Grace Hopper"},
+		}},
+	}
+	for _, d := range directory {
+		_, err := group.Apply(ctx, db, d.acc, "campus-ldap", d.groups, func(emit func(group.SourceMember) error) error {
+			for _, m := range d.members {
+				if err := emit(m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two bulk invite files checked and waiting for confirmation; the
+	// first has Grace's row, her address in capitals.
+	bs := &bulk.Service{DB: db, Events: evs}
+	for i, rows := range []string{
+		"ada@engine.test,Ada,Lovelace,,,,\nGRACE.Hopper@Navy.TEST,Grace,Hopper,,,Yes,\n",
+		"ada@engine.test,Ada,Lovelace,,,,\nkatherine@nasa.test,Katherine,Johnson,,,,\n",
+	} {
+		up, err := bs.Upload(ctx, c, w.ev.ID, "people.csv", strings.NewReader("Email,First Name,Last Name,Title,Company,Speaker,Moderator\n"+rows))
+		if err != nil || up.Job.Status != job.Ready {
+			t.Fatalf("upload: %+v, %v", up, err)
+		}
+		if i == 0 {
+			w.graceFile = up.Job.ID
+		} else {
+			w.othersFile = up.Job.ID
+		}
+	}
+
 	w.grace2, err = user.AddConsoleUser(ctx, db, acc2.ID, audit.System, user.NewConsoleUser{Email: victim, FirstName: "Grace", LastName: "Hopper", Role: user.RoleMember})
 	if err != nil {
 		t.Fatal(err)
@@ -172,23 +221,28 @@ func pngBytes(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-// occurrences lists every table row, in any column, that still holds s.
+// occurrences lists every table row, in any column, that still holds s:
+// every table in the database, declared or not.
 func occurrences(t *testing.T, db *store.DB, s string) []string {
 	t.Helper()
+	tables, err := db.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
-	for _, m := range schema.Models() {
-		stmt := &gorm.Statement{DB: db.R}
-		if err := stmt.Parse(m); err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range tables {
 		var rows []map[string]any
-		if err := db.R.Table(stmt.Schema.Table).Find(&rows).Error; err != nil {
+		if err := db.R.Table(name).Find(&rows).Error; err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range rows {
 			for col, v := range r {
-				if strings.Contains(strings.ToLower(fmt.Sprint(v)), s) {
-					out = append(out, stmt.Schema.Table+"."+col)
+				text := fmt.Sprint(v)
+				if b, ok := v.([]byte); ok {
+					text = string(b) // a staged file, an image
+				}
+				if strings.Contains(strings.ToLower(text), s) {
+					out = append(out, name+"."+col)
 				}
 			}
 		}
@@ -215,11 +269,14 @@ func TestEraseSharedUser(t *testing.T) {
 		}
 		first, second := imp.Accounts[0], imp.Accounts[1]
 		if first.AccountName != "First org" || len(first.Events) != 1 || first.Events[0].Name != "Compilers summit" ||
-			first.Invitations != 1 || first.Resources != 0 || first.Messages != 1 {
+			first.Invitations != 1 || first.Resources != 0 || first.Messages != 1 || first.Groups != 2 {
 			t.Errorf("first account impact = %+v", first)
 		}
-		if second.AccountName != "Second org" || second.ConsoleRole != user.RoleMember || len(second.Events) != 0 {
+		if second.AccountName != "Second org" || second.ConsoleRole != user.RoleMember || len(second.Events) != 0 || second.Groups != 1 {
 			t.Errorf("second account impact = %+v", second)
+		}
+		if n := count(t, db, &bulk.Chunk{}, "job_id = ?", w.graceFile); n == 0 {
+			t.Fatal("the fixture staged no file")
 		}
 
 		for _, m := range []any{&event.Visit{}, &event.Link{}, &session.Session{}, &event.Login{}, &event.ChatMessage{}} {
@@ -238,6 +295,18 @@ func TestEraseSharedUser(t *testing.T) {
 		if left := occurrences(t, db, "wrote the first compiler"); len(left) != 1 {
 			t.Fatalf("Alan's bio should be the only one left, found %v", left)
 		}
+		if left := occurrences(t, db, "ghopper"); len(left) > 0 {
+			t.Fatalf("Grace's directory id is still in %v", left)
+		}
+		var members []group.Member
+		db.R.Order("email").Find(&members)
+		if len(members) != 1 || members[0].Email != "alan@bletchley.test" {
+			t.Errorf("group members left: %+v, want Alan's only", members)
+		}
+		if n := count(t, db, &group.Group{}, "1 = 1"); n != 3 {
+			t.Errorf("%d groups left, want the 3 (only memberships go)", n)
+		}
+		checkStopped(t, db, w)
 		if _, err := user.Get(ctx, db, w.acc1.Account.ID, w.alan.ID); err != nil {
 			t.Errorf("Alan was erased too: %v", err)
 		}
@@ -273,8 +342,43 @@ func TestEraseSharedUser(t *testing.T) {
 			if strings.Contains(e.Detail, "grace") || strings.Contains(e.Detail, "Grace") {
 				t.Errorf("audit entry keeps personal data: %s", e.Detail)
 			}
+			if acc == w.acc1.Account.ID && !strings.Contains(e.Detail, `"groups":2`) {
+				t.Errorf("audit entry does not count the groups: %s", e.Detail)
+			}
 		}
 	})
+}
+
+// checkStopped: the bulk invite whose staged file names Grace stopped, its
+// file gone and refusing confirmation; the other file waits as it was.
+func checkStopped(t *testing.T, db *store.DB, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	stopped, err := job.Get(ctx, db, w.acc1.Account.ID, w.graceFile)
+	if err != nil || stopped.Status != job.Failed || stopped.Error != bulk.StoppedByErasure || strings.Contains(strings.ToLower(stopped.Error), "grace") {
+		t.Errorf("the file naming Grace: %+v, %v; want it failed with %q", stopped, err, bulk.StoppedByErasure)
+	}
+	if n := count(t, db, &bulk.Chunk{}, "job_id = ?", w.graceFile); n != 0 {
+		t.Errorf("%d chunks of the file naming Grace left", n)
+	}
+	c := event.Caller{AccountID: w.acc1.Account.ID, Actor: audit.Actor{Kind: audit.ActorUser, ID: w.acc1.Admin.ID}}
+	bs := &bulk.Service{DB: db, Events: &event.Service{DB: db}}
+	if _, err := bs.Confirm(ctx, c, w.graceFile, false); !errors.Is(err, job.ErrNotConfirmable) {
+		t.Errorf("confirming the stopped file: %v, want ErrNotConfirmable", err)
+	}
+	kept, err := job.Get(ctx, db, w.acc1.Account.ID, w.othersFile)
+	if err != nil || kept.Status != job.Ready || count(t, db, &bulk.Chunk{}, "job_id = ?", w.othersFile) == 0 {
+		t.Errorf("the file without Grace: %+v, %v; want it waiting, staged", kept, err)
+	}
+}
+
+func count(t *testing.T, db *store.DB, model any, where string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.R.Model(model).Where(where, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestEraseRefusals(t *testing.T) {
@@ -294,6 +398,11 @@ func TestEraseRefusals(t *testing.T) {
 		}
 		if _, err := user.Get(ctx, db, w.acc2.Account.ID, w.grace2.ID); err != nil {
 			t.Errorf("the other account's unshared Grace was erased: %v", err)
+		}
+		var kept []group.Member
+		db.R.Where("email = ?", victim).Find(&kept)
+		if len(kept) != 1 {
+			t.Errorf("Grace's memberships left: %+v, want the second account's one", kept)
 		}
 
 		if _, err := erase.Erase(ctx, db, acc, w.acc1.Admin.ID, admin); !errors.Is(err, erase.ErrSelf) {

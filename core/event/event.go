@@ -94,11 +94,6 @@ type Event struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
-// Models are the tables this package owns.
-func Models() []any {
-	return []any{&Event{}, &Attendee{}, &Visit{}, &Image{}, &Link{}, &Login{}, &ChatMessage{}}
-}
-
 // Caller is who acts on an event, as the api authenticated them.
 type Caller struct {
 	AccountID string

@@ -12,9 +12,10 @@ import (
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
-func models() []any { return append(group.Models(), &audit.Entry{}) }
+func models() []any { return append(table.Models(group.Tables()), &audit.Entry{}) }
 
 func stream(ms ...group.SourceMember) group.MemberStream {
 	return func(emit func(group.SourceMember) error) error {

@@ -52,9 +52,6 @@ type Member struct {
 // TableName keeps the table name plain.
 func (Member) TableName() string { return "group_members" }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Group{}, &Member{}} }
-
 // ErrNotFound is returned for a group that is not in the account.
 var ErrNotFound = problem.New(problem.NotFound, "group_not_found", "no such group in this account")
 

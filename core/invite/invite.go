@@ -66,9 +66,6 @@ type Redemption struct {
 	At           time.Time `json:"at"`
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Settings{}, &Invitation{}, &Redemption{}} }
-
 // Status is an invitation's state as a person sees it.
 func (inv *Invitation) Status(now time.Time) string {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
 // TestHoldEndsWhenItsHolderIsGone: a held job is abandoned only once its
@@ -16,7 +17,7 @@ import (
 // cannot be ended again. A job held without a lease (held before holds had
 // leases) counts as abandoned after UnheldAfter without a change.
 func TestHoldEndsWhenItsHolderIsGone(t *testing.T) {
-	storetest.Each(t, job.Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(job.Tables()), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Second)
 		until := now.Add(15 * time.Second)
@@ -96,7 +97,7 @@ func TestHoldEndsWhenItsHolderIsGone(t *testing.T) {
 // TestReleaseHandsTheJobOn: the holder's release moves the job on and
 // clears the hold, which nobody then abandons.
 func TestReleaseHandsTheJobOn(t *testing.T) {
-	storetest.Each(t, job.Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(job.Tables()), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC()
 		until := now.Add(15 * time.Second)
@@ -124,7 +125,7 @@ func TestReleaseHandsTheJobOn(t *testing.T) {
 // TestRunnerSweeps: a started runner sweeps at once and then every Poll,
 // and not after Stop.
 func TestRunnerSweeps(t *testing.T) {
-	db := storetest.Open(t, store.SQLite, job.Models()...)
+	db := storetest.Open(t, store.SQLite, table.Models(job.Tables())...)
 	swept := make(chan struct{}, 100)
 	r := &job.Runner{DB: db, Handlers: map[string]job.Handler{"k": nil}, Poll: 10 * time.Millisecond,
 		Sweep: func(context.Context) error { swept <- struct{}{}; return nil }}

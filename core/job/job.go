@@ -82,9 +82,6 @@ type Job struct {
 // TableName names the table.
 func (Job) TableName() string { return "jobs" }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Job{}} }
-
 // RawJSON is JSON kept as text in the database and written as is.
 type RawJSON string
 
@@ -214,6 +211,16 @@ func Finish(tx *store.Tx, jobID, runner, status, why string, now time.Time) erro
 		return ErrLeaseLost
 	}
 	return nil
+}
+
+// Stop ends an unfinished job at once with status Failed and why, whoever
+// runs it, for a job that must not go on (its input named a person who was
+// erased). Its runner's next step finds the lease lost and rolls back;
+// false means the job had finished already.
+func Stop(tx *store.Tx, jobID, why string, now time.Time) (bool, error) {
+	r := tx.Model(&Job{}).Where("id = ? AND status IN ?", jobID, []string{Checking, Ready, Queued, Running}).
+		Updates(map[string]any{"status": Failed, "error": why, "lease_until": nil, "finished_at": now, "updated_at": now})
+	return r.RowsAffected == 1, r.Error
 }
 
 // RunnerID names this process's runner: host, pid and a random part, so a

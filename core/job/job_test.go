@@ -9,13 +9,14 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
 // TestLeaseDecidesTheRunner: one claim wins; a step by a runner whose
 // lease was taken over is refused; the job is claimable again only once
 // its lease has run out.
 func TestLeaseDecidesTheRunner(t *testing.T) {
-	storetest.Each(t, job.Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(job.Tables()), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC()
 		j := &job.Job{AccountID: "acct", Kind: "k", Status: job.Queued}

@@ -37,9 +37,6 @@ type Key struct {
 // TableName names the table.
 func (Key) TableName() string { return "signing_keys" }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Key{}} }
-
 // Claims are what a room learns about who enters.
 type Claims struct {
 	jwt.Claims

@@ -8,10 +8,11 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
 func TestRotationKeepsIssuedTokensVerifiable(t *testing.T) {
-	storetest.Each(t, jointoken.Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(jointoken.Tables()), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s, err := jointoken.Open(ctx, db, "https://gw.test")
 		if err != nil {

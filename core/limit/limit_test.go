@@ -8,6 +8,7 @@ import (
 
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
 // clock is a settable clock for the counters of one test.
@@ -54,7 +55,7 @@ func rows(t *testing.T, db *store.DB) int64 {
 }
 
 func TestCounterBlocksAtTheLimitUntilTheWindowEnds(t *testing.T) {
-	storetest.Each(t, Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(Tables()), func(t *testing.T, db *store.DB) {
 		clk := newClock()
 		c := New(db, Config{Scope: "test", Rule: rule(), Now: clk.Now})
 		start := clk.Now()
@@ -83,7 +84,7 @@ func TestCounterBlocksAtTheLimitUntilTheWindowEnds(t *testing.T) {
 // Replicas on PostgreSQL count into one row per client; a SQLite
 // database's single process counts in memory and never writes the table.
 func TestCountersShareCountsOnlyAcrossProcessesOfOneDatabase(t *testing.T) {
-	storetest.Each(t, Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(Tables()), func(t *testing.T, db *store.DB) {
 		clk := newClock()
 		a := New(db, Config{Scope: "test", Rule: rule(), Now: clk.Now})
 		b := New(db, Config{Scope: "test", Rule: rule(), Now: clk.Now})
@@ -119,7 +120,7 @@ func TestCountersShareCountsOnlyAcrossProcessesOfOneDatabase(t *testing.T) {
 }
 
 func TestConcurrentCountsAllCount(t *testing.T) {
-	storetest.Each(t, Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(Tables()), func(t *testing.T, db *store.DB) {
 		clk := newClock()
 		r := Rule{Max: 200, Window: time.Minute}
 		// Two replicas on PostgreSQL; one process on SQLite.
@@ -155,7 +156,7 @@ func TestConcurrentCountsAllCount(t *testing.T) {
 // Counts of ended windows are dropped, from memory and from the table,
 // when a later count comes.
 func TestEndedWindowsAreSwept(t *testing.T) {
-	storetest.Each(t, Models(), func(t *testing.T, db *store.DB) {
+	storetest.Each(t, table.Models(Tables()), func(t *testing.T, db *store.DB) {
 		clk := newClock()
 		c := New(db, Config{Scope: "test", Rule: rule(), Now: clk.Now})
 		for _, ip := range []string{"192.0.2.10", "192.0.2.11", "192.0.2.12"} {

@@ -1,6 +1,10 @@
 package limit
 
-import "time"
+import (
+	"time"
+
+	"github.com/invitegate/gateway/core/table"
+)
 
 // Count is one client's count in its current window, in one scope. Only
 // replicas sharing a PostgreSQL database write it (see Counter); a row
@@ -16,8 +20,10 @@ type Count struct {
 // TableName names the table.
 func (Count) TableName() string { return "limit_counts" }
 
-// Models lists the tables this package owns.
-func Models() []any { return []any{&Count{}} }
+// Tables are the tables this package owns.
+func Tables() []table.Table {
+	return []table.Table{{Model: &Count{}, NoPersonalData: "counts of unknown links per client address, which name no one and are deleted within two windows (minutes)"}}
+}
 
 // sqlCount counts one refusal and returns the count and its window's start:
 // one statement, so concurrent counts of one client on any number of

@@ -12,6 +12,7 @@ import (
 	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 )
 
 // TestBench_email_outbox: messages per second delivered to a local SMTP
@@ -35,7 +36,7 @@ func TestBench_email_outbox(t *testing.T) {
 	// The two sides alternate in rounds, so a busy moment of the machine
 	// weighs on both alike.
 	base, md := mailtest.Start(t), mailtest.Start(t)
-	db := storetest.Open(t, store.SQLite, Models()...)
+	db := storetest.Open(t, store.SQLite, table.Models(Tables())...)
 	const rounds = 3
 	var baseTime, outTime time.Duration
 	for r := range rounds {

@@ -77,9 +77,6 @@ func (Message) Indexes() []string {
 	return []string{"DROP INDEX IF EXISTS idx_mail_messages_message_id"}
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&StoredTemplate{}, &Message{}, &ModelBase{}} }
-
 // NewMessage is what Enqueue needs.
 type NewMessage struct {
 	AccountID        string

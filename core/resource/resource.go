@@ -165,9 +165,6 @@ type Participant struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Resource{}, &Collaborator{}, &Participant{}} }
-
 // Limits of a resource's short fields, as its columns hold them.
 const (
 	MaxTimeZone   = 64

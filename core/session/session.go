@@ -118,9 +118,6 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&LoginLink{}, &Session{}} }
-
 // Now is the service's clock, in UTC.
 func (s *Service) Now() time.Time { return s.now().UTC() }
 

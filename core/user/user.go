@@ -39,9 +39,6 @@ type User struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&User{}, &UserIdentity{}} }
-
 // Name is the display name.
 func (u *User) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 

@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 )
@@ -32,8 +33,8 @@ type Overview struct {
 	// NextRun is the next tick of the schedule.
 	NextRun time.Time `json:"next_run,omitzero"`
 	// LastRun is the latest run of its job, from the database.
-	LastRun       *Run      `json:"last_run,omitempty"`
-	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+	LastRun       *scheduled.Run `json:"last_run,omitempty"`
+	LastSuccessAt time.Time      `json:"last_success_at,omitzero"`
 }
 
 // Overviews combines declarations, the host's statuses (nil when the host
@@ -43,11 +44,11 @@ func Overviews(ctx context.Context, db *gorm.DB, cfgs []host.Config, statuses []
 	for i, c := range cfgs {
 		names[i] = c.Name
 	}
-	last, err := LastRuns(ctx, db, names)
+	last, err := scheduled.LastRuns(ctx, db, names)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := LastSuccess(ctx, db, names)
+	ok, err := scheduled.LastSuccess(ctx, db, names)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +70,7 @@ func Overviews(ctx context.Context, db *gorm.DB, cfgs []host.Config, statuses []
 			if o.Version == "" {
 				o.Version = r.PluginVersion
 			}
-			if o.LastError == "" && r.Status == StatusFailed {
+			if o.LastError == "" && r.Status == scheduled.StatusFailed {
 				o.LastError, o.LastErrorAt = r.Error, r.StartedAt
 			}
 		}

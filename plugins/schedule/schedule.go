@@ -4,9 +4,11 @@
 // table of kinds (host.KindSpec.Job); what each job does is in jobs.go.
 // robfig/cron fires each job on its plugin's schedule; a
 // job never overlaps itself; each run is recorded in the database with its
-// outcome, and a failed run is simply tried again at the next tick. With
-// several replicas on one PostgreSQL database, an advisory lock and the run
-// record's unique (plugin, tick) make exactly one replica run each tick.
+// outcome (core/scheduled owns the records, core data migrated with the
+// rest of the schema), and a failed run is simply tried again at the next
+// tick. With several replicas on one PostgreSQL database, an advisory lock
+// and the run record's unique (plugin, tick) make exactly one replica run
+// each tick.
 package schedule
 
 import (
@@ -22,6 +24,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
@@ -146,12 +149,8 @@ func newJob(c host.Config, known map[string]runner) (*job, error) {
 // Start marks runs abandoned by stopped replicas as failed and starts the
 // clock.
 func (s *Scheduler) Start(ctx context.Context) error {
-	cutoff := s.opts.Now().Add(-s.opts.JobTimeout)
 	now := s.opts.Now()
-	err := s.opts.DB.W.WithContext(ctx).Model(&Run{}).
-		Where("status = ? AND started_at < ?", StatusRunning, cutoff).
-		Updates(map[string]any{"status": StatusFailed, "error": "abandoned: the replica running it stopped", "finished_at": now}).Error
-	if err != nil {
+	if err := scheduled.Abandon(ctx, s.opts.DB, now.Add(-s.opts.JobTimeout), now); err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
 	s.cron.Start()
@@ -202,7 +201,7 @@ var errElsewhere = fmt.Errorf("%w on another replica", ErrBusy)
 
 // RunNow runs the plugin's job at once (an operator's "sync now"), under the
 // same rules as a scheduled run, and returns its record.
-func (s *Scheduler) RunNow(ctx context.Context, name string) (*Run, error) {
+func (s *Scheduler) RunNow(ctx context.Context, name string) (*scheduled.Run, error) {
 	j, ok := s.jobs[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q has no scheduled job", host.ErrUnknownPlugin, name)
@@ -232,7 +231,7 @@ func (s *Scheduler) tick(j *job) {
 
 // run executes one run of j for tick, unless it is running already or
 // another replica claimed the tick (then it returns nil, nil).
-func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger string) (*Run, error) {
+func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger string) (*scheduled.Run, error) {
 	if !j.busy.TryLock() {
 		return nil, ErrBusy
 	}
@@ -249,18 +248,15 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	}
 	defer release()
 
-	r := &Run{
+	r := &scheduled.Run{
 		ID: id.New(), Plugin: j.cfg.Name, Kind: j.cfg.Kind, Job: j.name,
-		Tick: tick, Trigger: trigger, StartedAt: s.opts.Now().UTC(), Status: StatusRunning, Replica: s.opts.Replica,
+		Tick: tick, Trigger: trigger, StartedAt: s.opts.Now().UTC(), Status: scheduled.StatusRunning, Replica: s.opts.Replica,
 	}
 	if st, ok := s.opts.Host.StatusOf(j.cfg.Name); ok {
 		r.PluginVersion = st.Version
 	}
-	if err := s.opts.DB.W.WithContext(ctx).Create(r).Error; err != nil {
-		if store.IsUniqueViolation(err) {
-			return nil, nil // another replica ran this tick
-		}
-		return nil, fmt.Errorf("record run: %w", err)
+	if first, err := scheduled.Begin(ctx, s.opts.DB, r); err != nil || !first {
+		return nil, err // !first: another replica ran this tick
 	}
 	log := s.log.With("plugin", j.cfg.Name, "job", r.Job, "run", r.ID)
 	log.Info("plugin job started")
@@ -271,9 +267,9 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 
 	finished := s.opts.Now().UTC()
 	r.FinishedAt, r.Summary = &finished, summary
-	r.Status = StatusOK
+	r.Status = scheduled.StatusOK
 	if runErr != nil {
-		r.Status, r.Error = StatusFailed, runErr.Error()
+		r.Status, r.Error = scheduled.StatusFailed, runErr.Error()
 		log.Error("plugin job failed; it runs again at the next tick", "error", runErr, "summary", summary)
 	} else {
 		log.Info("plugin job done", "summary", summary, "took", finished.Sub(r.StartedAt))
@@ -284,11 +280,8 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	// Record the outcome even when ctx was cancelled by shutdown.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer wcancel()
-	err = s.opts.DB.W.WithContext(wctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{
-		"finished_at": r.FinishedAt, "status": r.Status, "error": r.Error, "summary": r.Summary, "plugin_version": r.PluginVersion,
-	}).Error
-	if err != nil {
-		return r, fmt.Errorf("record run outcome: %w", err)
+	if err := scheduled.Finish(wctx, s.opts.DB, r); err != nil {
+		return r, err
 	}
 	return r, runErr
 }

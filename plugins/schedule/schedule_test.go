@@ -14,8 +14,10 @@ import (
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
@@ -27,7 +29,7 @@ import (
 const account = "acct-1"
 
 func models() []any {
-	return append(append(schedule.Models(), group.Models()...), &audit.Entry{})
+	return append(table.Models(append(scheduled.Tables(), group.Tables()...)), &audit.Entry{})
 }
 
 // writeCSV writes a groups CSV with n members spread over groups g0..g9.
@@ -86,23 +88,23 @@ func memberCount(t testing.TB, db *store.DB) int64 {
 }
 
 // waitRun waits for a finished run matching ok.
-func waitRun(t *testing.T, db *store.DB, name string, ok func(schedule.Run) bool) schedule.Run {
+func waitRun(t *testing.T, db *store.DB, name string, ok func(scheduled.Run) bool) scheduled.Run {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		runs, err := schedule.History(context.Background(), db.R, name, 50)
+		runs, err := scheduled.History(context.Background(), db.R, name, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range runs {
-			if r.Status != schedule.StatusRunning && ok(r) {
+			if r.Status != scheduled.StatusRunning && ok(r) {
 				return r
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no matching run of %s", name)
-	return schedule.Run{}
+	return scheduled.Run{}
 }
 
 // A group source on a schedule: runs are recorded, changes applied as a
@@ -118,8 +120,8 @@ func TestGroupSyncOnSchedule(t *testing.T) {
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		first := waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Status == schedule.StatusOK })
-		if first.Trigger != "schedule" || first.Job != schedule.JobGroupSync || first.PluginVersion != "1.0.0" ||
+		first := waitRun(t, db, "campus", func(r scheduled.Run) bool { return r.Status == scheduled.StatusOK })
+		if first.Trigger != "schedule" || first.Job != host.JobGroupSync || first.PluginVersion != "1.0.0" ||
 			first.Summary != "groups +10 ~0 -0, members +100 ~0 -0" {
 			t.Fatalf("first run = %+v", first)
 		}
@@ -129,7 +131,7 @@ func TestGroupSyncOnSchedule(t *testing.T) {
 
 		// The file loses u7: the next run removes exactly that member.
 		writeCSV(t, csv, 100, map[int]bool{7: true})
-		waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Summary == "groups +0 ~0 -0, members +0 ~0 -1" })
+		waitRun(t, db, "campus", func(r scheduled.Run) bool { return r.Summary == "groups +0 ~0 -0, members +0 ~0 -1" })
 		if n := memberCount(t, db); n != 99 {
 			t.Fatalf("members = %d, want 99", n)
 		}
@@ -139,7 +141,7 @@ func TestGroupSyncOnSchedule(t *testing.T) {
 		if err := os.Rename(csv, csv+".away"); err != nil {
 			t.Fatal(err)
 		}
-		failed := waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Status == schedule.StatusFailed })
+		failed := waitRun(t, db, "campus", func(r scheduled.Run) bool { return r.Status == scheduled.StatusFailed })
 		if !strings.Contains(failed.Error, "no such file") {
 			t.Fatalf("failed run = %+v", failed)
 		}
@@ -149,10 +151,12 @@ func TestGroupSyncOnSchedule(t *testing.T) {
 		if err := os.Rename(csv+".away", csv); err != nil {
 			t.Fatal(err)
 		}
-		waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Status == schedule.StatusOK && r.StartedAt.After(failed.StartedAt) })
+		waitRun(t, db, "campus", func(r scheduled.Run) bool {
+			return r.Status == scheduled.StatusOK && r.StartedAt.After(failed.StartedAt)
+		})
 
 		ov, err := s.Overview(context.Background())
-		if err != nil || len(ov) != 1 || ov[0].State != host.StateRunning || ov[0].Job != schedule.JobGroupSync || ov[0].LastRun == nil ||
+		if err != nil || len(ov) != 1 || ov[0].State != host.StateRunning || ov[0].Job != host.JobGroupSync || ov[0].LastRun == nil ||
 			ov[0].NextRun.IsZero() || ov[0].LastSuccessAt.IsZero() {
 			t.Fatalf("overview = %+v, %v", ov, err)
 		}
@@ -212,7 +216,7 @@ func TestKillDuringStreamedSync(t *testing.T) {
 
 	// A complete first sync.
 	plain := newScheduler(t, db, h)
-	if r, err := plain.RunNow(ctx, "campus"); err != nil || r.Status != schedule.StatusOK {
+	if r, err := plain.RunNow(ctx, "campus"); err != nil || r.Status != scheduled.StatusOK {
 		t.Fatalf("first sync: %+v, %v", r, err)
 	}
 	if n := memberCount(t, db); n != total {
@@ -226,7 +230,7 @@ func TestKillDuringStreamedSync(t *testing.T) {
 	k := &killingSource{Plugins: h, t: t, after: 1000}
 	s := newScheduler(t, db, k)
 	r, err := s.RunNow(ctx, "campus")
-	if err == nil || r.Status != schedule.StatusFailed {
+	if err == nil || r.Status != scheduled.StatusFailed {
 		t.Fatalf("run during which the plugin died: %+v, %v", r, err)
 	}
 	for _, want := range []string{"member stream interrupted", `plugin "campus" stopped during ListMembers`, "restarting it"} {
@@ -258,7 +262,7 @@ func TestKillDuringStreamedSync(t *testing.T) {
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ok := waitRun(t, db, "campus", func(r schedule.Run) bool { return r.Trigger == "schedule" && r.Status == schedule.StatusOK })
+	ok := waitRun(t, db, "campus", func(r scheduled.Run) bool { return r.Trigger == "schedule" && r.Status == scheduled.StatusOK })
 	if ok.Summary != fmt.Sprintf("groups +0 ~0 -0, members +0 ~0 -%d", total/2) {
 		t.Fatalf("scheduled run after restart = %+v", ok)
 	}
@@ -309,13 +313,13 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 		// schedule), however long a busy machine makes them take.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			runs, err := schedule.History(ctx, db.R, "campus", 100)
+			runs, err := scheduled.History(ctx, db.R, "campus", 100)
 			if err != nil {
 				t.Fatal(err)
 			}
 			finished := 0
 			for _, r := range runs {
-				if r.Status != schedule.StatusRunning {
+				if r.Status != scheduled.StatusRunning {
 					finished++
 				}
 			}
@@ -330,7 +334,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 		for _, s := range scheds {
 			s.Stop(ctx)
 		}
-		runs, err := schedule.History(ctx, db.R, "campus", 100)
+		runs, err := scheduled.History(ctx, db.R, "campus", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,7 +344,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 				t.Fatalf("tick %s ran on %s and %s", r.Tick, prev, r.Replica)
 			}
 			ticks[r.Tick] = r.Replica
-			if r.Status != schedule.StatusOK {
+			if r.Status != scheduled.StatusOK {
 				t.Fatalf("run failed: %+v", r)
 			}
 		}
@@ -387,7 +391,7 @@ func TestTemplateRefreshKeepsLastGood(t *testing.T) {
 	good := s.Templates("mails")[0]
 	write("invitation/en/body.html", "<p>{{.Name</p>")
 	r, err = s.RunNow(ctx, "mails")
-	if err == nil || r.Status != schedule.StatusFailed || !strings.Contains(r.Error, "invitation/en: html") {
+	if err == nil || r.Status != scheduled.StatusFailed || !strings.Contains(r.Error, "invitation/en: html") {
 		t.Fatalf("broken refresh: %+v, %v", r, err)
 	}
 	if got := s.Templates("mails"); len(got) != 1 || got[0] != good || len(sunk) != 2 || sunk[1][0].HTML != "<p>{{.Name</p>" {

@@ -228,7 +228,7 @@
           var li = document.createElement("li");
           var evs = a.events.map(function (e) { return e.name + " (" + e.status + ")"; }).join(", ") || "no events";
           li.textContent = a.account_name + ": " + evs + "; " + a.invitations + " invitation(s), " +
-            a.resources + " resource(s), " + a.messages + " email(s)" + (a.console_role ? "; console " + a.console_role : "");
+            a.resources + " resource(s), " + a.messages + " email(s), " + a.groups + " group(s)" + (a.console_role ? "; console " + a.console_role : "");
           list.appendChild(li);
         });
         impactBox.hidden = false;

@@ -19,8 +19,10 @@ import (
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/schedule"
@@ -105,7 +107,7 @@ func TestNodePlugin(t *testing.T) {
 	}
 
 	// A sync through the scheduler into the database, as in production.
-	db := storetest.Open(t, store.SQLite, append(append(group.Models(), schedule.Models()...), &audit.Entry{})...)
+	db := storetest.Open(t, store.SQLite, append(table.Models(append(group.Tables(), scheduled.Tables()...)), &audit.Entry{})...)
 	s, err := schedule.New(schedule.Options{DB: db, Host: h})
 	if err != nil {
 		t.Fatal(err)

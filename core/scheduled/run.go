@@ -1,12 +1,26 @@
-package schedule
+// Package scheduled owns the records of the plugins' scheduled jobs (a
+// group source's sync, a template provider's refresh): one row per run,
+// with its outcome, which the operator sees in `gateway plugins list` and
+// the console.
+//
+// The records are core's data, as the jobs of core/job are, and migrate
+// with every other table in core/schema's list; core knows nothing of
+// plugins, so only the records live here and plugins/schedule keeps the
+// clock and the calls to plugins. They are not core/job's jobs: a run is
+// claimed by inserting its (plugin, tick) row, whose unique index decides
+// between replicas; it is never resumed, and a failed run simply waits for
+// the next tick.
+package scheduled
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/invitegate/gateway/plugins/host"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/table"
 )
 
 // Run statuses.
@@ -14,12 +28,6 @@ const (
 	StatusRunning = "running"
 	StatusOK      = "ok"
 	StatusFailed  = "failed"
-)
-
-// Jobs, as the table of kinds names them (host.KindSpec.Job).
-const (
-	JobGroupSync       = host.JobGroupSync
-	JobTemplateRefresh = host.JobTemplateRefresh
 )
 
 // Run records one execution of a plugin's job. The unique (plugin, tick)
@@ -49,8 +57,43 @@ type Run struct {
 // TableName keeps the table name plain.
 func (Run) TableName() string { return "plugin_runs" }
 
-// Models are the tables this package owns.
-func Models() []any { return []any{&Run{}} }
+// Tables are the tables this package owns.
+func Tables() []table.Table {
+	return []table.Table{{Model: &Run{}, NoPersonalData: "when each plugin's job ran and how it went: " +
+		"a group sync's summary counts members and never names them"}}
+}
+
+// Begin records r, a run starting; false means another replica recorded
+// the same plugin and tick first, and runs it.
+func Begin(ctx context.Context, db *store.DB, r *Run) (bool, error) {
+	if err := db.W.WithContext(ctx).Create(r).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("record run: %w", err)
+	}
+	return true, nil
+}
+
+// Finish records how r went: its end, status, error, summary and the
+// plugin's version.
+func Finish(ctx context.Context, db *store.DB, r *Run) error {
+	err := db.W.WithContext(ctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{
+		"finished_at": r.FinishedAt, "status": r.Status, "error": r.Error, "summary": r.Summary, "plugin_version": r.PluginVersion,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("record run outcome: %w", err)
+	}
+	return nil
+}
+
+// Abandon marks runs still running that started before cutoff as failed:
+// the replica running them stopped before it could record their end.
+func Abandon(ctx context.Context, db *store.DB, cutoff, now time.Time) error {
+	return db.W.WithContext(ctx).Model(&Run{}).
+		Where("status = ? AND started_at < ?", StatusRunning, cutoff).
+		Updates(map[string]any{"status": StatusFailed, "error": "abandoned: the replica running it stopped", "finished_at": now}).Error
+}
 
 // LastRuns returns the latest run of each named plugin that has one.
 func LastRuns(ctx context.Context, db *gorm.DB, names []string) (map[string]Run, error) {
