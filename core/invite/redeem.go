@@ -234,7 +234,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	// the write: on SQLite every redemption's transaction runs on the one
 	// writer, one after another, so each microsecond spent there is spent
 	// by all of them.
-	r := &redemption{s: s, st: st, in: in, now: now, at: s.DB.TimeArg(now), secret: secret,
+	r := &redemption{s: s, st: st, in: in, now: now, secret: secret,
 		tokenHash: token.Hash(in.Token), secretHash: token.Hash(secret),
 		redemptionID: id.New(), auditID: id.New()}
 	r.email, r.emailErr = user.NormalizeEmail(in.Email)
@@ -264,7 +264,6 @@ type redemption struct {
 	st     *stmts
 	in     RedeemInput
 	now    time.Time
-	at     any // now as the statements' argument (store.TimeArg)
 	secret string
 
 	// worked out before the transaction
@@ -309,7 +308,7 @@ func (r *redemption) run(tx *store.Tx) error {
 	if ok, err := r.checkEmail(ctx, tx, l); err != nil || !ok {
 		return err
 	}
-	res, err := tx.Stmt(r.st.consume).ExecContext(ctx, r.at, l.inv.ID, r.at)
+	res, err := tx.Stmt(r.st.consume).ExecContext(ctx, r.now, l.inv.ID, r.now)
 	if err != nil {
 		return err
 	}
@@ -321,13 +320,13 @@ func (r *redemption) run(tx *store.Tx) error {
 		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(ctx, tx, r.st, r.at); err != nil {
+	if e.User, err = l.invitee(tx, r.st, r.now); err != nil {
 		return err
 	}
-	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.at); err != nil {
+	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {
 		return err
 	}
-	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, e.User.ID, r.at); err != nil {
+	if e.Role, e.PreviousRole, err = r.st.entries.Enter(tx, l.res.ID, e.User.ID, l.inv.AccountID, l.inv.Role, r.now); err != nil {
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
@@ -335,7 +334,7 @@ func (r *redemption) run(tx *store.Tx) error {
 		return err
 	}
 	r.entry = e
-	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.at, "invitation.redeemed", "invitation", l.inv.ID,
+	return record(tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
 		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -359,7 +358,7 @@ func (r *redemption) reenter(ctx context.Context, tx *store.Tx, l *loaded, userI
 	e := &Entry{Invitation: l.inv, Resource: l.res, Reentry: true, DeviceSecret: r.secret,
 		User: &user.User{ID: userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}}
 	var err error
-	if e.Role, e.PreviousRole, err = enterAs(ctx, tx, r.st, l, userID, r.at); err != nil {
+	if e.Role, e.PreviousRole, err = r.st.entries.Enter(tx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, r.now); err != nil {
 		return err
 	}
 	e.Upgraded = e.PreviousRole != "" && e.Role != e.PreviousRole
@@ -370,7 +369,7 @@ func (r *redemption) reenter(ctx context.Context, tx *store.Tx, l *loaded, userI
 	if !e.Upgraded {
 		return nil
 	}
-	return record(ctx, tx, r.st, r.auditID, l.inv.AccountID, userID, r.at, "participant.upgraded", "resource", l.res.ID,
+	return record(tx, r.st, r.auditID, l.inv.AccountID, userID, r.now, "participant.upgraded", "resource", l.res.ID,
 		"role", e.Role, "previous_role", e.PreviousRole)
 }
 
@@ -397,41 +396,17 @@ func (r *redemption) checkEmail(ctx context.Context, tx *store.Tx, l *loaded) (b
 	if r.emailErr == nil && token.Equal(r.email, l.inv.Email) {
 		return true, nil
 	}
-	start := r.s.DB.TimeArg(r.now.Add(-window))
-	if _, err := tx.Stmt(r.st.countGuess).ExecContext(ctx, start, start, r.at, l.inv.ID); err != nil {
+	start := r.now.Add(-window)
+	if _, err := tx.Stmt(r.st.countGuess).ExecContext(ctx, start, start, r.now, l.inv.ID); err != nil {
 		return false, err
 	}
 	return false, r.refuse(ErrEmailMismatch)
 }
 
-// enterAs records the person inside the resource with the higher of their
-// present role and the invited one, returning (role, previous role).
-func enterAs(ctx context.Context, tx *store.Tx, st *stmts, l *loaded, userID string, now any) (string, string, error) {
-	// Most people enter once: try the insert first.
-	r, err := tx.Stmt(st.insertParticipant).ExecContext(ctx, l.res.ID, userID, l.inv.AccountID, l.inv.Role, now, now)
-	if err != nil {
-		return "", "", err
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return "", "", err
-	} else if n == 1 {
-		return l.inv.Role, "", nil
-	}
-	var cur string
-	if err := tx.Stmt(st.participantRole).QueryRowContext(ctx, l.res.ID, userID).Scan(&cur); err != nil {
-		return "", "", err
-	}
-	if !resource.Higher(l.inv.Role, cur) {
-		return cur, cur, nil
-	}
-	_, err = tx.Stmt(st.raiseParticipant).ExecContext(ctx, l.inv.Role, now, l.res.ID, userID)
-	return l.inv.Role, cur, err
-}
-
 // record writes the audit entry of an invitee's action in the same
 // transaction (on SQLite with the other entries of the write group, by one
 // statement). detail is pairs of keys and values, kept in order.
-func record(ctx context.Context, tx *store.Tx, st *stmts, entryID, accountID, userID string, now any, action, targetKind, targetID string, detail ...string) error {
+func record(tx *store.Tx, st *stmts, entryID, accountID, userID string, now time.Time, action, targetKind, targetID string, detail ...string) error {
 	b := make([]byte, 0, 96)
 	b = append(b, '{')
 	for i := 0; i+1 < len(detail); i += 2 {
@@ -443,7 +418,8 @@ func record(ctx context.Context, tx *store.Tx, st *stmts, entryID, accountID, us
 		b = strconv.AppendQuote(b, detail[i+1])
 	}
 	b = append(b, '}')
-	return st.audit.Add(tx, entryID, accountID, now, audit.ActorInvitee, userID, action, targetKind, targetID, string(b))
+	return st.audit.Add(tx, &audit.Entry{ID: entryID, AccountID: accountID, At: now, ActorKind: audit.ActorInvitee, ActorID: userID,
+		Action: action, TargetKind: targetKind, TargetID: targetID, Detail: string(b)})
 }
 
 func (s *Service) tellRoom(ctx context.Context, e *Entry) {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/core/access"
+	"github.com/invitegate/gateway/core/audit"
 
-	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
@@ -61,21 +61,11 @@ WHERE i.token_hash = $1`
 	sqlConsume = `UPDATE invitations SET uses = uses + 1, last_redeemed_at = $1
 WHERE id = $2 AND revoked_at IS NULL AND expires_at > $3 AND (max_uses = 0 OR uses < max_uses)`
 
-	// The names come from the invitation row (sqlLoadW does not read them).
-	sqlEnsureUser = `INSERT INTO users (id, account_id, email, first_name, last_name, external_id, console_role, shared, created_at, updated_at)
-SELECT $1, account_id, email, first_name, last_name, '', '', false, $2, $3 FROM invitations WHERE id = $4
-ON CONFLICT (account_id, email) DO NOTHING`
-
-	sqlUserByEmail = `SELECT id, first_name, last_name FROM users WHERE account_id = $1 AND email = $2`
+	// The invitee's names, for a user erased since the invitation was made
+	// (sqlLoadW does not read them).
+	sqlNames = `SELECT first_name, last_name FROM invitations WHERE id = $1`
 
 	sqlInsertRedemption = `INSERT INTO redemptions (id, invitation_id, device_hash, user_id, at) VALUES ($1, $2, $3, $4, $5)`
-
-	sqlParticipantRole = `SELECT role FROM participants WHERE resource_id = $1 AND user_id = $2`
-
-	sqlInsertParticipant = `INSERT INTO participants (resource_id, user_id, account_id, role, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (resource_id, user_id) DO NOTHING`
-
-	sqlRaiseParticipant = `UPDATE participants SET role = $1, updated_at = $2 WHERE resource_id = $3 AND user_id = $4`
 
 	// One statement, so concurrent wrong guesses are all counted.
 	sqlCountGuess = `UPDATE invitations SET
@@ -86,12 +76,13 @@ WHERE id = $4`
 
 // stmts are the prepared statements of the hot paths.
 type stmts struct {
-	load, returning, anyRedemption                       *sql.Stmt // reader
-	consume, ensureUser, userByEmail, insertRedemption   *sql.Stmt // writer
-	participantRole, insertParticipant, raiseParticipant *sql.Stmt
-	countGuess                                           *sql.Stmt
-	// audit entries, written with the rest of the write group's
-	audit *store.Inserts
+	load, returning, anyRedemption               *sql.Stmt // reader
+	consume, names, insertRedemption, countGuess *sql.Stmt // writer
+	// what the redemption writes to other packages' tables, through them:
+	// the invitee's user, their place inside the resource, the audit entry
+	users   *user.Invitees
+	entries *resource.Entries
+	audit   *audit.Writer
 	// the writer's own copies of the reads, for use inside a redemption's
 	// transaction: the writer connection's page cache stays warm, while a
 	// reader's is dropped after every write.
@@ -113,10 +104,8 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			query string
 		}{
 			{&st.load, false, sqlLoad}, {&st.returning, false, sqlReturning}, {&st.anyRedemption, false, sqlAnyRedemption},
-			{&st.consume, true, sqlConsume}, {&st.ensureUser, true, sqlEnsureUser}, {&st.userByEmail, true, sqlUserByEmail},
-			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.participantRole, true, sqlParticipantRole},
-			{&st.insertParticipant, true, sqlInsertParticipant}, {&st.raiseParticipant, true, sqlRaiseParticipant},
-			{&st.countGuess, true, sqlCountGuess},
+			{&st.consume, true, sqlConsume}, {&st.names, true, sqlNames},
+			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.countGuess, true, sqlCountGuess},
 			{&st.loadW, true, sqlLoadW}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
 		} {
 			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
@@ -126,9 +115,13 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			}
 			*p.dst = stmt
 		}
-		st.audit, s.prep.err = s.DB.NewInserts(ctx, "audit_entries",
-			"id", "account_id", "at", "actor_kind", "actor_id", "action", "target_kind", "target_id", "detail")
-		if s.prep.err != nil {
+		if st.users, s.prep.err = user.NewInvitees(ctx, s.DB); s.prep.err != nil {
+			return
+		}
+		if st.entries, s.prep.err = resource.NewEntries(ctx, s.DB); s.prep.err != nil {
+			return
+		}
+		if st.audit, s.prep.err = audit.NewWriter(ctx, s.DB); s.prep.err != nil {
 			return
 		}
 		s.prep.s = st
@@ -241,14 +234,13 @@ func timePtr(t sql.NullTime) *time.Time {
 
 // invitee returns the invitee's user row for the entry, creating it (with
 // the invitation's names) if it was erased since the invitation was made.
-func (l *loaded) invitee(ctx context.Context, tx *store.Tx, st *stmts, now any) (*user.User, error) {
-	u := &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}
-	if u.ID != "" {
-		return u, nil
+func (l *loaded) invitee(tx *store.Tx, st *stmts, now time.Time) (*user.User, error) {
+	if l.userID != "" {
+		return &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}, nil
 	}
-	if _, err := tx.Stmt(st.ensureUser).ExecContext(ctx, id.New(), now, now, l.inv.ID); err != nil {
+	var first, last string
+	if err := tx.Stmt(st.names).QueryRowContext(tx.Context(), l.inv.ID).Scan(&first, &last); err != nil {
 		return nil, err
 	}
-	err := tx.Stmt(st.userByEmail).QueryRowContext(ctx, l.inv.AccountID, l.inv.Email).Scan(&u.ID, &u.FirstName, &u.LastName)
-	return u, err
+	return st.users.Ensure(tx, l.inv.AccountID, l.inv.Email, first, last, now)
 }

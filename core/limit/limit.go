@@ -155,9 +155,9 @@ func (c *Counter) Add(ctx context.Context, client string) error {
 		c.mu.Unlock()
 		return nil
 	}
-	cut := c.db.TimeArg(now.Add(-c.rule.Window))
+	cut := now.Add(-c.rule.Window)
 	var t tally
-	if err := c.db.W.WithContext(ctx).Raw(sqlCount, c.scope, client, c.db.TimeArg(now), cut, cut).Row().Scan(&t.hits, &t.start); err != nil {
+	if err := c.db.W.WithContext(ctx).Raw(sqlCount, c.scope, client, now, cut, cut).Row().Scan(&t.hits, &t.start); err != nil {
 		return err
 	}
 	c.learn(client, t)

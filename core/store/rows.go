@@ -103,7 +103,7 @@ func (r *Rows) fullChunk() (string, error) {
 // SQLite spends as long compiling a statement of thousands of parameters as
 // running it. The last, shorter chunk is sent as is. A time shared by the
 // rows is formatted here, once a statement, as the driver would format it
-// (TimeArg).
+// (sqliteTime).
 //
 // On PostgreSQL the n rows go in one statement with one array per column
 // ("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::boolean[])").

@@ -81,7 +81,7 @@ func (l *rowsLayout) plain(rows int) string {
 // sharedArgs turns rows of every column's value (l.width values a row, one
 // row after another) into the arguments of numbered: the shared values
 // once, then each row's own. A shared time is formatted as the driver
-// would (TimeArg), once. It answers false when a shared column does not
+// would (sqliteTime), once. It answers false when a shared column does not
 // hold the same value in every row; the rows then go through plain. Values
 // compare as strings, booleans, integers and times (by Equal, in the same
 // location); any other type counts as different.

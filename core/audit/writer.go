@@ -1,0 +1,31 @@
+package audit
+
+import (
+	"context"
+
+	"github.com/invitegate/gateway/core/store"
+)
+
+// Writer records entries on the hot paths (a redemption): on SQLite each
+// entry is written with the rest of its write group's, by one statement
+// before the group's COMMIT (store.Inserts), instead of one statement per
+// entry on the single writer.
+type Writer struct {
+	rows *store.Inserts
+}
+
+// NewWriter prepares a Writer on db, outside any transaction.
+func NewWriter(ctx context.Context, db *store.DB) (*Writer, error) {
+	ins, err := db.NewInserts(ctx, "audit_entries",
+		"id", "account_id", "at", "actor_kind", "actor_id", "action", "target_kind", "target_id", "detail")
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{rows: ins}, nil
+}
+
+// Add records e in tx; its id, time and detail are the caller's (made
+// before the transaction).
+func (w *Writer) Add(tx *store.Tx, e *Entry) error {
+	return w.rows.Add(tx, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+}
