@@ -39,32 +39,9 @@ type pendingRow struct {
 // checkpoint.
 func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 	ctx := context.WithoutCancel(stop)
-	var imp Import
-	if err := s.DB.W.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
-		return fmt.Errorf("bulk: job %s: %w", j.ID, err)
-	}
-	ev, err := event.GetEvent(ctx, s.DB, imp.AccountID, imp.EventID)
-	if err != nil {
-		return s.fail(ctx, j, l, "the event no longer exists")
-	}
-	if imp.SendEmail {
-		if err := s.Events.EmailReady(ctx, imp.AccountID); err != nil {
-			return s.fail(ctx, j, l, "invitation emails cannot be sent any more: "+err.Error())
-		}
-	}
-	var counts Counts
-	if j.Counts != "" {
-		if err := json.Unmarshal([]byte(j.Counts), &counts); err != nil {
-			return fmt.Errorf("bulk: job %s counts: %w", j.ID, err)
-		}
-	}
-	header, err := parseHeader(imp.Header)
-	if err != nil {
-		return s.fail(ctx, j, l, "the staged file's header cannot be read")
-	}
-	rd, err := Resume(newChunkReader(ctx, s.DB, j.ID, imp.Offset), header, imp.Offset, imp.Line)
-	if err != nil {
-		return s.fail(ctx, j, l, err.Error())
+	st, err := s.resume(ctx, j, l)
+	if err != nil || st == nil {
+		return err
 	}
 	// An import is the long run of writes the store's WAL settings are
 	// for (store.BulkWrites).
@@ -73,12 +50,66 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		return err
 	}
 	defer end()
-	b := &batch{s: s, ev: ev, job: j, imp: &imp, lease: l, by: audit.Actor{Kind: j.CreatedByKind, ID: j.CreatedByID}, counts: counts}
+	b := &batch{s: s, ev: st.ev, job: j, imp: st.imp, lease: l, by: audit.Actor{Kind: j.CreatedByKind, ID: j.CreatedByID}, counts: st.counts}
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
 	defer b.close()
-	w := &writer{b: b, ctx: ctx, from: imp.Offset, overlap: s.DB.ParallelWrites()}
+	w := &writer{b: b, ctx: ctx, from: st.imp.Offset, overlap: s.DB.ParallelWrites()}
+	if err := s.importRows(stop, st.rd, w); err != nil {
+		return err
+	}
+	return s.finish(ctx, b)
+}
+
+// resumed is where an import stands when a runner takes it: its staged
+// file read from the checkpoint on.
+type resumed struct {
+	imp    *Import
+	ev     *event.Event
+	counts Counts
+	rd     *Reader
+}
+
+// resume reads the job's import and opens its staged file at the
+// checkpoint; nil (and no error) when the job was failed instead, saying
+// why (the event is gone, email cannot be sent any more, the file cannot
+// be read).
+func (s *Service) resume(ctx context.Context, j *job.Job, l job.Lease) (*resumed, error) {
+	var imp Import
+	if err := s.DB.W.WithContext(ctx).Where("job_id = ?", j.ID).Take(&imp).Error; err != nil {
+		return nil, fmt.Errorf("bulk: job %s: %w", j.ID, err)
+	}
+	ev, err := event.GetEvent(ctx, s.DB, imp.AccountID, imp.EventID)
+	if err != nil {
+		return nil, s.fail(ctx, j, l, "the event no longer exists")
+	}
+	if imp.SendEmail {
+		if err := s.Events.EmailReady(ctx, imp.AccountID); err != nil {
+			return nil, s.fail(ctx, j, l, "invitation emails cannot be sent any more: "+err.Error())
+		}
+	}
+	var counts Counts
+	if j.Counts != "" {
+		if err := json.Unmarshal([]byte(j.Counts), &counts); err != nil {
+			return nil, fmt.Errorf("bulk: job %s counts: %w", j.ID, err)
+		}
+	}
+	header, err := parseHeader(imp.Header)
+	if err != nil {
+		return nil, s.fail(ctx, j, l, "the staged file's header cannot be read")
+	}
+	rd, err := Resume(newChunkReader(ctx, s.DB, j.ID, imp.Offset), header, imp.Offset, imp.Line)
+	if err != nil {
+		return nil, s.fail(ctx, j, l, err.Error())
+	}
+	return &resumed{imp: &imp, ev: ev, counts: counts, rd: rd}, nil
+}
+
+// importRows reads the staged file's rows and hands them to w a batch at a
+// time, until the end of the file or, between batches, until stop ends.
+func (s *Service) importRows(stop context.Context, rd *Reader, w *writer) error {
+	b := w.b
 	rows := make([]pendingRow, 0, s.batchRows())
 	for {
 		row, probs, err := rd.Next()
@@ -89,7 +120,7 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 		if errors.As(err, &fe) {
 			// The file passed its check, so only a changed reader could
 			// get here; stopping is better than importing half a file.
-			return errors.Join(w.wait(), s.fail(ctx, j, l, "the staged file can no longer be read: "+fe.Error()))
+			return errors.Join(w.wait(), s.fail(w.ctx, b.job, b.lease, "the staged file can no longer be read: "+fe.Error()))
 		}
 		if err != nil {
 			return errors.Join(err, w.wait())
@@ -110,18 +141,21 @@ func (s *Service) run(stop context.Context, j *job.Job, l job.Lease) error {
 			return err
 		}
 	}
-	if err := w.wait(); err != nil {
-		return err
-	}
+	return w.wait()
+}
+
+// finish ends the import: the job done with its counts, its staged file
+// dropped.
+func (s *Service) finish(ctx context.Context, b *batch) error {
 	return s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := job.Finish(tx, j.ID, l.Runner, job.Done, "", s.now()); err != nil {
+		if err := job.Finish(tx, b.job.ID, b.lease.Runner, job.Done, "", s.now()); err != nil {
 			return err
 		}
-		if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+		if err := tx.Where("job_id = ?", b.job.ID).Delete(&Chunk{}).Error; err != nil {
 			return err
 		}
-		return audit.Record(tx, imp.AccountID, b.by, "bulk_invite.finished", "job", j.ID, map[string]any{
-			"event_id": ev.ID, "added": b.counts.Added, "updated": b.counts.Updated, "unchanged": b.counts.Unchanged, "refused": b.counts.Refused,
+		return audit.Record(tx, b.imp.AccountID, b.by, "bulk_invite.finished", "job", b.job.ID, map[string]any{
+			"event_id": b.ev.ID, "added": b.counts.Added, "updated": b.counts.Updated, "unchanged": b.counts.Unchanged, "refused": b.counts.Refused,
 		})
 	})
 }

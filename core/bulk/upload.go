@@ -63,30 +63,17 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	// The upload holds its job while it checks the file (see hold): if
-	// this process dies, any gateway ends the job once the hold runs out.
-	owner, until := job.RunnerID(), now.Add(CheckLease)
-	j := &job.Job{AccountID: ev.AccountID, Kind: Kind, Status: job.Checking, SubjectKind: "event", SubjectID: ev.ID,
-		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID, Runner: owner, LeaseUntil: &until}
-	imp := &Import{AccountID: ev.AccountID, EventID: ev.ID, FileName: clip(fileName, 200), CreatedAt: now, UpdatedAt: now}
-	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := job.New(tx, j, now); err != nil {
-			return err
-		}
-		imp.JobID = j.ID
-		return tx.Create(imp).Error
-	})
+	u, err := s.startUpload(ctx, ev, c, fileName)
 	if err != nil {
 		return nil, err
 	}
-	h := s.hold(ctx, j.ID, owner)
+	h := s.hold(ctx, u.job.ID, u.owner)
 	defer h.end()
-	st := newStager(ctx, s.DB, j.ID)
+	st := newStager(ctx, s.DB, u.job.ID)
 	// Once the hold is lost nothing more is staged: the job is not this
 	// upload's any more.
 	st.stop = h.err
-	sink, flush := s.storeProblems(ctx, j.ID)
+	sink, flush := s.storeProblems(ctx, u.job.ID)
 	rep, header, err := check(&ctxReader{reqCtx, io.TeeReader(r, st)}, sink)
 	if err == nil {
 		err = flush()
@@ -97,49 +84,91 @@ func (s *Service) Upload(reqCtx context.Context, c event.Caller, eventID, fileNa
 	if err == nil {
 		err = h.err()
 	}
-	if err != nil {
-		return nil, s.abandon(j.ID, owner, err)
+	if err == nil {
+		err = s.checked(ctx, u, c, rep, header, st.size)
 	}
+	if errors.Is(err, ErrStoppedByErasure) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, s.abandon(u.job.ID, u.owner, err)
+	}
+	return &Upload{Job: u.job, Report: rep}, nil
+}
+
+// upload is a file being checked: its job, held by owner, and its import.
+type upload struct {
+	job   *job.Job
+	imp   *Import
+	ev    *event.Event
+	owner string
+}
+
+// startUpload makes the job and import of a new upload. The upload holds
+// its job while it checks the file (see hold): if this process dies, any
+// gateway ends the job once the hold runs out.
+func (s *Service) startUpload(ctx context.Context, ev *event.Event, c event.Caller, fileName string) (*upload, error) {
+	now := s.now()
+	owner, until := job.RunnerID(), now.Add(CheckLease)
+	j := &job.Job{AccountID: ev.AccountID, Kind: Kind, Status: job.Checking, SubjectKind: "event", SubjectID: ev.ID,
+		CreatedByKind: c.Actor.Kind, CreatedByID: c.Actor.ID, Runner: owner, LeaseUntil: &until}
+	imp := &Import{AccountID: ev.AccountID, EventID: ev.ID, FileName: clip(fileName, 200), CreatedAt: now, UpdatedAt: now}
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		if err := job.New(tx, j, now); err != nil {
+			return err
+		}
+		imp.JobID = j.ID
+		return tx.Create(imp).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &upload{job: j, imp: imp, ev: ev, owner: owner}, nil
+}
+
+// checked records the check's outcome and releases the job: Ready (or
+// Refused, with its staged file dropped). ErrCheckEnded: the upload lost
+// its hold; ErrStoppedByErasure: erasing a person the file names stopped
+// the job while it was read, and nothing of it stays.
+func (s *Service) checked(ctx context.Context, u *upload, c event.Caller, rep *Report, header string, size int64) error {
 	status := job.Ready
 	if rep.Refused {
 		status = job.Refused
 	}
 	stopped := false
-	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.Model(imp).Updates(map[string]any{"header": header, "size": st.size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
+	err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.Model(u.imp).Updates(map[string]any{"header": header, "size": size, "offset": rep.firstOffset, "line": rep.firstLine, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
-		ok, err := job.Release(tx, j.ID, job.Checking, owner, status, rep.Rows, s.now())
+		ok, err := job.Release(tx, u.job.ID, job.Checking, u.owner, status, rep.Rows, s.now())
 		if err != nil {
 			return err
 		}
 		if !ok {
 			var cur job.Job
-			if err := tx.Where("id = ?", j.ID).Take(&cur).Error; err == nil && cur.Error == StoppedByErasure {
-				// Erasing a person the file names stopped the job while
-				// it was read (tables.go): nothing of it stays.
+			if err := tx.Where("id = ?", u.job.ID).Take(&cur).Error; err == nil && cur.Error == StoppedByErasure {
 				stopped = true
-				return dropStaged(tx, j.ID)
+				return dropStaged(tx, u.job.ID)
 			}
 			return ErrCheckEnded
 		}
 		if rep.Refused {
-			if err := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error; err != nil {
+			if err := tx.Where("job_id = ?", u.job.ID).Delete(&Chunk{}).Error; err != nil {
 				return err
 			}
 		}
-		return audit.Record(tx, ev.AccountID, c.Actor, "bulk_invite.uploaded", "job", j.ID, map[string]any{
-			"event_id": ev.ID, "file": imp.FileName, "rows": rep.Rows, "problems": rep.ProblemCount, "refused": rep.Refused,
+		return audit.Record(tx, u.ev.AccountID, c.Actor, "bulk_invite.uploaded", "job", u.job.ID, map[string]any{
+			"event_id": u.ev.ID, "file": u.imp.FileName, "rows": rep.Rows, "problems": rep.ProblemCount, "refused": rep.Refused,
 		})
 	})
 	if err != nil {
-		return nil, s.abandon(j.ID, owner, err)
+		return err
 	}
 	if stopped {
-		return nil, ErrStoppedByErasure
+		return ErrStoppedByErasure
 	}
-	j.Status, j.Total, j.Runner, j.LeaseUntil = status, rep.Rows, "", nil
-	return &Upload{Job: j, Report: rep}, nil
+	u.job.Status, u.job.Total, u.job.Runner, u.job.LeaseUntil = status, rep.Rows, "", nil
+	return nil
 }
 
 // abandon ends a job whose upload broke off (the client went away, the
