@@ -108,52 +108,14 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 				report(err)
 				return
 			}
-			// The state and the error are recorded before Start hears of
-			// the failure, so whoever Start tells sees them in Status.
-			in.mu.Lock()
-			in.recordError(err)
-			permanent := isPermanent(err)
-			if permanent {
-				// Retrying soon cannot help, but the operator may fix the
-				// binary, the file a config points at, or the plugin's
-				// upstream: try again at the slowest pace.
-				backoff = opts.MaxBackoff
-				in.nextStart = opts.Now().Add(backoff)
-				in.setState(StateFailed)
-			} else {
-				in.nextStart = opts.Now().Add(backoff)
-				in.setState(StateBackoff)
-			}
-			in.mu.Unlock()
+			backoff = in.startFailed(err, backoff)
 			report(err)
-			if permanent {
-				in.log.Error("plugin cannot start as configured; fix the config or the binary", "error", err, "retry_in", backoff)
-			} else {
-				in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
-			}
 		} else {
 			report(nil)
-			in.log.Info("plugin running", "plugin_name", in.info.Name, "version", in.info.Version, "api_version", in.api, "pid", in.proc.pid)
-			reason := in.watch(ctx)
-			in.mu.Lock()
-			proc, ran := in.proc, opts.Now().Sub(in.startedAt)
-			in.proc = nil
-			if ctx.Err() == nil {
-				in.recordError(reason)
-				in.nextStart = opts.Now().Add(backoff)
-				in.setState(StateBackoff)
-			}
-			in.mu.Unlock()
-			if ctx.Err() != nil {
-				proc.stop()
-				in.log.Info("plugin stopped")
+			var stopped bool
+			if backoff, stopped = in.run(ctx, backoff); stopped {
 				return
 			}
-			proc.killHard()
-			if ran >= opts.StableAfter {
-				backoff = opts.MinBackoff
-			}
-			in.log.Error("plugin failed; restarting", "error", reason, "retry_in", backoff)
 		}
 		select {
 		case <-ctx.Done():
@@ -165,6 +127,65 @@ func (in *instance) supervise(ctx context.Context, first chan<- error) {
 		in.restarts++
 		in.mu.Unlock()
 	}
+}
+
+// startFailed records a start that failed and returns the wait before the
+// next one.
+func (in *instance) startFailed(err error, backoff time.Duration) time.Duration {
+	opts := in.h.opts
+	// The state and the error are recorded before Start hears of the
+	// failure, so whoever Start tells sees them in Status.
+	in.mu.Lock()
+	in.recordError(err)
+	permanent := isPermanent(err)
+	if permanent {
+		// Retrying soon cannot help, but the operator may fix the binary,
+		// the file a config points at, or the plugin's upstream: try again
+		// at the slowest pace.
+		backoff = opts.MaxBackoff
+		in.nextStart = opts.Now().Add(backoff)
+		in.setState(StateFailed)
+	} else {
+		in.nextStart = opts.Now().Add(backoff)
+		in.setState(StateBackoff)
+	}
+	in.mu.Unlock()
+	if permanent {
+		in.log.Error("plugin cannot start as configured; fix the config or the binary", "error", err, "retry_in", backoff)
+	} else {
+		in.log.Warn("plugin failed to start; retrying", "error", err, "retry_in", backoff)
+	}
+	return backoff
+}
+
+// run watches a started plugin until it fails or ctx ends (stopped: then
+// the process is stopped gently); a failed one is killed, and the wait
+// before its restart is returned, back to the shortest once it had run
+// long enough to count as stable.
+func (in *instance) run(ctx context.Context, backoff time.Duration) (time.Duration, bool) {
+	opts := in.h.opts
+	in.log.Info("plugin running", "plugin_name", in.info.Name, "version", in.info.Version, "api_version", in.api, "pid", in.proc.pid)
+	reason := in.watch(ctx)
+	in.mu.Lock()
+	proc, ran := in.proc, opts.Now().Sub(in.startedAt)
+	in.proc = nil
+	if ctx.Err() == nil {
+		in.recordError(reason)
+		in.nextStart = opts.Now().Add(backoff)
+		in.setState(StateBackoff)
+	}
+	in.mu.Unlock()
+	if ctx.Err() != nil {
+		proc.stop()
+		in.log.Info("plugin stopped")
+		return backoff, true
+	}
+	proc.killHard()
+	if ran >= opts.StableAfter {
+		backoff = opts.MinBackoff
+	}
+	in.log.Error("plugin failed; restarting", "error", reason, "retry_in", backoff)
+	return backoff, false
 }
 
 // start runs one start: checksum, handshake, Info, version, Configure, Health.
