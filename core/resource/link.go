@@ -69,8 +69,20 @@ func Link(ctx context.Context, db *store.DB, p Platform, who Linker, adapter str
 		return nil, ErrNoPlatformRole
 	}
 	res.Fields.By = who.Actor
+	out, err := link(ctx, db, who, adapter, res, role)
+	if store.IsUniqueViolation(err) {
+		// The same person linked the same resource at the same time, and
+		// the other link made them its collaborator first: this one now
+		// finds them so.
+		out, err = link(ctx, db, who, adapter, res, role)
+	}
+	return out, err
+}
+
+// link writes what Link decided, in one transaction.
+func link(ctx context.Context, db *store.DB, who Linker, adapter string, res Resolution, role string) (*Linked, error) {
 	out := &Linked{}
-	err = db.Tx(ctx, func(tx *store.Tx) error {
+	err := db.Tx(ctx, func(tx *store.Tx) error {
 		r, created, err := Upsert(tx, who.AccountID, adapter, res.ExternalID, res.Fields)
 		if err != nil {
 			return err

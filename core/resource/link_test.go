@@ -3,6 +3,7 @@ package resource_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/invitegate/gateway/core/audit"
@@ -112,6 +113,58 @@ func TestLink(t *testing.T) {
 		}
 		if n := count(t, db, "SELECT COUNT(*) FROM resources"); n != 1 {
 			t.Fatalf("%d resources after the refusals, want 1", n)
+		}
+	})
+}
+
+// The same person links the same resource many times at once: one
+// collaboration, and every link answers it.
+func TestLinkAtOnce(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		acct := newAccount(t, db)
+		var mu sync.Mutex
+		var launches []resource.Launch
+		p := platform(map[string]string{"ann@acme.test": resource.Owner}, &launches)
+		resolve := p.ResolveFunc
+		p.ResolveFunc = func(ctx context.Context, adapter string, l resource.Launch) (resource.Resolution, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return resolve(ctx, adapter, l)
+		}
+		ann := resource.Linker{AccountID: acct, Actor: audit.Actor{Kind: audit.ActorUser, ID: "0190d3a4-7b1c-7c3e-9f00-0000000000a1"},
+			UserID: "0190d3a4-7b1c-7c3e-9f00-0000000000a1", Email: "ann@acme.test"}
+		// Linked once already: the links at once all find the resource,
+		// and none finds Ann its collaborator yet.
+		key := resource.Linker{AccountID: acct, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "k-1"}, Admin: true}
+		if _, err := resource.Link(ctx, db, p, key, "rooms", resource.Launch{Source: resource.SourceAPI, ResourceID: "bio-101"}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		created := make(chan bool, 20)
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l, err := resource.Link(ctx, db, p, ann, "rooms", resource.Launch{Source: resource.SourceAPI, ResourceID: "bio-101"})
+				if err != nil || l.Role != resource.Owner {
+					t.Errorf("link: %+v %v", l, err)
+					return
+				}
+				created <- l.Created
+			}()
+		}
+		wg.Wait()
+		close(created)
+		n := 0
+		for c := range created {
+			if c {
+				n++
+			}
+		}
+		if n != 0 || count(t, db, "SELECT COUNT(*) FROM resources") != 1 || count(t, db, "SELECT COUNT(*) FROM collaborators") != 1 {
+			t.Fatalf("%d links said created; %d resources, %d collaborators", n,
+				count(t, db, "SELECT COUNT(*) FROM resources"), count(t, db, "SELECT COUNT(*) FROM collaborators"))
 		}
 	})
 }
