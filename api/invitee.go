@@ -49,6 +49,7 @@ func (s *Server) invitePage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	platformWarn(c, view.Resource, view.PlatformErr)
 	d := invitePage{View: view, SignedIn: v.SessionEmail}
 	s.render(c, http.StatusOK, "invite", pageData{Title: view.Resource.Title, Me: p, Data: d})
 }
@@ -87,6 +88,7 @@ func (s *Server) inviteEnter(c *gin.Context) {
 	if e.NotifyErr != nil {
 		reqLog(c).Warn("room not told of role upgrade", "resource", e.Resource.ID, "error", e.NotifyErr.Error())
 	}
+	platformWarn(c, e.Resource, e.PlatformErr)
 	if e.Invitation.DeviceBinding {
 		s.setCookie(c, deviceCookie, e.DeviceSecret, "/i/", 365*24*3600)
 	}
@@ -100,6 +102,22 @@ func (s *Server) inviteEnter(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, dest)
+}
+
+// platformWarn logs that the platform hosting res could not say whether
+// it exists and when it starts, so the stored values decided.
+func platformWarn(c *gin.Context, res *resource.Resource, err error) {
+	if err != nil {
+		reqLog(c).Warn("room adapter not available; the stored schedule is used", "resource", res.ID, "adapter", res.Adapter, "error", errorText(err))
+	}
+}
+
+// errorText is err for the log, with the fault behind a refusal.
+func errorText(err error) string {
+	if p, ok := problem.As(err); ok && p.Cause != nil {
+		return p.Error() + ": " + p.Cause.Error()
+	}
+	return err.Error()
 }
 
 // lobbyAgain shows the lobby with the refusal, so the person can retype.

@@ -28,9 +28,14 @@ func viewResource(r *resource.Resource, myRole string) resourceView {
 // those they collaborate on, and a resource one may not see is "not found"
 // like a missing one.
 func (s *Server) resourceFor(c *gin.Context, manage bool) (*resource.Resource, string, error) {
+	return s.resourceNamed(c, c.Param("id"), manage)
+}
+
+// resourceNamed is resourceFor for the resource with this id.
+func (s *Server) resourceNamed(c *gin.Context, id string, manage bool) (*resource.Resource, string, error) {
 	p := who(c)
 	ctx := c.Request.Context()
-	r, err := resource.Get(ctx, s.cfg.DB, p.AccountID, c.Param("id"))
+	r, err := resource.Get(ctx, s.cfg.DB, p.AccountID, id)
 	if err != nil {
 		return nil, "", err
 	}

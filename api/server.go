@@ -24,6 +24,7 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 )
@@ -49,6 +50,10 @@ type Config struct {
 	// Rooms gives join URLs for resources hosted by a room adapter plugin;
 	// nil means every resource uses the built-in demo room.
 	Rooms JoinURLs
+	// Platform is the room side of resources hosted by room adapters:
+	// linking a platform's resource, its roster in the invite dialog's
+	// autocomplete. Nil: no adapters.
+	Platform resource.Platform
 	// Plugins reports plugin status for the admin surface; may be nil.
 	Plugins PluginStatus
 	// Now is the clock.
@@ -241,6 +246,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/me", s.me)
 	v1.GET("/resources", s.listResources)
 	v1.POST("/resources", s.createResource)
+	v1.POST("/resources/link", s.linkResource)
 	v1.GET("/resources/:id", s.getResource)
 	v1.PATCH("/resources/:id", s.updateResource)
 	v1.DELETE("/resources/:id", s.deleteResource)

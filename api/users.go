@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/erase"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/user"
 )
 
@@ -22,7 +24,8 @@ func (s *Server) me(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// searchUsers feeds the invite dialog's email autocomplete (q) and, with
+// searchUsers feeds the invite dialog's email autocomplete (q; with
+// resource_id, the people suggested for that resource) and, with
 // console=1, the console user list.
 func (s *Server) searchUsers(c *gin.Context) {
 	p := who(c)
@@ -32,6 +35,9 @@ func (s *Server) searchUsers(c *gin.Context) {
 	)
 	if c.Query("console") == "1" {
 		us, err = user.ListConsole(c.Request.Context(), s.cfg.DB, p.AccountID)
+	} else if rid := c.Query("resource_id"); rid != "" {
+		s.suggestInvitees(c, rid)
+		return
 	} else {
 		var limit int
 		if limit, err = intQuery(c, "limit", 0); err == nil {
@@ -43,6 +49,58 @@ func (s *Server) searchUsers(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"users": us})
+}
+
+// suggestion is one person the invite dialog offers: a user of the
+// account (with all of its fields) or, from the roster of the platform
+// hosting the resource, someone the account does not know yet (email and
+// names only).
+type suggestion struct {
+	*user.User
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	// Source is "account" or "roster".
+	Source string `json:"source"`
+}
+
+// suggestInvitees answers the autocomplete of a resource's invite dialog:
+// the account's people and, for a resource a room adapter hosts, its
+// roster on the platform (core/resource.Suggest). Without the roster (the
+// adapter could not answer) the account's people are still offered, and
+// roster_unavailable says so.
+func (s *Server) suggestInvitees(c *gin.Context, resourceID string) {
+	limit, err := intQuery(c, "limit", 0)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, _, err := s.resourceNamed(c, resourceID, false)
+	if errors.Is(err, problem.ErrNotFound) {
+		err = &problem.Error{Kind: problem.NotFound, Code: "not_found", Field: "resource_id", Message: "resource_id names no resource you can see"}
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	sug, err := resource.Suggest(c.Request.Context(), s.cfg.DB, s.cfg.Platform, res, c.Query("q"), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]suggestion, len(sug.People))
+	for i, p := range sug.People {
+		out[i] = suggestion{User: p.User, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Source: "account"}
+		if p.User == nil {
+			out[i].Source = "roster"
+		}
+	}
+	body := gin.H{"users": out}
+	if sug.RosterErr != nil {
+		reqLog(c).Warn("roster not available for the invite dialog", "resource", res.ID, "adapter", res.Adapter, "error", errorText(sug.RosterErr))
+		body["roster_unavailable"] = true
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 func (s *Server) addConsoleUser(c *gin.Context) {

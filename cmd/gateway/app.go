@@ -159,7 +159,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	defer plugins.stop(context.WithoutCancel(ctx))
-	a.invites.Rooms = plugins
+	a.invites.Rooms, a.invites.Platform = plugins, plugins.Platform
 	if a.mail.Outbox != nil {
 		a.mail.Outbox.Start()
 		defer func() {
@@ -181,7 +181,7 @@ func serveGateway(ctx context.Context, cfg *Config, opt serveOptions) error {
 	}()
 	srv, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: a.db, Logger: a.log, Signer: a.signer, Invites: a.invites, Sessions: a.sessions,
-		Rooms: plugins, Plugins: plugins, Mail: a.mail, Events: a.events, Bulk: bulkInvites,
+		Rooms: plugins, Plugins: plugins, Platform: plugins.Platform, Mail: a.mail, Events: a.events, Bulk: bulkInvites,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, TrustedProxies: cfg.TrustedProxies,
 		UnknownLinks: cfg.Limits.UnknownLinks,
 	})

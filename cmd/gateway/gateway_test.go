@@ -49,9 +49,18 @@ type started struct {
 	cmd   *exec.Cmd
 	lines map[string]string
 	base  string
+	// logPath is the file its log goes to.
+	logPath string
 }
 
 func startGateway(t *testing.T, env ...string) *started {
+	t.Helper()
+	return startGatewayIn(t, t.TempDir(), env...)
+}
+
+// startGatewayIn starts `gateway serve` in dir, which may hold its
+// config file (gateway.yaml).
+func startGatewayIn(t *testing.T, dir string, env ...string) *started {
 	t.Helper()
 	addr := freeAddr(t)
 	for _, kv := range env {
@@ -60,7 +69,7 @@ func startGateway(t *testing.T, env ...string) *started {
 		}
 	}
 	cmd := exec.Command(binary, "serve", "--print-admin-login-link")
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append([]string{"GATEWAY_LISTEN=" + addr, "GATEWAY_LOG_FORMAT=json"}, env...)...)
 	out, _ := cmd.StdoutPipe()
 	// The log (stderr) is kept in a file, shown when the test fails.
@@ -82,7 +91,7 @@ func startGateway(t *testing.T, env ...string) *started {
 			t.Logf("gateway log %s:\n%s", logPath, tail(string(b), 20000))
 		}
 	})
-	s := &started{cmd: cmd, lines: map[string]string{}, base: "http://" + addr}
+	s := &started{cmd: cmd, lines: map[string]string{}, base: "http://" + addr, logPath: logPath}
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)

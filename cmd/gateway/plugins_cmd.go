@@ -224,6 +224,8 @@ func oneLine(s string, max int) string {
 type pluginRuntime struct {
 	Host  *host.Host
 	Sched *schedule.Scheduler
+	// Platform is core's room side over the host's room adapters.
+	Platform *host.Rooms
 }
 
 // startPlugins starts every configured plugin and the scheduled jobs. A
@@ -250,7 +252,7 @@ func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *sl
 		h.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	return &pluginRuntime{Host: h, Sched: s}, nil
+	return &pluginRuntime{Host: h, Sched: s, Platform: host.NewRooms(h)}, nil
 }
 
 // stop ends the scheduled jobs, then the plugin processes.

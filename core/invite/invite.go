@@ -103,6 +103,10 @@ type Service struct {
 	Sessions *session.Service
 	// Rooms hears about role upgrades of people already inside. May be nil.
 	Rooms RoleListener
+	// Platform is asked, before a link to a resource a room adapter hosts
+	// is shown or redeemed, whether the resource still exists and when it
+	// starts. Nil: no adapters (their resources keep their stored values).
+	Platform resource.Platform
 	// Mail queues invitation emails; nil means this gateway sends none.
 	Mail Mailer
 	// MaxGuesses wrong emails per link within GuessWindow; then the lobby waits.

@@ -65,6 +65,10 @@ type View struct {
 	Resource   *resource.Resource
 	State      string
 	Now        time.Time
+	// PlatformErr is set when the platform hosting the resource could not
+	// say whether it exists and when it starts: the page shows the stored
+	// schedule.
+	PlatformErr error
 }
 
 // refusal is the reason the link cannot be used at all, whoever holds it:
@@ -141,10 +145,16 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 		return nil, err
 	}
 	now := s.now()
+	var platformErr error
+	if l.res.Adapter != "" {
+		var st resource.Status
+		st, platformErr = s.askPlatform(ctx, l.res)
+		l.applyPlatform(st, platformErr, now)
+	}
 	if err := l.refusal(ctx, now); err != nil {
 		return nil, err
 	}
-	view := &View{Invitation: l.inv, Resource: l.res, Now: now}
+	view := &View{Invitation: l.inv, Resource: l.res, Now: now, PlatformErr: platformErr}
 	if !l.res.Open(now) {
 		view.State = StateCountdown
 		return view, nil
@@ -206,6 +216,9 @@ type Entry struct {
 	// NotifyErr is set when the room side could not be told of an upgrade;
 	// the person is in regardless.
 	NotifyErr error
+	// PlatformErr is set when the platform hosting the resource could not
+	// say whether it exists and when it starts: the stored values decided.
+	PlatformErr error
 }
 
 // Redeem lets the invited person in, consuming one use of the link. The
@@ -239,6 +252,10 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 		redemptionID: id.New(), auditID: id.New()}
 	r.email, r.emailErr = user.NormalizeEmail(in.Email)
 	err = s.DB.Write(ctx, r.run)
+	if err == nil && r.askFor != nil {
+		r.askPlatform(ctx)
+		err = s.DB.Write(ctx, r.run)
+	}
 	if err != nil {
 		if store.IsUniqueViolation(err) && !in.retried {
 			// The same device (or person) entered twice at once: the first
@@ -254,6 +271,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 	if !r.entry.Reentry {
 		r.entry.Invitation.Uses++
 	}
+	r.entry.PlatformErr = r.platformErr
 	s.tellRoom(ctx, r.entry)
 	return r.entry, nil
 }
@@ -276,6 +294,13 @@ type redemption struct {
 	// refused is a refusal to give the person; the transaction still
 	// commits, so a counted wrong guess stays counted.
 	refused error
+
+	// for a resource a room adapter hosts (onPlatform): the resource to
+	// ask about, then whether its platform was asked and what it said
+	askFor      *resource.Resource
+	asked       bool
+	status      resource.Status
+	platformErr error
 }
 
 func (r *redemption) run(tx *store.Tx) error {
@@ -284,6 +309,9 @@ func (r *redemption) run(tx *store.Tx) error {
 	l, err := loadForRedeem(ctx, tx.Stmt(r.st.loadW), r.tokenHash)
 	if err != nil {
 		return r.refuse(err)
+	}
+	if l.res.Adapter != "" && !r.onPlatform(l) {
+		return nil
 	}
 	if err := l.refusal(ctx, r.now); err != nil {
 		return r.refuse(err)

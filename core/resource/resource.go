@@ -323,9 +323,9 @@ func List(ctx context.Context, db *store.DB, accountID, onlyCollaborator string)
 }
 
 // CollaboratorRole returns the user's collaborator role on the resource, or "".
-func CollaboratorRole(ctx context.Context, db *store.DB, resourceID, userID string) (string, error) {
+func CollaboratorRole(ctx context.Context, db store.Reader, resourceID, userID string) (string, error) {
 	var c Collaborator
-	err := db.R.WithContext(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&c).Error
+	err := db.Read(ctx).Where("resource_id = ? AND user_id = ?", resourceID, userID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", nil
 	}
@@ -338,15 +338,20 @@ func SetCollaborator(ctx context.Context, db *store.DB, accountID, resourceID, u
 		return problem.Field("role", "role must be owner, co_owner, co_editor or co_publisher")
 	}
 	return db.Tx(ctx, func(tx *store.Tx) error {
-		c := Collaborator{ResourceID: resourceID, UserID: userID, AccountID: accountID, Role: role, CreatedAt: tx.Now()}
-		if err := tx.Where("resource_id = ? AND user_id = ?", resourceID, userID).Delete(&Collaborator{}).Error; err != nil {
-			return err
-		}
-		if err := tx.Create(&c).Error; err != nil {
-			return err
-		}
-		return audit.Record(tx, accountID, who, "resource.collaborator_set", "resource", resourceID, map[string]any{"user_id": userID, "role": role})
+		return setCollaborator(tx, accountID, resourceID, userID, role, who)
 	})
+}
+
+// setCollaborator gives (or changes) a collaborator role in tx.
+func setCollaborator(tx *store.Tx, accountID, resourceID, userID, role string, who audit.Actor) error {
+	c := Collaborator{ResourceID: resourceID, UserID: userID, AccountID: accountID, Role: role, CreatedAt: tx.Now()}
+	if err := tx.Where("resource_id = ? AND user_id = ?", resourceID, userID).Delete(&Collaborator{}).Error; err != nil {
+		return err
+	}
+	if err := tx.Create(&c).Error; err != nil {
+		return err
+	}
+	return audit.Record(tx, accountID, who, "resource.collaborator_set", "resource", resourceID, map[string]any{"user_id": userID, "role": role})
 }
 
 // Collaborators lists a resource's collaborators.

@@ -162,9 +162,7 @@ func Search(ctx context.Context, db *store.DB, accountID, q string, limit int) (
 	if utf8.RuneCountInString(q) > MaxEmail {
 		return nil, problem.Field("q", fmt.Sprintf("q is longer than %d characters, longer than any email or name", MaxEmail))
 	}
-	if limit <= 0 || limit > 50 {
-		limit = 10
-	}
+	limit = SearchLimit(limit)
 	tx := db.R.WithContext(ctx).Where("account_id = ?", accountID)
 	if q != "" {
 		like := escapeLike(q) + "%"
@@ -172,6 +170,26 @@ func Search(ctx context.Context, db *store.DB, accountID, q string, limit int) (
 	}
 	var out []User
 	err := tx.Order("email").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// SearchLimit is how many people a search asked for limit answers: 1 to
+// 50, 10 for anything else.
+func SearchLimit(limit int) int {
+	if limit <= 0 || limit > 50 {
+		return 10
+	}
+	return limit
+}
+
+// ByEmails loads the account's users with these normalized emails, those
+// there are.
+func ByEmails(ctx context.Context, r store.Reader, accountID string, emails []string) ([]User, error) {
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	var out []User
+	err := r.Read(ctx).Where("account_id = ? AND email IN ?", accountID, emails).Find(&out).Error
 	return out, err
 }
 

@@ -125,9 +125,11 @@
     }
   });
 
-  // Email autocomplete from the account's known users.
+  // Email autocomplete from the account's known users and, for a
+  // resource a room adapter hosts (data-resource), its roster there.
   document.querySelectorAll("[data-autocomplete]").forEach(function (input) {
     var list = document.getElementById(input.getAttribute("list"));
+    var scope = input.dataset.resource ? "&resource_id=" + encodeURIComponent(input.dataset.resource) : "";
     var known = {};
     var timer;
     input.addEventListener("input", function () {
@@ -141,7 +143,7 @@
       }
       if (q.length < 2) return;
       timer = setTimeout(function () {
-        call("GET", "/api/v1/users?limit=8&q=" + encodeURIComponent(q)).then(function (j) {
+        call("GET", "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope).then(function (j) {
           list.innerHTML = "";
           j.users.forEach(function (u) {
             known[u.email] = u;
