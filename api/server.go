@@ -158,8 +158,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
-		guesses:      newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
-		siteForms:    newLimiter(float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
+		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
 	}
 	e := gin.New()

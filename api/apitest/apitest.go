@@ -94,11 +94,10 @@ func New(t testing.TB, opt Options) *Env {
 	// The URL must be known before the server is built (links carry it).
 	e.HTTP = httptest.NewUnstartedServer(nil)
 	e.URL = "http://" + e.HTTP.Listener.Addr().String()
-	signer, err := jointoken.Open(ctx, db, e.URL)
+	signer, err := jointoken.Open(ctx, db, jointoken.Options{Issuer: e.URL, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer.Now = now
 	if e.Sessions, err = session.New(ctx, db, session.Options{Now: now}); err != nil {
 		t.Fatal(err)
 	}

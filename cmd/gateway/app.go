@@ -49,7 +49,7 @@ func openApp(ctx context.Context, cfg *Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	signer, err := jointoken.Open(ctx, db, cfg.BaseURL)
+	signer, err := jointoken.Open(ctx, db, jointoken.Options{Issuer: cfg.BaseURL})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)
