@@ -28,7 +28,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 )
 
-// Config is everything the HTTP layer needs; cmd/gateway builds it.
+// Config is everything the HTTP layer needs; cmd/gateway/app builds it.
 type Config struct {
 	// BaseURL is the public URL people reach the gateway at; links and the
 	// join token issuer are built from it.
@@ -39,7 +39,7 @@ type Config struct {
 	Invites *invite.Service
 	// Events owns virtual events and their attendees.
 	Events *event.Service
-	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway starts.
+	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
 	// Mail renders templates and queues email; nil when the gateway has no
 	// email at all (then "send link via email" is never offered).
