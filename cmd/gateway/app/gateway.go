@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/bulk"
@@ -40,9 +38,6 @@ type Options struct {
 	// Logger receives the gateway's log (default: Config.Logger, on
 	// standard error).
 	Logger *slog.Logger
-	// Registry receives the metrics (default: a new one with the Go and
-	// process collectors).
-	Registry *prometheus.Registry
 	// HoldJobs: Start leaves the job runner stopped, so confirmed jobs wait
 	// until someone runs them (Gateway.Jobs.RunPending or Run).
 	HoldJobs bool
@@ -130,7 +125,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions}
 	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
 	g.Handler, err = api.New(api.Config{
-		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, Registry: g.opts.Registry,
+		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
 		Rooms: g.Plugins, Plugins: g.Plugins,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
