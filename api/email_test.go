@@ -25,6 +25,11 @@ func emailEnv(t *testing.T, opt apitest.Options) (*apitest.Env, *mailtest.Mailde
 		c.Mail.From = "Invitegate <noreply@gateway.test>"
 		c.Mail.SMTP = mail.SMTPConfig{Host: "127.0.0.1", Port: md.SMTPPort, TLS: mail.TLSNone}
 		c.Mail.Poll = 50 * time.Millisecond
+		// One worker: two workers preparing the same first statement while
+		// a request's transaction holds SQLite's one writer connection
+		// deadlock gorm's prepared-statement cache (go-gorm/gorm#7350), a
+		// window each fresh test gateway opens at its start.
+		c.Mail.Workers = 1
 		if prev != nil {
 			prev(c)
 		}
