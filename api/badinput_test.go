@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/store"
 )
@@ -32,10 +32,10 @@ import (
 func TestBadInputFromOpenAPI(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
-			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, Configure: func(c *api.Config) {
+			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, Config: func(c *app.Config) {
 				// Every probe comes from one client: the per-client limits
 				// would otherwise answer 429 before the input is read.
-				c.GuessesPerMinute, c.SiteFormsPerMinute = 10000, 10000
+				c.Invitations.GuessesPerClientMinute, c.Limits.SiteFormsPerMinute = 10000, 10000
 			}}, true)
 			var doc map[string]any
 			e.Must(e.Do("GET", "/openapi.json", "", nil), http.StatusOK).JSON(t, &doc)

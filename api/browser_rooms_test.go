@@ -1,44 +1,29 @@
 package api_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
 )
 
 // The invite form of a room the static-rooms plugin hosts suggests the
 // people on the room's roster, and picking one fills in their names. The
-// test gateway gets the real plugin through its config's Platform.
+// test gateway starts the real plugin, declared in its config as an operator would.
 func TestBrowserInviteFormSuggestsTheRoster(t *testing.T) {
 	bin, sum := plugintest.Build(t, "./cmd/gateway-plugin-static-rooms")
-	h, err := host.New([]host.Config{{Name: "rooms", Kind: "roomadapter", Path: bin, SHA256: sum, Config: map[string]any{
-		"join_url": "https://video.example.org/join/{resource}",
-		"rooms": []any{map[string]any{"id": "bio-101", "type": "room", "title": "Biology 101",
-			"roster": []any{map[string]any{"email": "sam@uni.test", "name": "Sam Ortiz"}, map[string]any{"email": "zoe@uni.test", "name": "Zoe Park"}}}},
-	}}}, host.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		h.Stop(ctx)
-	})
-	rooms := host.NewRooms(h)
-	env := apitest.New(t, apitest.Options{RealClock: true, Configure: func(c *api.Config) {
-		c.Platform, c.Invites.Platform = rooms, rooms
+	env := apitest.New(t, apitest.Options{RealClock: true, Config: func(c *app.Config) {
+		c.Plugins = []host.Config{{Name: "rooms", Kind: "roomadapter", Path: bin, SHA256: sum, Config: map[string]any{
+			"join_url": "https://video.example.org/join/{resource}",
+			"rooms": []any{map[string]any{"id": "bio-101", "type": "room", "title": "Biology 101",
+				"roster": []any{map[string]any{"email": "sam@uni.test", "name": "Sam Ortiz"}, map[string]any{"email": "zoe@uni.test", "name": "Zoe Park"}}}},
+		}}}
 	}})
 	rid := env.Must(env.Do("POST", "/api/v1/resources/link", env.APIKey, map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusCreated).Map(t)["id"].(string)
 

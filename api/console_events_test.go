@@ -30,7 +30,7 @@ func newConsoleEventFixture(t *testing.T) *consoleEventFixture {
 	t.Helper()
 	env := apitest.New(t, apitest.Options{})
 	ctx := context.Background()
-	svc := &event.Service{DB: env.DB, Now: env.Clock.Now, Sessions: env.Sessions}
+	svc := env.Events
 	org := event.Caller{AccountID: env.AccountID, Actor: audit.Actor{Kind: audit.ActorUser, ID: env.Admin.ID}}
 	start := env.Clock.Now().Add(7 * 24 * time.Hour).Truncate(time.Minute)
 	ev, err := svc.CreateEvent(ctx, org, event.EventInput{Name: "Spring Summit", Slug: "spring-summit", StartsAt: start,
@@ -141,7 +141,7 @@ func TestConsoleEventsListAndNav(t *testing.T) {
 	f := newConsoleEventFixture(t)
 	_, member := f.env.ConsoleUser("member@org.test", "member")
 	otherAccount, _ := f.env.SecondAccount()
-	svc := &event.Service{DB: f.env.DB, Now: f.env.Clock.Now, Sessions: f.env.Sessions}
+	svc := f.env.Events
 	start := f.env.Clock.Now().Add(time.Hour)
 	if _, err := svc.CreateEvent(context.Background(), event.Caller{AccountID: otherAccount, Actor: audit.System},
 		event.EventInput{Name: "Secret Offsite", Slug: "secret-offsite", StartsAt: start, EndsAt: start.Add(time.Hour), TimeZone: "UTC"}); err != nil {
@@ -333,7 +333,7 @@ func TestConsoleEventRefusals(t *testing.T) {
 
 	// Another account's organizer finds nothing, not even the row.
 	otherAccount, _ := f.env.SecondAccount()
-	svc := &event.Service{DB: f.env.DB, Now: f.env.Clock.Now, Sessions: f.env.Sessions}
+	svc := f.env.Events
 	start := f.env.Clock.Now().Add(time.Hour)
 	other, err := svc.CreateEvent(context.Background(), event.Caller{AccountID: otherAccount, Actor: audit.System},
 		event.EventInput{Name: "Secret Offsite", Slug: "secret-offsite", StartsAt: start, EndsAt: start.Add(time.Hour), TimeZone: "UTC"})

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -10,8 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
 )
@@ -21,23 +20,11 @@ import (
 func emailEnv(t *testing.T, opt apitest.Options) (*apitest.Env, *mailtest.Maildev) {
 	t.Helper()
 	md := mailtest.Start(t)
-	prev := opt.Configure
-	opt.Configure = func(c *api.Config) {
-		cat, err := mail.NewCatalog(c.DB, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := mail.NewOutbox(c.DB, mail.OutboxConfig{
-			SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: md.SMTPPort, TLS: mail.TLSNone},
-			From: "Invitegate <noreply@gateway.test>", Poll: 50 * time.Millisecond, Catalog: cat,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Start()
-		t.Cleanup(func() { o.Stop(context.Background()) })
-		c.Mail = &mail.Service{DB: c.DB, Catalog: cat, BaseURL: c.BaseURL, From: "Invitegate <noreply@gateway.test>", Outbox: o}
-		c.Invites.Mail = c.Mail
+	prev := opt.Config
+	opt.Config = func(c *app.Config) {
+		c.Mail.From = "Invitegate <noreply@gateway.test>"
+		c.Mail.SMTP = mail.SMTPConfig{Host: "127.0.0.1", Port: md.SMTPPort, TLS: mail.TLSNone}
+		c.Mail.Poll = 50 * time.Millisecond
 		if prev != nil {
 			prev(c)
 		}

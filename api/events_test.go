@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/mail"
@@ -24,43 +24,29 @@ import (
 	"github.com/invitegate/gateway/core/user"
 )
 
-// eventsEnv is a gateway with the events service the test also drives
-// directly for what attendees do on the event site (register, confirm,
-// visit, sign in, unregister). With email, the gateway has a real outbox
-// that queues (its workers are not started: delivery is the email tests'
+// eventsEnv is a gateway whose events service (env.Events) the test also
+// drives directly for what attendees do on the event site (register,
+// confirm, visit, sign in, unregister). With email, the gateway has an
+// outbox that queues (its workers are held: delivery is the email tests'
 // business), so "Invite" and the re-send actions can run.
 type eventsEnv struct {
 	*apitest.Env
-	svc *event.Service
-	n   int
+	n int
 }
 
 func newEventsEnv(t *testing.T, opt apitest.Options, withEmail bool) *eventsEnv {
 	t.Helper()
 	ee := &eventsEnv{}
-	prev := opt.Configure
-	opt.Configure = func(c *api.Config) {
-		if prev != nil {
-			prev(c)
-		}
-		svc := &event.Service{DB: c.DB, Now: c.Now, BaseURL: c.BaseURL, Sessions: c.Sessions}
-		if withEmail {
-			cat, err := mail.NewCatalog(c.DB, nil)
-			if err != nil {
-				t.Fatal(err)
+	if withEmail {
+		prev := opt.Config
+		opt.Config = func(c *app.Config) {
+			c.Mail.From = "Invitegate <noreply@gateway.test>"
+			c.Mail.SMTP = mail.SMTPConfig{Host: "127.0.0.1", Port: 9, TLS: mail.TLSNone}
+			if prev != nil {
+				prev(c)
 			}
-			o, err := mail.NewOutbox(c.DB, mail.OutboxConfig{
-				SMTP: mail.SMTPConfig{Host: "127.0.0.1", Port: 9, TLS: mail.TLSNone},
-				From: "Invitegate <noreply@gateway.test>", Catalog: cat,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Mail = &mail.Service{DB: c.DB, Catalog: cat, BaseURL: c.BaseURL, From: "Invitegate <noreply@gateway.test>", Outbox: o, Now: c.Now}
-			svc.Mail = c.Mail
 		}
-		c.Events = svc
-		ee.svc = svc
+		opt.HoldMail = true
 	}
 	ee.Env = apitest.New(t, opt)
 	t.Cleanup(func() {
@@ -246,13 +232,13 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 	register := func(ev string) (string, string) {
 		email := e.email()
 		a := e.site(t, "register", func(ctx context.Context) (*event.Attendee, error) {
-			return e.svc.Register(ctx, ev, event.Identity{Email: email, FirstName: "Reg", LastName: "Istrant"})
+			return e.Events.Register(ctx, ev, event.Identity{Email: email, FirstName: "Reg", LastName: "Istrant"})
 		})
 		return ev, a.ID
 	}
 	visited := func(ev string) (string, string) {
 		ev, aid := invited(ev)
-		if _, err := e.svc.RecordVisit(ctx, ev, aid); err != nil {
+		if _, err := e.Events.RecordVisit(ctx, ev, aid); err != nil {
 			t.Fatalf("visit: %v", err)
 		}
 		return ev, aid
@@ -260,7 +246,7 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 	chat := func(reach func(t *testing.T) (string, string)) func(t *testing.T) (string, string) {
 		return func(t *testing.T) (string, string) {
 			ev, aid := reach(t)
-			e.site(t, "accept chat terms", func(ctx context.Context) (*event.Attendee, error) { return e.svc.AcceptChatTerms(ctx, ev, aid) })
+			e.site(t, "accept chat terms", func(ctx context.Context) (*event.Attendee, error) { return e.Events.AcceptChatTerms(ctx, ev, aid) })
 			return ev, aid
 		}
 	}
@@ -277,14 +263,14 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 				ev, aid := invited(open)
 				a := e.attendee(ev, aid)
 				e.site(t, "register", func(ctx context.Context) (*event.Attendee, error) {
-					return e.svc.Register(ctx, ev, event.Identity{Email: a["email"].(string), FirstName: "Pat", LastName: "Person"})
+					return e.Events.Register(ctx, ev, event.Identity{Email: a["email"].(string), FirstName: "Pat", LastName: "Person"})
 				})
 				return ev, aid
 			}},
 		{name: "confirmed email", status: "registered", detail: "confirmed_email", label: "Registered", dlabel: "Confirmed email", magic: true,
 			reach: func(t *testing.T) (string, string) {
 				ev, aid := register(open)
-				e.site(t, "confirm email", func(ctx context.Context) (*event.Attendee, error) { return e.svc.ConfirmEmail(ctx, ev, aid) })
+				e.site(t, "confirm email", func(ctx context.Context) (*event.Attendee, error) { return e.Events.ConfirmEmail(ctx, ev, aid) })
 				return ev, aid
 			}},
 		{name: "no confirmation required", status: "registered", detail: "no_confirmation_required", label: "Registered", dlabel: "No confirmation required", magic: true,
@@ -305,7 +291,7 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 			reach: chat(func(t *testing.T) (string, string) {
 				email := e.email()
 				a := e.site(t, "SSO login", func(ctx context.Context) (*event.Attendee, error) {
-					in, err := e.svc.SignInSSO(ctx, sso, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "Sam", LastName: "Sso"})
+					in, err := e.Events.SignInSSO(ctx, sso, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "Sam", LastName: "Sso"})
 					if err != nil {
 						return nil, err
 					}
@@ -316,7 +302,7 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 		{name: "unregistered", status: "unregistered", detail: "unregistered", label: "Unregistered", dlabel: "Unregistered", magic: true,
 			reach: func(t *testing.T) (string, string) {
 				ev, aid := register(open)
-				e.site(t, "unregister", func(ctx context.Context) (*event.Attendee, error) { return e.svc.Unregister(ctx, ev, aid) })
+				e.site(t, "unregister", func(ctx context.Context) (*event.Attendee, error) { return e.Events.Unregister(ctx, ev, aid) })
 				return ev, aid
 			}},
 		{name: "blocked", status: "blocked", detail: "blocked", label: "Blocked", dlabel: "Blocked", magic: true,

@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/mail/mailtest"
 )
 
-// siteFixture is a gateway with an event service the test drives directly
-// for what organizers do (the JSON API has its own tests).
+// siteFixture is a gateway whose event service (env.Events) the test drives
+// directly for what organizers do (the JSON API has its own tests).
 type siteFixture struct {
 	env    *apitest.Env
 	svc    *event.Service
@@ -27,7 +27,7 @@ type siteFixture struct {
 }
 
 func newSiteFixture(t *testing.T, env *apitest.Env) *siteFixture {
-	return &siteFixture{env: env, svc: &event.Service{DB: env.DB, Now: env.Clock.Now, BaseURL: env.URL, Sessions: env.Sessions},
+	return &siteFixture{env: env, svc: env.Events,
 		caller: event.Caller{AccountID: env.AccountID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "test"}}}
 }
 
@@ -372,7 +372,6 @@ func TestEventSiteRefusals(t *testing.T) {
 func TestEventSiteEnteringInBrowser(t *testing.T) {
 	env := apitest.New(t, apitest.Options{RealClock: true})
 	f := newSiteFixture(t, env)
-	f.svc.Now = time.Now
 	ctx := context.Background()
 	ev := f.event(t, nil)
 	a, err := f.svc.Invite(ctx, f.caller, ev.ID, event.InviteInput{Email: "bea@guest.test", Profile: event.Profile{FirstName: "Bea", LastName: "Browser"}})
@@ -412,7 +411,7 @@ func TestEventSiteEnteringInBrowser(t *testing.T) {
 // A client sending the site's registration and sign-in forms over and over
 // is refused with a clear page once past the limit; another client is not.
 func TestEventSiteFormsAreLimitedPerClient(t *testing.T) {
-	e := apitest.New(t, apitest.Options{Configure: func(c *api.Config) { c.SiteFormsPerMinute = 3 }})
+	e := apitest.New(t, apitest.Options{Config: func(c *app.Config) { c.Limits.SiteFormsPerMinute = 3 }})
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	e.Must(e.Do("POST", "/api/v1/events", e.APIKey, map[string]any{"name": "Limits", "slug": "limits",
 		"starts_at": start, "ends_at": start.Add(time.Hour), "time_zone": "UTC", "registration": "open"}), http.StatusCreated)

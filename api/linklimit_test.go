@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/store"
@@ -18,7 +18,7 @@ import (
 
 // behindProxy makes the test's loopback a trusted proxy, so each request
 // names its client in X-Forwarded-For.
-func behindProxy(c *api.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
+func behindProxy(c *app.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
 
 // visitor is a browser at one client address.
 type visitor struct {
@@ -76,7 +76,7 @@ type tokenSite struct {
 }
 
 func newTokenSite(t *testing.T, opt apitest.Options) *tokenSite {
-	opt.Configure = behindProxy
+	opt.Config = behindProxy
 	env := apitest.New(t, opt)
 	f := newSiteFixture(t, env)
 	s := &tokenSite{env: env, f: f, room: env.Resource(map[string]any{"type": "room", "title": "Room"}), ev: f.event(t, nil)}
@@ -214,9 +214,9 @@ func TestUnknownLinksAreLimitedPerClient(t *testing.T) {
 }
 
 func TestUnknownLinkLimitIsConfigurable(t *testing.T) {
-	env := apitest.New(t, apitest.Options{Configure: func(c *api.Config) {
+	env := apitest.New(t, apitest.Options{Config: func(c *app.Config) {
 		behindProxy(c)
-		c.UnknownLinks = limit.Rule{Max: 3, Window: 10 * time.Minute}
+		c.Limits.UnknownLinks = limit.Rule{Max: 3, Window: 10 * time.Minute}
 	}})
 	v := newVisitor(env, "2001:db8::7")
 	for i := range 3 {
@@ -242,7 +242,7 @@ func TestUnknownLinkLimitIsConfigurable(t *testing.T) {
 func TestUnknownLinkCountsAreSharedByReplicas(t *testing.T) {
 	s := newTokenSite(t, apitest.Options{Dialect: store.Postgres})
 	a := s.env
-	b := apitest.New(t, apitest.Options{ReplicaOf: a, Configure: behindProxy})
+	b := apitest.New(t, apitest.Options{ReplicaOf: a, Config: behindProxy})
 	attacker := newVisitor(a, "203.0.113.77")
 	owner := newVisitor(b, "198.51.100.20")
 
@@ -263,7 +263,7 @@ func TestUnknownLinkCountsAreSharedByReplicas(t *testing.T) {
 
 	// A replica that has not counted the client yet answers it once more,
 	// then knows the shared count.
-	c := apitest.New(t, apitest.Options{ReplicaOf: a, Configure: behindProxy})
+	c := apitest.New(t, apitest.Options{ReplicaOf: a, Config: behindProxy})
 	third := &tokenSite{env: c, ev: s.ev}
 	third.miss(t, attacker.on(c), 1)
 	third.mustLimit(t, attacker.on(c), "60 seconds")

@@ -11,6 +11,7 @@ import (
 // repeated freely, like guessing an invitation's email. It is per replica;
 // the per-invitation limit in core is shared by all replicas.
 type limiter struct {
+	now     func() time.Time
 	mu      sync.Mutex
 	per     rate.Limit
 	burst   int
@@ -22,14 +23,15 @@ type clientBucket struct {
 	seen time.Time
 }
 
-func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{per: rate.Limit(perSecond), burst: burst, clients: map[string]*clientBucket{}}
+// newLimiter refills perSecond attempts a second, up to burst, by the
+// gateway's clock.
+func newLimiter(now func() time.Time, perSecond float64, burst int) *limiter {
+	return &limiter{now: now, per: rate.Limit(perSecond), burst: burst, clients: map[string]*clientBucket{}}
 }
 
-func (l *limiter) bucket(key string) *rate.Limiter {
+func (l *limiter) bucket(key string, now time.Time) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
 	if len(l.clients) > 50000 {
 		for k, b := range l.clients {
 			if now.Sub(b.seen) > 10*time.Minute {
@@ -47,7 +49,13 @@ func (l *limiter) bucket(key string) *rate.Limiter {
 }
 
 // exhausted reports whether the client has no attempt left right now.
-func (l *limiter) exhausted(key string) bool { return l.bucket(key).Tokens() < 1 }
+func (l *limiter) exhausted(key string) bool {
+	now := l.now()
+	return l.bucket(key, now).TokensAt(now) < 1
+}
 
 // spend uses up one attempt.
-func (l *limiter) spend(key string) { l.bucket(key).Allow() }
+func (l *limiter) spend(key string) {
+	now := l.now()
+	l.bucket(key, now).AllowN(now, 1)
+}

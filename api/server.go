@@ -29,7 +29,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 )
 
-// Config is everything the HTTP layer needs; cmd/gateway builds it.
+// Config is everything the HTTP layer needs; cmd/gateway/app builds it.
 type Config struct {
 	// BaseURL is the public URL people reach the gateway at; links and the
 	// join token issuer are built from it.
@@ -40,7 +40,7 @@ type Config struct {
 	Invites *invite.Service
 	// Events owns virtual events and their attendees.
 	Events *event.Service
-	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway starts.
+	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
 	// Mail renders templates and queues email; nil when the gateway has no
 	// email at all (then "send link via email" is never offered).
@@ -163,8 +163,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
-		guesses:      newLimiter(float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
-		siteForms:    newLimiter(float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
+		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
 	}
 	e := gin.New()

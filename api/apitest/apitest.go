@@ -1,6 +1,7 @@
-// Package apitest starts a real gateway HTTP server on a fresh database for
-// tests and benchmarks, with a bootstrapped account, its API key and helpers
-// to call the API the way a client would.
+// Package apitest starts a real gateway on a fresh database for tests and
+// benchmarks: the gateway app.Build builds for `gateway serve`, started,
+// behind an httptest server, with a bootstrapped account, its API key and
+// helpers to call the API the way a client would.
 package apitest
 
 import (
@@ -19,15 +20,12 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/api"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
-	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/group"
-	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/job"
-	"github.com/invitegate/gateway/core/jointoken"
-	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
@@ -51,8 +49,11 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // Env is a running gateway.
 type Env struct {
-	T         testing.TB
-	URL       string
+	T   testing.TB
+	URL string
+	// Gateway is the gateway under test, built by app.Build as `gateway
+	// serve` builds it; the fields below are some of its parts.
+	Gateway   *app.Gateway
 	DB        *store.DB
 	Server    *api.Server
 	HTTP      *httptest.Server
@@ -61,24 +62,35 @@ type Env struct {
 	Admin     *user.User
 	Clock     *Clock
 	Sessions  *session.Service
-	Logs      *bytes.Buffer
+	// Events is the gateway's event service, for tests that act as
+	// attendees do on the event site.
+	Events *event.Service
+	Logs   *bytes.Buffer
 	// Jobs runs confirmed jobs (in the background unless HoldJobs).
 	Jobs *job.Runner
+
+	dsn string
 }
 
 // Options change the environment before it starts.
 type Options struct {
 	Dialect string // store.SQLite (default) or store.Postgres
-	// Configure edits the server config.
-	Configure func(*api.Config)
+	// Config edits the gateway's configuration before it is built, as an
+	// operator's file would: limits, trusted proxies, mail (an SMTP server
+	// the test started). Every service is the one the gateway builds.
+	Config func(*app.Config)
 	// RealClock uses time.Now instead of the settable clock.
 	RealClock bool
 	// HoldJobs leaves confirmed jobs (bulk invites) queued until the test
 	// calls RunJobs, instead of running them in the background at once.
 	HoldJobs bool
+	// HoldMail leaves queued email in the outbox: its workers are not
+	// started (with mail configured through Config).
+	HoldMail bool
 	// ReplicaOf starts the gateway as another replica of that environment:
-	// its own server on the same database, clock, account and API key
-	// (Dialect is then that environment's).
+	// its own gateway on the same database (PostgreSQL: replicas share
+	// nothing else), with the same clock, account and API key (Dialect is
+	// then that environment's).
 	ReplicaOf *Env
 }
 
@@ -86,78 +98,59 @@ type Options struct {
 func New(t testing.TB, opt Options) *Env {
 	t.Helper()
 	e := opt.start(t)
-	db, now := e.DB, e.Clock.Now
+	now := e.Clock.Now
 	if opt.RealClock {
 		now = time.Now
 	}
 	ctx := context.Background()
-	// The URL must be known before the server is built (links carry it).
+	// The URL must be known before the gateway is built (links carry it).
 	e.HTTP = httptest.NewUnstartedServer(nil)
-	e.URL = "http://" + e.HTTP.Listener.Addr().String()
-	signer, err := jointoken.Open(ctx, db, e.URL)
+	addr := e.HTTP.Listener.Addr().String()
+	e.URL = "http://" + addr
+	cfg := app.Defaults()
+	cfg.Listen, cfg.BaseURL, cfg.Database.DSN = addr, e.URL, e.dsn
+	cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail = "Test org", "admin@org.test"
+	if opt.Config != nil {
+		opt.Config(cfg)
+	}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail})
 	if err != nil {
+		e.HTTP.Listener.Close()
 		t.Fatal(err)
 	}
-	signer.Now = now
-	if e.Sessions, err = session.New(ctx, db, session.Options{Now: now}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := api.Config{
-		BaseURL: e.URL, DB: db, Signer: signer, Now: now, Sessions: e.Sessions,
-		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Invites: &invite.Service{DB: db, Now: now, Sessions: e.Sessions},
-	}
-	if opt.Configure != nil {
-		opt.Configure(&cfg)
-	}
-	if cfg.Events == nil {
-		// Event links are built from the base URL; events email when the
-		// test gave the gateway email.
-		cfg.Events = &event.Service{DB: db, Now: now, BaseURL: e.URL, Sessions: e.Sessions}
-		if cfg.Mail != nil {
-			cfg.Events.Mail = cfg.Mail
+	t.Cleanup(g.Close)
+	e.Gateway, e.DB, e.Server, e.Sessions, e.Events, e.Jobs = g, g.DB, g.Handler, g.Sessions, g.Events, g.Jobs
+	if opt.ReplicaOf == nil {
+		boot, err := g.Bootstrap(ctx)
+		if err != nil {
+			e.HTTP.Listener.Close()
+			t.Fatal(err)
 		}
+		e.APIKey, e.AccountID, e.Admin = boot.APIKey, boot.Account.ID, boot.Admin
 	}
-	// Bulk invites run on a job runner of their own, as serve starts one.
-	if cfg.Bulk == nil {
-		cfg.Bulk = &bulk.Service{Now: now}
-	}
-	if cfg.Bulk.DB == nil {
-		cfg.Bulk.DB, cfg.Bulk.Events = db, cfg.Events
-	}
-	e.Jobs = &job.Runner{DB: db, Handlers: map[string]job.Handler{bulk.Kind: cfg.Bulk.Handler()}, Log: cfg.Logger}
-	if !opt.HoldJobs {
-		cfg.Bulk.Jobs = e.Jobs
-		e.Jobs.Start()
-		t.Cleanup(func() { e.Jobs.Stop(context.Background()) })
-	}
-	e.Server, err = api.New(cfg)
-	if err != nil {
+	if err := g.Start(ctx); err != nil {
+		e.HTTP.Listener.Close()
 		t.Fatal(err)
 	}
-	e.HTTP.Config.Handler = e.Server
+	e.HTTP.Config.Handler = g.Handler
 	e.HTTP.Start()
 	t.Cleanup(e.HTTP.Close)
 	return e
 }
 
-// start is the environment's database, clock and account: new ones, or
-// those of the environment it is a replica of.
+// start is the environment's database and clock, and for a replica the
+// account of the environment it is a replica of.
 func (opt Options) start(t testing.TB) *Env {
 	t.Helper()
 	if r := opt.ReplicaOf; r != nil {
-		return &Env{T: t, DB: r.DB, APIKey: r.APIKey, AccountID: r.AccountID, Admin: r.Admin, Clock: r.Clock, Logs: &bytes.Buffer{}}
+		return &Env{T: t, dsn: r.dsn, APIKey: r.APIKey, AccountID: r.AccountID, Admin: r.Admin, Clock: r.Clock, Logs: &bytes.Buffer{}}
 	}
 	if opt.Dialect == "" {
 		opt.Dialect = store.SQLite
 	}
-	db := storetest.Open(t, opt.Dialect, schema.Models()...)
-	boot, err := account.EnsureFirst(context.Background(), db, "Test org", "admin@org.test")
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &Clock{t: time.Now().UTC()}
-	return &Env{T: t, DB: db, APIKey: boot.APIKey, AccountID: boot.Account.ID, Admin: boot.Admin, Clock: clock, Logs: &bytes.Buffer{}}
+	return &Env{T: t, dsn: storetest.DSN(t, opt.Dialect), Clock: clock, Logs: &bytes.Buffer{}}
 }
 
 type lockedWriter struct {

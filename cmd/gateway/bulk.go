@@ -14,21 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/job"
 )
-
-// jobRunner runs the gateway's background jobs (bulk invites); serve starts
-// it, which also resumes every job an earlier process left unfinished.
-func (a *app) jobRunner() (*job.Runner, *bulk.Service) {
-	b := &bulk.Service{DB: a.db, Events: a.events}
-	r := &job.Runner{DB: a.db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: a.log.With("component", "jobs"),
-		Housekeep: b.DropStale, Sweep: b.EndInterrupted}
-	b.Jobs = r
-	return r, b
-}
 
 func newEventsCommand(configPath *string) *cobra.Command {
 	events := &cobra.Command{Use: "events", Short: "Administer events"}
@@ -50,27 +41,24 @@ func newEventsCommand(configPath *string) *cobra.Command {
 			return cobra.ExactArgs(2)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(*configPath, cmd.Flags().Changed("config"))
-			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			a, err := openApp(ctx, cfg)
+			// The import runs here, on the gateway's own job runner, not
+			// started in the background: this command runs its one job.
+			g, err := buildFor(ctx, *configPath, cmd)
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			runner, b := a.jobRunner()
+			defer g.Close()
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			jobID := resume
 			if jobID == "" {
-				jobID, err = checkAndConfirm(ctx, out, a, b, args[0], args[1], !noEmail, skipInvalid, errorsFile)
+				jobID, err = checkAndConfirm(ctx, out, g, args[0], args[1], !noEmail, skipInvalid, errorsFile)
 				if err != nil || jobID == "" {
 					return err
 				}
 			}
-			return runWithProgress(ctx, out, errOut, a, runner, jobID)
+			return runWithProgress(ctx, out, errOut, g, jobID)
 		},
 	}
 	bi.Flags().BoolVar(&noEmail, "no-email", false, `"Invite without sending email": add people without queuing invitation emails`)
@@ -83,8 +71,9 @@ func newEventsCommand(configPath *string) *cobra.Command {
 
 // checkAndConfirm uploads the file, prints the check and confirms the job
 // ("" when the file is not to be imported).
-func checkAndConfirm(ctx context.Context, out io.Writer, a *app, b *bulk.Service, eventRef, path string, send, skipInvalid bool, errorsFile string) (string, error) {
-	ev, err := findEvent(ctx, a, eventRef)
+func checkAndConfirm(ctx context.Context, out io.Writer, g *app.Gateway, eventRef, path string, send, skipInvalid bool, errorsFile string) (string, error) {
+	b := g.Bulk
+	ev, err := findEvent(ctx, g, eventRef)
 	if err != nil {
 		return "", err
 	}
@@ -160,8 +149,8 @@ func orDash(s string) string {
 }
 
 // findEvent loads an event by id or slug.
-func findEvent(ctx context.Context, a *app, ref string) (*event.Event, error) {
-	ev, err := event.ByIDOrSlug(ctx, a.db, ref)
+func findEvent(ctx context.Context, g *app.Gateway, ref string) (*event.Event, error) {
+	ev, err := event.ByIDOrSlug(ctx, g.DB, ref)
 	if err != nil {
 		return nil, fmt.Errorf("no event with id or slug %q", ref)
 	}
@@ -171,8 +160,9 @@ func findEvent(ctx context.Context, a *app, ref string) (*event.Event, error) {
 // runWithProgress runs the job here, drawing its progress on errOut, and
 // prints the result. A job held by a runner that died is taken over once
 // its lease runs out.
-func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner *job.Runner, jobID string) error {
-	if j, err := job.ByID(ctx, a.db, jobID); err != nil || j.Kind != bulk.Kind {
+func runWithProgress(ctx context.Context, out, errOut io.Writer, g *app.Gateway, jobID string) error {
+	runner := g.Jobs
+	if j, err := job.ByID(ctx, g.DB, jobID); err != nil || j.Kind != bulk.Kind {
 		return fmt.Errorf("no bulk invite job %s", jobID)
 	}
 	done := make(chan error, 1)
@@ -183,7 +173,7 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 				done <- err
 				return
 			}
-			cur, err := job.ByID(ctx, a.db, jobID)
+			cur, err := job.ByID(ctx, g.DB, jobID)
 			if err != nil {
 				done <- err
 				return
@@ -207,7 +197,7 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 	for {
 		select {
 		case err := <-done:
-			cur, qerr := job.ByID(ctx, a.db, jobID)
+			cur, qerr := job.ByID(ctx, g.DB, jobID)
 			if qerr == nil {
 				bar.draw(cur)
 			} else {
@@ -226,7 +216,7 @@ func runWithProgress(ctx context.Context, out, errOut io.Writer, a *app, runner 
 			}
 			return nil
 		case <-tick.C:
-			if cur, err := job.ByID(ctx, a.db, jobID); err == nil {
+			if cur, err := job.ByID(ctx, g.DB, jobID); err == nil {
 				bar.draw(cur)
 			}
 		}

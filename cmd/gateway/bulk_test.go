@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/bulk"
@@ -19,7 +21,6 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
-	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 )
@@ -127,32 +128,32 @@ func testBulkKill(t *testing.T, dialect string) {
 	}
 }
 
-// bulkEvent makes a database with the gateway's schema, an account and an
-// invite-only event with the slug summit-2026.
+// bulkEvent builds a gateway (not started) on a new database with an
+// account and an invite-only event with the slug summit-2026.
 func bulkEvent(t *testing.T, dialect string) (string, *store.DB, *event.Event, *account.Bootstrap) {
 	t.Helper()
 	dsn := storetest.DSN(t, dialect)
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	cfg := app.Defaults()
+	cfg.BaseURL, cfg.Database.DSN = "http://"+cfg.Listen, dsn
+	cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail = "Org", "owner@org.test"
+	g, err := app.Build(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(schema.Models()...); err != nil {
-		t.Fatal(err)
-	}
-	boot, err := account.EnsureFirst(ctx, db, "Org", "owner@org.test")
+	t.Cleanup(g.Close)
+	boot, err := g.Bootstrap(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := event.Caller{AccountID: boot.Account.ID, Actor: audit.Actor{Kind: audit.ActorUser, ID: boot.Admin.ID}}
 	start := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
-	ev, err := (&event.Service{DB: db}).CreateEvent(ctx, c, event.EventInput{Name: "Summit", Slug: "summit-2026",
+	ev, err := g.Events.CreateEvent(ctx, c, event.EventInput{Name: "Summit", Slug: "summit-2026",
 		StartsAt: start, EndsAt: start.Add(3 * time.Hour), TimeZone: "UTC", Registration: event.RegistrationInviteOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dsn, db, ev, boot
+	return dsn, g.DB, ev, boot
 }
 
 // TestBulkInviteCommand: the CLI prints the check of a file with problems

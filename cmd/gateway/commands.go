@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/user"
 )
@@ -22,21 +23,15 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", "gateway.yaml", "config file (YAML); environment variables GATEWAY_* override it")
-	load := func(cmd *cobra.Command) (*Config, error) {
-		return loadConfig(configPath, cmd.Flags().Changed("config"))
-	}
-	// withApp runs an admin command against the configured database.
-	withApp := func(cmd *cobra.Command, fn func(a *app) error) error {
-		cfg, err := load(cmd)
-		if err != nil {
-			return fmt.Errorf("configuration:\n%w", err)
-		}
-		a, err := openApp(cmd.Context(), cfg)
+	// withApp runs an admin command on the gateway built (not started) from
+	// the configuration.
+	withApp := func(cmd *cobra.Command, fn func(g *app.Gateway) error) error {
+		g, err := buildFor(cmd.Context(), configPath, cmd)
 		if err != nil {
 			return err
 		}
-		defer a.close()
-		return fn(a)
+		defer g.Close()
+		return fn(g)
 	}
 
 	var printLogin bool
@@ -44,9 +39,9 @@ func newRootCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the gateway (migrates the database first)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
+			cfg, err := loadConfig(configPath, cmd)
 			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
+				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -59,7 +54,7 @@ func newRootCommand() *cobra.Command {
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema, then exit",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, func(a *app) error {
+			return withApp(cmd, func(g *app.Gateway) error {
 				fmt.Fprintln(cmd.OutOrStdout(), "database schema is up to date")
 				return nil
 			})
@@ -71,8 +66,8 @@ func newRootCommand() *cobra.Command {
 		Use:   "rotate",
 		Short: "Make a new signing key; the old one stays published until its tokens expire",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, func(a *app) error {
-				kid, err := a.signer.Rotate(cmd.Context())
+			return withApp(cmd, func(g *app.Gateway) error {
+				kid, err := g.Signer.Rotate(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -88,12 +83,12 @@ func newRootCommand() *cobra.Command {
 		Short: "Print a one-time console sign-in link for a console user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, func(a *app) error {
+			return withApp(cmd, func(g *app.Gateway) error {
 				email, err := user.NormalizeEmail(args[0])
 				if err != nil {
 					return err
 				}
-				link, err := a.loginLinkFor(cmd.Context(), email)
+				link, err := loginLinkFor(cmd.Context(), g, email)
 				if err != nil {
 					return err
 				}
@@ -107,8 +102,8 @@ func newRootCommand() *cobra.Command {
 		Short: "Create an API key for the account of the admin with this email (printed once)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, func(a *app) error {
-				key, err := a.apiKeyFor(cmd.Context(), args[0], args[1])
+			return withApp(cmd, func(g *app.Gateway) error {
+				key, err := apiKeyFor(cmd.Context(), g, args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -121,4 +116,24 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(serve, migrate, keys, admin, newPluginsCommand(&configPath))
 	root.AddCommand(newEventsCommand(&configPath))
 	return root
+}
+
+// loadConfig reads the configuration a command was given: --config must
+// exist when it is set, the default file only when present.
+func loadConfig(path string, cmd *cobra.Command) (*app.Config, error) {
+	cfg, err := app.Load(path, cmd.Flags().Changed("config"))
+	if err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// buildFor builds the gateway of an admin command: configured, migrated,
+// with nothing started in the background.
+func buildFor(ctx context.Context, path string, cmd *cobra.Command) (*app.Gateway, error) {
+	cfg, err := loadConfig(path, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return app.Build(ctx, cfg, app.Options{})
 }

@@ -12,35 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/core/limit"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 )
-
-func TestUnknownLinkLimitConfig(t *testing.T) {
-	dir := t.TempDir()
-	load := func(yaml string) (*Config, error) {
-		p := filepath.Join(dir, "gateway.yaml")
-		os.WriteFile(p, []byte(yaml), 0o600)
-		return loadConfig(p, true)
-	}
-	c, err := load("")
-	if err != nil || c.Limits.UnknownLinks != (limit.Rule{Max: 20, Window: time.Minute}) {
-		t.Fatalf("default unknown-link limit: %+v, %v", c.Limits.UnknownLinks, err)
-	}
-	c, err = load("limits: {unknown_links: {max: 50}}\n")
-	if err != nil || c.Limits.UnknownLinks != (limit.Rule{Max: 50, Window: time.Minute}) {
-		t.Fatalf("max alone keeps the default window: %+v, %v", c.Limits.UnknownLinks, err)
-	}
-	_, err = load("limits: {unknown_links: {max: 0, window: 500ms}}\n")
-	if err == nil || !strings.Contains(err.Error(), "limits.unknown_links.max") || !strings.Contains(err.Error(), "limits.unknown_links.window") {
-		t.Fatalf("a zero max and a half-second window: %v", err)
-	}
-	if _, err = load("limits: {unknown_links: {window: 48h}}\n"); err == nil || !strings.Contains(err.Error(), "limits.unknown_links.window: 48h0m0s must be between 1s and 24h") {
-		t.Fatalf("a two-day window: %v", err)
-	}
-	if _, err = load("limits: {unknown_link: {max: 5}}\n"); err == nil || !strings.Contains(err.Error(), "unknown_link") {
-		t.Fatalf("a misspelt key: %v", err)
-	}
-}
 
 // gateway serve applies the configured limit.
 func TestServeLimitsUnknownLinks(t *testing.T) {
@@ -48,7 +21,7 @@ func TestServeLimitsUnknownLinks(t *testing.T) {
 	addr := freeAddr(t)
 	p := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(p, []byte(fmt.Sprintf("listen: %s\ndatabase: {dsn: %s}\nlimits: {unknown_links: {max: 2, window: 5m}}\n", addr, filepath.Join(dir, "gateway.db"))), 0o600)
-	cfg, err := loadConfig(p, true)
+	cfg, err := app.Load(p, true)
 	if err != nil {
 		t.Fatal(err)
 	}

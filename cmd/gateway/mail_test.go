@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/mail/mailtest"
 	"github.com/invitegate/gateway/core/scheduled"
@@ -206,66 +207,46 @@ func TestTemplatesFromHTTPProvider(t *testing.T) {
 	cfgPath := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf("database: {dsn: %s}\nplugins:\n  - name: brand\n    kind: templateprovider\n    path: %s\n    sha256: %s\n    schedule: \"@hourly\"\n    config: {url: %q}\n",
 		filepath.Join(dir, "gateway.db"), bin, sum, srv.URL+"/templates.json")), 0o644)
-	cfg, err := loadConfig(cfgPath, true)
+	cfg, err := app.Load(cfgPath, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := openApp(ctx, cfg)
+	g, err := app.Build(ctx, cfg, app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
-	rt, err := startPlugins(ctx, cfg.Plugins, a.db, nil, templateSink(a.mail.Catalog))
-	if err != nil {
+	defer g.Close()
+	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer rt.stop(context.Background())
+	rt := g.Plugins
 
-	if r, err := rt.Sched.RunNow(ctx, "brand"); err != nil {
+	if r, err := rt.Scheduler.RunNow(ctx, "brand"); err != nil {
 		t.Fatalf("refresh: %+v, %v", r, err)
 	}
-	p, err := a.mail.Preview(ctx, mail.Invitation, "en")
+	p, err := g.Mail.Preview(ctx, mail.Invitation, "en")
 	if err != nil || p.Source != "brand" || p.Subject != "Join Quarterly town hall, Gia" {
 		t.Fatalf("preview after refresh: %+v, %v", p, err)
 	}
 	good := p.Version
 
 	body.Store(`{"templates":[{"name":"invitation","locale":"en","subject":"Join {{.Resource.Nope}}","text":"x"}]}`)
-	r, err := rt.Sched.RunNow(ctx, "brand")
+	r, err := rt.Scheduler.RunNow(ctx, "brand")
 	if err == nil || r.Status != scheduled.StatusFailed || !strings.Contains(r.Error, "invitation/en") || !strings.Contains(r.Error, "Nope") {
 		t.Fatalf("broken refresh: %+v, %v", r, err)
 	}
-	if p, _ := a.mail.Preview(ctx, mail.Invitation, "en"); p.Version != good {
+	if p, _ := g.Mail.Preview(ctx, mail.Invitation, "en"); p.Version != good {
 		t.Fatalf("last good version not in service: %+v", p)
 	}
 	// A restart reads the last good version from the database.
-	cat, _ := mail.NewCatalog(a.db, []string{"brand"})
-	if f, _, err := cat.Lookup(ctx, mail.Invitation, "en"); err != nil || f.Version != good || f.Source != "brand" {
+	g.Close()
+	again, err := app.Build(ctx, cfg, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if f, _, err := again.Mail.Catalog.Lookup(ctx, mail.Invitation, "en"); err != nil || f.Version != good || f.Source != "brand" {
 		t.Fatalf("after restart: %+v, %v", f, err)
-	}
-}
-
-func TestMailConfigProblems(t *testing.T) {
-	c := defaults()
-	c.BaseURL = "http://127.0.0.1:8080"
-	c.Mail.SMTP.Host = "smtp.example.org"
-	c.Mail.SMTP.TLS = "ssl"
-	c.Mail.SMTP.Username = "u"
-	c.Mail.Workers = -1
-	c.Mail.Lease = time.Second
-	err := c.Validate()
-	if err == nil {
-		t.Fatal("bad mail config accepted")
-	}
-	for _, want := range []string{"mail.from: required", `mail.smtp.tls: "ssl"`, "mail.smtp.username and password", "mail.workers", "mail.lease"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("problems lack %q:\n%v", want, err)
-		}
-	}
-	c.Mail = MailConfig{From: "Gateway <gw@example.org>"}
-	c.Mail.SMTP.Host = "smtp.example.org"
-	if err := c.Validate(); err != nil {
-		t.Fatalf("good mail config refused: %v", err)
 	}
 }

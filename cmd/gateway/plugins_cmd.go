@@ -14,16 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/invitegate/gateway/api"
-	"github.com/invitegate/gateway/core/invite"
-	"github.com/invitegate/gateway/core/problem"
-	"github.com/invitegate/gateway/core/resource"
-	"github.com/invitegate/gateway/core/scheduled"
-	"github.com/invitegate/gateway/core/store"
-	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
-	"github.com/invitegate/gateway/plugins/roomadapter"
 	"github.com/invitegate/gateway/plugins/schedule"
 )
 
@@ -40,11 +33,11 @@ func newPluginsCommand(configPath *string) *cobra.Command {
 			"The live process state (running, restarts, pid) is shown by the serving gateway: GET /api/v1/plugins or /console/plugins.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(*configPath, cmd.Flags().Changed("config"))
+			cfg, err := loadConfig(*configPath, cmd)
 			if err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
+				return err
 			}
-			return listPlugins(cmd.Context(), cmd.OutOrStdout(), cfg, asJSON, time.Now())
+			return listPlugins(cmd.Context(), cmd.OutOrStdout(), cfg, asJSON)
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -86,7 +79,9 @@ func newPluginsCommand(configPath *string) *cobra.Command {
 	return cmd
 }
 
-func listPlugins(ctx context.Context, out io.Writer, cfg *Config, asJSON bool, now time.Time) error {
+// listPlugins prints the declared plugins with what the database knows of
+// their jobs. Without plugins it needs no database.
+func listPlugins(ctx context.Context, out io.Writer, cfg *app.Config, asJSON bool) error {
 	type row struct {
 		schedule.Overview
 		Binary string `json:"binary"`
@@ -94,21 +89,13 @@ func listPlugins(ctx context.Context, out io.Writer, cfg *Config, asJSON bool, n
 	rows := make([]row, 0, len(cfg.Plugins))
 	var overviews []schedule.Overview
 	if len(cfg.Plugins) > 0 {
-		db, err := store.Open(ctx, store.Config{DSN: cfg.Database.DSN})
+		g, err := app.Build(ctx, cfg, app.Options{})
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		if db.R.Migrator().HasTable(&scheduled.Run{}) {
-			overviews, err = schedule.Overviews(ctx, db.R, cfg.Plugins, nil, now)
-			if err != nil {
-				return err
-			}
-		} else {
-			// Never migrated with plugin support: no runs yet.
-			for _, c := range cfg.Plugins {
-				overviews = append(overviews, schedule.Declared(c, now))
-			}
+		defer g.Close()
+		if overviews, err = g.Plugins.Overview(ctx); err != nil {
+			return err
 		}
 	}
 	for i, o := range overviews {
@@ -218,98 +205,3 @@ func oneLine(s string, max int) string {
 	}
 	return s
 }
-
-// pluginRuntime is the plugin host and its scheduler as `gateway serve`
-// runs them.
-type pluginRuntime struct {
-	Host  *host.Host
-	Sched *schedule.Scheduler
-	// Platform is core's room side over the host's room adapters.
-	Platform *host.Rooms
-}
-
-// startPlugins starts every configured plugin and the scheduled jobs. A
-// plugin that fails its first start is logged and retried in the
-// background: the gateway serves regardless. The database must have been
-// migrated (schema.Models()).
-func startPlugins(ctx context.Context, cfgs []host.Config, db *store.DB, log *slog.Logger, templates schedule.TemplateSink) (*pluginRuntime, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	h, err := host.New(cfgs, host.Options{Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Start(ctx); err != nil {
-		log.Error("some plugins did not start; they are retried in the background", "error", err)
-	}
-	s, err := schedule.New(schedule.Options{DB: db, Host: h, Logger: log, Templates: templates})
-	if err != nil {
-		h.Stop(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	if err := s.Start(ctx); err != nil {
-		h.Stop(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	return &pluginRuntime{Host: h, Sched: s, Platform: host.NewRooms(h)}, nil
-}
-
-// stop ends the scheduled jobs, then the plugin processes.
-func (p *pluginRuntime) stop(ctx context.Context) error {
-	return errors.Join(p.Sched.Stop(ctx), p.Host.Stop(ctx))
-}
-
-// PluginStatuses implements api.PluginStatus.
-func (p *pluginRuntime) PluginStatuses(ctx context.Context) ([]api.PluginRow, error) {
-	ov, err := p.Sched.Overview(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]api.PluginRow, len(ov))
-	for i, o := range ov {
-		rows[i] = api.PluginRow{Name: o.Name, Kind: o.Kind, State: string(o.State), Version: o.Version, Restarts: o.Restarts, LastError: o.LastError}
-		if o.LastRun != nil {
-			t := o.LastRun.StartedAt
-			rows[i].LastRun = &t
-		}
-	}
-	return rows, nil
-}
-
-// JoinURL implements api.JoinURLs with the resource's room adapter.
-func (p *pluginRuntime) JoinURL(ctx context.Context, adapter, resourceID, externalID string, who api.Entrant) (string, error) {
-	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, adapter)
-	if err != nil {
-		return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+adapter+" for this resource is not configured")
-	}
-	id := externalID
-	if id == "" {
-		id = resourceID
-	}
-	return ra.JoinURL(ctx, id, roomadapter.Person{ID: who.UserID, Email: who.Email, Name: who.Name}, who.Role)
-}
-
-// RoleUpgraded implements invite.RoleListener: a resource hosted by a room
-// adapter hears that a person inside it now has a higher role. The built-in
-// demo room reads the role from the database and needs no message.
-func (p *pluginRuntime) RoleUpgraded(ctx context.Context, res *resource.Resource, u *user.User, from, to string) error {
-	if res.Adapter == "" {
-		return nil
-	}
-	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, res.Adapter)
-	if err != nil {
-		return err
-	}
-	id := res.ExternalID
-	if id == "" {
-		id = res.ID
-	}
-	return ra.RoleUpgraded(ctx, roomadapter.RoleUpgrade{ResourceID: id, User: roomadapter.Person{ID: u.ID, Email: u.Email, Name: u.Name()}, OldRole: from, NewRole: to})
-}
-
-var (
-	_ api.PluginStatus    = (*pluginRuntime)(nil)
-	_ api.JoinURLs        = (*pluginRuntime)(nil)
-	_ invite.RoleListener = (*pluginRuntime)(nil)
-)

@@ -7,12 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/invitegate/gateway/core/schema"
-	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
@@ -76,34 +74,27 @@ func TestPluginsList(t *testing.T) {
 
 	// Run the job once, as `gateway serve` would, then list again.
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	cfg, err := app.Load(cfgPath, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.Migrate(schema.Models()...); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(cfgPath, true)
+	cfg.Plugins = cfg.Plugins[:1]
+	g, err := app.Build(ctx, cfg, app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := startPlugins(ctx, cfg.Plugins[:1], db, nil, nil)
-	if err != nil {
+	defer g.Close()
+	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.Sched.RunNow(ctx, "campus"); err != nil {
+	if _, err := g.Plugins.Scheduler.RunNow(ctx, "campus"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := rt.PluginStatuses(ctx)
+	rows, err := g.Plugins.PluginStatuses(ctx)
 	if err != nil || len(rows) != 1 || rows[0].State != string(host.StateRunning) || rows[0].Version != "1.0.0" || rows[0].LastRun == nil {
 		t.Fatalf("PluginStatuses = %+v, %v", rows, err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := rt.stop(sctx); err != nil {
-		t.Fatal(err)
-	}
+	g.Close()
 
 	out, err = runPluginsCmd(t, cfgPath, "list")
 	if err != nil {

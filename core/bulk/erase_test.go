@@ -57,7 +57,7 @@ func TestErasureStopsARunningImport(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
 			e := newEnv(t, d, event.RegistrationInviteOnly)
-			e.bulk.BatchRows = 50
+			e.tune(func(b *bulk.Service) { b.BatchRows = 50 })
 			ctx := context.Background()
 			erin := e.onEvent(t)
 			var b strings.Builder

@@ -160,7 +160,7 @@ func TestDiscardWhileChecking(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
 			e := newEnv(t, d, event.RegistrationOpen)
-			e.bulk.CheckRenewal = 10 * time.Millisecond
+			e.tune(func(b *bulk.Service) { b.CheckRenewal = 10 * time.Millisecond })
 			ctx := context.Background()
 			u := startSlowUpload(t, e)
 			if err := e.bulk.Discard(ctx, e.caller, u.jobID); err != nil {

@@ -166,7 +166,7 @@ func TestImportKeepsLineBreaksAcrossResumes(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
 			e := newEnv(t, d, event.RegistrationInviteOnly)
-			e.bulk.BatchRows = 2
+			e.tune(func(b *bulk.Service) { b.BatchRows = 2 })
 			ctx := context.Background()
 			if _, err := e.events.Invite(ctx, e.caller, e.ev.ID, event.InviteInput{Email: "has@example.org",
 				Profile: event.Profile{FirstName: "Has", LastName: "Details", Speaker: true, Title: "Keynote"}}); err != nil {

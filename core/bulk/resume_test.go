@@ -21,7 +21,7 @@ func TestImportResumesFromCheckpoint(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
 			e := newEnv(t, d, event.RegistrationInviteOnly)
-			e.bulk.BatchRows = 50
+			e.tune(func(b *bulk.Service) { b.BatchRows = 50 })
 			ctx := context.Background()
 			if _, err := e.events.Invite(ctx, e.caller, e.ev.ID, event.InviteInput{Email: "p0007@example.org",
 				Profile: event.Profile{FirstName: "Already", LastName: "There"}}); err != nil {
@@ -125,7 +125,9 @@ func TestDropStale(t *testing.T) {
 	if err := e.bulk.DropStale(ctx); err != nil || count() != 1 {
 		t.Fatalf("a fresh upload was dropped: %v %d", err, count())
 	}
-	e.bulk.Now = func() time.Time { return time.Now().Add(bulk.StaleAfter + time.Minute) }
+	e.tune(func(b *bulk.Service) {
+		b.Now = func() time.Time { return time.Now().Add(bulk.StaleAfter + time.Minute) }
+	})
 	if err := e.bulk.DropStale(ctx); err != nil || count() != 0 {
 		t.Fatalf("a stale upload stays: %v %d", err, count())
 	}
@@ -147,7 +149,7 @@ func TestFailedBatchStopsTheBatchBeside(t *testing.T) {
 
 func failedBatchStopsTheBatchBeside(t *testing.T, dialect string) {
 	e := newEnv(t, dialect, event.RegistrationOpen)
-	e.bulk.BatchRows = 100
+	e.tune(func(b *bulk.Service) { b.BatchRows = 100 })
 	ctx := context.Background()
 	// Row 450 cannot be written while this trigger is there: the fifth
 	// batch fails, the sixth is being read or written beside it.

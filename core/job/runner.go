@@ -47,9 +47,11 @@ type Runner struct {
 	// (a long import does not delay it): it ends work whose holder is gone
 	// (an upload's check that a killed process held; see Abandoned).
 	Sweep func(ctx context.Context) error
+	// Signal wakes the idle runner when a service queues a job (default:
+	// one of its own, rung by Wake).
+	Signal *Signal
 
 	once sync.Once
-	wake chan struct{}
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -71,7 +73,9 @@ func (r *Runner) init() {
 		if r.Log == nil {
 			r.Log = slog.Default()
 		}
-		r.wake = make(chan struct{}, 1)
+		if r.Signal == nil {
+			r.Signal = NewSignal()
+		}
 	})
 }
 
@@ -104,7 +108,7 @@ func (r *Runner) Start() {
 			select {
 			case <-ctx.Done():
 				return
-			case <-r.wake:
+			case <-r.Signal.c:
 			case <-time.After(r.Poll):
 			}
 		}
@@ -144,10 +148,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 // Wake tells the runner a job was just queued.
 func (r *Runner) Wake() {
 	r.init()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.Signal.Wake()
 }
 
 // RunPending claims and runs, one after the other, every job that can be

@@ -66,9 +66,18 @@ type Signer struct {
 	loadedAt time.Time
 }
 
+// Options configure a Signer.
+type Options struct {
+	// Issuer is the tokens' iss: the gateway's base URL.
+	Issuer string
+	// Now is the clock of key rotation, key reloads and token expiry
+	// (default time.Now).
+	Now func() time.Time
+}
+
 // Open loads the keys, creating the first one if there is none.
-func Open(ctx context.Context, db *store.DB, issuer string) (*Signer, error) {
-	s := &Signer{DB: db, Issuer: issuer}
+func Open(ctx context.Context, db *store.DB, opts Options) (*Signer, error) {
+	s := &Signer{DB: db, Issuer: opts.Issuer, Now: opts.Now}
 	var n int64
 	if err := db.Read(ctx).Model(&Key{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 func TestRotationKeepsIssuedTokensVerifiable(t *testing.T) {
 	storetest.Each(t, table.Models(jointoken.Tables()), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s, err := jointoken.Open(ctx, db, "https://gw.test")
+		s, err := jointoken.Open(ctx, db, jointoken.Options{Issuer: "https://gw.test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestRotationKeepsIssuedTokensVerifiable(t *testing.T) {
 			t.Fatal("wrong issuer accepted")
 		}
 		// A second signer (another replica) picks up the rotation.
-		other, err := jointoken.Open(ctx, db, "https://gw.test")
+		other, err := jointoken.Open(ctx, db, jointoken.Options{Issuer: "https://gw.test"})
 		if err != nil {
 			t.Fatal(err)
 		}

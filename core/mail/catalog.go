@@ -235,10 +235,10 @@ func (c *Catalog) List(ctx context.Context) ([]Listed, error) {
 // are removed. It is the scheduler's template sink
 // (schedule.Options.Templates).
 func (c *Catalog) Refresh(ctx context.Context, provider string, ts []Template) error {
-	now := time.Now().UTC()
 	var rejected []error
 	seen := map[string]bool{}
 	err := c.db.Tx(ctx, func(tx *store.Tx) error {
+		now := tx.Now()
 		for _, t := range ts {
 			key := t.Name + "/" + t.Locale
 			if seen[key] {

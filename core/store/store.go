@@ -123,7 +123,16 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// connection to one goroutine at a time, so the lock guards nothing.
 		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768&_mutex=no"
 		wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
-		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn, true)}, gcfg)
+		// The writer's gorm prepares no statements of its own. Its pool
+		// has one connection, and gorm's statement cache prepares outside
+		// any transaction on the pool: a prepare waiting for the
+		// connection that a transaction holds, while that transaction
+		// waits on the same cache entry, waits forever (go-gorm/gorm#7350,
+		// #7465). The hot paths prepare their statements themselves (Prepare,
+		// Inserts, Rows); the rest pays a parse per statement.
+		wcfg := *gcfg
+		wcfg.PrepareStmt = false
+		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn, true)}, &wcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}

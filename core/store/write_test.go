@@ -310,3 +310,46 @@ func holdWriter(ctx context.Context, db *store.DB) (release func()) {
 	<-held
 	return func() { close(rel); <-done }
 }
+
+// Statements outside a transaction and the same statement inside one,
+// while that transaction holds SQLite's one writer connection, all end:
+// the writer's gorm keeps no prepared-statement cache whose entry the
+// transaction would wait on while its preparer waits for the connection
+// (go-gorm/gorm#7350).
+func TestSameStatementInAndBesideATransactionEnds(t *testing.T) {
+	storetest.Each(t, []any{&row{}}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if err := db.W.Exec("INSERT INTO rows (id, n) VALUES (1, 0)").Error; err != nil {
+			t.Fatal(err)
+		}
+		const q = "UPDATE rows SET n = n + 1 WHERE id = 1"
+		done := make(chan error, 3)
+		inTx := make(chan struct{})
+		go func() {
+			done <- db.Tx(ctx, func(tx *store.Tx) error {
+				close(inTx)
+				time.Sleep(50 * time.Millisecond) // the others queue for the connection meanwhile
+				return tx.Exec(q).Error
+			})
+		}()
+		<-inTx
+		for range 2 {
+			go func() { done <- db.W.WithContext(ctx).Exec(q).Error }()
+		}
+		for range 3 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("a statement beside a transaction running the same one never ended")
+			}
+		}
+		var n int
+		db.R.Raw("SELECT n FROM rows WHERE id = 1").Scan(&n)
+		if n != 3 {
+			t.Fatalf("n = %d, want 3", n)
+		}
+	})
+}

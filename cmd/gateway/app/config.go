@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -65,6 +65,9 @@ type Config struct {
 		// login and confirmation links, together; past max within window
 		// the client gets 429 on those links until the window ends.
 		UnknownLinks limit.Rule `yaml:"unknown_links"`
+		// SiteFormsPerMinute: event site registrations and sign-in link
+		// requests (together) per client and replica.
+		SiteFormsPerMinute int `yaml:"site_forms_per_minute"`
 	} `yaml:"limits"`
 	// Plugins are the out-of-process connectors to start.
 	Plugins []host.Config `yaml:"plugins"`
@@ -143,7 +146,9 @@ func (m *MailConfig) problems() []string {
 	return out
 }
 
-func defaults() *Config {
+// Defaults is the configuration before the file and the environment: a
+// gateway serving locally on SQLite.
+func Defaults() *Config {
 	c := &Config{Listen: "127.0.0.1:8080", ShutdownTimeout: 20 * time.Second}
 	c.Database.DSN = "data/gateway.db"
 	c.Bootstrap.AccountName = "My organization"
@@ -151,13 +156,15 @@ func defaults() *Config {
 	c.Log.Level, c.Log.Format = "info", "text"
 	c.Invitations.MaxGuessesPerLink, c.Invitations.GuessesPerClientMinute = 5, 10
 	c.Limits.UnknownLinks = limit.Rule{Max: 20, Window: time.Minute}
+	c.Limits.SiteFormsPerMinute = 20
 	return c
 }
 
-// loadConfig reads the file (if required or present) and the environment,
-// then validates. A missing default file is fine: defaults serve locally.
-func loadConfig(path string, required bool) (*Config, error) {
-	c := defaults()
+// Load reads the file (if required or present) and the environment over
+// the defaults, then validates. A missing default file is fine: defaults
+// serve locally.
+func Load(path string, required bool) (*Config, error) {
+	c := Defaults()
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -250,6 +257,9 @@ func (c *Config) Validate() error {
 	if w := c.Limits.UnknownLinks.Window; w < time.Second || w > 24*time.Hour {
 		add("limits.unknown_links.window: %v must be between 1s and 24h, e.g. 1m", w)
 	}
+	if c.Limits.SiteFormsPerMinute < 1 {
+		add("limits.site_forms_per_minute: %d must be at least 1, e.g. 20", c.Limits.SiteFormsPerMinute)
+	}
 	for _, p := range c.Mail.problems() {
 		errs = append(errs, errors.New(p))
 	}
@@ -272,7 +282,8 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-func (c *Config) logger() *slog.Logger {
+// Logger is the log the configuration asks for, on standard error.
+func (c *Config) Logger() *slog.Logger {
 	lvl, _ := parseLevel(c.Log.Level)
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.Log.Format == "json" {

@@ -1,0 +1,78 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitegate/gateway/core/limit"
+)
+
+func TestUnknownLinkLimitConfig(t *testing.T) {
+	dir := t.TempDir()
+	load := func(yaml string) (*Config, error) {
+		p := filepath.Join(dir, "gateway.yaml")
+		os.WriteFile(p, []byte(yaml), 0o600)
+		return Load(p, true)
+	}
+	c, err := load("")
+	if err != nil || c.Limits.UnknownLinks != (limit.Rule{Max: 20, Window: time.Minute}) {
+		t.Fatalf("default unknown-link limit: %+v, %v", c.Limits.UnknownLinks, err)
+	}
+	c, err = load("limits: {unknown_links: {max: 50}}\n")
+	if err != nil || c.Limits.UnknownLinks != (limit.Rule{Max: 50, Window: time.Minute}) {
+		t.Fatalf("max alone keeps the default window: %+v, %v", c.Limits.UnknownLinks, err)
+	}
+	_, err = load("limits: {unknown_links: {max: 0, window: 500ms}}\n")
+	if err == nil || !strings.Contains(err.Error(), "limits.unknown_links.max") || !strings.Contains(err.Error(), "limits.unknown_links.window") {
+		t.Fatalf("a zero max and a half-second window: %v", err)
+	}
+	if _, err = load("limits: {unknown_links: {window: 48h}}\n"); err == nil || !strings.Contains(err.Error(), "limits.unknown_links.window: 48h0m0s must be between 1s and 24h") {
+		t.Fatalf("a two-day window: %v", err)
+	}
+	if _, err = load("limits: {unknown_link: {max: 5}}\n"); err == nil || !strings.Contains(err.Error(), "unknown_link") {
+		t.Fatalf("a misspelt key: %v", err)
+	}
+}
+
+func TestMailConfigProblems(t *testing.T) {
+	c := Defaults()
+	c.BaseURL = "http://127.0.0.1:8080"
+	c.Mail.SMTP.Host = "smtp.example.org"
+	c.Mail.SMTP.TLS = "ssl"
+	c.Mail.SMTP.Username = "u"
+	c.Mail.Workers = -1
+	c.Mail.Lease = time.Second
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("bad mail config accepted")
+	}
+	for _, want := range []string{"mail.from: required", `mail.smtp.tls: "ssl"`, "mail.smtp.username and password", "mail.workers", "mail.lease"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	c.Mail = MailConfig{From: "Gateway <gw@example.org>"}
+	c.Mail.SMTP.Host = "smtp.example.org"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("good mail config refused: %v", err)
+	}
+}
+
+func TestSiteFormsLimitConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gateway.yaml")
+	os.WriteFile(p, []byte(""), 0o600)
+	if c, err := Load(p, true); err != nil || c.Limits.SiteFormsPerMinute != 20 {
+		t.Fatalf("default site form limit: %d, %v", c.Limits.SiteFormsPerMinute, err)
+	}
+	os.WriteFile(p, []byte("limits: {site_forms_per_minute: 5}\n"), 0o600)
+	if c, err := Load(p, true); err != nil || c.Limits.SiteFormsPerMinute != 5 {
+		t.Fatalf("site_forms_per_minute: 5: %d, %v", c.Limits.SiteFormsPerMinute, err)
+	}
+	os.WriteFile(p, []byte("limits: {site_forms_per_minute: 0}\n"), 0o600)
+	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "limits.site_forms_per_minute: 0 must be at least 1") {
+		t.Fatalf("a zero site form limit: %v", err)
+	}
+}

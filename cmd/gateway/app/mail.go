@@ -1,0 +1,38 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/plugins"
+	"github.com/invitegate/gateway/plugins/templateprovider"
+)
+
+// newMail builds the email service: the template catalog (template
+// provider plugins in config order over the embedded defaults) and, when
+// SMTP is configured, the outbox (its workers run from Start).
+func newMail(cfg *Config, db *store.DB, now func() time.Time, log *slog.Logger) (*mail.Service, error) {
+	var providers []string
+	for _, p := range cfg.Plugins {
+		if plugins.Kind(p.Kind) == templateprovider.Kind {
+			providers = append(providers, p.Name)
+		}
+	}
+	cat, err := mail.NewCatalog(db, providers)
+	if err != nil {
+		return nil, err
+	}
+	ms := &mail.Service{DB: db, Catalog: cat, BaseURL: cfg.BaseURL, From: cfg.Mail.From, Now: now}
+	if !cfg.Mail.Enabled() {
+		return ms, nil
+	}
+	m := cfg.Mail
+	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{
+		SMTP: m.SMTP, From: m.From, Workers: m.Workers, Batch: m.Batch, MaxAttempts: m.MaxAttempts,
+		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: log.With("component", "mail"),
+		Now: now, Catalog: cat,
+	})
+	return ms, err
+}
