@@ -23,23 +23,29 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", "gateway.yaml", "config file (YAML); environment variables GATEWAY_* override it")
-	// withApp runs an admin command on the gateway built (not started) from
-	// the configuration.
-	withApp := func(cmd *cobra.Command, fn func(g *app.Gateway) error) error {
-		g, err := buildFor(cmd.Context(), configPath, cmd)
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		return fn(g)
-	}
+	root.AddCommand(newServeCommand(&configPath), newMigrateCommand(&configPath), newKeysCommand(&configPath),
+		newAdminCommand(&configPath), newPluginsCommand(&configPath), newEventsCommand(&configPath))
+	return root
+}
 
+// withApp runs an admin command on the gateway built (not started) from
+// the configuration.
+func withApp(cmd *cobra.Command, configPath string, fn func(g *app.Gateway) error) error {
+	g, err := buildFor(cmd.Context(), configPath, cmd)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return fn(g)
+}
+
+func newServeCommand(configPath *string) *cobra.Command {
 	var printLogin bool
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the gateway (migrates the database first)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configPath, cmd)
+			cfg, err := loadConfig(*configPath, cmd)
 			if err != nil {
 				return err
 			}
@@ -49,24 +55,29 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	serve.Flags().BoolVar(&printLogin, "print-admin-login-link", false, "print a one-time console sign-in link for the first admin at start")
+	return serve
+}
 
-	migrate := &cobra.Command{
+func newMigrateCommand(configPath *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema, then exit",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, func(g *app.Gateway) error {
+			return withApp(cmd, *configPath, func(g *app.Gateway) error {
 				fmt.Fprintln(cmd.OutOrStdout(), "database schema is up to date")
 				return nil
 			})
 		},
 	}
+}
 
+func newKeysCommand(configPath *string) *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Manage join-token signing keys"}
 	keys.AddCommand(&cobra.Command{
 		Use:   "rotate",
 		Short: "Make a new signing key; the old one stays published until its tokens expire",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withApp(cmd, func(g *app.Gateway) error {
+			return withApp(cmd, *configPath, func(g *app.Gateway) error {
 				kid, err := g.Signer.Rotate(cmd.Context())
 				if err != nil {
 					return err
@@ -76,14 +87,17 @@ func newRootCommand() *cobra.Command {
 			})
 		},
 	})
+	return keys
+}
 
+func newAdminCommand(configPath *string) *cobra.Command {
 	admin := &cobra.Command{Use: "admin", Short: "Administer accounts and console users"}
 	admin.AddCommand(&cobra.Command{
 		Use:   "login-link EMAIL",
 		Short: "Print a one-time console sign-in link for a console user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, func(g *app.Gateway) error {
+			return withApp(cmd, *configPath, func(g *app.Gateway) error {
 				email, err := user.NormalizeEmail(args[0])
 				if err != nil {
 					return err
@@ -102,7 +116,7 @@ func newRootCommand() *cobra.Command {
 		Short: "Create an API key for the account of the admin with this email (printed once)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withApp(cmd, func(g *app.Gateway) error {
+			return withApp(cmd, *configPath, func(g *app.Gateway) error {
 				key, err := apiKeyFor(cmd.Context(), g, args[0], args[1])
 				if err != nil {
 					return err
@@ -112,10 +126,7 @@ func newRootCommand() *cobra.Command {
 			})
 		},
 	})
-
-	root.AddCommand(serve, migrate, keys, admin, newPluginsCommand(&configPath))
-	root.AddCommand(newEventsCommand(&configPath))
-	return root
+	return admin
 }
 
 // loadConfig reads the configuration a command was given: --config must

@@ -90,79 +90,96 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		NowFunc:                func() time.Time { return now().UTC() },
 	}
 	db := &DB{Dialect: DialectOf(cfg.DSN), now: now}
-	switch db.Dialect {
-	case Postgres:
-		w, err := gorm.Open(postgres.Open(cfg.DSN), gcfg)
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
-		sqlDB, _ := w.DB()
-		n := cfg.MaxOpenConns
-		if n <= 0 {
-			n = 20
-		}
-		sqlDB.SetMaxOpenConns(n)
-		sqlDB.SetMaxIdleConns(n)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-		db.W, db.R = w, w
-	default:
-		path, err := sqlitePath(cfg.DSN)
-		if err != nil {
-			return nil, err
-		}
-		if dir := filepath.Dir(path); dir != "." && dir != "" {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("create database folder: %w", err)
-			}
-		}
-		// _txlock=immediate takes the write lock at BEGIN, so two writers never
-		// both read then fail to upgrade; busy_timeout covers the read pool
-		// meeting a checkpoint. _mutex=no opens connections without SQLite's
-		// per-connection mutex, taken and released on every call into the
-		// library (each bind, step and column read): database/sql hands a
-		// connection to one goroutine at a time, so the lock guards nothing.
-		common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768&_mutex=no"
-		wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
-		// The writer's gorm prepares no statements of its own. Its pool
-		// has one connection, and gorm's statement cache prepares outside
-		// any transaction on the pool: a prepare waiting for the
-		// connection that a transaction holds, while that transaction
-		// waits on the same cache entry, waits forever (go-gorm/gorm#7350,
-		// #7465). The hot paths prepare their statements themselves (Prepare,
-		// Inserts, Rows); the rest pays a parse per statement.
-		wcfg := *gcfg
-		wcfg.PrepareStmt = false
-		w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn, true)}, &wcfg)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-		}
-		wdb, _ := w.DB()
-		wdb.SetMaxOpenConns(1)
-		wdb.SetMaxIdleConns(1)
-		wdb.SetConnMaxLifetime(0)
-		rdsn := "file:" + path + "?" + common + "&mode=ro"
-		r, err := gorm.Open(&sqlite.Dialector{DSN: rdsn, Conn: openSQLite(rdsn, false)}, gcfg)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
-		}
-		rdb, _ := r.DB()
-		n := runtime.GOMAXPROCS(0) * 2
-		if n < 4 {
-			n = 4
-		}
-		rdb.SetMaxOpenConns(n)
-		rdb.SetMaxIdleConns(n)
-		db.W, db.R = w, r
-		if err := db.startCheckpointer(path, common); err != nil {
-			db.Close()
-			return nil, err
-		}
+	var err error
+	if db.Dialect == Postgres {
+		err = db.openPostgres(cfg, gcfg)
+	} else {
+		err = db.openSQLite(cfg, gcfg)
+	}
+	if err != nil {
+		db.Close() // what opened before the failure
+		return nil, err
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// openPostgres opens one pool, for reads and writes alike.
+func (db *DB) openPostgres(cfg Config, gcfg *gorm.Config) error {
+	w, err := gorm.Open(postgres.Open(cfg.DSN), gcfg)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB, _ := w.DB()
+	n := cfg.MaxOpenConns
+	if n <= 0 {
+		n = 20
+	}
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	db.W, db.R = w, w
+	return nil
+}
+
+// openSQLite opens the one writer connection and the pool of readers beside
+// it, and starts the checkpointer.
+func (db *DB) openSQLite(cfg Config, gcfg *gorm.Config) error {
+	path, err := sqlitePath(cfg.DSN)
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "." && dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	// _txlock=immediate takes the write lock at BEGIN, so two writers never
+	// both read then fail to upgrade; busy_timeout covers the read pool
+	// meeting a checkpoint. _mutex=no opens connections without SQLite's
+	// per-connection mutex, taken and released on every call into the
+	// library (each bind, step and column read): database/sql hands a
+	// connection to one goroutine at a time, so the lock guards nothing.
+	common := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&cache=private&_cache_size=-32768&_mutex=no"
+	wdsn := "file:" + path + "?" + common + "&_txlock=immediate"
+	// The writer's gorm prepares no statements of its own. Its pool
+	// has one connection, and gorm's statement cache prepares outside
+	// any transaction on the pool: a prepare waiting for the
+	// connection that a transaction holds, while that transaction
+	// waits on the same cache entry, waits forever (go-gorm/gorm#7350,
+	// #7465). The hot paths prepare their statements themselves (Prepare,
+	// Inserts, Rows); the rest pays a parse per statement.
+	wcfg := *gcfg
+	wcfg.PrepareStmt = false
+	w, err := gorm.Open(&sqlite.Dialector{DSN: wdsn, Conn: openSQLite(wdsn, true)}, &wcfg)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	wdb, _ := w.DB()
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	rdsn := "file:" + path + "?" + common + "&mode=ro"
+	r, err := gorm.Open(&sqlite.Dialector{DSN: rdsn, Conn: openSQLite(rdsn, false)}, gcfg)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s read-only: %w", path, err)
+	}
+	rdb, _ := r.DB()
+	n := runtime.GOMAXPROCS(0) * 2
+	if n < 4 {
+		n = 4
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	db.W, db.R = w, r
+	if err := db.startCheckpointer(path, common); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
 }
 
 // sqlitePath accepts "path", "file:path" and "sqlite://path", dropping any
