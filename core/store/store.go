@@ -176,7 +176,6 @@ func (db *DB) openSQLite(cfg Config, gcfg *gorm.Config) error {
 	rdb.SetMaxIdleConns(n)
 	db.W, db.R = w, r
 	if err := db.startCheckpointer(path, common); err != nil {
-		db.Close()
 		return err
 	}
 	return nil
