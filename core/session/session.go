@@ -13,6 +13,7 @@ package session
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/invitegate/gateway/core/id"
@@ -40,10 +41,16 @@ const (
 // Session is a person signed in to a scope. The cookie holds the token; the
 // row holds its hash.
 type Session struct {
-	ID        string `gorm:"primaryKey;size:36"`
-	AccountID string `gorm:"size:36;not null;index"`
+	ID string `gorm:"primaryKey;size:36"`
+	// AccountID has no index of its own: sessions are found by token,
+	// and by user (the index below) to end them; each index more is a
+	// B-tree written by every invite redemption, on SQLite's one writer.
+	AccountID string `gorm:"size:36;not null"`
 	UserID    string `gorm:"size:36;not null;index:idx_sessions_user_scope,priority:1"`
-	TokenHash string `gorm:"size:64;not null;uniqueIndex"`
+	// TokenHash is the SHA-256 of the token's secret. Console and event
+	// sessions are found by it (Indexes); resource sessions by their ID,
+	// which their token carries (see Open).
+	TokenHash string `gorm:"size:64;not null"`
 	// Scope and ScopeID say what the session signs in to; sessions made
 	// before scopes existed were console sessions.
 	Scope   string `gorm:"size:16;not null;default:console;index:idx_sessions_user_scope,priority:2"`
@@ -54,6 +61,17 @@ type Session struct {
 	ExpiresAt  time.Time  `gorm:"not null"`
 	RevokedAt  *time.Time ``
 	LastSeenAt time.Time  ``
+}
+
+// Indexes finds console and event sessions by their token's hash; it
+// replaces the index on every session's hash, and the one on account_id,
+// that earlier gateways made.
+func (Session) Indexes() []string {
+	return []string{
+		"DROP INDEX IF EXISTS idx_sessions_account_id",
+		"DROP INDEX IF EXISTS idx_sessions_token_hash",
+		"CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_token ON sessions (token_hash) WHERE scope <> 'resource'",
+	}
 }
 
 // How is how a session is opened: by which method, to which scope, for how
@@ -139,6 +157,14 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 	if how.Scope == ScopeConsole {
 		sess.ScopeID = ""
 	}
+	if how.Scope == ScopeResource {
+		// Every invite redemption opens one of these. Found through an
+		// index on the random hash, each would write a random index page
+		// (about 25 µs of SQLite's one writer, a sixth of a redemption):
+		// the token carries the session's time-ordered id instead, and the
+		// secret after it is checked against the hash.
+		plain = sess.ID + idSep + plain
+	}
 	if err := s.rows.Add(tx, sess.ID, sess.AccountID, sess.UserID, sess.TokenHash, sess.Scope, sess.ScopeID, sess.Method,
 		now, sess.ExpiresAt, now); err != nil {
 		return nil, err
@@ -151,14 +177,10 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 // which learns the resource from the link). A console session's expiry
 // slides forward while it is used, at most once a minute.
 func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) (*Session, *user.User, error) {
-	if !token.WellFormed(tok) {
-		return nil, nil, problem.ErrUnauthorized
-	}
-	var sess Session
 	now := s.Now()
-	err := s.db.Read(ctx).Where("token_hash = ? AND revoked_at IS NULL AND expires_at > ?", token.Hash(tok), now).Take(&sess).Error
+	sess, err := s.find(ctx, scope, tok, now)
 	if err != nil || sess.Scope != scope || scopeID != "" && sess.ScopeID != scopeID {
-		if err == nil || isNotFound(err) {
+		if err == nil || isNotFound(err) || errors.Is(err, problem.ErrUnauthorized) {
 			return nil, nil, problem.ErrUnauthorized
 		}
 		return nil, nil, err
@@ -176,7 +198,36 @@ func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) 
 				Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
 		}
 	}
-	return &sess, u, nil
+	return sess, u, nil
+}
+
+// idSep separates a resource session's id from its secret in its token.
+const idSep = "."
+
+// find reads the live session a token names: a resource session by the id
+// its token starts with, its secret compared with the stored hash in
+// constant time; any other by its token's hash.
+func (s *Service) find(ctx context.Context, scope, tok string, now time.Time) (*Session, error) {
+	var sess Session
+	q := s.db.Read(ctx).Where("revoked_at IS NULL AND expires_at > ?", now)
+	if scope == ScopeResource {
+		sid, secret, ok := strings.Cut(tok, idSep)
+		if !ok || !id.Valid(sid) || !token.WellFormed(secret) {
+			return nil, problem.ErrUnauthorized
+		}
+		if err := q.Where("id = ?", sid).Take(&sess).Error; err != nil {
+			return nil, err
+		}
+		if !token.Equal(sess.TokenHash, token.Hash(secret)) {
+			return nil, problem.ErrUnauthorized
+		}
+		return &sess, nil
+	}
+	if !token.WellFormed(tok) {
+		return nil, problem.ErrUnauthorized
+	}
+	err := q.Where("token_hash = ? AND scope <> ?", token.Hash(tok), ScopeResource).Take(&sess).Error
+	return &sess, err
 }
 
 // SignOut ends a session.
