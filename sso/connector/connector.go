@@ -38,6 +38,13 @@ type Config interface {
 	KeepSecrets(stored Config)
 }
 
+// Preparer is a Config that makes part of itself (a SAML SP key pair)
+// the first time it is stored: sso calls Prepare once on create, after
+// Validate, so the stored config holds what was made.
+type Preparer interface {
+	Prepare(now time.Time) error
+}
+
 // Refresher is a Config whose provider details are fetched from a URL
 // (SAML IdP metadata): Refresh returns the config with the fetched
 // details, or an error that leaves the stored (last good) copy in use.
