@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/lti"
 )
 
 // Tables returns every table, each after the tables its rows are found
@@ -41,6 +42,7 @@ func Tables() []table.Table {
 		resource.Tables(), access.Tables(), invite.Tables(), session.Tables(),
 		jointoken.Tables(), mail.Tables(), event.Tables(),
 		job.Tables(), bulk.Tables(), group.Tables(), scheduled.Tables(), limit.Tables(),
+		lti.Tables(),
 	} {
 		ts = append(ts, owned...)
 	}
