@@ -41,6 +41,8 @@ type consoleResourcePage struct {
 	// EmailReady offers "send link via email"; EmailUnavailable says why not.
 	EmailReady       bool
 	EmailUnavailable string
+	// Invite is the invite dialog, shared with the room page inside the LMS.
+	Invite *inviteForm
 }
 
 type collaboratorRow struct {
@@ -72,17 +74,12 @@ func (s *Server) consoleResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
+	f, err := s.newInviteForm(c, p.caller(), r, "/api/v1/resources/"+r.ID+"/invitations", "")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.emailReady(c, set); err != nil {
-		d.EmailUnavailable = describe(c, err).Message
-	} else {
-		d.EmailReady = true
-	}
-	d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
+	d.Invite, d.EmailReady, d.EmailUnavailable, d.Invitable = f, f.EmailReady, f.EmailUnavailable, f.Invitable
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 

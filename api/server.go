@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/lti"
 )
 
 // Config is everything the HTTP layer needs; cmd/gateway/app builds it.
@@ -56,6 +57,8 @@ type Config struct {
 	Platform resource.Platform
 	// Plugins reports plugin status for the admin surface; may be nil.
 	Plugins PluginStatus
+	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
+	LTI *lti.Service
 	// Now is the clock.
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
@@ -183,6 +186,11 @@ func New(cfg Config) (*Server, error) {
 	// the browser send is refused. Programs with API keys send no Origin or
 	// Sec-Fetch-Site and pass.
 	cop := http.NewCrossOriginProtection()
+	// An LMS starts the tool's login and posts its launch from its own
+	// site: those two are cross-site by design, and are protected by the
+	// state and nonce the login stores and the launch consumes.
+	cop.AddInsecureBypassPattern("POST /lti/login")
+	cop.AddInsecureBypassPattern("POST /lti/launch")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -272,6 +280,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
+	s.ltiRoutes(e)
+	s.ltiAdminRoutes(con, v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

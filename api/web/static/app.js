@@ -107,6 +107,7 @@
       return;
     }
     if (b.hasAttribute("data-reload")) { location.reload(); return; }
+    if (b.dataset.openDialog) { document.getElementById(b.dataset.openDialog).showModal(); return; }
     if (b.dataset.preview) {
       var frame = document.getElementById("preview-frame");
       frame.src = b.dataset.preview;
@@ -143,7 +144,11 @@
       }
       if (q.length < 2) return;
       timer = setTimeout(function () {
-        call("GET", "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope).then(function (j) {
+        // data-people: the page's own suggestions endpoint (the room page
+        // inside the LMS), else the API's, scoped to the resource.
+        var people = input.dataset.people ? input.dataset.people + "?limit=8&q=" + encodeURIComponent(q)
+          : "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope;
+        call("GET", people).then(function (j) {
           list.innerHTML = "";
           j.users.forEach(function (u) {
             known[u.email] = u;

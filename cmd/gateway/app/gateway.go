@@ -25,6 +25,8 @@ import (
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/plugins/roomadapter"
 )
 
 // Options are what a Build takes beside the configuration: what a process
@@ -60,6 +62,8 @@ type Gateway struct {
 	Invites  *invite.Service
 	Events   *event.Service
 	Bulk     *bulk.Service
+	// LTI is the LTI 1.3 tool: platform registrations, launches, its keys.
+	LTI *lti.Service
 	// Jobs runs confirmed jobs (bulk invites); Start starts it unless
 	// HoldJobs.
 	Jobs *job.Runner
@@ -124,10 +128,14 @@ func (g *Gateway) build(ctx context.Context) error {
 		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform}
 	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions}
 	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
+	if g.LTI, err = lti.New(ctx, db, lti.Options{BaseURL: cfg.BaseURL, Sessions: g.Sessions, Platform: g.Plugins.Platform,
+		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
+		return fmt.Errorf("lti: %w", err)
+	}
 	g.Handler, err = api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
-		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform,
+		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 	})
