@@ -40,9 +40,11 @@ type Launch struct {
 // admin what to fix; what exactly was wrong goes to the log.
 var (
 	ErrStateUnknown = problem.New(problem.Invalid, "lti_state_unknown",
-		"this launch does not belong to a login the tool started (its state is missing or unknown); start the tool again from the course")
+		"this launch does not belong to a login the tool started, or was already used (its state is missing, unknown or spent); start the tool again from the course")
 	ErrStateExpired = problem.New(problem.Gone, "lti_state_expired",
 		"this launch took too long after its login started; start the tool again from the course")
+	// ErrStateUsed is the launch that lost the race for its state; once the
+	// winner has deleted the row, a replay finds no state at all.
 	ErrStateUsed = problem.New(problem.Conflict, "lti_state_used",
 		"this launch was already used; start the tool again from the course")
 	ErrStateMismatch = problem.New(problem.Forbidden, "lti_state_mismatch",
