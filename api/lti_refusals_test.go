@@ -190,7 +190,6 @@ func kidOf(t *testing.T, tok string) string {
 	return v.Kid
 }
 
-
 // A launch from one account's platform, aimed at another account's room,
 // lands in a room of its own account: the launch is resolved in the
 // registration's account, whatever its target link says, and its session
