@@ -12,11 +12,16 @@ import (
 // The account's LTI platform registrations, for its admins: the API, and
 // the console page that also shows what an LMS admin pastes.
 
-func (s *Server) ltiAdminRoutes(con, v1 *gin.RouterGroup) {
+func (s *Server) ltiConsoleRoutes(con *gin.RouterGroup) {
+	if s.cfg.LTI != nil {
+		con.GET("/lti", s.consoleLTI)
+	}
+}
+
+func (s *Server) ltiAPIRoutes(v1 *gin.RouterGroup) {
 	if s.cfg.LTI == nil {
 		return
 	}
-	con.GET("/lti", s.consoleLTI)
 	v1.GET("/lti/tool", s.adminOnly, s.ltiTool)
 	v1.GET("/lti/platforms", s.adminOnly, s.listLTIPlatforms)
 	v1.POST("/lti/platforms", s.adminOnly, s.createLTIPlatform)

@@ -281,7 +281,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
 	s.ltiRoutes(e)
-	s.ltiAdminRoutes(con, v1)
+	s.ltiConsoleRoutes(con)
+	s.ltiAPIRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -49,18 +49,22 @@ var (
 // platform sends is far shorter.
 const maxLoginParam = 2048
 
-// check names every parameter that is missing or too long.
+// check names every parameter that is too long, then every one missing:
+// the page marks the first.
 func (r *LoginRequest) check() error {
 	var fs problem.Fields
-	for _, f := range []struct {
+	params := []struct {
 		name, v  string
 		required bool
 	}{{"iss", r.Issuer, true}, {"login_hint", r.LoginHint, true}, {"target_link_uri", r.TargetLinkURI, true},
-		{"lti_message_hint", r.LTIMessageHint, false}, {"client_id", r.ClientID, false}, {"lti_deployment_id", r.DeploymentID, false}} {
-		switch {
-		case len(f.v) > maxLoginParam:
+		{"lti_message_hint", r.LTIMessageHint, false}, {"client_id", r.ClientID, false}, {"lti_deployment_id", r.DeploymentID, false}}
+	for _, f := range params {
+		if len(f.v) > maxLoginParam {
 			fs.Add(f.name, fmt.Sprintf("%s is longer than %d characters", f.name, maxLoginParam))
-		case f.required && f.v == "":
+		}
+	}
+	for _, f := range params {
+		if f.required && f.v == "" {
 			fs.Add(f.name, f.name+" is required")
 		}
 	}
