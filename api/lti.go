@@ -73,11 +73,13 @@ func frameAncestors(c *gin.Context, origins []string) {
 // ltiCookie sets a cookie of the tool's pages: SameSite=None (and Secure)
 // over https, so the browser sends it inside the LMS's frame and with
 // the platform's cross-site form post; Lax over plain http, where
-// browsers refuse SameSite=None.
+// browsers refuse SameSite=None. Over https it is also Partitioned
+// (CHIPS): a browser that blocks third-party cookies still keeps it, in a
+// jar of the LMS's site, which is where the frame sets and reads it.
 func (s *Server) ltiCookie(c *gin.Context, name, value, path string, maxAge int) {
 	ck := &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode}
 	if s.secure {
-		ck.SameSite = http.SameSiteNoneMode
+		ck.SameSite, ck.Partitioned = http.SameSiteNoneMode, true
 	}
 	http.SetCookie(c.Writer, ck)
 }

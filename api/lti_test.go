@@ -217,3 +217,38 @@ func (e *ltiEnv) postJSON(c *http.Client, path, body string) *apitest.Response {
 	req.Header.Set("Origin", e.URL)
 	return e.Send(c, req)
 }
+
+// Over https the tool's cookies work inside the LMS's frame: SameSite=None,
+// Secure and Partitioned, each sent only to the route that reads it.
+func TestLTICookiesOverHTTPS(t *testing.T) {
+	e := newLTIEnv(t, apitest.Options{TLS: true})
+	c := e.Client()
+	req, _ := http.NewRequest("GET", e.plat.LoginURL("teacher", "bio"), nil)
+	r := e.Send(c, req)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	state := r.Header.Get("Set-Cookie")
+	for _, want := range []string{"ig_lti_", "Path=/lti/launch", "HttpOnly", "Secure", "SameSite=None", "Partitioned"} {
+		if !strings.Contains(state, want) {
+			t.Errorf("state cookie %q lacks %s", state, want)
+		}
+	}
+	u, _ := url.Parse(r.Header.Get("Location"))
+	l := e.launch(c, e.authorize(c, u))
+	if l.Status != http.StatusSeeOther {
+		t.Fatalf("launch: %d %s", l.Status, l.Body)
+	}
+	var sess string
+	for _, v := range l.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "ig_lti_session=") {
+			sess = v
+		}
+	}
+	for _, want := range []string{"Path=" + l.Header.Get("Location"), "HttpOnly", "Secure", "SameSite=None", "Partitioned"} {
+		if !strings.Contains(sess, want) {
+			t.Errorf("session cookie %q lacks %s", sess, want)
+		}
+	}
+	e.Must(e.Get(c, l.Header.Get("Location")), http.StatusOK)
+}

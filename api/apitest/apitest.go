@@ -87,6 +87,10 @@ type Options struct {
 	// HoldMail leaves queued email in the outbox: its workers are not
 	// started (with mail configured through Config).
 	HoldMail bool
+	// TLS serves the gateway over https with a test certificate (its base
+	// URL https://...), as behind TLS in production; Client and Do trust
+	// the certificate.
+	TLS bool
 	// ReplicaOf starts the gateway as another replica of that environment:
 	// its own gateway on the same database (PostgreSQL: replicas share
 	// nothing else), with the same clock, account and API key (Dialect is
@@ -107,6 +111,9 @@ func New(t testing.TB, opt Options) *Env {
 	e.HTTP = httptest.NewUnstartedServer(nil)
 	addr := e.HTTP.Listener.Addr().String()
 	e.URL = "http://" + addr
+	if opt.TLS {
+		e.URL = "https://" + addr
+	}
 	cfg := app.Defaults()
 	cfg.Listen, cfg.BaseURL, cfg.Database.DSN = addr, e.URL, e.dsn
 	cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail = "Test org", "admin@org.test"
@@ -134,7 +141,11 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	e.HTTP.Config.Handler = g.Handler
-	e.HTTP.Start()
+	if opt.TLS {
+		e.HTTP.StartTLS()
+	} else {
+		e.HTTP.Start()
+	}
 	t.Cleanup(e.HTTP.Close)
 	return e
 }
@@ -212,7 +223,16 @@ func (r *Response) ErrorCode() string {
 // follow redirects, so tests see each step.
 func (e *Env) Client() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: e.transport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// transport trusts the test certificate when the gateway serves https.
+func (e *Env) transport() http.RoundTripper {
+	if e.HTTP.TLS != nil {
+		return e.HTTP.Client().Transport
+	}
+	return http.DefaultTransport
 }
 
 // Do sends a request with an API key (or none when key is "") and a JSON body.
@@ -230,7 +250,7 @@ func (e *Env) Do(method, path, key string, body any) *Response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return e.Send(http.DefaultClient, req)
+	return e.Send(&http.Client{Transport: e.transport()}, req)
 }
 
 // Send sends a prepared request with a client.
