@@ -169,6 +169,10 @@ func (p *Platform) PublicPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
+// PublicKey is the signing key's public key, as a verifier that trusts
+// the platform holds it.
+func (p *Platform) PublicKey() *rsa.PublicKey { return &p.signing().key.PublicKey }
+
 func (p *Platform) signing() signingKey {
 	p.mu.Lock()
 	defer p.mu.Unlock()
