@@ -35,6 +35,7 @@ const (
 	MethodConsoleLink = "console_link" // a console sign-in link
 	MethodEventLink   = "magic_link"   // an event login link emailed or generated
 	MethodEventSSO    = "sso"          // the identity provider, on an SSO event
+	MethodConsoleSSO  = "sso"          // the identity provider, at a console sign-in (the connection is in the audit log)
 	MethodInviteLink  = "invite_link"  // an invite link redeemed
 )
 
