@@ -126,4 +126,3 @@ func TestConnectionLifecycle(t *testing.T) {
 		}
 	})
 }
-

@@ -51,20 +51,20 @@ func TestMappingApply(t *testing.T) {
 // Only a relative path of this gateway is a return path.
 func TestSafeReturn(t *testing.T) {
 	for in, want := range map[string]string{
-		"/console/events":           "/console/events",
-		"/e/summit?m=hi":            "/e/summit?m=hi",
-		"":                          "/d",
-		"//evil.test/x":             "/d",
-		"/\\evil.test":              "/d",
-		"https://evil.test/":        "/d",
-		"evil.test":                 "/d",
-		"/ok\r\nLocation: x":        "/d",
-		"/\t/evil.test":             "/d",
-		"javascript:alert(1)":       "/d",
-		"/%2F%2Fevil.test":          "/%2F%2Fevil.test",
-		"/a/../../b":                "/a/../../b",
-		"\\\\evil.test":             "/d",
-		" /console":                 "/d",
+		"/console/events":     "/console/events",
+		"/e/summit?m=hi":      "/e/summit?m=hi",
+		"":                    "/d",
+		"//evil.test/x":       "/d",
+		"/\\evil.test":        "/d",
+		"https://evil.test/":  "/d",
+		"evil.test":           "/d",
+		"/ok\r\nLocation: x":  "/d",
+		"/\t/evil.test":       "/d",
+		"javascript:alert(1)": "/d",
+		"/%2F%2Fevil.test":    "/%2F%2Fevil.test",
+		"/a/../../b":          "/a/../../b",
+		"\\\\evil.test":       "/d",
+		" /console":           "/d",
 	} {
 		if got := sso.SafeReturn(in, "/d"); got != want {
 			t.Errorf("SafeReturn(%q) = %q, want %q", in, got, want)

@@ -26,9 +26,9 @@ type Behaviour struct {
 	Begin      func(ctx context.Context, req *connector.Request) (*connector.Redirect, error)
 	RequestKey func(r *http.Request) string
 	Finish     func(ctx context.Context, req *connector.Request, r *http.Request) (*connector.Assertion, error)
-	mu     sync.Mutex
-	opened int
-	env    connector.Env
+	mu         sync.Mutex
+	opened     int
+	env        connector.Env
 }
 
 // Opened is how many connectors were opened (the service caches them) and
