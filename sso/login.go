@@ -370,11 +370,7 @@ func (s *Service) failed(ctx context.Context, c *Connection, err error) {
 		level = "failed"
 	}
 	s.log.WarnContext(ctx, "sso login "+level, "sso_connection", c.ID, "account", c.AccountID, "code", codeOf(err), "detail", err.Error())
-	now := s.Now()
-	if e := s.db.W.WithContext(context.WithoutCancel(ctx)).Model(&Connection{}).Where("id = ?", c.ID).
-		UpdateColumns(map[string]any{"last_failure_at": now, "last_failure": reasonOf(err)}).Error; e != nil {
-		s.log.ErrorContext(ctx, "sso: record a failed login", "sso_connection", c.ID, "error", e.Error())
-	}
+	s.recordFailure(ctx, c.ID, reasonOf(err))
 }
 
 // succeeded records a successful login on the connection.
