@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Config is everything the HTTP layer needs; cmd/gateway/app builds it.
@@ -47,6 +48,8 @@ type Config struct {
 	Mail *mail.Service
 	// Sessions signs people in.
 	Sessions *session.Service
+	// SSO manages identity provider connections and runs SSO logins.
+	SSO *sso.Service
 	// Rooms gives join URLs for resources hosted by a room adapter plugin;
 	// nil means every resource uses the built-in demo room.
 	Rooms JoinURLs
@@ -151,8 +154,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UnknownLinks.Window <= 0 {
 		cfg.UnknownLinks.Window = time.Minute
 	}
-	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil {
-		return nil, errors.New("api: DB, Invites, Events, Sessions and Signer are required")
+	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil || cfg.SSO == nil {
+		return nil, errors.New("api: DB, Invites, Events, Sessions, SSO and Signer are required")
 	}
 	sess := cfg.Sessions
 	pages, err := loadPages()
