@@ -186,6 +186,9 @@ func New(cfg Config) (*Server, error) {
 	// the browser send is refused. Programs with API keys send no Origin or
 	// Sec-Fetch-Site and pass.
 	cop := http.NewCrossOriginProtection()
+	for _, route := range ssoAnswerRoutes {
+		cop.AddInsecureBypassPattern(route)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -229,6 +232,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	login.POST("", s.loginEnter)
 
 	s.eventSiteRoutes(e)
+	s.ssoRoutes(e)
 
 	e.GET("/demo/rooms/:id", noStore, s.demoRoom)
 	e.GET("/demo/rooms/:id/presence", noStore, s.demoPresence)
@@ -238,6 +242,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/resources/:id", s.consoleResource)
 	con.GET("/settings", s.consoleSettings)
 	con.GET("/users", s.consoleUsers)
+	con.GET("/sso", s.consoleSSO)
 	con.GET("/plugins", s.consolePlugins)
 	con.GET("/email", s.consoleEmail)
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
@@ -275,6 +280,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
+	s.ssoAPIRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -15,7 +15,7 @@ import (
 // each field overridable by name. An empty field takes the preset's name.
 type Mapping struct {
 	// Preset is "entra" (Entra ID and ADFS), "okta", "keycloak", "google"
-	// or "" (generic names).
+	// or "" (or "generic": generic names).
 	Preset    string `json:"preset,omitempty"`
 	Email     string `json:"email,omitempty"`
 	FirstName string `json:"first_name,omitempty"`
@@ -71,8 +71,12 @@ var presets = map[string]map[string]Names{
 	},
 }
 
-// Presets are the preset names a mapping may give.
+// presetNames are the preset names a mapping may give.
 var presetNames = []string{"entra", "okta", "keycloak", "google"}
+
+// Presets are the preset names a mapping may give ("" aside: generic
+// names).
+func Presets() []string { return append([]string(nil), presetNames...) }
 
 const maxAttrName = 512
 
@@ -81,6 +85,9 @@ const maxAttrName = 512
 func (m *Mapping) validate() error {
 	var fs problem.Fields
 	m.Preset = strings.ToLower(strings.TrimSpace(m.Preset))
+	if m.Preset == "generic" {
+		m.Preset = ""
+	}
 	if _, ok := presets[m.Preset]; !ok {
 		fs.Add("mapping.preset", fmt.Sprintf("unknown preset %q: use one of %s, or leave it empty for generic names", m.Preset, strings.Join(presetNames, ", ")))
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Clock is a settable clock shared by the server and the test.
@@ -87,6 +88,9 @@ type Options struct {
 	// HoldMail leaves queued email in the outbox: its workers are not
 	// started (with mail configured through Config).
 	HoldMail bool
+	// SSOTypes replaces the gateway's SSO connection types (a connector
+	// whose behaviour the test sets, sso/ssotest).
+	SSOTypes sso.Types
 	// ReplicaOf starts the gateway as another replica of that environment:
 	// its own gateway on the same database (PostgreSQL: replicas share
 	// nothing else), with the same clock, account and API key (Dialect is
@@ -114,7 +118,7 @@ func New(t testing.TB, opt Options) *Env {
 		opt.Config(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail})
+	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail, SSOTypes: opt.SSOTypes})
 	if err != nil {
 		e.HTTP.Listener.Close()
 		t.Fatal(err)
