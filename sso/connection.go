@@ -116,7 +116,11 @@ func cleanDomains(in []string, fs *problem.Fields) []string {
 		if d == "" || slices.Contains(out, d) {
 			continue
 		}
-		if len(d) > 255 || !domainRE.MatchString(d) {
+		if len(d) > 255 {
+			fs.Add(fmt.Sprintf("domains[%d]", i), "a domain is at most 255 characters")
+			continue
+		}
+		if !domainRE.MatchString(d) {
 			fs.Add(fmt.Sprintf("domains[%d]", i), fmt.Sprintf("%q is not an email domain (e.g. example.com)", d))
 			continue
 		}
@@ -202,6 +206,9 @@ func (s *Service) Create(ctx context.Context, accountID string, who audit.Actor,
 		typ = strings.ToLower(strings.TrimSpace(*in.Type))
 	}
 	var cfg connector.Config
+	if len(in.Config) > 0 && in.Config[0] != '{' && string(in.Config) != "null" {
+		fs.Add("config", "config must be a JSON object: the type's settings")
+	}
 	if typ == "" {
 		fs.Add("type", "type is required: "+strings.Join(s.types.Names(), " or "))
 	} else if c, err := s.types.newConfig(typ); err != nil {
@@ -212,7 +219,7 @@ func (s *Service) Create(ctx context.Context, accountID string, who audit.Actor,
 	if cfg != nil {
 		if len(in.Config) == 0 || string(in.Config) == "null" {
 			fs.Add("config", "config is required: the "+typ+" settings of the connection")
-		} else if decodeConfig(in.Config, cfg, &fs) {
+		} else if in.Config[0] == '{' && decodeConfig(in.Config, cfg, &fs) {
 			if err := addProblems(&fs, cfg.Validate()); err != nil {
 				return nil, err
 			}

@@ -35,7 +35,7 @@ func (t Types) newConfig(typ string) (connector.Config, error) {
 		if n := t.Names(); len(n) > 0 {
 			known = "use one of: " + strings.Join(n, ", ")
 		}
-		return nil, problem.Field("type", fmt.Sprintf("unknown type %q: %s", typ, known))
+		return nil, problem.Field("type", fmt.Sprintf("unknown type %q: %s", clip(typ, 20), known))
 	}
 	return mk(), nil
 }
