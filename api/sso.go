@@ -158,7 +158,17 @@ func (s *Server) ssoStart(c *gin.Context) {
 
 // ssoBegin starts the login and sends the browser to the provider: a
 // redirect, or a page whose form posts itself there (SAML HTTP-POST).
+//
+// Each start stores a login in flight, so starts count against the
+// client's site form sends (limits.site_forms_per_minute), as the event
+// site's sign-in requests do.
 func (s *Server) ssoBegin(c *gin.Context, in sso.StartInput) {
+	client := c.ClientIP()
+	if s.siteForms.exhausted(client) {
+		s.fail(c, errTooManySiteForms)
+		return
+	}
+	s.siteForms.spend(client)
 	rd, err := s.cfg.SSO.Start(c.Request.Context(), in)
 	if err != nil {
 		s.ssoFail(c, err, &ssoStartView{Email: in.Email, Purpose: in.Purpose, Event: in.EventID, Return: in.ReturnPath})

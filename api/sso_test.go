@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
@@ -259,5 +260,25 @@ func TestSSOEventSignIn(t *testing.T) {
 				t.Fatal("the event page still asks a signed-in attendee to sign in")
 			}
 		})
+	}
+}
+
+// Starting logins counts against the client's site form sends: past the
+// limit the start page answers 429 and stores nothing more.
+func TestSSOStartIsRateLimited(t *testing.T) {
+	e := apitest.New(t, apitest.Options{SSOTypes: ssotest.Types(&ssotest.Behaviour{}, "oidc"), Config: func(c *app.Config) { c.Limits.SiteFormsPerMinute = 3 }})
+	ssoConnection(e, "oidc", nil)
+	for i := range 3 {
+		if r := e.Form(e.Client(), "/sso/start", url.Values{"email": {"ann@uni.edu"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("start %d: %d", i, r.Status)
+		}
+	}
+	if r := e.Form(e.Client(), "/sso/start", url.Values{"email": {"ann@uni.edu"}}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("fourth start: %d, want 429", r.Status)
+	}
+	var n int64
+	e.DB.R.Table("sso_requests").Count(&n)
+	if n != 3 {
+		t.Fatalf("%d logins in flight stored, want 3", n)
 	}
 }
