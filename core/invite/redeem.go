@@ -50,12 +50,13 @@ const (
 type Visitor struct {
 	// DeviceSecret is the value of the device cookie, if the browser has one.
 	DeviceSecret string
-	// SessionEmail and SessionAccountID come from the visitor's session, if
-	// any: a console session, or the session an earlier redemption opened
-	// for the resource SessionResourceID (which proves nothing for another
-	// resource).
-	SessionEmail      string
+	// SessionAccountID comes from the visitor's session, if any: a console
+	// session, whose user's email is SessionEmail, or the session an earlier
+	// redemption opened for SessionUserID on the resource SessionResourceID
+	// (which proves nothing for another resource).
 	SessionAccountID  string
+	SessionEmail      string
+	SessionUserID     string
 	SessionResourceID string
 }
 
@@ -75,11 +76,8 @@ type View struct {
 // the link's own state, then whether its invitee may enter the resource
 // (core/access), then its expiry.
 func (l *loaded) refusal(ctx context.Context, now time.Time) error {
-	switch {
-	case l.inv.RevokedAt != nil && l.inv.ReplacedBy != "":
-		return ErrReplaced
-	case l.inv.RevokedAt != nil:
-		return ErrRemoved
+	if err := l.withdrawn(); err != nil {
+		return err
 	}
 	d, _ := access.Decide(ctx, access.Subject{AccountID: l.inv.AccountID, Email: l.inv.Email, Role: l.inv.Role, Wants: access.Enter}, l.target())
 	if !d.Allowed {
@@ -87,6 +85,19 @@ func (l *loaded) refusal(ctx context.Context, now time.Time) error {
 	}
 	if !now.Before(l.inv.ExpiresAt) {
 		return ErrExpired
+	}
+	return nil
+}
+
+// withdrawn is the refusal of a link its inviter took back (removed, or
+// replaced by a newer one): it needs no word from the resource's platform,
+// so it is given before the platform is asked.
+func (l *loaded) withdrawn() error {
+	switch {
+	case l.inv.RevokedAt != nil && l.inv.ReplacedBy != "":
+		return ErrReplaced
+	case l.inv.RevokedAt != nil:
+		return ErrRemoved
 	}
 	return nil
 }
@@ -133,8 +144,13 @@ func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret, 
 // provesInvitee reports whether the visitor's session shows they are the
 // person the link was sent to.
 func (v *Visitor) provesInvitee(l *loaded) bool {
-	return v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email &&
-		(v.SessionResourceID == "" || v.SessionResourceID == l.res.ID)
+	if v.SessionAccountID != l.inv.AccountID {
+		return false
+	}
+	if v.SessionResourceID != "" {
+		return v.SessionResourceID == l.res.ID && v.SessionUserID != "" && v.SessionUserID == l.userID
+	}
+	return v.SessionEmail != "" && v.SessionEmail == l.inv.Email
 }
 
 // Inspect tells what opening a link shows. It changes nothing: mail scanners
@@ -142,6 +158,9 @@ func (v *Visitor) provesInvitee(l *loaded) bool {
 func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, error) {
 	l, err := s.load(ctx, tok)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.withdrawn(); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -308,6 +327,9 @@ func (r *redemption) run(tx *store.Tx) error {
 	r.entry, r.refused = nil, nil
 	l, err := loadForRedeem(ctx, tx.Stmt(r.st.loadW), r.tokenHash)
 	if err != nil {
+		return r.refuse(err)
+	}
+	if err := l.withdrawn(); err != nil {
 		return r.refuse(err)
 	}
 	if l.res.Adapter != "" && !r.onPlatform(l) {

@@ -172,10 +172,12 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 	return &Opened{Token: plain, Session: sess}, nil
 }
 
-// Authenticate returns the live session of the scope for a cookie token and
-// its user; scopeID "" accepts any session of the scope (the invite page,
-// which learns the resource from the link). A console session's expiry
-// slides forward while it is used, at most once a minute.
+// Authenticate returns the live session of the scope for a cookie token
+// and, for a console session, its user (whose console role it checks);
+// other scopes' callers know the person by the session's UserID and read
+// what they need of them. scopeID "" accepts any session of the scope (the
+// invite page, which learns the resource from the link). A console
+// session's expiry slides forward while it is used, at most once a minute.
 func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) (*Session, *user.User, error) {
 	now := s.Now()
 	sess, err := s.find(ctx, scope, tok, now)
@@ -185,18 +187,19 @@ func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) 
 		}
 		return nil, nil, err
 	}
+	if scope != ScopeConsole {
+		return sess, nil, nil
+	}
 	u, err := user.Get(ctx, s.db, sess.AccountID, sess.UserID)
 	if err != nil {
 		return nil, nil, problem.ErrUnauthorized
 	}
-	if scope == ScopeConsole {
-		if u.ConsoleRole == "" {
-			return nil, nil, ErrNotConsole
-		}
-		if now.Sub(sess.LastSeenAt) > time.Minute {
-			s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
-				Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
-		}
+	if u.ConsoleRole == "" {
+		return nil, nil, ErrNotConsole
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
+			Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
 	}
 	return sess, u, nil
 }
