@@ -36,8 +36,8 @@ var ErrStoppedByErasure = problem.New(problem.Conflict, "bulk_invite_stopped", "
 // its upload until the import ends) and names the person.
 func eraseStaged(tx *store.Tx, p table.Person) error {
 	var ids []string
-	err := tx.Model(&job.Job{}).Where("account_id = ? AND kind = ? AND status IN ?", p.AccountID, Kind,
-		[]string{job.Checking, job.Ready, job.Queued, job.Running}).Order("id").Pluck("id", &ids).Error
+	err := tx.Model(&job.Job{}).Where("account_id = ? AND kind = ? AND status IN ?", p.AccountID, Kind, job.Unfinished()).
+		Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return err
 	}
