@@ -3,6 +3,7 @@ package user
 import (
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/invitegate/gateway/core/store"
 )
@@ -74,10 +75,8 @@ func EnsureMany(tx *store.Tx, accountID string, people []NewUser) (ids map[strin
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range unnamed {
-		if _, err := tx.ExecSQL("UPDATE users SET first_name = $1, last_name = $2, updated_at = $3 WHERE id = $4", p.FirstName, p.LastName, now, ids[p.Email]); err != nil {
-			return nil, nil, err
-		}
+	if err := nameAll(tx, unnamed, ids, now); err != nil {
+		return nil, nil, err
 	}
 	for _, p := range people {
 		if ids[p.Email] == "" {
@@ -85,6 +84,25 @@ func EnsureMany(tx *store.Tx, accountID string, people []NewUser) (ids map[strin
 		}
 	}
 	return ids, created, nil
+}
+
+// nameAll gives the users of unnamed, found without a name, the names of
+// their people: one statement, compiled once for them all.
+func nameAll(tx *store.Tx, unnamed []*NewUser, ids map[string]string, now time.Time) error {
+	if len(unnamed) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareSQL("UPDATE users SET first_name = $1, last_name = $2, updated_at = $3 WHERE id = $4")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, p := range unnamed {
+		if _, err := st.ExecContext(tx.Context(), p.FirstName, p.LastName, now, ids[p.Email]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readBack reads the users of people back into ids, marking in created
