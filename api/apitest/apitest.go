@@ -23,6 +23,7 @@ import (
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/clocktest"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/job"
@@ -31,21 +32,6 @@ import (
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
 )
-
-// Clock is a settable clock shared by the server and the test.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set moves the clock.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // Env is a running gateway.
 type Env struct {
@@ -60,7 +46,7 @@ type Env struct {
 	APIKey    string
 	AccountID string
 	Admin     *user.User
-	Clock     *Clock
+	Clock     *clocktest.Clock
 	Sessions  *session.Service
 	// Events is the gateway's event service, for tests that act as
 	// attendees do on the event site.
@@ -149,7 +135,7 @@ func (opt Options) start(t testing.TB) *Env {
 	if opt.Dialect == "" {
 		opt.Dialect = store.SQLite
 	}
-	clock := &Clock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	return &Env{T: t, dsn: storetest.DSN(t, opt.Dialect), Clock: clock, Logs: &bytes.Buffer{}}
 }
 
