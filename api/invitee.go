@@ -120,9 +120,10 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// lobbyAgain shows the lobby with the refusal, so the person can retype.
+// lobbyAgain shows the lobby with the refusal, so the person can retype;
+// the room's platform, asked by the redemption, is not asked again.
 func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor, p *principal, cause error) {
-	view, err := s.cfg.Invites.Inspect(c.Request.Context(), tok, v)
+	view, err := s.cfg.Invites.InspectAfter(c.Request.Context(), tok, v, cause)
 	if err != nil {
 		s.fail(c, err)
 		return
