@@ -34,7 +34,7 @@ func (s *Server) visitor(c *gin.Context) (invite.Visitor, *principal) {
 	if p != nil {
 		v.SessionEmail, v.SessionAccountID = p.User.Email, p.AccountID
 	} else if tok, err := c.Cookie(roomCookie); err == nil && tok != "" {
-		if sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
+		if sess, u, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
 			v.SessionEmail, v.SessionAccountID, v.SessionResourceID = u.Email, sess.AccountID, sess.ScopeID
 		}
 	}

@@ -29,7 +29,9 @@ import (
 	"github.com/invitegate/gateway/core/store"
 )
 
-// Config is everything the HTTP layer needs; cmd/gateway/app builds it.
+// Config is everything the HTTP layer needs; cmd/gateway/app builds it,
+// every service and clock set and the limits already validated (its
+// Config.Validate), so New fills in nothing but a metrics registry.
 type Config struct {
 	// BaseURL is the public URL people reach the gateway at; links and the
 	// join token issuer are built from it.
@@ -60,16 +62,16 @@ type Config struct {
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
 	Registry *prometheus.Registry
-	// GuessesPerMinute bounds wrong lobby emails per client (default 10).
+	// GuessesPerMinute bounds wrong lobby emails per client.
 	GuessesPerMinute int
 	// SiteFormsPerMinute bounds event site registrations and sign-in link
-	// requests per client (default 20).
+	// requests per client.
 	SiteFormsPerMinute int
 	// UnknownLinks bounds, per client (its IP as TrustedProxies tell it),
 	// the answers "this link does not exist" on the routes that take a
 	// link's token (/i, /l, /e/{slug}/confirm), counted together: past Max
 	// within Window the client gets 429 on all of them until the window
-	// ends (default 20 a minute). Replicas on PostgreSQL share the counts.
+	// ends. Replicas on PostgreSQL share the counts.
 	UnknownLinks limit.Rule
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -120,7 +122,6 @@ type Server struct {
 	siteForms *limiter
 	// unknownLinks counts, per client, answers that a link does not exist.
 	unknownLinks *limit.Counter
-	sessions     *session.Service
 }
 
 // New builds the server and its routes.
@@ -129,32 +130,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, errors.New("base URL must be an absolute http(s) URL")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if cfg.GuessesPerMinute <= 0 {
-		cfg.GuessesPerMinute = 10
+	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil || cfg.Logger == nil || cfg.Now == nil {
+		return nil, errors.New("api: DB, Invites, Events, Sessions, Signer, Logger and Now are required")
 	}
-	if cfg.SiteFormsPerMinute <= 0 {
-		cfg.SiteFormsPerMinute = 20
-	}
-	if cfg.UnknownLinks.Max <= 0 {
-		cfg.UnknownLinks.Max = 20
-	}
-	if cfg.UnknownLinks.Window <= 0 {
-		cfg.UnknownLinks.Window = time.Minute
-	}
-	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil {
-		return nil, errors.New("api: DB, Invites, Events, Sessions and Signer are required")
-	}
-	sess := cfg.Sessions
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -162,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
-		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
+		pages: pages, metrics: newMetrics(cfg.Registry),
 		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
 		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),

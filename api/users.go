@@ -120,7 +120,7 @@ func (s *Server) addConsoleUser(c *gin.Context) {
 
 func (s *Server) issueLoginLink(c *gin.Context) {
 	p := who(c)
-	tok, err := s.sessions.IssueLoginLink(c.Request.Context(), p.AccountID, c.Param("id"), p.Actor)
+	tok, err := s.cfg.Sessions.IssueLoginLink(c.Request.Context(), p.AccountID, c.Param("id"), p.Actor)
 	if err != nil {
 		s.fail(c, err)
 		return
