@@ -44,19 +44,20 @@ type Config struct {
 	Events *event.Service
 	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
-	// Mail renders templates and queues email; nil when the gateway has no
-	// email at all (then "send link via email" is never offered).
+	// Mail renders templates and queues email; without SMTP it still
+	// renders (previews) and refuses to send, saying so.
 	Mail *mail.Service
 	// Sessions signs people in.
 	Sessions *session.Service
-	// Rooms gives join URLs for resources hosted by a room adapter plugin;
-	// nil means every resource uses the built-in demo room.
+	// Rooms gives join URLs for resources hosted by a room adapter plugin
+	// (resources without an adapter use the built-in demo room); a
+	// resource whose adapter is not configured is refused by it.
 	Rooms JoinURLs
 	// Platform is the room side of resources hosted by room adapters:
 	// linking a platform's resource, its roster in the invite dialog's
-	// autocomplete. Nil: no adapters.
+	// autocomplete.
 	Platform resource.Platform
-	// Plugins reports plugin status for the admin surface; may be nil.
+	// Plugins reports plugin status for the admin surface.
 	Plugins PluginStatus
 	// Now is the clock.
 	Now func() time.Time
@@ -134,8 +135,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil || cfg.Logger == nil || cfg.Now == nil {
-		return nil, errors.New("api: DB, Invites, Events, Sessions, Signer, Logger and Now are required")
+	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Bulk == nil || cfg.Mail == nil || cfg.Sessions == nil ||
+		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.Logger == nil || cfg.Now == nil {
+		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, Logger and Now are required")
 	}
 	pages, err := loadPages()
 	if err != nil {

@@ -146,10 +146,6 @@ func (s *Server) listAudit(c *gin.Context) {
 }
 
 func (s *Server) listPlugins(c *gin.Context) {
-	if s.cfg.Plugins == nil {
-		c.JSON(http.StatusOK, gin.H{"plugins": []PluginRow{}})
-		return
-	}
 	st, err := s.cfg.Plugins.PluginStatuses(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
