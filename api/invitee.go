@@ -137,7 +137,7 @@ func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor,
 func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, email, name, role string) (string, error) {
 	aud, base := demoAudience, s.URL("/demo/rooms/"+res.ID)
 	if res.Adapter != "" {
-		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, Entrant{UserID: userID, Email: email, Name: name, Role: role})
+		u, err := s.cfg.Rooms.JoinURL(ctx, res, Entrant{UserID: userID, Email: email, Name: name, Role: role})
 		if err != nil {
 			return "", err
 		}

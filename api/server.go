@@ -80,9 +80,10 @@ type Config struct {
 
 // JoinURLs is the room side of resources hosted elsewhere than the demo room.
 type JoinURLs interface {
-	// JoinURL returns where a person enters the resource; the gateway adds
-	// the signed join token as the "jt" query parameter.
-	JoinURL(ctx context.Context, adapter, resourceID, externalID string, who Entrant) (string, error)
+	// JoinURL returns where a person enters the resource (one its Adapter
+	// hosts); the gateway adds the signed join token as the "jt" query
+	// parameter.
+	JoinURL(ctx context.Context, res *resource.Resource, who Entrant) (string, error)
 }
 
 // Entrant is the person entering a resource.
