@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
@@ -51,11 +50,9 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 type Env struct {
 	T   testing.TB
 	URL string
-	// Gateway is the gateway under test, built by app.Build as `gateway
-	// serve` builds it; the fields below are some of its parts.
-	Gateway   *app.Gateway
+	// DB, Sessions, Events and Jobs are parts of the gateway under test,
+	// built by app.Build as `gateway serve` builds it.
 	DB        *store.DB
-	Server    *api.Server
 	HTTP      *httptest.Server
 	APIKey    string
 	AccountID string
@@ -120,7 +117,7 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	e.Gateway, e.DB, e.Server, e.Sessions, e.Events, e.Jobs = g, g.DB, g.Handler, g.Sessions, g.Events, g.Jobs
+	e.DB, e.Sessions, e.Events, e.Jobs = g.DB, g.Sessions, g.Events, g.Jobs
 	if opt.ReplicaOf == nil {
 		boot, err := g.Bootstrap(ctx)
 		if err != nil {
