@@ -403,8 +403,9 @@ type siteError struct {
 
 // siteFail answers a failure on the event site with its own page (JSON for
 // the page's script), titled for what happened and leading back to the
-// event when there is one.
+// event when there is one; like fail, it notes the failure for linkLimit.
 func (s *Server) siteFail(c *gin.Context, ev *event.Event, err error) {
+	c.Set(failureKey, err)
 	status := statusOf(err)
 	b := describe(c, err)
 	if wantsJSON(c) {
