@@ -46,7 +46,9 @@ func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// Env is a running gateway.
+// Env is a running gateway. A test of a gateway started otherwise (the
+// real binary) makes one with T, URL and APIKey to call it with the same
+// helpers.
 type Env struct {
 	T   testing.TB
 	URL string
@@ -196,13 +198,26 @@ func (r *Response) Map(t testing.TB) map[string]any {
 
 // ErrorCode returns error.code of a JSON error body, or "".
 func (r *Response) ErrorCode() string {
+	code, _ := r.errorOf()
+	return code
+}
+
+// ErrorField returns error.field of a JSON error body (the input at
+// fault), or "".
+func (r *Response) ErrorField() string {
+	_, field := r.errorOf()
+	return field
+}
+
+func (r *Response) errorOf() (code, field string) {
 	var b struct {
 		Error struct {
-			Code string `json:"code"`
+			Code  string `json:"code"`
+			Field string `json:"field"`
 		} `json:"error"`
 	}
 	json.Unmarshal(r.Body, &b)
-	return b.Error.Code
+	return b.Error.Code, b.Error.Field
 }
 
 // Client is a browser-like HTTP client with its own cookie jar that does not
@@ -214,6 +229,12 @@ func (e *Env) Client() *http.Client {
 
 // Do sends a request with an API key (or none when key is "") and a JSON body.
 func (e *Env) Do(method, path, key string, body any) *Response {
+	e.T.Helper()
+	return e.Call(http.DefaultClient, method, path, key, body)
+}
+
+// Call is Do with a client: a browser's, whose cookies sign it in.
+func (e *Env) Call(c *http.Client, method, path, key string, body any) *Response {
 	e.T.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -227,7 +248,7 @@ func (e *Env) Do(method, path, key string, body any) *Response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return e.Send(http.DefaultClient, req)
+	return e.Send(c, req)
 }
 
 // Send sends a prepared request with a client.
