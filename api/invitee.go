@@ -33,7 +33,7 @@ func (s *Server) visitor(c *gin.Context) (invite.Visitor, *principal) {
 	if p != nil {
 		v.SessionEmail, v.SessionAccountID = p.User.Email, p.AccountID
 	} else if tok, err := c.Cookie(roomCookie); err == nil && tok != "" {
-		if sess, _, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
+		if sess, _, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
 			v.SessionAccountID, v.SessionUserID, v.SessionResourceID = sess.AccountID, sess.UserID, sess.ScopeID
 		}
 	}
@@ -119,9 +119,10 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// lobbyAgain shows the lobby with the refusal, so the person can retype.
+// lobbyAgain shows the lobby with the refusal, so the person can retype;
+// the room's platform, asked by the redemption, is not asked again.
 func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor, p *principal, cause error) {
-	view, err := s.cfg.Invites.Inspect(c.Request.Context(), tok, v)
+	view, err := s.cfg.Invites.InspectAfter(c.Request.Context(), tok, v, cause)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -135,10 +136,7 @@ func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor,
 func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, email, name, role string) (string, error) {
 	aud, base := demoAudience, s.URL("/demo/rooms/"+res.ID)
 	if res.Adapter != "" {
-		if s.cfg.Rooms == nil {
-			return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+res.Adapter+" for this resource is not configured")
-		}
-		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, Entrant{UserID: userID, Email: email, Name: name, Role: role})
+		u, err := s.cfg.Rooms.JoinURL(ctx, res, Entrant{UserID: userID, Email: email, Name: name, Role: role})
 		if err != nil {
 			return "", err
 		}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
@@ -33,15 +32,15 @@ import (
 	"github.com/invitegate/gateway/core/user"
 )
 
-// Env is a running gateway.
+// Env is a running gateway. A test of a gateway started otherwise (the
+// real binary) makes one with T, URL and APIKey to call it with the same
+// helpers.
 type Env struct {
 	T   testing.TB
 	URL string
-	// Gateway is the gateway under test, built by app.Build as `gateway
-	// serve` builds it; the fields below are some of its parts.
-	Gateway   *app.Gateway
+	// DB, Sessions, Events and Jobs are parts of the gateway under test,
+	// built by app.Build as `gateway serve` builds it.
 	DB        *store.DB
-	Server    *api.Server
 	HTTP      *httptest.Server
 	APIKey    string
 	AccountID string
@@ -106,7 +105,7 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	e.Gateway, e.DB, e.Server, e.Sessions, e.Events, e.Jobs = g, g.DB, g.Handler, g.Sessions, g.Events, g.Jobs
+	e.DB, e.Sessions, e.Events, e.Jobs = g.DB, g.Sessions, g.Events, g.Jobs
 	if opt.ReplicaOf == nil {
 		boot, err := g.Bootstrap(ctx)
 		if err != nil {
@@ -185,13 +184,26 @@ func (r *Response) Map(t testing.TB) map[string]any {
 
 // ErrorCode returns error.code of a JSON error body, or "".
 func (r *Response) ErrorCode() string {
+	code, _ := r.errorOf()
+	return code
+}
+
+// ErrorField returns error.field of a JSON error body (the input at
+// fault), or "".
+func (r *Response) ErrorField() string {
+	_, field := r.errorOf()
+	return field
+}
+
+func (r *Response) errorOf() (code, field string) {
 	var b struct {
 		Error struct {
-			Code string `json:"code"`
+			Code  string `json:"code"`
+			Field string `json:"field"`
 		} `json:"error"`
 	}
 	json.Unmarshal(r.Body, &b)
-	return b.Error.Code
+	return b.Error.Code, b.Error.Field
 }
 
 // Client is a browser-like HTTP client with its own cookie jar that does not
@@ -203,6 +215,12 @@ func (e *Env) Client() *http.Client {
 
 // Do sends a request with an API key (or none when key is "") and a JSON body.
 func (e *Env) Do(method, path, key string, body any) *Response {
+	e.T.Helper()
+	return e.Call(http.DefaultClient, method, path, key, body)
+}
+
+// Call is Do with a client: a browser's, whose cookies sign it in.
+func (e *Env) Call(c *http.Client, method, path, key string, body any) *Response {
 	e.T.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -216,7 +234,7 @@ func (e *Env) Do(method, path, key string, body any) *Response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return e.Send(http.DefaultClient, req)
+	return e.Send(c, req)
 }
 
 // Send sends a prepared request with a client.

@@ -156,6 +156,12 @@ func (v *Visitor) provesInvitee(l *loaded) bool {
 // Inspect tells what opening a link shows. It changes nothing: mail scanners
 // and link previews open every link, and must not use it up.
 func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, error) {
+	return s.inspect(ctx, tok, v, nil)
+}
+
+// inspect is Inspect with what the platform already said of the link's
+// resource during this request, if anything (nil: ask it).
+func (s *Service) inspect(ctx context.Context, tok string, v Visitor, heard *platformAnswer) (*View, error) {
 	l, err := s.load(ctx, tok)
 	if err != nil {
 		return nil, err
@@ -167,7 +173,11 @@ func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, er
 	var platformErr error
 	if l.res.Adapter != "" {
 		var st resource.Status
-		st, platformErr = s.askPlatform(ctx, l.res)
+		if heard != nil {
+			st, platformErr = heard.status, heard.err
+		} else {
+			st, platformErr = s.askPlatform(ctx, l.res)
+		}
 		l.applyPlatform(st, platformErr, now)
 	}
 	if err := l.refusal(ctx, now); err != nil {
@@ -285,7 +295,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 		return nil, err
 	}
 	if r.refused != nil {
-		return nil, r.refused
+		return nil, r.refusal()
 	}
 	if !r.entry.Reentry {
 		r.entry.Invitation.Uses++
