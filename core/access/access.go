@@ -132,6 +132,9 @@ var (
 	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
 	ErrUnregistered  = problem.New(problem.Conflict, "not_registered", "you unregistered from this event; register again on its page to take part")
 	ErrNotGranted    = problem.New(problem.Forbidden, "event_closed", "this event is open only to members of the groups the organizer granted access to, and you are not in one of them; ask the organizer to add you")
+	// ErrUndecidable refuses what the rule cannot be applied to at all (a
+	// target of no known kind): access fails closed.
+	ErrUndecidable = problem.New(problem.Unavailable, "access_undecidable", "access cannot be decided right now, so nobody is let in; try again later or tell the organizer")
 )
 
 // Decide answers whether s may do what it wants to t. The error is not nil
@@ -151,7 +154,10 @@ func Decide(_ context.Context, s Subject, t Target) (Decision, error) {
 	case Event:
 		return enterEvent(s, t)
 	}
-	return Decision{}, fmt.Errorf("access: unknown target kind %d", t.Kind)
+	// A target of no known kind is a caller's mistake; callers act on the
+	// decision, so it must refuse.
+	err := fmt.Errorf("access: unknown target kind %d", t.Kind)
+	return refuse(ErrUndecidable.Because(err)), err
 }
 
 func refuse(why error) Decision { return Decision{Reason: why} }

@@ -65,6 +65,7 @@ func TestDecide(t *testing.T) {
 		{name: "closed event: listed, additional users on", who: attendee(access.Listed, access.Enter), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true })},
 		{name: "closed event: listed, additional users off", who: attendee(access.Listed, access.Enter), what: closed, want: access.ErrNotGranted},
 		{name: "closed event: blocked group member", who: attendee(access.Blocked, access.Enter, "g1"), what: closed, want: access.ErrBlocked},
+		{name: "unknown target kind fails closed", who: guest, what: with(room, func(t *access.Target) { t.Kind = 0 }), want: access.ErrUndecidable, unusable: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := access.Decide(context.Background(), tc.who, tc.what)
