@@ -348,7 +348,7 @@ func (r *redemption) run(tx *store.Tx) error {
 		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(tx, r.st, r.now); err != nil {
+	if e.User, err = l.invitee(tx, r.st); err != nil {
 		return err
 	}
 	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {

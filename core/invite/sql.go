@@ -79,8 +79,7 @@ type stmts struct {
 	load, returning, anyRedemption               *sql.Stmt // reader
 	consume, names, insertRedemption, countGuess *sql.Stmt // writer
 	// what the redemption writes to other packages' tables, through them:
-	// the invitee's user, their place inside the resource, the audit entry
-	users   *user.Invitees
+	// their place inside the resource, the audit entry
 	entries *resource.Entries
 	audit   *audit.Writer
 	// the writer's own copies of the reads, for use inside a redemption's
@@ -114,9 +113,6 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 				return
 			}
 			*p.dst = stmt
-		}
-		if st.users, s.prep.err = user.NewInvitees(ctx, s.DB); s.prep.err != nil {
-			return
 		}
 		if st.entries, s.prep.err = resource.NewEntries(ctx, s.DB); s.prep.err != nil {
 			return
@@ -232,9 +228,11 @@ func timePtr(t sql.NullTime) *time.Time {
 	return &u
 }
 
-// invitee returns the invitee's user row for the entry, creating it (with
-// the invitation's names) if it was erased since the invitation was made.
-func (l *loaded) invitee(tx *store.Tx, st *stmts, now time.Time) (*user.User, error) {
+// invitee returns the invitee's user row for the entry, making it again
+// (with the invitation's names) if it was erased since the invitation was
+// made: rare, so it goes through user.Resolve like every other way a
+// person arrives.
+func (l *loaded) invitee(tx *store.Tx, st *stmts) (*user.User, error) {
 	if l.userID != "" {
 		return &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}, nil
 	}
@@ -242,5 +240,5 @@ func (l *loaded) invitee(tx *store.Tx, st *stmts, now time.Time) (*user.User, er
 	if err := tx.Stmt(st.names).QueryRowContext(tx.Context(), l.inv.ID).Scan(&first, &last); err != nil {
 		return nil, err
 	}
-	return st.users.Ensure(tx, l.inv.AccountID, l.inv.Email, first, last, now)
+	return user.Resolve(tx, user.Identity{AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: first, LastName: last})
 }
