@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 )
 
 func policy(blocked, allowed string) access.Policy {
@@ -116,5 +118,34 @@ func TestPolicyMatching(t *testing.T) {
 	}
 	if none.Check("a@b.com") != nil {
 		t.Fatal("an account without a policy blocks people")
+	}
+}
+
+// OnResource weighs a resource's own state: a room's chat switch, its
+// deletion, the invitation module.
+func TestOnResource(t *testing.T) {
+	now := time.Now()
+	owner := access.Member{AccountID: "acc", Collaborator: resource.Owner}
+	for _, tc := range []struct {
+		name      string
+		res       resource.Resource
+		wants     access.Intent
+		moduleOff bool
+		want      error // nil: allowed
+	}{
+		{name: "room with chat on", res: resource.Resource{Type: resource.Room, ChatCollab: true}, wants: access.Invite},
+		{name: "room with chat off", res: resource.Resource{Type: resource.Room}, wants: access.Invite, want: access.ErrChatOffInvite},
+		{name: "room with chat off is still seen", res: resource.Resource{Type: resource.Room}, wants: access.View},
+		{name: "media has no chat switch", res: resource.Resource{Type: resource.Video}, wants: access.Invite},
+		{name: "module off", res: resource.Resource{Type: resource.Video}, wants: access.Invite, moduleOff: true, want: access.ErrModuleOff},
+		{name: "deleted", res: resource.Resource{Type: resource.Video, DeletedAt: &now}, wants: access.View, want: problem.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.res.AccountID = "acc"
+			err := access.OnResource(context.Background(), owner, &tc.res, tc.wants, tc.moduleOff)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

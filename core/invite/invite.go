@@ -175,24 +175,15 @@ func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resourc
 // the resource's invitations; set gives the module switch (nil when the
 // intent does not depend on it).
 func (s *Service) decide(ctx context.Context, c Caller, res *resource.Resource, set *Settings, wants access.Intent) error {
-	sub := access.Subject{AccountID: c.AccountID, Admin: c.Admin, Wants: wants}
+	m := access.Member{AccountID: c.AccountID, Admin: c.Admin}
 	if !c.Admin && c.UserID != "" {
 		role, err := resource.CollaboratorRole(ctx, s.DB, res.ID, c.UserID)
 		if err != nil {
 			return err
 		}
-		sub.Collaborator = role
+		m.Collaborator = role
 	}
-	t := access.Target{Kind: access.Resource, AccountID: res.AccountID, Deleted: res.DeletedAt != nil,
-		ChatOff: res.Type == resource.Room && !res.ChatCollab}
-	if set != nil {
-		t.ModuleOff = !set.Enabled
-	}
-	d, _ := access.Decide(ctx, sub, t)
-	if !d.Allowed {
-		return d.Reason
-	}
-	return nil
+	return access.OnResource(ctx, m, res, wants, set != nil && !set.Enabled)
 }
 
 // Create makes an invitation and returns its link token.
