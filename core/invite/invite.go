@@ -161,16 +161,6 @@ var (
 	ErrChatCollabOff  = access.ErrChatOffInvite
 )
 
-// CanInvite tells whether the caller may invite people to the resource now:
-// nil, or the refusal the console shows instead of the invite form.
-func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resource) error {
-	set, err := LoadSettings(ctx, s.DB, c.AccountID)
-	if err != nil {
-		return err
-	}
-	return s.decide(ctx, c, res, set, access.Invite)
-}
-
 // decide asks core/access whether the caller may do what it wants with
 // the resource's invitations; set gives the module switch (nil when the
 // intent does not depend on it).
@@ -306,15 +296,21 @@ func (s *Service) Get(ctx context.Context, c Caller, resourceID, invitationID st
 	if err := s.decide(ctx, c, res, nil, access.View); err != nil {
 		return nil, nil, err
 	}
+	inv, err := s.invitation(ctx, res, invitationID)
+	return inv, res, err
+}
+
+// invitation loads an invitation of res, which the caller was let at.
+func (s *Service) invitation(ctx context.Context, res *resource.Resource, invitationID string) (*Invitation, error) {
 	if !id.Valid(invitationID) {
-		return nil, nil, problem.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
 	var inv Invitation
-	err = s.DB.R.WithContext(ctx).Where("id = ? AND resource_id = ? AND account_id = ?", invitationID, res.ID, c.AccountID).Take(&inv).Error
+	err := s.DB.R.WithContext(ctx).Where("id = ? AND resource_id = ? AND account_id = ?", invitationID, res.ID, res.AccountID).Take(&inv).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil, problem.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
-	return &inv, res, err
+	return &inv, err
 }
 
 // List returns the resource's invitations, newest first.
@@ -348,7 +344,7 @@ func (s *Service) Remove(ctx context.Context, c Caller, resourceID, invitationID
 // Resend issues a new link in place of an invitation: the old link stops
 // working (saying it was replaced), the new one starts a fresh lifetime.
 func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID string, opt ResendInput) (*Created, error) {
-	old, res, err := s.Get(ctx, c, resourceID, invitationID)
+	res, err := resource.Get(ctx, s.DB, c.AccountID, resourceID)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +352,12 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	if err != nil {
 		return nil, err
 	}
+	// Whoever may invite may see the invitations: one decision.
 	if err := s.decide(ctx, c, res, set, access.Invite); err != nil {
+		return nil, err
+	}
+	old, err := s.invitation(ctx, res, invitationID)
+	if err != nil {
 		return nil, err
 	}
 	if old.RevokedAt != nil {
