@@ -149,3 +149,19 @@ func TestOnResource(t *testing.T) {
 		})
 	}
 }
+
+// CheckInvitee says, for an invite form's email field, why an address may
+// not be invited; only a policy that cannot be read is an error.
+func TestCheckInvitee(t *testing.T) {
+	p := policy(`["*.evil.org"]`, `[]`)
+	if why, err := p.CheckInvitee("a@x.evil.org"); err != nil || why != "invitations to x.evil.org addresses are not allowed by this account's domain policy" {
+		t.Fatalf("blocked address: %q, %v", why, err)
+	}
+	if why, err := p.CheckInvitee("a@good.org"); err != nil || why != "" {
+		t.Fatalf("allowed address: %q, %v", why, err)
+	}
+	broken := policy(`{`, `[]`)
+	if why, err := broken.CheckInvitee("a@good.org"); !errors.Is(err, access.ErrPolicyUnreadable) || why != "" {
+		t.Fatalf("unreadable policy: %q, %v", why, err)
+	}
+}

@@ -51,10 +51,10 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 		if err != nil {
 			return nil, err
 		}
-		if err := policy.Check(email); errors.Is(err, access.ErrDomainBlocked) {
-			fs.Add("email", "invitations to "+user.Domain(email)+" addresses are not allowed by this account's domain policy")
-		} else if err != nil {
+		if why, err := policy.CheckInvitee(email); err != nil {
 			return nil, err
+		} else if why != "" {
+			fs.Add("email", why)
 		}
 	}
 	in.Profile.validate(&fs)

@@ -233,10 +233,10 @@ func (s *Service) validateNew(res *resource.Resource, set *Settings, in NewInput
 	email, err := user.NormalizeEmail(in.Email)
 	if err != nil {
 		fs.Add("email", err.Error())
-	} else if err := set.policy().Check(email); errors.Is(err, access.ErrDomainBlocked) {
-		fs.Add("email", fmt.Sprintf("invitations to %s addresses are not allowed by this account's domain policy", user.Domain(email)))
-	} else if err != nil {
+	} else if why, err := set.policy().CheckInvitee(email); err != nil {
 		return nil, err
+	} else if why != "" {
+		fs.Add("email", why)
 	}
 	first, last := strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	if first == "" {
