@@ -127,7 +127,6 @@ var (
 	ErrChatOffEnter  = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
 	ErrChatOffInvite = problem.New(problem.Conflict, "chat_collaboration_off", "this room has chat and collaboration turned off; turn it on to invite guests")
 	ErrDomainBlocked = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
-	ErrNotInviter    = problem.New(problem.Forbidden, "not_collaborator", "only the resource's owner, co-owners, co-editors, co-publishers or an account admin may invite")
 	ErrOwnerOnly     = problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
 	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
 	ErrUnregistered  = problem.New(problem.Conflict, "not_registered", "you unregistered from this event; register again on its page to take part")

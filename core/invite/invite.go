@@ -155,12 +155,6 @@ type Created struct {
 	Token      string
 }
 
-// Errors of invitation management (core/access decides them).
-var (
-	ErrModuleDisabled = access.ErrModuleOff
-	ErrChatCollabOff  = access.ErrChatOffInvite
-)
-
 // decide asks core/access whether the caller may do what it wants with
 // the resource's invitations; set gives the module switch (nil when the
 // intent does not depend on it).

@@ -29,7 +29,6 @@ var (
 	ErrReplaced       = problem.New(problem.Gone, "invite_removed", "this link was replaced by a newer one; use the link in the most recent email")
 	ErrResourceGone   = access.ErrResourceGone
 	ErrExpired        = problem.New(problem.Gone, "invite_expired", "this link has expired; ask the person who invited you to send a new one")
-	ErrDomainBlocked  = access.ErrDomainBlocked
 	ErrUsed           = problem.New(problem.Conflict, "invite_used", "this link has already been used as many times as it allows; ask for a new one")
 	ErrOtherDevice    = problem.New(problem.Conflict, "used_on_another_device", "this link was already used on another device; open it on the device you used first, or ask for a new one")
 	ErrEmailMismatch  = &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: "this email is not the one the invitation was sent to; type the address that received the invitation"}
