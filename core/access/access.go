@@ -17,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 )
 
 // Intent is what the subject asks to do.
@@ -48,14 +49,6 @@ const (
 	Event                    // an event's site
 )
 
-// Collaborator roles on a resource, highest first.
-const (
-	Owner       = "owner"
-	CoOwner     = "co_owner"
-	CoEditor    = "co_editor"
-	CoPublisher = "co_publisher"
-)
-
 // Place is a person's place on an event's list, as far as entering goes.
 type Place int
 
@@ -75,7 +68,8 @@ type Subject struct {
 	// Admin is an account admin or an API key: they may do anything to the
 	// account's resources.
 	Admin bool
-	// Collaborator is the person's collaborator role on the resource, or "".
+	// Collaborator is the person's collaborator role on the resource
+	// (resource.Owner and the others), or "".
 	Collaborator string
 	// Place is the person's place on the event (events).
 	Place Place
@@ -190,7 +184,7 @@ func console(s Subject, t Target) Decision {
 	}
 	switch s.Wants {
 	case Manage:
-		if role != "admin" && role != Owner && role != CoOwner {
+		if role != "admin" && role != resource.Owner && role != resource.CoOwner {
 			return refuse(ErrOwnerOnly)
 		}
 	case Invite:
