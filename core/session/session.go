@@ -30,11 +30,11 @@ const (
 	ScopeResource = "resource" // one room or media entry (ScopeID: the resource)
 )
 
-// Methods: how a session was opened, as recorded on it.
+// Methods: how a session was opened, as recorded on it. An event site's
+// session records the event's login method (core/event's LoginMagicLink
+// or LoginSSO).
 const (
 	MethodConsoleLink = "console_link" // a console sign-in link
-	MethodEventLink   = "magic_link"   // an event login link emailed or generated
-	MethodEventSSO    = "sso"          // the identity provider, on an SSO event
 	MethodInviteLink  = "invite_link"  // an invite link redeemed
 )
 
@@ -55,7 +55,8 @@ type Session struct {
 	// before scopes existed were console sessions.
 	Scope   string `gorm:"size:16;not null;default:console;index:idx_sessions_user_scope,priority:2"`
 	ScopeID string `gorm:"size:36;not null;default:'';index:idx_sessions_user_scope,priority:3"`
-	// Method is how the person signed in (Method* constants).
+	// Method is how the person signed in (Method* constants, or an event's
+	// login method).
 	Method     string     `gorm:"size:32;not null;default:console_link"`
 	CreatedAt  time.Time  ``
 	ExpiresAt  time.Time  `gorm:"not null"`
