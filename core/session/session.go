@@ -137,8 +137,8 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Now is the service's clock, in UTC.
-func (s *Service) Now() time.Time { return s.now().UTC() }
+// clock is the service's clock, in UTC.
+func (s *Service) clock() time.Time { return s.now().UTC() }
 
 // Open signs a person in, with tx: the one way anyone gets a session. The
 // session is written with tx, so it exists exactly when what opened it
@@ -152,7 +152,7 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 		ttl = s.sessionTTL
 	}
 	plain, hash := token.New()
-	now := s.Now()
+	now := s.clock()
 	sess := &Session{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, Scope: how.Scope, ScopeID: how.ScopeID,
 		Method: how.Method, CreatedAt: now, ExpiresAt: now.Add(ttl), LastSeenAt: now}
 	if how.Scope == ScopeConsole {
@@ -178,7 +178,7 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 // which learns the resource from the link). A console session's expiry
 // slides forward while it is used, at most once a minute.
 func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) (*Session, *user.User, error) {
-	now := s.Now()
+	now := s.clock()
 	sess, err := s.find(ctx, scope, tok, now)
 	if err != nil || sess.Scope != scope || scopeID != "" && sess.ScopeID != scopeID {
 		if err == nil || isNotFound(err) || errors.Is(err, problem.ErrUnauthorized) {
@@ -233,12 +233,12 @@ func (s *Service) find(ctx context.Context, scope, tok string, now time.Time) (*
 
 // SignOut ends a session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.Now()).Error
+	return s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.clock()).Error
 }
 
 // Revoke ends, with tx, every live session of the user in the scope: what
 // takes someone off an event ends their sign-in in the same commit.
 func (s *Service) Revoke(tx *store.Tx, userID, scope, scopeID string) error {
 	return tx.Model(&Session{}).Where("user_id = ? AND scope = ? AND scope_id = ? AND revoked_at IS NULL", userID, scope, scopeID).
-		Update("revoked_at", s.Now()).Error
+		Update("revoked_at", s.clock()).Error
 }
