@@ -18,7 +18,7 @@ import (
 func Tables() []table.Table {
 	return []table.Table{
 		{Model: &Event{}, NoPersonalData: "an event's name, schedule and settings, and its creator by user id"},
-		{Model: &Attendee{}, Erase: eraseAttendees, Measure: measureAttendees},
+		{Model: &Attendee{}, Erase: table.ByUser(&Attendee{}), Measure: measureAttendees},
 		{Model: &Visit{}, Erase: eraseOfAttendee(&Visit{})},
 		{Model: &Image{}, Erase: eraseImages},
 		{Model: &Link{}, Erase: eraseOfAttendee(&Link{})},
@@ -30,10 +30,6 @@ func Tables() []table.Table {
 // attendeesOf selects the ids of the person's places at events.
 func attendeesOf(tx *store.Tx, p table.Person) any {
 	return tx.Model(&Attendee{}).Select("id").Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID)
-}
-
-func eraseAttendees(tx *store.Tx, p table.Person) error {
-	return tx.Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID).Delete(&Attendee{}).Error
 }
 
 // measureAttendees lists the events the person is on, with their status.
