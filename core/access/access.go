@@ -31,7 +31,9 @@ const (
 	// View is seeing a resource, its collaborators and invitations, in the
 	// console or the API.
 	View
-	// Invite is creating, resending and removing a resource's invitations.
+	// Invite is creating a resource's invitations and resending them.
+	// Removing one needs only View, so a link can be withdrawn even while
+	// the module or the room's chat is off.
 	Invite
 	// Manage is changing or deleting a resource and its collaborators.
 	Manage

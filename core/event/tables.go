@@ -10,8 +10,8 @@ import (
 // Tables are the tables this package owns, parents first.
 //
 // Erasing a person deletes their places at events and all that hangs from
-// them: visits, links, site sessions, sign-ins, the chat messages they
-// wrote and their speaker image. Unlike Remove it is not an organizer
+// them: visits, links, sign-ins, the chat messages they wrote and their
+// speaker image (their sessions are core/session's to erase). Unlike Remove it is not an organizer
 // action and checks no status: the person's data goes whatever state it is
 // in. The erasers run from the end of the list, so each finds the
 // person's attendee rows before they go.
