@@ -93,7 +93,7 @@ func (l *loaded) refusal(ctx context.Context, now time.Time) error {
 // target is the link's resource as core/access weighs it.
 func (l *loaded) target() access.Target {
 	return access.Target{Kind: access.Resource, AccountID: l.inv.AccountID, Deleted: l.res.DeletedAt != nil,
-		ModuleOff: !l.set.Enabled, ChatOff: l.res.ChatOff(), Policy: l.policy}
+		ModuleOff: l.moduleOff, ChatOff: l.res.ChatOff(), Policy: l.policy}
 }
 
 // exhausted explains a link with no uses left, asking anyRedemption

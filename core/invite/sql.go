@@ -129,7 +129,8 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 type loaded struct {
 	inv *Invitation
 	res *resource.Resource
-	set *Settings
+	// moduleOff is the account's invitation module switched off.
+	moduleOff bool
 	// policy is the account's email domain policy.
 	policy access.Policy
 	// userID and names of the invitee's user row, if it exists.
@@ -211,13 +212,10 @@ func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string) (*load
 
 func newLoaded(inv *Invitation, res *resource.Resource, enabled sql.NullBool, blocked, allowed, uid, ufirst, ulast sql.NullString) *loaded {
 	res.ID, res.AccountID = inv.ResourceID, inv.AccountID
-	set := DefaultSettings(inv.AccountID)
-	if enabled.Valid {
-		set.Enabled = enabled.Bool
-	}
 	// A policy row has both lists; none means the account saved none.
 	policy := access.ParsePolicy(inv.AccountID, blocked.Valid, blocked.String, allowed.String)
-	return &loaded{inv: inv, res: res, set: set, policy: policy, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
+	// No settings row: the module is on, as DefaultSettings has it.
+	return &loaded{inv: inv, res: res, moduleOff: enabled.Valid && !enabled.Bool, policy: policy, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
 }
 
 func timePtr(t sql.NullTime) *time.Time {
