@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
@@ -82,7 +83,8 @@ func (s *Server) consoleResource(c *gin.Context) {
 	} else {
 		d.EmailReady = true
 	}
-	d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
+	// The role and settings just read decide whether the invite form shows.
+	d.Invitable = access.OnResource(c.Request.Context(), access.Member{AccountID: p.AccountID, Admin: p.Admin, Collaborator: myRole}, r, access.Invite, !set.Enabled)
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 

@@ -127,7 +127,7 @@ func errorTitle(code string) string {
 		return "This sign-in link has expired"
 	case "unauthorized":
 		return "Please sign in"
-	case "forbidden", "not_collaborator":
+	case "forbidden":
 		return "You cannot do this"
 	case "no_route", "not_found":
 		return "Page not found"

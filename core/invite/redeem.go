@@ -29,7 +29,6 @@ var (
 	ErrReplaced       = problem.New(problem.Gone, "invite_removed", "this link was replaced by a newer one; use the link in the most recent email")
 	ErrResourceGone   = access.ErrResourceGone
 	ErrExpired        = problem.New(problem.Gone, "invite_expired", "this link has expired; ask the person who invited you to send a new one")
-	ErrDomainBlocked  = access.ErrDomainBlocked
 	ErrUsed           = problem.New(problem.Conflict, "invite_used", "this link has already been used as many times as it allows; ask for a new one")
 	ErrOtherDevice    = problem.New(problem.Conflict, "used_on_another_device", "this link was already used on another device; open it on the device you used first, or ask for a new one")
 	ErrEmailMismatch  = &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: "this email is not the one the invitation was sent to; type the address that received the invitation"}
@@ -105,7 +104,7 @@ func (l *loaded) withdrawn() error {
 // target is the link's resource as core/access weighs it.
 func (l *loaded) target() access.Target {
 	return access.Target{Kind: access.Resource, AccountID: l.inv.AccountID, Deleted: l.res.DeletedAt != nil,
-		ModuleOff: !l.set.Enabled, ChatOff: l.res.Type == resource.Room && !l.res.ChatCollab, Policy: l.policy}
+		ModuleOff: l.moduleOff, ChatOff: l.res.ChatOff(), Policy: l.policy}
 }
 
 // exhausted explains a link with no uses left, asking anyRedemption
@@ -380,7 +379,7 @@ func (r *redemption) run(tx *store.Tx) error {
 		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(tx, r.st, r.now); err != nil {
+	if e.User, err = l.invitee(tx, r.st); err != nil {
 		return err
 	}
 	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {
