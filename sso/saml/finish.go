@@ -76,7 +76,9 @@ func (c *Connector) Finish(ctx context.Context, req *connector.Request, r *http.
 }
 
 // refusal maps what crewjam/saml refused to the connector's refusals,
-// keeping its private detail (never the response itself) for the log.
+// keeping its private detail (never the response itself) for the log, and
+// its classification (crewjam's ErrInvalidSignature, ErrAudienceMismatch,
+// ...) for errors.Is.
 func refusal(err error) error {
 	detail := err
 	var ire *crewjam.InvalidResponseError
@@ -88,9 +90,9 @@ func refusal(err error) error {
 	case errors.As(detail, &status):
 		return fmt.Errorf("%w: the IdP answered with status %s", connector.ErrProvider, status.Status)
 	case errors.Is(detail, crewjam.ErrExpired):
-		return fmt.Errorf("%w: %v", connector.ErrExpired, detail)
+		return fmt.Errorf("%w: %w", connector.ErrExpired, detail)
 	default:
-		return fmt.Errorf("%w: %v", connector.ErrInvalidResponse, detail)
+		return fmt.Errorf("%w: %w", connector.ErrInvalidResponse, detail)
 	}
 }
 

@@ -202,7 +202,9 @@ func TestReplayKeptUntilExpiry(t *testing.T) {
 	f.inResponseTo = req.AuthnRequestID
 	var id string
 	var expires time.Time
-	f.assertion = func(a *crewjam.Assertion) { id, expires = a.ID, a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter }
+	f.assertion = func(a *crewjam.Assertion) {
+		id, expires = a.ID, a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter
+	}
 	if status, res := g.postACS(t, g.forge(t, idp, f), req.Key); status != http.StatusOK {
 		t.Fatalf("answered %d %+v", status, res)
 	}
