@@ -35,6 +35,9 @@ type forgery struct {
 	issuer string
 	// assertion bends the assertion before it is signed.
 	assertion func(*crewjam.Assertion)
+	// spMetadata is the SP metadata the IdP holds, when not the current
+	// one (an IdP not yet told of a key rollover).
+	spMetadata []byte
 }
 
 func plain() forgery { return forgery{encryptTo: -1} }
@@ -45,9 +48,12 @@ func (g *gateway) forge(t testing.TB, idp *testIDP, f forgery) string {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	md, err := g.connector().Metadata(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	md := f.spMetadata
+	if md == nil {
+		var err error
+		if md, err = g.connector().Metadata(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var sp crewjam.EntityDescriptor
 	if err := xml.Unmarshal(md, &sp); err != nil {
