@@ -179,9 +179,14 @@ func (c *Connector) ssoEndpoint() (binding, location string) {
 	return c.preferred, ""
 }
 
-// RequestKey is the RelayState the IdP posts back with the response.
+// RequestKey is the RelayState the IdP posts back with the response. The
+// ACS takes only urlencoded forms (the HTTP-POST binding), so a multipart
+// body is never read here.
 func (c *Connector) RequestKey(r *http.Request) string {
-	return r.PostFormValue("RelayState")
+	if err := r.ParseForm(); err != nil {
+		return ""
+	}
+	return r.PostForm.Get("RelayState")
 }
 
 // Metadata is the SP metadata to give the IdP: every key's certificate,
