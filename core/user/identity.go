@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -81,10 +82,10 @@ func (in *Identity) validate() error {
 	}
 	in.Email = email
 	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
-	if len(in.FirstName) > MaxName {
+	if utf8.RuneCountInString(in.FirstName) > MaxName {
 		fs.Add("first_name", fmt.Sprintf("first name is longer than %d characters", MaxName))
 	}
-	if len(in.LastName) > MaxName {
+	if utf8.RuneCountInString(in.LastName) > MaxName {
 		fs.Add("last_name", fmt.Sprintf("last name is longer than %d characters", MaxName))
 	}
 	return fs.Err()
