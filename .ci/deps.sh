@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests start for real: PostgreSQL, Chromium, protoc, slapd,
-# maildev and the protoc Go plugins. Every step checks first, so a second run
+# maildev, the SCIM server (scimmy) and the protoc Go plugins. Every step checks first, so a second run
 # installs nothing and needs no network.
 #
 # Usage: deps.sh [all|proto]   (proto: only protoc and its Go plugins)
@@ -21,6 +21,9 @@ esac
 PROTOC_GEN_GO_VERSION="$(go list -m -f '{{.Version}}' google.golang.org/protobuf)"
 PROTOC_GEN_GO_GRPC_VERSION="v1.6.2"
 MAILDEV_VERSION="2.2.1" # 3.0.0 does not install: a dependency is missing from the registry.
+# The SCIM 2.0 server the SCIM group source is tested against; express 4 is
+# the one maildev already brings, so both share it.
+SCIM_NPM_PKGS=(scimmy@1.3.5 scimmy-routers@1.3.2 express@4.22.3)
 NPM_PREFIX=".cache/npm"
 
 # gcc: cgo is needed by the SQLite driver and by the race detector.
@@ -81,6 +84,36 @@ if [ "$what" = all ]; then
 		fi
 		rm -f "$npm_log"
 		echo "deps: npm maildev@$MAILDEV_VERSION installed"
+	fi
+fi
+
+# --- SCIM server (npm) -----------------------------------------------------
+if [ "$what" = all ]; then
+	scim_missing=()
+	for spec in "${SCIM_NPM_PKGS[@]}"; do
+		pkg="${spec%@*}" want="${spec##*@}"
+		pkg_json="$NPM_PREFIX/node_modules/$pkg/package.json"
+		have=""
+		if [ -f "$pkg_json" ]; then
+			have="$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg_json" | head -n1 || true)"
+		fi
+		[ "$have" = "$want" ] || scim_missing+=("$spec")
+	done
+	if [ "${#scim_missing[@]}" -eq 0 ]; then
+		echo "deps: npm ${SCIM_NPM_PKGS[*]} present in $NPM_PREFIX"
+	else
+		echo "deps: npm install ${scim_missing[*]} into $NPM_PREFIX"
+		mkdir -p "$NPM_PREFIX"
+		npm_log="$(mktemp)"
+		if ! npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
+			"${SCIM_NPM_PKGS[@]}" >"$npm_log" 2>&1; then
+			echo "deps: FAILED: npm install --prefix $NPM_PREFIX ${SCIM_NPM_PKGS[*]}" >&2
+			sed 's/^/  npm: /' "$npm_log" >&2
+			rm -f "$npm_log"
+			exit 1
+		fi
+		rm -f "$npm_log"
+		echo "deps: npm ${SCIM_NPM_PKGS[*]} installed"
 	fi
 fi
 
