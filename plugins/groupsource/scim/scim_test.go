@@ -98,24 +98,51 @@ func listing(t *testing.T, s *scim.Source) map[string]map[string]bool {
 	return out
 }
 
-func TestSCIMServer(t *testing.T) {
-	srv := startSCIM(t)
-	ids := make([]string, users)
-	want := map[string]string{} // member id -> "id|email|name"
+// seeded is what seed provisioned.
+type seeded struct {
+	ids                     []string          // user i's SCIM id
+	want                    map[string]string // user id -> "id|email|name" the source must emit
+	even                    []string          // the ids of the even users
+	everyone, evenID, staff string            // group ids
+}
+
+// seed provisions users people and three groups through the server's SCIM
+// API: Everyone (all), Even (every second) and Staff (the first ten, and
+// Even as a member group).
+func seed(t *testing.T, srv *scimServer) *seeded {
+	t.Helper()
+	s := &seeded{ids: make([]string, users), want: map[string]string{}}
 	for i := range users {
 		u, email, name := person(i)
-		ids[i] = srv.createUser(t, u)
-		want[ids[i]] = ids[i] + "|" + email + "|" + name
+		s.ids[i] = srv.createUser(t, u)
+		s.want[s.ids[i]] = s.ids[i] + "|" + email + "|" + name
 	}
-	var even []string
 	for i := 0; i < users; i += 2 {
-		even = append(even, ids[i])
+		s.even = append(s.even, s.ids[i])
 	}
-	everyone := srv.createGroup(t, "Everyone", ids)
-	evenID := srv.createGroup(t, "Even", even)
-	staff := srv.createGroup(t, "Staff", ids[:10])
+	s.everyone = srv.createGroup(t, "Everyone", s.ids)
+	s.evenID = srv.createGroup(t, "Even", s.even)
+	s.staff = srv.createGroup(t, "Staff", s.ids[:10])
 	// A member that is a group is not a person: not expanded, not emitted.
-	srv.patch(t, "/Groups/"+staff, map[string]any{"op": "add", "path": "members", "value": []map[string]string{{"value": evenID, "type": "Group"}}})
+	srv.patch(t, "/Groups/"+s.staff, map[string]any{"op": "add", "path": "members", "value": []map[string]string{{"value": s.evenID, "type": "Group"}}})
+	return s
+}
+
+// change: Staff loses user 1 and gains user 200, user 2 gets a new
+// address, Everyone is renamed "All people".
+func change(t *testing.T, srv *scimServer, s *seeded) {
+	t.Helper()
+	srv.patch(t, "/Groups/"+s.staff,
+		map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq %q]", s.ids[1])},
+		map[string]any{"op": "add", "path": "members", "value": []map[string]string{{"value": s.ids[200], "type": "User"}}})
+	srv.patch(t, "/Users/"+s.ids[2], map[string]any{"op": "replace", "path": "emails", "value": []map[string]any{{"value": "new002@example.org", "primary": true}}})
+	srv.patch(t, "/Groups/"+s.everyone, map[string]any{"op": "replace", "path": "displayName", "value": "All people"})
+}
+
+func TestSCIMServer(t *testing.T) {
+	srv := startSCIM(t)
+	sd := seed(t, srv)
+	ids, want, even, everyone, evenID, staff := sd.ids, sd.want, sd.even, sd.everyone, sd.evenID, sd.staff
 
 	expect := func(idxs []string) map[string]bool {
 		m := map[string]bool{}
@@ -140,14 +167,9 @@ func TestSCIMServer(t *testing.T) {
 		t.Fatalf("listing two at a time differs:\n%s", describe(got, wantFirst))
 	}
 
-	// The directory changes: Staff loses u001 and gains u200, u002 gets a
-	// new address, Even is deleted, Everyone is renamed.
-	srv.patch(t, "/Groups/"+staff,
-		map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq %q]", ids[1])},
-		map[string]any{"op": "add", "path": "members", "value": []map[string]string{{"value": ids[200], "type": "User"}}})
-	srv.patch(t, "/Users/"+ids[2], map[string]any{"op": "replace", "path": "emails", "value": []map[string]any{{"value": "new002@example.org", "primary": true}}})
+	// The server changes, and Even is deleted.
+	change(t, srv, sd)
 	srv.do(t, http.MethodDelete, "/Groups/"+evenID, nil, nil)
-	srv.patch(t, "/Groups/"+everyone, map[string]any{"op": "replace", "path": "displayName", "value": "All people"})
 
 	second := listing(t, s)
 	u2Before, u2After := want[ids[2]], ids[2]+"|new002@example.org|Person 002"
