@@ -185,11 +185,14 @@ func (c *Config) check() error {
 			p.Add("bind_password_file", "cannot be read: %v", err)
 		}
 		c.password = strings.TrimRight(string(b), "\r\n")
+		if err == nil && c.password == "" {
+			p.Add("bind_password_file", "%s is empty", c.BindPasswordFile)
+		}
 	}
 	if c.BindDN == "" && c.password != "" {
 		p.Add("bind_dn", "is required with a bind password (leave both empty to bind anonymously)")
 	}
-	if c.BindDN != "" && c.password == "" {
+	if c.BindDN != "" && c.password == "" && c.BindPasswordFile == "" {
 		p.Add("bind_password", "is required with bind_dn (an empty password would be an unauthenticated bind)")
 	}
 	if c.Flavor == "" {
@@ -211,6 +214,9 @@ func (c *Config) check() error {
 		}
 	}
 	for field, f := range map[string]string{"group_filter": c.GroupFilter, "user_filter": c.UserFilter} {
+		if f == "" && !ok {
+			continue // no default without a known flavour: reported above
+		}
 		if _, err := goldap.CompileFilter(f); err != nil {
 			p.Add(field, "is not an LDAP filter: %v", err)
 		}
