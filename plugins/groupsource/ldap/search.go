@@ -85,7 +85,7 @@ func searchError(ctx context.Context, base, filter string, err error) error {
 	case code == goldap.LDAPResultNoSuchObject:
 		return fmt.Errorf("the base DN %q does not exist in the directory (%v)", base, err)
 	case code == goldap.LDAPResultSizeLimitExceeded:
-		return fmt.Errorf("the directory's size limit cut the search of %q for %s and it did not page the results; allow paged results for the bind DN (%v)", base, filter, err)
+		return fmt.Errorf("the directory's size limit stopped the search of %q for %s, although it was paged: raise the bind DN's limit for paged searches (OpenLDAP: olcLimits with size.prtotal=unlimited) (%v)", base, filter, err)
 	case code == goldap.LDAPResultInsufficientAccessRights:
 		return fmt.Errorf("the bind DN may not search %q: %v", base, err)
 	case code == goldap.LDAPResultFilterError:
