@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests start for real: PostgreSQL, Chromium, protoc, slapd,
-# maildev, oidc-provider and the protoc Go plugins. Every step checks first,
-# so a second run installs nothing and needs no network.
+# maildev, oidc-provider, the SCIM server (scimmy) and the protoc Go plugins.
+# Every step checks first, so a second run installs nothing and needs no
+# network.
 #
 # Usage: deps.sh [all|proto]   (proto: only protoc and its Go plugins)
 set -euo pipefail
@@ -22,6 +23,11 @@ PROTOC_GEN_GO_VERSION="$(go list -m -f '{{.Version}}' google.golang.org/protobuf
 PROTOC_GEN_GO_GRPC_VERSION="v1.6.2"
 MAILDEV_VERSION="2.2.1" # 3.0.0 does not install: a dependency is missing from the registry.
 OIDC_PROVIDER_VERSION="8.8.1" # 9.x declares an engine Node 20 does not meet.
+# The SCIM 2.0 server the SCIM group source is tested against; express 4 is
+# the one maildev already brings, so both share it.
+SCIMMY_VERSION="1.3.5"
+SCIMMY_ROUTERS_VERSION="1.3.2"
+EXPRESS_VERSION="4.22.3"
 NPM_PREFIX=".cache/npm"
 
 # gcc: cgo is needed by the SQLite driver and by the race detector.
@@ -60,7 +66,7 @@ else
 	echo "deps: apt packages installed: ${missing[*]}"
 fi
 
-# --- npm packages: maildev, oidc-provider --------------------------------
+# --- npm packages: maildev, oidc-provider, the SCIM server ---------------
 # npm_pkg NAME VERSION [BIN]: installs NAME@VERSION into $NPM_PREFIX unless
 # that exact version (and its executable BIN, when named) is there already.
 npm_pkg() {
@@ -89,6 +95,9 @@ npm_pkg() {
 if [ "$what" = all ]; then
 	npm_pkg maildev "$MAILDEV_VERSION" maildev
 	npm_pkg oidc-provider "$OIDC_PROVIDER_VERSION"
+	npm_pkg express "$EXPRESS_VERSION"
+	npm_pkg scimmy "$SCIMMY_VERSION"
+	npm_pkg scimmy-routers "$SCIMMY_ROUTERS_VERSION"
 fi
 
 # --- protoc Go plugins -----------------------------------------------------
