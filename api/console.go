@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
@@ -82,7 +83,8 @@ func (s *Server) consoleResource(c *gin.Context) {
 	} else {
 		d.EmailReady = true
 	}
-	d.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), p.caller(), r)
+	// The role and settings just read decide whether the invite form shows.
+	d.Invitable = access.OnResource(c.Request.Context(), access.Member{AccountID: p.AccountID, Admin: p.Admin, Collaborator: myRole}, r, access.Invite, !set.Enabled)
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 
@@ -100,18 +102,16 @@ func (s *Server) consoleSettings(c *gin.Context) {
 		return
 	}
 	d := consoleSettingsPage{settingsView: s.viewSettings(c, set)}
-	if s.cfg.Mail != nil {
-		ts, err := s.cfg.Mail.Catalog.List(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		seen := map[string]bool{}
-		for _, t := range ts {
-			if t.Version != "" && !seen[t.Name] {
-				seen[t.Name] = true
-				d.Templates = append(d.Templates, t.Name)
-			}
+	ts, err := s.cfg.Mail.Catalog.List(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if t.Version != "" && !seen[t.Name] {
+			seen[t.Name] = true
+			d.Templates = append(d.Templates, t.Name)
 		}
 	}
 	s.render(c, http.StatusOK, "settings", pageData{Title: "Invitation settings", Data: d})
@@ -137,13 +137,10 @@ func (s *Server) consolePlugins(c *gin.Context) {
 		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may see plugins"))
 		return
 	}
-	var st []PluginRow
-	if s.cfg.Plugins != nil {
-		var err error
-		if st, err = s.cfg.Plugins.PluginStatuses(c.Request.Context()); err != nil {
-			s.fail(c, err)
-			return
-		}
+	st, err := s.cfg.Plugins.PluginStatuses(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	s.render(c, http.StatusOK, "plugins", pageData{Title: "Plugins", Data: st})
 }

@@ -55,10 +55,7 @@ type errorBody struct {
 
 // describe returns what a person may be told about err. Unexpected errors are
 // logged in full and shown only as "internal error" with the request id.
-// The refusal is also noted on the request (failureKey) for middleware that
-// acts on what was answered (linkLimit).
 func describe(c *gin.Context, err error) errorBody {
-	c.Set(failureKey, err)
 	b := errorBody{RequestID: requestIDOf(c)}
 	if p, ok := problem.As(err); ok {
 		if p.Cause != nil {
@@ -75,8 +72,11 @@ func describe(c *gin.Context, err error) errorBody {
 	return b
 }
 
-// fail answers with the error as JSON under /api and as a page elsewhere.
+// fail answers with the error as JSON under /api and as a page elsewhere,
+// noting it on the request (failureKey) for middleware that acts on what
+// was answered (linkLimit).
 func (s *Server) fail(c *gin.Context, err error) {
+	c.Set(failureKey, err)
 	status := statusOf(err)
 	b := describe(c, err)
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") || wantsJSON(c) {
@@ -127,7 +127,7 @@ func errorTitle(code string) string {
 		return "This sign-in link has expired"
 	case "unauthorized":
 		return "Please sign in"
-	case "forbidden", "not_collaborator":
+	case "forbidden":
 		return "You cannot do this"
 	case "no_route", "not_found":
 		return "Page not found"

@@ -54,10 +54,8 @@ type Options struct {
 // Gateway is every service of a built gateway. Its fields are read, never
 // replaced: each service was built with the others it needs.
 type Gateway struct {
-	Config *Config
-	Log    *slog.Logger
-	// Now is the clock every service was given.
-	Now      func() time.Time
+	Config   *Config
+	Log      *slog.Logger
 	DB       *store.DB
 	Signer   *jointoken.Signer
 	Sessions *session.Service
@@ -78,7 +76,7 @@ type Gateway struct {
 	// Handler serves every HTTP route.
 	Handler *api.Server
 
-	opts    Options
+	opts    Options                           // its Now is the clock every service was given
 	started []func(ctx context.Context) error // stops, in start order
 	closed  sync.Once
 }
@@ -101,7 +99,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{Config: cfg, Log: log, Now: now, DB: db, opts: opts}
+	g := &Gateway{Config: cfg, Log: log, DB: db, opts: opts}
 	if err := g.build(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -112,7 +110,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 // build makes the services, each with what it needs, in the order they
 // need each other.
 func (g *Gateway) build(ctx context.Context) error {
-	cfg, db, now := g.Config, g.DB, g.Now
+	cfg, db, now := g.Config, g.DB, g.opts.Now
 	if err := db.Migrate(schema.Models()...); err != nil {
 		return err
 	}
