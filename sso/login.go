@@ -182,8 +182,12 @@ func (s *Service) finish(ctx context.Context, c *Connection, r *http.Request) (*
 	if err != nil {
 		return nil, err
 	}
+	// A key of the form ours take is a login of ours, or a refusal (used,
+	// expired, unknown). Anything else is not ours: an IdP-initiated
+	// answer's RelayState is the IdP's, often a path to land on.
 	var req *connector.Request
-	if key := conn.RequestKey(r); key != "" {
+	key := conn.RequestKey(r)
+	if token.WellFormed(key) {
 		if req, err = s.Requests.Take(ctx, c.ID, key); err != nil {
 			return nil, err
 		}
@@ -195,8 +199,9 @@ func (s *Service) finish(ctx context.Context, c *Connection, r *http.Request) (*
 	if req == nil {
 		// An answer no login of ours asked for, which the connector
 		// accepted (IdP-initiated SAML, when the connection allows it):
-		// a console sign-in.
-		req = &connector.Request{AccountID: c.AccountID, ConnectionID: c.ID, Purpose: PurposeConsole}
+		// a console sign-in, landing where its RelayState says when that
+		// is a path of this gateway.
+		req = &connector.Request{AccountID: c.AccountID, ConnectionID: c.ID, Purpose: PurposeConsole, ReturnPath: SafeReturn(key, "")}
 	}
 	in, groups, err := c.Mapping.Names(c.Type).Apply(as)
 	if err != nil {

@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"sync"
 	"testing"
@@ -272,6 +273,36 @@ func TestParallelFirstLogins(t *testing.T) {
 		}
 		if s := count(t, db, "sessions", "method = ?", session.MethodConsoleSSO); s != n {
 			t.Fatalf("%d sessions, want %d", s, n)
+		}
+	})
+}
+
+// An answer no login of ours asked for, accepted by a connector that
+// allows it (IdP-initiated SAML), signs in to the console; its RelayState
+// is the IdP's, not a login key: a path of this gateway is where the
+// person lands, anything else lands on the console.
+func TestUnsolicitedLoginLandsOnItsRelayStatePath(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		c := f.connection(t, nil, "uni.edu")
+		var sawRequest bool
+		f.b.Finish = func(_ context.Context, req *connector.Request, r *http.Request) (*connector.Assertion, error) {
+			sawRequest = req != nil
+			return &connector.Assertion{Issuer: "https://idp.test", Subject: "s-9", EmailVerified: true,
+				Attributes: map[string][]string{"email": {"ida@uni.edu"}}, Expires: f.clock().Add(time.Minute)}, nil
+		}
+		defer func() { f.b.Finish = nil }()
+		for _, tc := range []struct{ relay, want string }{
+			{"/console/settings", "/console/settings"},
+			{"https://portal.uni.edu/apps", "/console"},
+			{"//evil.test/x", "/console"},
+			{"", "/console"},
+		} {
+			res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(tc.relay, url.Values{}))
+			if err != nil || sawRequest || res.Purpose != sso.PurposeConsole || res.ReturnPath != tc.want {
+				t.Fatalf("relay %q: %+v %v (a request: %v), want a console sign-in landing on %s", tc.relay, res, err, sawRequest, tc.want)
+			}
 		}
 	})
 }

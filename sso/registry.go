@@ -7,14 +7,23 @@ import (
 
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/sso/connector"
+	"github.com/invitegate/gateway/sso/oidc"
+	"github.com/invitegate/gateway/sso/saml"
 )
 
-// Types is the registry of connection types: each type's name ("saml",
+// Types is a registry of connection types: each type's name ("saml",
 // "oidc") and the constructor of its empty Config, which a stored or
-// submitted config is decoded into. It is one line per protocol, built
-// where the gateway is wired (cmd/gateway/app), so adding a protocol is its
-// package and one line there.
+// submitted config is decoded into.
 type Types map[string]func() connector.Config
+
+// DefaultTypes are the protocols the gateway speaks, one line each: adding
+// a protocol is its package and a line here.
+func DefaultTypes() Types {
+	return Types{
+		"saml": func() connector.Config { return &saml.Config{} },
+		"oidc": func() connector.Config { return &oidc.Config{} },
+	}
+}
 
 // Names are the registered type names, sorted.
 func (t Types) Names() []string {

@@ -2,11 +2,8 @@ package sso
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
@@ -77,13 +74,7 @@ func (q *Requests) Take(ctx context.Context, connectionID, key string) (*connect
 		return nil, ErrUnknownRequest
 	}
 	hash := token.Hash(key)
-	var row *Request
-	var err error
-	if q.DB.Dialect == store.Postgres {
-		row, err = q.takeReturning(ctx, hash)
-	} else {
-		row, err = q.takeInTx(ctx, hash)
-	}
+	row, err := q.take(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -101,41 +92,17 @@ func (q *Requests) Take(ctx context.Context, connectionID, key string) (*connect
 
 const requestColumns = "key_hash, account_id, connection_id, purpose, event_id, return_path, nonce, code_verifier, authn_request_id, expires_at, created_at"
 
-// takeReturning is Take on PostgreSQL: DELETE ... RETURNING, where a
-// second delete of the row waits for the first and then finds nothing.
-func (q *Requests) takeReturning(ctx context.Context, hash string) (*Request, error) {
+// take deletes the login's row and returns what it held, in one
+// statement (DELETE ... RETURNING, on SQLite and PostgreSQL alike): a
+// second take of the row, on any replica, waits for the first on the row
+// and then finds nothing.
+func (q *Requests) take(ctx context.Context, hash string) (*Request, error) {
 	var rows []Request
 	err := q.DB.W.WithContext(ctx).Raw("DELETE FROM sso_requests WHERE key_hash = ? RETURNING "+requestColumns, hash).Scan(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
 	return &rows[0], nil
-}
-
-// takeInTx is Take on SQLite: in the one writer's transaction, the row is
-// read, then deleted where it is still there; the delete's row count
-// decides.
-func (q *Requests) takeInTx(ctx context.Context, hash string) (*Request, error) {
-	var out *Request
-	err := q.DB.Tx(ctx, func(tx *store.Tx) error {
-		var row Request
-		err := tx.Where("key_hash = ?", hash).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		r := tx.Where("key_hash = ?", hash).Delete(&Request{})
-		if r.Error != nil {
-			return r.Error
-		}
-		if r.RowsAffected == 1 {
-			out = &row
-		}
-		return nil
-	})
-	return out, err
 }
 
 // Once records the assertion id for the connection until until; a second

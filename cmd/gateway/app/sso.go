@@ -11,18 +11,12 @@ import (
 	"github.com/invitegate/gateway/sso"
 )
 
-// ssoTypes are the connection types the gateway has: one line per
-// protocol package, its name and its empty Config.
-func ssoTypes() sso.Types {
-	return sso.Types{}
-}
-
 // newSSO is the SSO service and its schedule (metadata refresh, sweep of
 // logins in flight), on the gateway's clock.
 func newSSO(cfg *Config, types sso.Types, db *store.DB, now func() time.Time, log *slog.Logger,
 	sessions *session.Service, events *event.Service) (*sso.Service, *sso.Schedule, error) {
 	if types == nil {
-		types = ssoTypes()
+		types = sso.DefaultTypes()
 	}
 	svc, err := sso.New(sso.Options{DB: db, Types: types, Sessions: sessions, Events: events, BaseURL: cfg.BaseURL, Now: now,
 		ClockSkew: cfg.SSO.ClockSkew, RequestTTL: cfg.SSO.RequestLifetime,
