@@ -21,43 +21,55 @@ import (
 // connections, as the API and the console manage them. types replaces the
 // gateway's connection types (nil: the gateway's own).
 func newSSOCommand(configPath *string, types sso.Types) *cobra.Command {
-	var adminEmail string
+	c := &ssoCLI{configPath: configPath, types: types}
 	root := &cobra.Command{Use: "sso", Short: "Administer single sign-on"}
+	root.PersistentFlags().StringVar(&c.adminEmail, "admin", "", "the account is the one of the admin with this email (default: bootstrap.admin_email)")
 	conns := &cobra.Command{Use: "connections", Short: "The account's identity provider connections"}
+	conns.AddCommand(c.list(), c.create(), c.update(), c.delete(), c.rotateKey())
 	root.AddCommand(conns)
-	root.PersistentFlags().StringVar(&adminEmail, "admin", "", "the account is the one of the admin with this email (default: bootstrap.admin_email)")
+	return root
+}
 
-	// run runs fn on the built gateway as the admin.
-	run := func(cmd *cobra.Command, fn func(g *app.Gateway, accountID string, who audit.Actor) error) error {
-		cfg, err := loadConfig(*configPath, cmd)
-		if err != nil {
-			return err
-		}
-		g, err := app.Build(cmd.Context(), cfg, app.Options{SSOTypes: types})
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		email := adminEmail
-		if email == "" {
-			email = cfg.Bootstrap.AdminEmail
-		}
-		if email, err = user.NormalizeEmail(email); err != nil {
-			return fmt.Errorf("--admin: %w", err)
-		}
-		u, err := user.FirstConsoleUser(cmd.Context(), g.DB, email, true)
-		if err != nil {
-			return fmt.Errorf("no account admin with email %s (use --admin)", email)
-		}
-		return fn(g, u.AccountID, audit.Actor{Kind: audit.ActorUser, ID: u.ID})
+// ssoCLI is what the sso commands share: the config to build the gateway
+// from and the admin they act as.
+type ssoCLI struct {
+	configPath *string
+	types      sso.Types
+	adminEmail string
+}
+
+// run runs fn on the built gateway as the admin.
+func (c *ssoCLI) run(cmd *cobra.Command, fn func(g *app.Gateway, accountID string, who audit.Actor) error) error {
+	cfg, err := loadConfig(*c.configPath, cmd)
+	if err != nil {
+		return err
 	}
+	g, err := app.Build(cmd.Context(), cfg, app.Options{SSOTypes: c.types})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	email := c.adminEmail
+	if email == "" {
+		email = cfg.Bootstrap.AdminEmail
+	}
+	if email, err = user.NormalizeEmail(email); err != nil {
+		return fmt.Errorf("--admin: %w", err)
+	}
+	u, err := user.FirstConsoleUser(cmd.Context(), g.DB, email, true)
+	if err != nil {
+		return fmt.Errorf("no account admin with email %s (use --admin)", email)
+	}
+	return fn(g, u.AccountID, audit.Actor{Kind: audit.ActorUser, ID: u.ID})
+}
 
-	conns.AddCommand(&cobra.Command{
+func (c *ssoCLI) list() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List the connections: type, domains, last successful and failed login",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd, func(g *app.Gateway, accountID string, _ audit.Actor) error {
+			return c.run(cmd, func(g *app.Gateway, accountID string, _ audit.Actor) error {
 				vs, err := g.SSO.List(cmd.Context(), accountID)
 				if err != nil {
 					return err
@@ -77,50 +89,56 @@ func newSSOCommand(configPath *string, types sso.Types) *cobra.Command {
 				return w.Flush()
 			})
 		},
-	})
+	}
+}
 
-	create := &cobra.Command{
+func (c *ssoCLI) create() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a connection (--type, --name, --config FILE or - for standard input)",
 		Args:  cobra.NoArgs,
 	}
-	cf := connectionFlags(create)
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		in, err := cf.input(cmd)
+	f := connectionFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		in, err := f.input(cmd)
 		if err != nil {
 			return err
 		}
-		return run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
+		return c.run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
 			v, err := g.SSO.Create(cmd.Context(), accountID, who, in)
 			return printView(cmd, v, err)
 		})
 	}
-	conns.AddCommand(create)
+	return cmd
+}
 
-	update := &cobra.Command{
+func (c *ssoCLI) update() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "update ID",
 		Short: "Change a connection: only the flags given change; a --config without a secret keeps the stored one",
 		Args:  cobra.ExactArgs(1),
 	}
-	uf := connectionFlags(update)
-	update.RunE = func(cmd *cobra.Command, args []string) error {
-		in, err := uf.input(cmd)
+	f := connectionFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		in, err := f.input(cmd)
 		if err != nil {
 			return err
 		}
-		return run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
+		return c.run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
 			v, err := g.SSO.Update(cmd.Context(), accountID, who, args[0], in)
 			return printView(cmd, v, err)
 		})
 	}
-	conns.AddCommand(update)
+	return cmd
+}
 
-	conns.AddCommand(&cobra.Command{
+func (c *ssoCLI) delete() *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a connection; the people it signed in stay",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
+			return c.run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
 				if err := g.SSO.Delete(cmd.Context(), accountID, who, args[0]); err != nil {
 					return describeErr(err)
 				}
@@ -128,19 +146,21 @@ func newSSOCommand(configPath *string, types sso.Types) *cobra.Command {
 				return nil
 			})
 		},
-	})
-	conns.AddCommand(&cobra.Command{
+	}
+}
+
+func (c *ssoCLI) rotateKey() *cobra.Command {
+	return &cobra.Command{
 		Use:   "rotate-key ID",
 		Short: "Take one step of the connection's key rollover (SAML: add a new key, then retire the old one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
+			return c.run(cmd, func(g *app.Gateway, accountID string, who audit.Actor) error {
 				v, err := g.SSO.RotateKey(cmd.Context(), accountID, who, args[0])
 				return printView(cmd, v, err)
 			})
 		},
-	})
-	return root
+	}
 }
 
 // connFlags are the flags of create and update.
