@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests start for real: PostgreSQL, Chromium, protoc, slapd,
-# maildev and the protoc Go plugins. Every step checks first, so a second run
-# installs nothing and needs no network.
+# maildev, oidc-provider, the SCIM server (scimmy) and the protoc Go plugins.
+# Every step checks first, so a second run installs nothing and needs no
+# network.
 #
 # Usage: deps.sh [all|proto]   (proto: only protoc and its Go plugins)
 set -euo pipefail
@@ -21,6 +22,12 @@ esac
 PROTOC_GEN_GO_VERSION="$(go list -m -f '{{.Version}}' google.golang.org/protobuf)"
 PROTOC_GEN_GO_GRPC_VERSION="v1.6.2"
 MAILDEV_VERSION="2.2.1" # 3.0.0 does not install: a dependency is missing from the registry.
+OIDC_PROVIDER_VERSION="8.8.1" # 9.x declares an engine Node 20 does not meet.
+# The SCIM 2.0 server the SCIM group source is tested against; express 4 is
+# the one maildev already brings, so both share it.
+SCIMMY_VERSION="1.3.5"
+SCIMMY_ROUTERS_VERSION="1.3.2"
+EXPRESS_VERSION="4.22.3"
 NPM_PREFIX=".cache/npm"
 
 # gcc: cgo is needed by the SQLite driver and by the race detector.
@@ -59,29 +66,38 @@ else
 	echo "deps: apt packages installed: ${missing[*]}"
 fi
 
-# --- maildev (npm) ---------------------------------------------------------
-if [ "$what" = all ]; then
-	pkg_json="$NPM_PREFIX/node_modules/maildev/package.json"
-	have=""
-	if [ -f "$pkg_json" ] && [ -x "$NPM_PREFIX/node_modules/.bin/maildev" ]; then
+# --- npm packages: maildev, oidc-provider, the SCIM server ---------------
+# npm_pkg NAME VERSION [BIN]: installs NAME@VERSION into $NPM_PREFIX unless
+# that exact version (and its executable BIN, when named) is there already.
+npm_pkg() {
+	local name="$1" version="$2" bin="${3:-}" pkg_json="$NPM_PREFIX/node_modules/$1/package.json" have=""
+	if [ -f "$pkg_json" ] && { [ -z "$bin" ] || [ -x "$NPM_PREFIX/node_modules/.bin/$bin" ]; }; then
 		have="$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$pkg_json" | head -n1 || true)"
 	fi
-	if [ "$have" = "$MAILDEV_VERSION" ]; then
-		echo "deps: npm maildev@$MAILDEV_VERSION present in $NPM_PREFIX"
-	else
-		echo "deps: npm install maildev@$MAILDEV_VERSION into $NPM_PREFIX"
-		mkdir -p "$NPM_PREFIX"
-		npm_log="$(mktemp)"
-		if ! npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
-			"maildev@$MAILDEV_VERSION" >"$npm_log" 2>&1; then
-			echo "deps: FAILED: npm install --prefix $NPM_PREFIX maildev@$MAILDEV_VERSION" >&2
-			sed 's/^/  npm: /' "$npm_log" >&2
-			rm -f "$npm_log"
-			exit 1
-		fi
-		rm -f "$npm_log"
-		echo "deps: npm maildev@$MAILDEV_VERSION installed"
+	if [ "$have" = "$version" ]; then
+		echo "deps: npm $name@$version present in $NPM_PREFIX"
+		return 0
 	fi
+	echo "deps: npm install $name@$version into $NPM_PREFIX"
+	mkdir -p "$NPM_PREFIX"
+	local npm_log
+	npm_log="$(mktemp)"
+	if ! npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
+		"$name@$version" >"$npm_log" 2>&1; then
+		echo "deps: FAILED: npm install --prefix $NPM_PREFIX $name@$version" >&2
+		sed 's/^/  npm: /' "$npm_log" >&2
+		rm -f "$npm_log"
+		exit 1
+	fi
+	rm -f "$npm_log"
+	echo "deps: npm $name@$version installed"
+}
+if [ "$what" = all ]; then
+	npm_pkg maildev "$MAILDEV_VERSION" maildev
+	npm_pkg oidc-provider "$OIDC_PROVIDER_VERSION"
+	npm_pkg express "$EXPRESS_VERSION"
+	npm_pkg scimmy "$SCIMMY_VERSION"
+	npm_pkg scimmy-routers "$SCIMMY_ROUTERS_VERSION"
 fi
 
 # --- protoc Go plugins -----------------------------------------------------

@@ -56,6 +56,9 @@ echo "PostgreSQL at $dsn"
 export GATEWAY_TEST_POSTGRES="$dsn"
 export GATEWAY_TEST_CHROMIUM=/usr/bin/chromium
 export GATEWAY_TEST_MAILDEV="$PWD/.cache/npm/node_modules/.bin/maildev"
+export GATEWAY_TEST_OIDC_PROVIDER="$PWD/.cache/npm/node_modules"
+export GATEWAY_TEST_SLAPD=/usr/sbin/slapd
+export GATEWAY_TEST_SCIM_NODE_MODULES="$PWD/.cache/npm/node_modules"
 gopath="$(go env GOPATH)"
 export PATH="${gopath%%:*}/bin:$PATH"
 

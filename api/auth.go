@@ -60,7 +60,7 @@ func (s *Server) authenticate(c *gin.Context) (*principal, error) {
 	if err != nil || tok == "" {
 		return nil, problem.ErrUnauthorized
 	}
-	sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
+	sess, u, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *Server) optionalSession(c *gin.Context) *principal {
 	if err != nil || tok == "" {
 		return nil
 	}
-	sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
+	sess, u, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeConsole, "", tok)
 	if err != nil {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/sso/ssotest"
 )
 
 // TestBadInputFromOpenAPI sends bad input to every operation the served
@@ -34,7 +35,7 @@ import (
 func TestBadInputFromOpenAPI(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
-			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, Config: func(c *app.Config) {
+			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, SSOTypes: ssotest.Types(&ssotest.Behaviour{}, "oidc", "saml"), Config: func(c *app.Config) {
 				// Every probe comes from one client: the per-client limits
 				// would otherwise answer 429 before the input is read.
 				c.Invitations.GuessesPerClientMinute, c.Limits.SiteFormsPerMinute = 10000, 10000
@@ -122,12 +123,14 @@ func badInputFixtures(t *testing.T, e *eventsEnv) map[string]string {
 	if err := e.DB.W.Create(&ltiPlatform).Error; err != nil {
 		t.Fatal(err)
 	}
+	ssoConn := ssoConnection(e.Env, "saml", map[string]any{"domains": []string{"probe.test"}})["id"].(string)
 	return map[string]string{
 		"ResourceID": room, "InvitationID": inv, "InviteToken": strings.TrimPrefix(link, "/i/"),
 		"CollaboratorUserID": member.ID, "UserID": member.ID, "LoginToken": loginTok,
 		"EventID": evID, "EventSlug": ev["slug"].(string), "AttendeeID": att["id"].(string),
 		"AttendeeActionName": "resend_invitation", "BulkJobID": up.Job.ID, "JobID": up.Job.ID,
 		"ImageRef": img, "name": "invitation", "msg": msg, "LTIPlatformID": ltiPlatform.ID,
+		"SSOConnectionID": ssoConn,
 	}
 }
 

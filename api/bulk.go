@@ -27,26 +27,13 @@ import (
 // of other accounts are "not found".
 func (s *Server) bulkRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/events/:id/bulk-invites/template.csv", s.bulkTemplate)
-	v1.POST("/events/:id/bulk-invites", s.bulkReady, s.bulkUpload)
-	v1.POST("/events/:id/bulk-invites/:job/confirm", s.bulkReady, s.bulkConfirm)
-	v1.DELETE("/events/:id/bulk-invites/:job", s.bulkReady, s.bulkDiscard)
+	v1.POST("/events/:id/bulk-invites", s.bulkUpload)
+	v1.POST("/events/:id/bulk-invites/:job/confirm", s.bulkConfirm)
+	v1.DELETE("/events/:id/bulk-invites/:job", s.bulkDiscard)
 	v1.GET("/events/:id/attendees.csv", s.exportAttendees)
 	v1.GET("/jobs", s.listJobs)
 	v1.GET("/jobs/:id", s.getJob)
-	v1.GET("/jobs/:id/errors.csv", s.bulkReady, s.jobErrors)
-}
-
-var errBulkOff = problem.New(problem.Unavailable, "bulk_unavailable", "bulk invites are not set up on this server: it runs no job runner")
-
-// bulkReady refuses bulk invites on a server built without the bulk service
-// (and so without a runner to import confirmed files), instead of
-// accepting files that would never be imported.
-func (s *Server) bulkReady(c *gin.Context) {
-	if s.cfg.Bulk == nil {
-		s.fail(c, errBulkOff)
-		return
-	}
-	c.Next()
+	v1.GET("/jobs/:id/errors.csv", s.jobErrors)
 }
 
 // bulkUploadSlack is what a multipart upload may carry beyond the file

@@ -74,7 +74,7 @@ func (s *Server) consoleResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	f, err := s.newInviteForm(c, p.caller(), r, "/api/v1/resources/"+r.ID+"/invitations", "")
+	f, err := s.newInviteForm(c, p.caller(), r, myRole, "/api/v1/resources/"+r.ID+"/invitations", "")
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -97,18 +97,16 @@ func (s *Server) consoleSettings(c *gin.Context) {
 		return
 	}
 	d := consoleSettingsPage{settingsView: s.viewSettings(c, set)}
-	if s.cfg.Mail != nil {
-		ts, err := s.cfg.Mail.Catalog.List(c.Request.Context())
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		seen := map[string]bool{}
-		for _, t := range ts {
-			if t.Version != "" && !seen[t.Name] {
-				seen[t.Name] = true
-				d.Templates = append(d.Templates, t.Name)
-			}
+	ts, err := s.cfg.Mail.Catalog.List(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if t.Version != "" && !seen[t.Name] {
+			seen[t.Name] = true
+			d.Templates = append(d.Templates, t.Name)
 		}
 	}
 	s.render(c, http.StatusOK, "settings", pageData{Title: "Invitation settings", Data: d})
@@ -134,13 +132,10 @@ func (s *Server) consolePlugins(c *gin.Context) {
 		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may see plugins"))
 		return
 	}
-	var st []PluginRow
-	if s.cfg.Plugins != nil {
-		var err error
-		if st, err = s.cfg.Plugins.PluginStatuses(c.Request.Context()); err != nil {
-			s.fail(c, err)
-			return
-		}
+	st, err := s.cfg.Plugins.PluginStatuses(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	s.render(c, http.StatusOK, "plugins", pageData{Title: "Plugins", Data: st})
 }

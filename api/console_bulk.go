@@ -67,10 +67,6 @@ func consoleJobStatus(st string) string {
 }
 
 func (s *Server) consoleBulk(c *gin.Context) {
-	if s.cfg.Bulk == nil {
-		s.fail(c, errBulkOff)
-		return
-	}
 	ctx := c.Request.Context()
 	p := who(c)
 	ev, err := event.GetEvent(ctx, s.cfg.DB, p.AccountID, c.Param("id"))

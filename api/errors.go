@@ -55,10 +55,7 @@ type errorBody struct {
 
 // describe returns what a person may be told about err. Unexpected errors are
 // logged in full and shown only as "internal error" with the request id.
-// The refusal is also noted on the request (failureKey) for middleware that
-// acts on what was answered (linkLimit).
 func describe(c *gin.Context, err error) errorBody {
-	c.Set(failureKey, err)
 	b := errorBody{RequestID: requestIDOf(c)}
 	if p, ok := problem.As(err); ok {
 		if p.Cause != nil {
@@ -75,8 +72,11 @@ func describe(c *gin.Context, err error) errorBody {
 	return b
 }
 
-// fail answers with the error as JSON under /api and as a page elsewhere.
+// fail answers with the error as JSON under /api and as a page elsewhere,
+// noting it on the request (failureKey) for middleware that acts on what
+// was answered (linkLimit).
 func (s *Server) fail(c *gin.Context, err error) {
+	c.Set(failureKey, err)
 	status := statusOf(err)
 	b := describe(c, err)
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") || wantsJSON(c) {
@@ -127,10 +127,38 @@ func errorTitle(code string) string {
 		return "This sign-in link has expired"
 	case "unauthorized":
 		return "Please sign in"
-	case "forbidden", "not_collaborator":
+	case "forbidden":
 		return "You cannot do this"
 	case "no_route", "not_found":
 		return "Page not found"
+	case "sso_unknown_connection":
+		return "This organization sign-in is not set up here"
+	case "sso_no_connection":
+		return "No organization sign-in for this email"
+	case "sso_ambiguous_domain":
+		return "Use your organization's sign-in link"
+	case "sso_provider_error":
+		return "Your organization's sign-in failed"
+	case "sso_invalid_response":
+		return "The sign-in could not be verified"
+	case "sso_expired":
+		return "This sign-in has expired"
+	case "sso_replayed":
+		return "This sign-in was already used"
+	case "sso_request_unknown":
+		return "This sign-in is not known here"
+	case "sso_unsolicited":
+		return "This sign-in was not started here"
+	case "sso_not_provisioned":
+		return "You are not a user here yet"
+	case "sso_no_console_access":
+		return "You have no console access"
+	case "sso_no_email":
+		return "Your email address was not sent"
+	case "sso_event_not_sso":
+		return "This event does not use organization sign-in"
+	case "identity_not_linked":
+		return "This sign-in cannot be linked to your account"
 	}
 	return "Something went wrong"
 }

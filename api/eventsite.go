@@ -403,8 +403,9 @@ type siteError struct {
 
 // siteFail answers a failure on the event site with its own page (JSON for
 // the page's script), titled for what happened and leading back to the
-// event when there is one.
+// event when there is one; like fail, it notes the failure for linkLimit.
 func (s *Server) siteFail(c *gin.Context, ev *event.Event, err error) {
+	c.Set(failureKey, err)
 	status := statusOf(err)
 	b := describe(c, err)
 	if wantsJSON(c) {
@@ -415,7 +416,8 @@ func (s *Server) siteFail(c *gin.Context, ev *event.Event, err error) {
 	c.Abort()
 }
 
-// siteErrorTitle is the heading of each event site failure page.
+// siteErrorTitle is the heading of each event site failure page; codes
+// the other pages share take errorTitle's.
 func siteErrorTitle(code string) string {
 	switch code {
 	case "event_link_invalid":
@@ -446,7 +448,7 @@ func siteErrorTitle(code string) string {
 		return "Email is not available"
 	case "event_not_found", "no_route", "not_found":
 		return "Event not found"
-	case "rate_limited", "too_many_attempts", "too_many_unknown_links":
+	case "rate_limited":
 		return "Too many attempts"
 	}
 	return errorTitle(code)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/mail"
-	"github.com/invitegate/gateway/core/problem"
 )
 
 type invitationView struct {
@@ -177,10 +176,6 @@ func (s *Server) putSettings(c *gin.Context) {
 		return
 	}
 	if set.EmailTemplate != "" {
-		if s.cfg.Mail == nil {
-			s.fail(c, problem.Field("email_template", "email is not set up on this gateway"))
-			return
-		}
 		if err := s.cfg.Mail.CheckTemplateName(c.Request.Context(), strings.TrimSpace(set.EmailTemplate)); err != nil {
 			s.fail(c, err)
 			return

@@ -19,9 +19,8 @@ import (
 const demoAudience = "demo-room"
 
 type invitePage struct {
-	View     *invite.View
-	Email    string // what was typed, on a retry
-	SignedIn string // the visitor's email, when a session shows who they are
+	View  *invite.View
+	Email string // what was typed, on a retry
 }
 
 // visitor is what the request shows of who opened a link: the device
@@ -34,8 +33,8 @@ func (s *Server) visitor(c *gin.Context) (invite.Visitor, *principal) {
 	if p != nil {
 		v.SessionEmail, v.SessionAccountID = p.User.Email, p.AccountID
 	} else if tok, err := c.Cookie(roomCookie); err == nil && tok != "" {
-		if sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
-			v.SessionEmail, v.SessionAccountID, v.SessionResourceID = u.Email, sess.AccountID, sess.ScopeID
+		if sess, _, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeResource, "", tok); err == nil {
+			v.SessionAccountID, v.SessionUserID, v.SessionResourceID = sess.AccountID, sess.UserID, sess.ScopeID
 		}
 	}
 	return v, p
@@ -50,7 +49,7 @@ func (s *Server) invitePage(c *gin.Context) {
 		return
 	}
 	platformWarn(c, view.Resource, view.PlatformErr)
-	d := invitePage{View: view, SignedIn: v.SessionEmail}
+	d := invitePage{View: view}
 	s.render(c, http.StatusOK, "invite", pageData{Title: view.Resource.Title, Me: p, Data: d})
 }
 
@@ -120,15 +119,16 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// lobbyAgain shows the lobby with the refusal, so the person can retype.
+// lobbyAgain shows the lobby with the refusal, so the person can retype;
+// the room's platform, asked by the redemption, is not asked again.
 func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor, p *principal, cause error) {
-	view, err := s.cfg.Invites.Inspect(c.Request.Context(), tok, v)
+	view, err := s.cfg.Invites.InspectAfter(c.Request.Context(), tok, v, cause)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	b := describe(c, cause)
-	d := invitePage{View: view, Email: email, SignedIn: v.SessionEmail}
+	d := invitePage{View: view, Email: email}
 	s.render(c, statusOf(cause), "invite", pageData{Title: view.Resource.Title, Error: &b, Me: p, Data: d})
 }
 
@@ -136,10 +136,7 @@ func (s *Server) lobbyAgain(c *gin.Context, tok, email string, v invite.Visitor,
 func (s *Server) enterURL(ctx context.Context, res *resource.Resource, userID, email, name, role string) (string, error) {
 	aud, base := demoAudience, s.URL("/demo/rooms/"+res.ID)
 	if res.Adapter != "" {
-		if s.cfg.Rooms == nil {
-			return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+res.Adapter+" for this resource is not configured")
-		}
-		u, err := s.cfg.Rooms.JoinURL(ctx, res.Adapter, res.ID, res.ExternalID, Entrant{UserID: userID, Email: email, Name: name, Role: role})
+		u, err := s.cfg.Rooms.JoinURL(ctx, res, Entrant{UserID: userID, Email: email, Name: name, Role: role})
 		if err != nil {
 			return "", err
 		}

@@ -17,8 +17,10 @@ import (
 // unknownLinkScope names the unknown-link counts in core/limit.
 const unknownLinkScope = "unknown_link"
 
-// failureKey is where describe leaves the refusal a request was answered
-// with, for middleware that acts on what was answered.
+// failureKey is where fail and siteFail, which answer a request with a
+// failure page or body, leave the refusal, for middleware that acts on what
+// was answered. Refusals shown inside a page (a lobby asking again, a form
+// with its error) are not answers that a link does not exist.
 const failureKey = "failure"
 
 // linkLimit guards the routes that take a link's token (/i/{token},

@@ -6,11 +6,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
+	"github.com/invitegate/gateway/core/user"
 	"github.com/invitegate/gateway/lti"
 )
 
@@ -151,8 +153,13 @@ func (s *Server) ltiAuth(c *gin.Context) {
 		s.ltiFail(c, errLTISession)
 		return
 	}
-	sess, u, err := s.sessions.Authenticate(c.Request.Context(), session.ScopeResource, c.Param("id"), tok)
+	sess, _, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeResource, c.Param("id"), tok)
 	if err != nil || sess.Method != lti.SessionMethod {
+		s.ltiFail(c, errLTISession)
+		return
+	}
+	u, err := user.Get(c.Request.Context(), s.cfg.DB, sess.AccountID, sess.UserID)
+	if err != nil {
 		s.ltiFail(c, errLTISession)
 		return
 	}
@@ -191,7 +198,7 @@ func (s *Server) ltiRoom(c *gin.Context) {
 	}
 	d := ltiRoomPage{Resource: r, Role: role}
 	if resource.ValidCollaboratorRole(role) {
-		f, err := s.newInviteForm(c, p.caller(), r, "/lti/rooms/"+r.ID+"/invitations", "/lti/rooms/"+r.ID+"/people")
+		f, err := s.newInviteForm(c, p.caller(), r, role, "/lti/rooms/"+r.ID+"/invitations", "/lti/rooms/"+r.ID+"/people")
 		if err != nil {
 			s.ltiFail(c, err)
 			return
@@ -241,7 +248,7 @@ type inviteForm struct {
 	Invitable        error
 }
 
-func (s *Server) newInviteForm(c *gin.Context, who invite.Caller, r *resource.Resource, action, people string) (*inviteForm, error) {
+func (s *Server) newInviteForm(c *gin.Context, who invite.Caller, r *resource.Resource, role, action, people string) (*inviteForm, error) {
 	f := &inviteForm{ResourceID: r.ID, Action: action, People: people, Roles: r.Type.InviteRoles()}
 	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, who.AccountID)
 	if err != nil {
@@ -252,6 +259,8 @@ func (s *Server) newInviteForm(c *gin.Context, who invite.Caller, r *resource.Re
 	} else {
 		f.EmailReady = true
 	}
-	f.Invitable = s.cfg.Invites.CanInvite(c.Request.Context(), who, r)
+	// The caller's role and the settings just read decide whether the
+	// form shows.
+	f.Invitable = access.OnResource(c.Request.Context(), access.Member{AccountID: who.AccountID, Admin: who.Admin, Collaborator: role}, r, access.Invite, !set.Enabled)
 	return f, nil
 }

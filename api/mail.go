@@ -13,30 +13,14 @@ import (
 // Email: templates (listing, preview with sample data, test message) and
 // the outbox's messages. Admins only.
 
-var errNoMail = problem.New(problem.Unavailable, "email_unavailable", "email is not set up on this gateway")
-
-func (s *Server) mailService() (*mail.Service, error) {
-	if s.cfg.Mail == nil {
-		return nil, errNoMail
-	}
-	return s.cfg.Mail, nil
-}
-
 // emailReady tells whether invitations of the account can be emailed, and
 // if not, why.
 func (s *Server) emailReady(c *gin.Context, set *invite.Settings) error {
-	if s.cfg.Mail == nil {
-		return invite.ErrEmailUnavailable
-	}
 	return s.cfg.Mail.InvitationEmailReady(c.Request.Context(), set)
 }
 
 func (s *Server) listMailTemplates(c *gin.Context) {
-	m, err := s.mailService()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	m := s.cfg.Mail
 	ts, err := m.Catalog.List(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
@@ -53,11 +37,7 @@ type previewInput struct {
 }
 
 func (s *Server) previewMailTemplate(c *gin.Context) {
-	m, err := s.mailService()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	m := s.cfg.Mail
 	var in previewInput
 	if c.Request.ContentLength != 0 {
 		if err := bind(c, &in); err != nil {
@@ -80,11 +60,7 @@ type testMailInput struct {
 }
 
 func (s *Server) sendTestMail(c *gin.Context) {
-	m, err := s.mailService()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	m := s.cfg.Mail
 	var in testMailInput
 	if err := bind(c, &in); err != nil {
 		s.fail(c, err)
@@ -137,12 +113,9 @@ func (s *Server) consoleEmail(c *gin.Context) {
 		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may manage email"))
 		return
 	}
-	m, err := s.mailService()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	m := s.cfg.Mail
 	d := consoleEmailPage{Delivery: m.Enabled()}
+	var err error
 	if d.Templates, err = m.Catalog.List(c.Request.Context()); err != nil {
 		s.fail(c, err)
 		return
@@ -162,11 +135,7 @@ func (s *Server) consoleEmailPreview(c *gin.Context) {
 		s.fail(c, problem.New(problem.Forbidden, "admin_only", "only an account admin may preview email templates"))
 		return
 	}
-	m, err := s.mailService()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	m := s.cfg.Mail
 	p, err := m.Preview(c.Request.Context(), c.Param("name"), c.Query("locale"))
 	if err != nil {
 		s.fail(c, err)

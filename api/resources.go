@@ -39,20 +39,18 @@ func (s *Server) resourceNamed(c *gin.Context, id string, manage bool) (*resourc
 	if err != nil {
 		return nil, "", err
 	}
-	sub := access.Subject{AccountID: p.AccountID, Admin: p.Admin, Wants: access.View}
+	wants := access.View
 	if manage {
-		sub.Wants = access.Manage
+		wants = access.Manage
 	}
 	myRole := ""
 	if p.User != nil {
 		if myRole, err = resource.CollaboratorRole(ctx, s.cfg.DB, r.ID, p.User.ID); err != nil {
 			return nil, "", err
 		}
-		sub.Collaborator = myRole
 	}
-	d, _ := access.Decide(ctx, sub, access.Target{Kind: access.Resource, AccountID: r.AccountID})
-	if !d.Allowed {
-		return nil, "", d.Reason
+	if err := access.OnResource(ctx, access.Member{AccountID: p.AccountID, Admin: p.Admin, Collaborator: myRole}, r, wants, false); err != nil {
+		return nil, "", err
 	}
 	return r, myRole, nil
 }

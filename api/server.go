@@ -28,9 +28,12 @@ import (
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/sso"
 )
 
-// Config is everything the HTTP layer needs; cmd/gateway/app builds it.
+// Config is everything the HTTP layer needs; cmd/gateway/app builds it,
+// every service and clock set and the limits already validated (its
+// Config.Validate), so New fills in nothing but a metrics registry.
 type Config struct {
 	// BaseURL is the public URL people reach the gateway at; links and the
 	// join token issuer are built from it.
@@ -43,19 +46,22 @@ type Config struct {
 	Events *event.Service
 	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
-	// Mail renders templates and queues email; nil when the gateway has no
-	// email at all (then "send link via email" is never offered).
+	// Mail renders templates and queues email; without SMTP it still
+	// renders (previews) and refuses to send, saying so.
 	Mail *mail.Service
 	// Sessions signs people in.
 	Sessions *session.Service
-	// Rooms gives join URLs for resources hosted by a room adapter plugin;
-	// nil means every resource uses the built-in demo room.
+	// SSO manages identity provider connections and runs SSO logins.
+	SSO *sso.Service
+	// Rooms gives join URLs for resources hosted by a room adapter plugin
+	// (resources without an adapter use the built-in demo room); a
+	// resource whose adapter is not configured is refused by it.
 	Rooms JoinURLs
 	// Platform is the room side of resources hosted by room adapters:
 	// linking a platform's resource, its roster in the invite dialog's
-	// autocomplete. Nil: no adapters.
+	// autocomplete.
 	Platform resource.Platform
-	// Plugins reports plugin status for the admin surface; may be nil.
+	// Plugins reports plugin status for the admin surface.
 	Plugins PluginStatus
 	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
 	LTI *lti.Service
@@ -63,16 +69,16 @@ type Config struct {
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
 	Registry *prometheus.Registry
-	// GuessesPerMinute bounds wrong lobby emails per client (default 10).
+	// GuessesPerMinute bounds wrong lobby emails per client.
 	GuessesPerMinute int
 	// SiteFormsPerMinute bounds event site registrations and sign-in link
-	// requests per client (default 20).
+	// requests per client.
 	SiteFormsPerMinute int
 	// UnknownLinks bounds, per client (its IP as TrustedProxies tell it),
 	// the answers "this link does not exist" on the routes that take a
 	// link's token (/i, /l, /e/{slug}/confirm), counted together: past Max
 	// within Window the client gets 429 on all of them until the window
-	// ends (default 20 a minute). Replicas on PostgreSQL share the counts.
+	// ends. Replicas on PostgreSQL share the counts.
 	UnknownLinks limit.Rule
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -80,9 +86,10 @@ type Config struct {
 
 // JoinURLs is the room side of resources hosted elsewhere than the demo room.
 type JoinURLs interface {
-	// JoinURL returns where a person enters the resource; the gateway adds
-	// the signed join token as the "jt" query parameter.
-	JoinURL(ctx context.Context, adapter, resourceID, externalID string, who Entrant) (string, error)
+	// JoinURL returns where a person enters the resource (one its Adapter
+	// hosts); the gateway adds the signed join token as the "jt" query
+	// parameter.
+	JoinURL(ctx context.Context, res *resource.Resource, who Entrant) (string, error)
 }
 
 // Entrant is the person entering a resource.
@@ -123,7 +130,6 @@ type Server struct {
 	siteForms *limiter
 	// unknownLinks counts, per client, answers that a link does not exist.
 	unknownLinks *limit.Counter
-	sessions     *session.Service
 }
 
 // New builds the server and its routes.
@@ -132,32 +138,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, errors.New("base URL must be an absolute http(s) URL")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if cfg.GuessesPerMinute <= 0 {
-		cfg.GuessesPerMinute = 10
+	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Bulk == nil || cfg.Mail == nil || cfg.Sessions == nil ||
+		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.SSO == nil || cfg.Logger == nil || cfg.Now == nil {
+		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, SSO, Logger and Now are required")
 	}
-	if cfg.SiteFormsPerMinute <= 0 {
-		cfg.SiteFormsPerMinute = 20
-	}
-	if cfg.UnknownLinks.Max <= 0 {
-		cfg.UnknownLinks.Max = 20
-	}
-	if cfg.UnknownLinks.Window <= 0 {
-		cfg.UnknownLinks.Window = time.Minute
-	}
-	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Sessions == nil || cfg.Signer == nil {
-		return nil, errors.New("api: DB, Invites, Events, Sessions and Signer are required")
-	}
-	sess := cfg.Sessions
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -165,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
-		pages: pages, metrics: newMetrics(cfg.Registry), sessions: sess,
+		pages: pages, metrics: newMetrics(cfg.Registry),
 		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
 		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
@@ -191,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	// state and nonce the login stores and the launch consumes.
 	cop.AddInsecureBypassPattern("POST /lti/login")
 	cop.AddInsecureBypassPattern("POST /lti/launch")
+	for _, route := range ssoAnswerRoutes {
+		cop.AddInsecureBypassPattern(route)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -234,6 +225,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	login.POST("", s.loginEnter)
 
 	s.eventSiteRoutes(e)
+	s.ssoRoutes(e)
 
 	e.GET("/demo/rooms/:id", noStore, s.demoRoom)
 	e.GET("/demo/rooms/:id/presence", noStore, s.demoPresence)
@@ -243,6 +235,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/resources/:id", s.consoleResource)
 	con.GET("/settings", s.consoleSettings)
 	con.GET("/users", s.consoleUsers)
+	con.GET("/sso", s.consoleSSO)
 	con.GET("/plugins", s.consolePlugins)
 	con.GET("/email", s.consoleEmail)
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
@@ -283,6 +276,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiRoutes(e)
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)
+	s.ssoAPIRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

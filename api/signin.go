@@ -14,7 +14,7 @@ import (
 // /l/{token} carries console sign-in links and event attendee login links:
 // a token that is no console link is looked up among the attendee links.
 func (s *Server) loginPage(c *gin.Context) {
-	l, err := s.sessions.CheckLoginLink(c.Request.Context(), c.Param("token"))
+	l, err := s.cfg.Sessions.CheckLoginLink(c.Request.Context(), c.Param("token"))
 	if errors.Is(err, session.ErrLinkInvalid) {
 		s.eventLoginPage(c)
 		return
@@ -33,7 +33,7 @@ func (s *Server) loginPage(c *gin.Context) {
 
 // loginEnter consumes the link and opens a console session.
 func (s *Server) loginEnter(c *gin.Context) {
-	o, err := s.sessions.SignIn(c.Request.Context(), c.Param("token"))
+	o, err := s.cfg.Sessions.SignIn(c.Request.Context(), c.Param("token"))
 	if errors.Is(err, session.ErrLinkInvalid) {
 		s.eventLoginEnter(c)
 		return
@@ -48,7 +48,7 @@ func (s *Server) loginEnter(c *gin.Context) {
 
 func (s *Server) signOut(c *gin.Context) {
 	if p := s.optionalSession(c); p != nil {
-		s.sessions.SignOut(c.Request.Context(), p.SessionID)
+		s.cfg.Sessions.SignOut(c.Request.Context(), p.SessionID)
 	}
 	s.setCookie(c, sessionCookie, "", "/", -1)
 	c.Redirect(http.StatusSeeOther, "/console")

@@ -120,7 +120,7 @@ func (s *Server) addConsoleUser(c *gin.Context) {
 
 func (s *Server) issueLoginLink(c *gin.Context) {
 	p := who(c)
-	tok, err := s.sessions.IssueLoginLink(c.Request.Context(), p.AccountID, c.Param("id"), p.Actor)
+	tok, err := s.cfg.Sessions.IssueLoginLink(c.Request.Context(), p.AccountID, c.Param("id"), p.Actor)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -146,10 +146,6 @@ func (s *Server) listAudit(c *gin.Context) {
 }
 
 func (s *Server) listPlugins(c *gin.Context) {
-	if s.cfg.Plugins == nil {
-		c.JSON(http.StatusOK, gin.H{"plugins": []PluginRow{}})
-		return
-	}
 	st, err := s.cfg.Plugins.PluginStatuses(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)

@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/gateway/api"
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/clocktest"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/job"
@@ -30,37 +30,23 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/sso"
 )
 
-// Clock is a settable clock shared by the server and the test.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set moves the clock.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// Env is a running gateway.
+// Env is a running gateway. A test of a gateway started otherwise (the
+// real binary) makes one with T, URL and APIKey to call it with the same
+// helpers.
 type Env struct {
 	T   testing.TB
 	URL string
-	// Gateway is the gateway under test, built by app.Build as `gateway
-	// serve` builds it; the fields below are some of its parts.
-	Gateway   *app.Gateway
+	// DB, Sessions, Events and Jobs are parts of the gateway under test,
+	// built by app.Build as `gateway serve` builds it.
 	DB        *store.DB
-	Server    *api.Server
 	HTTP      *httptest.Server
 	APIKey    string
 	AccountID string
 	Admin     *user.User
-	Clock     *Clock
+	Clock     *clocktest.Clock
 	Sessions  *session.Service
 	// Events is the gateway's event service, for tests that act as
 	// attendees do on the event site.
@@ -91,6 +77,9 @@ type Options struct {
 	// URL https://...), as behind TLS in production; Client and Do trust
 	// the certificate.
 	TLS bool
+	// SSOTypes replaces the gateway's SSO connection types (a connector
+	// whose behaviour the test sets, sso/ssotest).
+	SSOTypes sso.Types
 	// ReplicaOf starts the gateway as another replica of that environment:
 	// its own gateway on the same database (PostgreSQL: replicas share
 	// nothing else), with the same clock, account and API key (Dialect is
@@ -121,13 +110,13 @@ func New(t testing.TB, opt Options) *Env {
 		opt.Config(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail})
+	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail, SSOTypes: opt.SSOTypes})
 	if err != nil {
 		e.HTTP.Listener.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	e.Gateway, e.DB, e.Server, e.Sessions, e.Events, e.Jobs = g, g.DB, g.Handler, g.Sessions, g.Events, g.Jobs
+	e.DB, e.Sessions, e.Events, e.Jobs = g.DB, g.Sessions, g.Events, g.Jobs
 	if opt.ReplicaOf == nil {
 		boot, err := g.Bootstrap(ctx)
 		if err != nil {
@@ -160,7 +149,7 @@ func (opt Options) start(t testing.TB) *Env {
 	if opt.Dialect == "" {
 		opt.Dialect = store.SQLite
 	}
-	clock := &Clock{t: time.Now().UTC()}
+	clock := clocktest.New(time.Now().UTC())
 	return &Env{T: t, dsn: storetest.DSN(t, opt.Dialect), Clock: clock, Logs: &bytes.Buffer{}}
 }
 
@@ -210,13 +199,26 @@ func (r *Response) Map(t testing.TB) map[string]any {
 
 // ErrorCode returns error.code of a JSON error body, or "".
 func (r *Response) ErrorCode() string {
+	code, _ := r.errorOf()
+	return code
+}
+
+// ErrorField returns error.field of a JSON error body (the input at
+// fault), or "".
+func (r *Response) ErrorField() string {
+	_, field := r.errorOf()
+	return field
+}
+
+func (r *Response) errorOf() (code, field string) {
 	var b struct {
 		Error struct {
-			Code string `json:"code"`
+			Code  string `json:"code"`
+			Field string `json:"field"`
 		} `json:"error"`
 	}
 	json.Unmarshal(r.Body, &b)
-	return b.Error.Code
+	return b.Error.Code, b.Error.Field
 }
 
 // Client is a browser-like HTTP client with its own cookie jar that does not
@@ -229,7 +231,7 @@ func (e *Env) Client() *http.Client {
 
 // transport trusts the test certificate when the gateway serves https.
 func (e *Env) transport() http.RoundTripper {
-	if e.HTTP.TLS != nil {
+	if e.HTTP != nil && e.HTTP.TLS != nil {
 		return e.HTTP.Client().Transport
 	}
 	return http.DefaultTransport
@@ -237,6 +239,12 @@ func (e *Env) transport() http.RoundTripper {
 
 // Do sends a request with an API key (or none when key is "") and a JSON body.
 func (e *Env) Do(method, path, key string, body any) *Response {
+	e.T.Helper()
+	return e.Call(&http.Client{Transport: e.transport()}, method, path, key, body)
+}
+
+// Call is Do with a client: a browser's, whose cookies sign it in.
+func (e *Env) Call(c *http.Client, method, path, key string, body any) *Response {
 	e.T.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -250,7 +258,7 @@ func (e *Env) Do(method, path, key string, body any) *Response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	return e.Send(&http.Client{Transport: e.transport()}, req)
+	return e.Send(c, req)
 }
 
 // Send sends a prepared request with a client.

@@ -145,11 +145,14 @@ func printCheck(out io.Writer, rep *host.CheckReport) {
 	if rep.Info.Kind == "" {
 		return
 	}
+	// A kind this gateway does not run has the zero spec: no API versions,
+	// and no declaration is suggested (no API version was agreed).
+	kind, _ := host.LookupKind(rep.Info.Kind)
 	fmt.Fprintf(out, "kind:          %s\nplugin:        %s %s\n", rep.Info.Kind, rep.Info.Name, rep.Info.Version)
 	if rep.Info.Description != "" {
 		fmt.Fprintf(out, "description:   %s\n", rep.Info.Description)
 	}
-	fmt.Fprintf(out, "api versions:  plugin %v, gateway %v", rep.Info.APIVersions, host.APIVersions(rep.Info.Kind))
+	fmt.Fprintf(out, "api versions:  plugin %v, gateway %v", rep.Info.APIVersions, kind.APIVersions)
 	if rep.APIVersion != 0 {
 		fmt.Fprintf(out, ", using %d", rep.APIVersion)
 	}
@@ -180,7 +183,6 @@ func printCheck(out io.Writer, rep *host.CheckReport) {
 	if rep.APIVersion != 0 {
 		fmt.Fprintf(out, "\nTo use it, declare it in the config file:\n\nplugins:\n  - name: %s\n    kind: %s\n    path: %s\n    sha256: %s\n",
 			rep.Info.Name, rep.Info.Kind, rep.Path, rep.SHA256)
-		kind, _ := host.LookupKind(rep.Info.Kind) // known: an API version was agreed
 		if kind.Job != "" {
 			fmt.Fprintln(out, `    schedule: "@hourly"`)
 		}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,116 +13,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/plugins/plugintest"
 )
 
-// caller calls a running gateway's API as a client does: with the API key,
-// or with a console session's cookies.
-type caller struct {
-	t      *testing.T
-	base   string
-	key    string
-	client *http.Client
+// member adds a console member and signs them in through a sign-in link,
+// returning their browser.
+func member(e *apitest.Env, email string) *http.Client {
+	e.T.Helper()
+	u := e.Must(e.Do("POST", "/api/v1/users", e.APIKey, map[string]any{"email": email, "first_name": "M", "last_name": "Ember", "console_role": "member"}), http.StatusCreated).Map(e.T)
+	link := e.Must(e.Do("POST", "/api/v1/users/"+u["id"].(string)+"/login-links", e.APIKey, nil), http.StatusCreated).Map(e.T)["link"].(string)
+	b := e.Client()
+	if r := e.Form(b, strings.TrimPrefix(link, e.URL), nil); r.Status != http.StatusSeeOther {
+		e.T.Fatalf("sign in: %d %s", r.Status, r.Body)
+	}
+	return b
 }
 
-// reply is an answer, its body read.
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r reply) object(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("answer (%d) is not a JSON object: %s", r.status, r.body)
+// invite creates a viewer link to the resource for a guest, as the
+// signed-in browser b (nil: with the API key), and returns its path.
+func invite(e *apitest.Env, b *http.Client, resourceID, email, first string) string {
+	e.T.Helper()
+	body := map[string]any{"email": email, "first_name": first, "last_name": "Guest", "role": "viewer"}
+	path := "/api/v1/resources/" + resourceID + "/invitations"
+	var r *apitest.Response
+	if b == nil {
+		r = e.Do("POST", path, e.APIKey, body)
+	} else {
+		r = e.Call(b, "POST", path, "", body)
 	}
-	return m
-}
-
-func (r reply) code() string {
-	var b struct {
-		Error struct {
-			Code  string `json:"code"`
-			Field string `json:"field"`
-		} `json:"error"`
-	}
-	json.Unmarshal(r.body, &b)
-	if b.Error.Field != "" {
-		return b.Error.Code + "/" + b.Error.Field
-	}
-	return b.Error.Code
-}
-
-func (c *caller) do(method, path string, body any) reply {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	return c.send(req)
-}
-
-func (c *caller) send(req *http.Request) reply {
-	c.t.Helper()
-	client := c.client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, b}
-}
-
-func (c *caller) must(r reply, status int) reply {
-	c.t.Helper()
-	if r.status != status {
-		c.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
-	}
-	return r
-}
-
-func (c *caller) form(path string, v url.Values) reply {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(v.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.send(req)
-}
-
-// member adds a console member and signs them in through a sign-in link.
-func (c *caller) member(email string) *caller {
-	c.t.Helper()
-	u := c.must(c.do("POST", "/api/v1/users", map[string]any{"email": email, "first_name": "M", "last_name": "Ember", "console_role": "member"}), http.StatusCreated).object(c.t)
-	link := c.must(c.do("POST", "/api/v1/users/"+u["id"].(string)+"/login-links", nil), http.StatusCreated).object(c.t)["link"].(string)
-	jar, _ := cookiejar.New(nil)
-	m := &caller{t: c.t, base: c.base, client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	if r := m.form(strings.TrimPrefix(link, c.base), nil); r.status != http.StatusSeeOther {
-		c.t.Fatalf("sign in: %d %s", r.status, r.body)
-	}
-	return m
-}
-
-// invite creates a viewer link to the resource for a guest and returns its path.
-func (c *caller) invite(resourceID, email, first string) string {
-	c.t.Helper()
-	r := c.must(c.do("POST", "/api/v1/resources/"+resourceID+"/invitations", map[string]any{"email": email, "first_name": first, "last_name": "Guest", "role": "viewer"}), http.StatusCreated)
-	return strings.TrimPrefix(r.object(c.t)["link"].(string), c.base)
+	return strings.TrimPrefix(e.Must(r, http.StatusCreated).Map(e.T)["link"].(string), e.URL)
 }
 
 // roomsConfig is gateway.yaml declaring the static-rooms plugin with rooms.
@@ -175,45 +95,45 @@ func testRoomAdapterResources(t *testing.T, dialect, bin, sum string) {
 	hall := map[string]any{"id": "town-hall", "type": "live", "title": "Town hall"}
 
 	g := serve(roomsConfig(bin, sum, bio, hall))
-	admin := &caller{t: t, base: g.base, key: lastField(g.lines["API key"])}
+	e := &apitest.Env{T: t, URL: g.base, APIKey: lastField(g.lines["API key"])}
 
 	// Linking: 201 the first time, then 200 with the same resource, by
 	// its platform id or its LTI context.
-	first := admin.must(admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusCreated).object(t)
+	first := e.Must(e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusCreated).Map(t)
 	rid := first["id"].(string)
 	if first["created"] != true || first["adapter"] != "rooms" || first["external_id"] != "bio-101" || first["title"] != "Biology 101" ||
 		first["type"] != "room" || first["starts_at"] != rfc(start1) {
 		t.Fatalf("linked %v", first)
 	}
-	again := admin.must(admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "context_id": "ctx-bio"}), http.StatusOK).object(t)
+	again := e.Must(e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "context_id": "ctx-bio"}), http.StatusOK).Map(t)
 	if again["id"] != rid || again["created"] != false {
 		t.Fatalf("linked again %v", again)
 	}
-	hallID := admin.must(admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "town-hall"}), http.StatusCreated).object(t)["id"].(string)
-	if r := admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "chem-1"}); r.status != http.StatusNotFound || r.code() != "platform_resource_not_found" || !bytes.Contains(r.body, []byte(`no room \"chem-1\"`)) {
-		t.Fatalf("unknown room: %d %s", r.status, r.body)
+	hallID := e.Must(e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "resource_id": "town-hall"}), http.StatusCreated).Map(t)["id"].(string)
+	if r := e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "resource_id": "chem-1"}); r.Status != http.StatusNotFound || r.ErrorCode() != "platform_resource_not_found" || r.ErrorField() != "" || !bytes.Contains(r.Body, []byte(`no room \"chem-1\"`)) {
+		t.Fatalf("unknown room: %d %s", r.Status, r.Body)
 	}
-	if r := admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "zoom", "resource_id": "bio-101"}); r.status != http.StatusBadRequest || r.code() != "room_adapter_unknown/adapter" {
-		t.Fatalf("unknown adapter: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "zoom", "resource_id": "bio-101"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "room_adapter_unknown" || r.ErrorField() != "adapter" {
+		t.Fatalf("unknown adapter: %d %s", r.Status, r.Body)
 	}
 
 	// Members: the one the platform makes co-owner links and may invite;
 	// one it gives no role may not.
-	olga := admin.member("olga@org.test")
-	if r := olga.must(olga.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusOK).object(t); r["id"] != rid || r["my_role"] != "co_owner" {
+	olga := member(e, "olga@org.test")
+	if r := e.Must(e.Call(olga, "POST", "/api/v1/resources/link", "", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusOK).Map(t); r["id"] != rid || r["my_role"] != "co_owner" {
 		t.Fatalf("co-owner's link: %v", r)
 	}
-	bob := admin.member("bob@org.test")
-	if r := bob.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}); r.status != http.StatusForbidden || r.code() != "no_platform_role" {
-		t.Fatalf("member without a role: %d %s", r.status, r.body)
+	bob := member(e, "bob@org.test")
+	if r := e.Call(bob, "POST", "/api/v1/resources/link", "", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}); r.Status != http.StatusForbidden || r.ErrorCode() != "no_platform_role" || r.ErrorField() != "" {
+		t.Fatalf("member without a role: %d %s", r.Status, r.Body)
 	}
-	if r := bob.do("GET", "/api/v1/users?q=sa&resource_id="+rid, nil); r.status != http.StatusNotFound || r.code() != "not_found/resource_id" {
-		t.Fatalf("autocomplete of a resource bob cannot see: %d %s", r.status, r.body)
+	if r := e.Get(bob, "/api/v1/users?q=sa&resource_id="+rid); r.Status != http.StatusNotFound || r.ErrorCode() != "not_found" || r.ErrorField() != "resource_id" {
+		t.Fatalf("autocomplete of a resource bob cannot see: %d %s", r.Status, r.Body)
 	}
 
 	// The invite dialog: the account's people and the room's roster, once
 	// each, by email.
-	countdown := olga.invite(rid, "sally@org.test", "Sally")
+	countdown := invite(e, olga, rid, "sally@org.test", "Sally")
 	var sug struct {
 		Users []struct {
 			ID        string `json:"id"`
@@ -224,7 +144,7 @@ func testRoomAdapterResources(t *testing.T, dialect, bin, sum string) {
 		} `json:"users"`
 		Unavailable bool `json:"roster_unavailable"`
 	}
-	if err := json.Unmarshal(olga.must(olga.do("GET", "/api/v1/users?q=sa&limit=5&resource_id="+rid, nil), http.StatusOK).body, &sug); err != nil {
+	if err := json.Unmarshal(e.Must(e.Get(olga, "/api/v1/users?q=sa&limit=5&resource_id="+rid), http.StatusOK).Body, &sug); err != nil {
 		t.Fatal(err)
 	}
 	got := ""
@@ -236,11 +156,11 @@ func testRoomAdapterResources(t *testing.T, dialect, bin, sum string) {
 	}
 
 	// The invite page counts down to the platform's start.
-	page := admin.must(admin.do("GET", countdown, nil), http.StatusOK)
-	if !bytes.Contains(page.body, []byte(`data-countdown-to="`+rfc(start1)+`"`)) {
-		t.Fatalf("countdown page: %s", page.body)
+	page := e.Must(e.Do("GET", countdown, e.APIKey, nil), http.StatusOK)
+	if !bytes.Contains(page.Body, []byte(`data-countdown-to="`+rfc(start1)+`"`)) {
+		t.Fatalf("countdown page: %s", page.Body)
 	}
-	hallLink := admin.invite(hallID, "hall@org.test", "Hal")
+	hallLink := invite(e, nil, hallID, "hall@org.test", "Hal")
 	stop(g)
 
 	// The platform moved the course to an hour ago and renamed it, and no
@@ -248,52 +168,52 @@ func testRoomAdapterResources(t *testing.T, dialect, bin, sum string) {
 	start2 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	bio["starts_at"], bio["title"] = rfc(start2), "Biology 101 (spring)"
 	g = serve(roomsConfig(bin, sum, bio))
-	admin.base = g.base
-	audits := len(admin.must(admin.do("GET", "/api/v1/audit?limit=1000", nil), http.StatusOK).object(t)["entries"].([]any))
-	if r := admin.must(admin.do("GET", countdown, nil), http.StatusOK); !bytes.Contains(r.body, []byte(`data-state="lobby"`)) {
-		t.Fatalf("the link does not follow the platform's start: %s", r.body)
+	e.URL = g.base
+	audits := len(e.Must(e.Do("GET", "/api/v1/audit?limit=1000", e.APIKey, nil), http.StatusOK).Map(t)["entries"].([]any))
+	if r := e.Must(e.Do("GET", countdown, e.APIKey, nil), http.StatusOK); !bytes.Contains(r.Body, []byte(`data-state="lobby"`)) {
+		t.Fatalf("the link does not follow the platform's start: %s", r.Body)
 	}
-	if r := admin.do("GET", hallLink, nil); r.status != http.StatusGone || !bytes.Contains(r.body, []byte(`data-error-code="resource_deleted"`)) {
-		t.Fatalf("link to a room the platform no longer has: %d %s", r.status, r.body)
+	if r := e.Do("GET", hallLink, e.APIKey, nil); r.Status != http.StatusGone || !bytes.Contains(r.Body, []byte(`data-error-code="resource_deleted"`)) {
+		t.Fatalf("link to a room the platform no longer has: %d %s", r.Status, r.Body)
 	}
 	// Opening the links wrote nothing: the stored schedule and the town
 	// hall are as they were, and the audit log has nothing new.
-	if r := admin.must(admin.do("GET", "/api/v1/resources/"+rid, nil), http.StatusOK).object(t); r["starts_at"] != rfc(start1) || r["title"] != "Biology 101" {
+	if r := e.Must(e.Do("GET", "/api/v1/resources/"+rid, e.APIKey, nil), http.StatusOK).Map(t); r["starts_at"] != rfc(start1) || r["title"] != "Biology 101" {
 		t.Fatalf("opening a link changed the resource: %v", r)
 	}
-	admin.must(admin.do("GET", "/api/v1/resources/"+hallID, nil), http.StatusOK)
-	if n := len(admin.must(admin.do("GET", "/api/v1/audit?limit=1000", nil), http.StatusOK).object(t)["entries"].([]any)); n != audits {
+	e.Must(e.Do("GET", "/api/v1/resources/"+hallID, e.APIKey, nil), http.StatusOK)
+	if n := len(e.Must(e.Do("GET", "/api/v1/audit?limit=1000", e.APIKey, nil), http.StatusOK).Map(t)["entries"].([]any)); n != audits {
 		t.Fatalf("opening links wrote %d audit entries", n-audits)
 	}
 	// The guest enters the platform's room through its join URL.
-	guest := &caller{t: t, base: g.base}
-	r := guest.form(countdown, url.Values{"email": {"sally@org.test"}})
-	if loc := r.header.Get("Location"); r.status != http.StatusSeeOther || !strings.HasPrefix(loc, "https://video.example.org/join/bio-101?") || !strings.Contains(loc, "jt=") {
-		t.Fatalf("enter: %d %s %s", r.status, loc, r.body)
+	guest := e.Client()
+	r := e.Form(guest, countdown, url.Values{"email": {"sally@org.test"}})
+	if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "https://video.example.org/join/bio-101?") || !strings.Contains(loc, "jt=") {
+		t.Fatalf("enter: %d %s %s", r.Status, loc, r.Body)
 	}
-	if r := guest.form(hallLink, url.Values{"email": {"hall@org.test"}}); r.status != http.StatusGone {
-		t.Fatalf("redeeming a link to a room the platform no longer has: %d %s", r.status, r.body)
+	if r := e.Form(guest, hallLink, url.Values{"email": {"hall@org.test"}}); r.Status != http.StatusGone {
+		t.Fatalf("redeeming a link to a room the platform no longer has: %d %s", r.Status, r.Body)
 	}
 	// Linking again brings the platform's changes in.
-	if r := admin.must(admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusOK).object(t); r["title"] != "Biology 101 (spring)" || r["starts_at"] != rfc(start2) {
+	if r := e.Must(e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "resource_id": "bio-101"}), http.StatusOK).Map(t); r["title"] != "Biology 101 (spring)" || r["starts_at"] != rfc(start2) {
 		t.Fatalf("relinked after the platform's change: %v", r)
 	}
-	lobby := admin.invite(rid, "late@org.test", "Lee")
+	lobby := invite(e, nil, rid, "late@org.test", "Lee")
 	stop(g)
 
 	// The plugin cannot start (its binary is not the one the config
 	// vouches for): pages work on the stored values, with a warning in the
 	// log; the link says the adapter is unavailable.
 	g = serve(roomsConfig(bin, strings.Repeat("0", 64), bio))
-	admin.base, olga.base = g.base, g.base
-	if r := admin.must(admin.do("GET", lobby, nil), http.StatusOK); !bytes.Contains(r.body, []byte(`data-state="lobby"`)) {
-		t.Fatalf("invite page with the adapter down: %s", r.body)
+	e.URL = g.base
+	if r := e.Must(e.Do("GET", lobby, e.APIKey, nil), http.StatusOK); !bytes.Contains(r.Body, []byte(`data-state="lobby"`)) {
+		t.Fatalf("invite page with the adapter down: %s", r.Body)
 	}
-	if r := admin.do("POST", "/api/v1/resources/link", map[string]any{"adapter": "rooms", "resource_id": "bio-101"}); r.status != http.StatusServiceUnavailable || r.code() != "room_adapter_unavailable" {
-		t.Fatalf("link with the adapter down: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/v1/resources/link", e.APIKey, map[string]any{"adapter": "rooms", "resource_id": "bio-101"}); r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "room_adapter_unavailable" || r.ErrorField() != "" {
+		t.Fatalf("link with the adapter down: %d %s", r.Status, r.Body)
 	}
 	sug.Users = nil
-	if err := json.Unmarshal(olga.must(olga.do("GET", "/api/v1/users?q=sa&resource_id="+rid, nil), http.StatusOK).body, &sug); err != nil {
+	if err := json.Unmarshal(e.Must(e.Get(olga, "/api/v1/users?q=sa&resource_id="+rid), http.StatusOK).Body, &sug); err != nil {
 		t.Fatal(err)
 	}
 	if len(sug.Users) != 1 || sug.Users[0].Email != "sally@org.test" || !sug.Unavailable {

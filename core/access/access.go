@@ -17,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 )
 
 // Intent is what the subject asks to do.
@@ -30,7 +31,9 @@ const (
 	// View is seeing a resource, its collaborators and invitations, in the
 	// console or the API.
 	View
-	// Invite is creating, resending and removing a resource's invitations.
+	// Invite is creating a resource's invitations and resending them.
+	// Removing one needs only View, so a link can be withdrawn even while
+	// the module or the room's chat is off.
 	Invite
 	// Manage is changing or deleting a resource and its collaborators.
 	Manage
@@ -46,14 +49,6 @@ type Kind int
 const (
 	Resource Kind = iota + 1 // a room, live session or media entry
 	Event                    // an event's site
-)
-
-// Collaborator roles on a resource, highest first.
-const (
-	Owner       = "owner"
-	CoOwner     = "co_owner"
-	CoEditor    = "co_editor"
-	CoPublisher = "co_publisher"
 )
 
 // Place is a person's place on an event's list, as far as entering goes.
@@ -75,7 +70,8 @@ type Subject struct {
 	// Admin is an account admin or an API key: they may do anything to the
 	// account's resources.
 	Admin bool
-	// Collaborator is the person's collaborator role on the resource, or "".
+	// Collaborator is the person's collaborator role on the resource
+	// (resource.Owner and the others), or "".
 	Collaborator string
 	// Place is the person's place on the event (events).
 	Place Place
@@ -127,11 +123,13 @@ var (
 	ErrChatOffEnter  = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
 	ErrChatOffInvite = problem.New(problem.Conflict, "chat_collaboration_off", "this room has chat and collaboration turned off; turn it on to invite guests")
 	ErrDomainBlocked = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
-	ErrNotInviter    = problem.New(problem.Forbidden, "not_collaborator", "only the resource's owner, co-owners, co-editors, co-publishers or an account admin may invite")
 	ErrOwnerOnly     = problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
 	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
 	ErrUnregistered  = problem.New(problem.Conflict, "not_registered", "you unregistered from this event; register again on its page to take part")
 	ErrNotGranted    = problem.New(problem.Forbidden, "event_closed", "this event is open only to members of the groups the organizer granted access to, and you are not in one of them; ask the organizer to add you")
+	// ErrUndecidable refuses what the rule cannot be applied to at all (a
+	// target of no known kind): access fails closed.
+	ErrUndecidable = problem.New(problem.Unavailable, "access_undecidable", "access cannot be decided right now, so nobody is let in; try again later or tell the organizer")
 )
 
 // Decide answers whether s may do what it wants to t. The error is not nil
@@ -151,7 +149,10 @@ func Decide(_ context.Context, s Subject, t Target) (Decision, error) {
 	case Event:
 		return enterEvent(s, t)
 	}
-	return Decision{}, fmt.Errorf("access: unknown target kind %d", t.Kind)
+	// A target of no known kind is a caller's mistake; callers act on the
+	// decision, so it must refuse.
+	err := fmt.Errorf("access: unknown target kind %d", t.Kind)
+	return refuse(ErrUndecidable.Because(err)), err
 }
 
 func refuse(why error) Decision { return Decision{Reason: why} }
@@ -185,7 +186,7 @@ func console(s Subject, t Target) Decision {
 	}
 	switch s.Wants {
 	case Manage:
-		if role != "admin" && role != Owner && role != CoOwner {
+		if role != "admin" && role != resource.Owner && role != resource.CoOwner {
 			return refuse(ErrOwnerOnly)
 		}
 	case Invite:

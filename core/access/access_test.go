@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 )
 
 func policy(blocked, allowed string) access.Policy {
@@ -44,14 +46,14 @@ func TestDecide(t *testing.T) {
 		{name: "domain not allowed", who: guest, what: with(room, func(t *access.Target) { t.Policy = policy(`[]`, `["*.uni.edu"]`) }), want: access.ErrDomainBlocked},
 		{name: "domain allowed", who: guest, what: with(room, func(t *access.Target) { t.Policy = policy(`[]`, `["guest.test"]`) }), role: "speaker"},
 		{name: "corrupt policy fails closed", who: guest, what: with(room, func(t *access.Target) { t.Policy = policy(`{not json`, `[]`) }), want: access.ErrPolicyUnreadable, unusable: true},
-		{name: "member sees their resource", who: member(access.CoEditor, access.View), what: room, role: access.CoEditor},
+		{name: "member sees their resource", who: member(resource.CoEditor, access.View), what: room, role: resource.CoEditor},
 		{name: "non-collaborator sees nothing", who: member("", access.View), what: room, want: problem.ErrNotFound},
 		{name: "non-collaborator cannot invite: not found", who: member("", access.Invite), what: room, want: problem.ErrNotFound},
-		{name: "co-publisher invites", who: member(access.CoPublisher, access.Invite), what: room, role: access.CoPublisher},
-		{name: "invite with module off", who: member(access.Owner, access.Invite), what: with(room, func(t *access.Target) { t.ModuleOff = true }), want: access.ErrModuleOff},
-		{name: "invite to a room with chat off", who: member(access.Owner, access.Invite), what: with(room, func(t *access.Target) { t.ChatOff = true }), want: access.ErrChatOffInvite},
-		{name: "co-editor may not manage", who: member(access.CoEditor, access.Manage), what: room, want: access.ErrOwnerOnly},
-		{name: "co-owner manages", who: member(access.CoOwner, access.Manage), what: room, role: access.CoOwner},
+		{name: "co-publisher invites", who: member(resource.CoPublisher, access.Invite), what: room, role: resource.CoPublisher},
+		{name: "invite with module off", who: member(resource.Owner, access.Invite), what: with(room, func(t *access.Target) { t.ModuleOff = true }), want: access.ErrModuleOff},
+		{name: "invite to a room with chat off", who: member(resource.Owner, access.Invite), what: with(room, func(t *access.Target) { t.ChatOff = true }), want: access.ErrChatOffInvite},
+		{name: "co-editor may not manage", who: member(resource.CoEditor, access.Manage), what: room, want: access.ErrOwnerOnly},
+		{name: "co-owner manages", who: member(resource.CoOwner, access.Manage), what: room, role: resource.CoOwner},
 		{name: "admin manages anything", who: admin, what: room, role: "admin"},
 		{name: "deleted resource in the console", who: admin, what: with(room, func(t *access.Target) { t.Deleted = true }), want: problem.ErrNotFound},
 		{name: "attendee enters the event", who: attendee(access.Listed, access.Enter), what: event},
@@ -65,6 +67,7 @@ func TestDecide(t *testing.T) {
 		{name: "closed event: listed, additional users on", who: attendee(access.Listed, access.Enter), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true })},
 		{name: "closed event: listed, additional users off", who: attendee(access.Listed, access.Enter), what: closed, want: access.ErrNotGranted},
 		{name: "closed event: blocked group member", who: attendee(access.Blocked, access.Enter, "g1"), what: closed, want: access.ErrBlocked},
+		{name: "unknown target kind fails closed", who: guest, what: with(room, func(t *access.Target) { t.Kind = 0 }), want: access.ErrUndecidable, unusable: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := access.Decide(context.Background(), tc.who, tc.what)
@@ -115,5 +118,50 @@ func TestPolicyMatching(t *testing.T) {
 	}
 	if none.Check("a@b.com") != nil {
 		t.Fatal("an account without a policy blocks people")
+	}
+}
+
+// OnResource weighs a resource's own state: a room's chat switch, its
+// deletion, the invitation module.
+func TestOnResource(t *testing.T) {
+	now := time.Now()
+	owner := access.Member{AccountID: "acc", Collaborator: resource.Owner}
+	for _, tc := range []struct {
+		name      string
+		res       resource.Resource
+		wants     access.Intent
+		moduleOff bool
+		want      error // nil: allowed
+	}{
+		{name: "room with chat on", res: resource.Resource{Type: resource.Room, ChatCollab: true}, wants: access.Invite},
+		{name: "room with chat off", res: resource.Resource{Type: resource.Room}, wants: access.Invite, want: access.ErrChatOffInvite},
+		{name: "room with chat off is still seen", res: resource.Resource{Type: resource.Room}, wants: access.View},
+		{name: "media has no chat switch", res: resource.Resource{Type: resource.Video}, wants: access.Invite},
+		{name: "module off", res: resource.Resource{Type: resource.Video}, wants: access.Invite, moduleOff: true, want: access.ErrModuleOff},
+		{name: "deleted", res: resource.Resource{Type: resource.Video, DeletedAt: &now}, wants: access.View, want: problem.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.res.AccountID = "acc"
+			err := access.OnResource(context.Background(), owner, &tc.res, tc.wants, tc.moduleOff)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// CheckInvitee says, for an invite form's email field, why an address may
+// not be invited; only a policy that cannot be read is an error.
+func TestCheckInvitee(t *testing.T) {
+	p := policy(`["*.evil.org"]`, `[]`)
+	if why, err := p.CheckInvitee("a@x.evil.org"); err != nil || why != "invitations to x.evil.org addresses are not allowed by this account's domain policy" {
+		t.Fatalf("blocked address: %q, %v", why, err)
+	}
+	if why, err := p.CheckInvitee("a@good.org"); err != nil || why != "" {
+		t.Fatalf("allowed address: %q, %v", why, err)
+	}
+	broken := policy(`{`, `[]`)
+	if why, err := broken.CheckInvitee("a@good.org"); !errors.Is(err, access.ErrPolicyUnreadable) || why != "" {
+		t.Fatalf("unreadable policy: %q, %v", why, err)
 	}
 }

@@ -135,6 +135,17 @@ func (p *Policy) Check(email string) error {
 	return d.Reason
 }
 
+// CheckInvitee applies the policy to an address someone is inviting: ""
+// when it may be invited, or why not, for the form's email field. The
+// error is set only when the policy cannot be read.
+func (p *Policy) CheckInvitee(email string) (string, error) {
+	err := p.Check(email)
+	if errors.Is(err, ErrDomainBlocked) {
+		return "invitations to " + domainOf(email) + " addresses are not allowed by this account's domain policy", nil
+	}
+	return "", err
+}
+
 func (p *Policy) allows(domain string) bool {
 	domain = strings.ToLower(domain)
 	if matchAny(p.Blocked, domain) {

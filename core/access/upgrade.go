@@ -12,8 +12,7 @@ import (
 // policy is the account's, checked for events and sign-ins too. One
 // transaction; a second run finds nothing to move.
 func (Policy) Upgrade(ctx context.Context, db *store.DB) error {
-	m := db.W.Migrator()
-	if !m.HasTable("invitation_settings") || !m.HasColumn("invitation_settings", "blocked_domains") {
+	if !db.HasTable("invitation_settings") || !db.W.Migrator().HasColumn("invitation_settings", "blocked_domains") {
 		return nil
 	}
 	return db.Tx(ctx, func(tx *store.Tx) error {

@@ -16,8 +16,8 @@ type Writer struct {
 
 // NewWriter prepares a Writer on db, outside any transaction.
 func NewWriter(ctx context.Context, db *store.DB) (*Writer, error) {
-	ins, err := db.NewInserts(ctx, "audit_entries",
-		"id", "account_id", "at", "actor_kind", "actor_id", "action", "target_kind", "target_id", "detail")
+	// The columns are RecordMany's, in the order Add gives them.
+	ins, err := db.NewInserts(ctx, entryRows.Table, entryRows.Columns...)
 	if err != nil {
 		return nil, err
 	}

@@ -30,17 +30,14 @@ var ErrCheckEnded = problem.New(problem.Conflict, "upload_ended",
 
 // checkHold is an upload's hold on its job while the file is checked.
 type checkHold struct {
-	s     *Service
-	jobID string
-	owner string
-	lost  atomic.Bool
-	stop  chan struct{}
-	done  chan struct{}
+	lost atomic.Bool
+	stop chan struct{}
+	done chan struct{}
 }
 
 // hold renews the upload's hold on its job in the background until end.
 func (s *Service) hold(ctx context.Context, jobID, owner string) *checkHold {
-	h := &checkHold{s: s, jobID: jobID, owner: owner, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &checkHold{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
 		every := s.CheckRenewal

@@ -56,7 +56,7 @@ func (b *batch) plan(ctx context.Context, rows []pendingRow) (*plan, error) {
 	p.fresh = make([]*event.Attendee, len(p.valid))
 	p.entries = make([]audit.Entry, len(p.valid))
 	for i, r := range p.valid {
-		p.people[i] = user.NewUser{Email: r.Email, FirstName: r.FirstName, LastName: r.LastName}
+		p.people[i] = user.NewUser{ID: id.New(), Email: r.Email, FirstName: r.FirstName, LastName: r.LastName}
 		a := &event.Attendee{ID: id.New(), AccountID: b.ev.AccountID, EventID: b.ev.ID, Email: event.SearchKey(r.Email),
 			Speaker: r.Speaker == Yes, Moderator: r.Moderator == Yes,
 			Title: r.Title, Company: r.Company, RegistrationType: event.RegInvited, Status: to.Status, Detail: to.Detail,

@@ -77,10 +77,10 @@ func (s *stager) close() error {
 }
 
 // chunkReader reads a staged file from an offset, one chunk in memory at a
-// time.
+// time, with the reader pool or inside a transaction.
 type chunkReader struct {
 	ctx   context.Context
-	db    *store.DB
+	db    store.Reader
 	jobID string
 	seq   int
 	buf   []byte
@@ -88,7 +88,7 @@ type chunkReader struct {
 	done  bool
 }
 
-func newChunkReader(ctx context.Context, db *store.DB, jobID string, offset int64) *chunkReader {
+func newChunkReader(ctx context.Context, db store.Reader, jobID string, offset int64) *chunkReader {
 	return &chunkReader{ctx: ctx, db: db, jobID: jobID, seq: int(offset / ChunkBytes), skip: int(offset % ChunkBytes)}
 }
 
@@ -98,7 +98,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		var c Chunk
-		res := r.db.R.WithContext(r.ctx).Where("job_id = ? AND seq = ?", r.jobID, r.seq).Limit(1).Find(&c)
+		res := r.db.Read(r.ctx).Where("job_id = ? AND seq = ?", r.jobID, r.seq).Limit(1).Find(&c)
 		if res.Error != nil {
 			return 0, fmt.Errorf("bulk: read the staged file: %w", res.Error)
 		}

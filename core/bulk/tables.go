@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"bytes"
+	"io"
 
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/problem"
@@ -36,8 +37,8 @@ var ErrStoppedByErasure = problem.New(problem.Conflict, "bulk_invite_stopped", "
 // its upload until the import ends) and names the person.
 func eraseStaged(tx *store.Tx, p table.Person) error {
 	var ids []string
-	err := tx.Model(&job.Job{}).Where("account_id = ? AND kind = ? AND status IN ?", p.AccountID, Kind,
-		[]string{job.Checking, job.Ready, job.Queued, job.Running}).Order("id").Pluck("id", &ids).Error
+	err := tx.Model(&job.Job{}).Where("account_id = ? AND kind = ? AND status IN ?", p.AccountID, Kind, job.Unfinished()).
+		Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return err
 	}
@@ -64,16 +65,18 @@ func eraseStaged(tx *store.Tx, p table.Person) error {
 // address may straddle two chunks.
 func stagedFileNames(tx *store.Tx, jobID, email string) (bool, error) {
 	want := []byte(email)
+	r := newChunkReader(tx.Context(), tx, jobID, 0)
+	buf := make([]byte, ChunkBytes)
 	var tail []byte
-	for seq := 0; ; seq++ {
-		var cs []Chunk
-		if err := tx.Where("job_id = ? AND seq = ?", jobID, seq).Limit(1).Find(&cs).Error; err != nil {
-			return false, err
-		}
-		if len(cs) == 0 {
+	for {
+		n, err := r.Read(buf)
+		if err == io.EOF {
 			return false, nil
 		}
-		data := append(tail, lowerASCII(cs[0].Data)...)
+		if err != nil {
+			return false, err
+		}
+		data := append(tail, lowerASCII(buf[:n])...)
 		if bytes.Contains(data, want) {
 			return true, nil
 		}

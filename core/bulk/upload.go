@@ -425,9 +425,11 @@ func (s *Service) Discard(ctx context.Context, c event.Caller, jobID string) err
 				}
 			}
 			done = true
-			drop := tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error
+			var drop error
 			if from == job.Checking {
 				drop = dropStaged(tx, j.ID) // with the problems of a file read halfway
+			} else {
+				drop = tx.Where("job_id = ?", j.ID).Delete(&Chunk{}).Error
 			}
 			if drop != nil {
 				return drop

@@ -8,18 +8,19 @@
 // person's rows go before them and the user row goes last. A table cannot
 // be added to the schema without saying how it is erased.
 //
-// Today that is their user row, their places at events (with visits,
-// links, sessions, logins, chat messages and speaker image), the
-// invitations sent to them, their collaborations and presence in
-// resources, their console sessions and sign-in links, the email queued or
-// sent to them, their memberships in directory groups, the lines of bulk
-// invite error reports that name them and the staged files of bulk
-// invites that name them (those imports stop), and their address wherever
-// an audit entry's detail quoted it. A shared user (the same person,
-// marked shared, in several accounts) is erased in every one of those
-// accounts. Preview shows the reach before anything happens (each table's
-// Measure); Erase does it in one transaction and records an audit entry
-// per account that names no one: the erased user's id and the counts.
+// Today that is their user row, their places at events (with visits, links,
+// logins, chat messages and speaker image), the invitations sent to them,
+// their collaborations and presence in resources, their sessions (console,
+// event site and resource) and console sign-in links, their identities at
+// identity providers, the email queued or sent to them, their memberships
+// in directory groups, the lines of bulk invite error reports that name
+// them and the staged files of bulk invites that name them (those imports
+// stop), and their address wherever an audit entry's detail quoted it. A
+// shared user (the same person, marked shared, in several accounts) is
+// erased in every one of those accounts. Preview shows the reach before
+// anything happens (each table's Measure); Erase does it in one transaction
+// and records an audit entry per account that names no one: the erased
+// user's id and the counts.
 package erase
 
 import (

@@ -9,7 +9,6 @@ import (
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/schema"
-	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
@@ -41,7 +40,7 @@ func TestSSOSignInIsOneTransaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.Attendee.Status != event.SSOLogin || in.Session.Method != session.MethodEventSSO || in.Token == "" {
+		if in.Attendee.Status != event.SSOLogin || in.Session.Method != event.LoginSSO || in.Token == "" {
 			t.Fatalf("sign-in %+v, session %+v", in.Attendee, in.Session)
 		}
 		if rows(t, db, &user.UserIdentity{}, "subject = ?", "u1") != 1 || rows(t, db, &event.Login{}, "attendee_id = ?", in.Attendee.ID) != 1 {

@@ -3,7 +3,6 @@ package event
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/invitegate/gateway/core/access"
 
@@ -52,10 +51,10 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 		if err != nil {
 			return nil, err
 		}
-		if err := policy.Check(email); errors.Is(err, access.ErrDomainBlocked) {
-			fs.Add("email", "invitations to "+user.Domain(email)+" addresses are not allowed by this account's domain policy")
-		} else if err != nil {
+		if why, err := policy.CheckInvitee(email); err != nil {
 			return nil, err
+		} else if why != "" {
+			fs.Add("email", why)
 		}
 	}
 	in.Profile.validate(&fs)
@@ -493,11 +492,9 @@ func (s *Service) AcceptChatTerms(ctx context.Context, eventID, attendeeID strin
 		if err != nil {
 			return err
 		}
-		switch a.Status {
-		case Blocked:
-			return ErrBlocked
-		case Unregistered:
-			return problem.New(problem.Conflict, "not_registered", fmt.Sprintf("register for %s again to use its chat", ev.Name))
+		// Only someone who may be on the site now opens its chat.
+		if err := s.mayEnter(ctx, tx, ev, string(a.Email), a); err != nil {
+			return err
 		}
 		out = a
 		if a.ChatTermsAcceptedAt != nil {

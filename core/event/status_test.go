@@ -478,3 +478,27 @@ func TestConcurrentRegistration(t *testing.T) {
 		}
 	})
 }
+
+// Someone who left the event does not open its chat until they register
+// again.
+func TestUnregisteredMayNotOpenChat(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		ev := f.event(t, nil)
+		a, err := f.svc.Invite(ctx, f.caller, ev.ID, event.InviteInput{Email: "u@x.test", Profile: event.Profile{FirstName: "U", LastName: "R"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SiteUnregister(ctx, ev, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AcceptChatTerms(ctx, ev.ID, a.ID); code(err) != "not_registered" {
+			t.Fatalf("an unregistered attendee opened the chat: %v", err)
+		}
+		var n int64
+		if err := db.R.Raw("SELECT COUNT(*) FROM attendees WHERE id = ? AND chat_terms_accepted_at IS NOT NULL", a.ID).Scan(&n).Error; err != nil || n != 0 {
+			t.Fatalf("chat terms accepted: %d rows (%v)", n, err)
+		}
+	})
+}

@@ -10,15 +10,15 @@ import (
 // Tables are the tables this package owns, parents first.
 //
 // Erasing a person deletes their places at events and all that hangs from
-// them: visits, links, site sessions, sign-ins, the chat messages they
-// wrote and their speaker image. Unlike Remove it is not an organizer
+// them: visits, links, sign-ins, the chat messages they wrote and their
+// speaker image (their sessions are core/session's to erase). Unlike Remove it is not an organizer
 // action and checks no status: the person's data goes whatever state it is
 // in. The erasers run from the end of the list, so each finds the
 // person's attendee rows before they go.
 func Tables() []table.Table {
 	return []table.Table{
 		{Model: &Event{}, NoPersonalData: "an event's name, schedule and settings, and its creator by user id"},
-		{Model: &Attendee{}, Erase: eraseAttendees, Measure: measureAttendees},
+		{Model: &Attendee{}, Erase: table.ByUser(&Attendee{}), Measure: measureAttendees},
 		{Model: &Visit{}, Erase: eraseOfAttendee(&Visit{})},
 		{Model: &Image{}, Erase: eraseImages},
 		{Model: &Link{}, Erase: eraseOfAttendee(&Link{})},
@@ -30,10 +30,6 @@ func Tables() []table.Table {
 // attendeesOf selects the ids of the person's places at events.
 func attendeesOf(tx *store.Tx, p table.Person) any {
 	return tx.Model(&Attendee{}).Select("id").Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID)
-}
-
-func eraseAttendees(tx *store.Tx, p table.Person) error {
-	return tx.Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID).Delete(&Attendee{}).Error
 }
 
 // measureAttendees lists the events the person is on, with their status.

@@ -155,44 +155,19 @@ type Created struct {
 	Token      string
 }
 
-// Errors of invitation management (core/access decides them).
-var (
-	ErrModuleDisabled = access.ErrModuleOff
-	ErrChatCollabOff  = access.ErrChatOffInvite
-)
-
-// CanInvite tells whether the caller may invite people to the resource now:
-// nil, or the refusal the console shows instead of the invite form.
-func (s *Service) CanInvite(ctx context.Context, c Caller, res *resource.Resource) error {
-	set, err := LoadSettings(ctx, s.DB, c.AccountID)
-	if err != nil {
-		return err
-	}
-	return s.decide(ctx, c, res, set, access.Invite)
-}
-
 // decide asks core/access whether the caller may do what it wants with
 // the resource's invitations; set gives the module switch (nil when the
 // intent does not depend on it).
 func (s *Service) decide(ctx context.Context, c Caller, res *resource.Resource, set *Settings, wants access.Intent) error {
-	sub := access.Subject{AccountID: c.AccountID, Admin: c.Admin, Wants: wants}
+	m := access.Member{AccountID: c.AccountID, Admin: c.Admin}
 	if !c.Admin && c.UserID != "" {
 		role, err := resource.CollaboratorRole(ctx, s.DB, res.ID, c.UserID)
 		if err != nil {
 			return err
 		}
-		sub.Collaborator = role
+		m.Collaborator = role
 	}
-	t := access.Target{Kind: access.Resource, AccountID: res.AccountID, Deleted: res.DeletedAt != nil,
-		ChatOff: res.Type == resource.Room && !res.ChatCollab}
-	if set != nil {
-		t.ModuleOff = !set.Enabled
-	}
-	d, _ := access.Decide(ctx, sub, t)
-	if !d.Allowed {
-		return d.Reason
-	}
-	return nil
+	return access.OnResource(ctx, m, res, wants, set != nil && !set.Enabled)
 }
 
 // Create makes an invitation and returns its link token.
@@ -252,10 +227,10 @@ func (s *Service) validateNew(res *resource.Resource, set *Settings, in NewInput
 	email, err := user.NormalizeEmail(in.Email)
 	if err != nil {
 		fs.Add("email", err.Error())
-	} else if err := set.policy().Check(email); errors.Is(err, access.ErrDomainBlocked) {
-		fs.Add("email", fmt.Sprintf("invitations to %s addresses are not allowed by this account's domain policy", user.Domain(email)))
-	} else if err != nil {
+	} else if why, err := set.policy().CheckInvitee(email); err != nil {
 		return nil, err
+	} else if why != "" {
+		fs.Add("email", why)
 	}
 	first, last := strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
 	if first == "" {
@@ -315,15 +290,21 @@ func (s *Service) Get(ctx context.Context, c Caller, resourceID, invitationID st
 	if err := s.decide(ctx, c, res, nil, access.View); err != nil {
 		return nil, nil, err
 	}
+	inv, err := s.invitation(ctx, res, invitationID)
+	return inv, res, err
+}
+
+// invitation loads an invitation of res, which the caller was let at.
+func (s *Service) invitation(ctx context.Context, res *resource.Resource, invitationID string) (*Invitation, error) {
 	if !id.Valid(invitationID) {
-		return nil, nil, problem.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
 	var inv Invitation
-	err = s.DB.R.WithContext(ctx).Where("id = ? AND resource_id = ? AND account_id = ?", invitationID, res.ID, c.AccountID).Take(&inv).Error
+	err := s.DB.R.WithContext(ctx).Where("id = ? AND resource_id = ? AND account_id = ?", invitationID, res.ID, res.AccountID).Take(&inv).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil, problem.ErrNotFound
+		return nil, problem.ErrNotFound
 	}
-	return &inv, res, err
+	return &inv, err
 }
 
 // List returns the resource's invitations, newest first.
@@ -357,7 +338,7 @@ func (s *Service) Remove(ctx context.Context, c Caller, resourceID, invitationID
 // Resend issues a new link in place of an invitation: the old link stops
 // working (saying it was replaced), the new one starts a fresh lifetime.
 func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID string, opt ResendInput) (*Created, error) {
-	old, res, err := s.Get(ctx, c, resourceID, invitationID)
+	res, err := resource.Get(ctx, s.DB, c.AccountID, resourceID)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +346,12 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 	if err != nil {
 		return nil, err
 	}
+	// Whoever may invite may see the invitations: one decision.
 	if err := s.decide(ctx, c, res, set, access.Invite); err != nil {
+		return nil, err
+	}
+	old, err := s.invitation(ctx, res, invitationID)
+	if err != nil {
 		return nil, err
 	}
 	if old.RevokedAt != nil {

@@ -2,6 +2,7 @@ package invite
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/invitegate/gateway/core/resource"
@@ -62,4 +63,41 @@ func (r *redemption) onPlatform(l *loaded) bool {
 func (r *redemption) askPlatform(ctx context.Context) {
 	r.status, r.platformErr = r.s.askPlatform(ctx, r.askFor)
 	r.asked, r.askFor = true, nil
+}
+
+// platformAnswer is what the platform said when asked about a link's
+// resource (err: it could not answer).
+type platformAnswer struct {
+	status resource.Status
+	err    error
+}
+
+// refusedAfterAsking is a redemption's refusal once the platform was
+// asked, carrying its answer: the page shown after the refusal
+// (InspectAfter) is built on the same answer instead of asking again.
+type refusedAfterAsking struct {
+	error
+	heard platformAnswer
+}
+
+func (e *refusedAfterAsking) Unwrap() error { return e.error }
+
+// refusal is the redemption's refusal, with the platform's answer when
+// it was asked.
+func (r *redemption) refusal() error {
+	if !r.asked {
+		return r.refused
+	}
+	return &refusedAfterAsking{error: r.refused, heard: platformAnswer{r.status, r.platformErr}}
+}
+
+// InspectAfter is Inspect for the page shown after Redeem refused with
+// refusal (a lobby asking again for the email): what the platform told the
+// redemption stands, so one press of Enter asks the platform once.
+func (s *Service) InspectAfter(ctx context.Context, tok string, v Visitor, refusal error) (*View, error) {
+	var r *refusedAfterAsking
+	if errors.As(refusal, &r) {
+		return s.inspect(ctx, tok, v, &r.heard)
+	}
+	return s.inspect(ctx, tok, v, nil)
 }

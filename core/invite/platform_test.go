@@ -152,6 +152,29 @@ func TestLinksToResourcesAPlatformHosts(t *testing.T) {
 			t.Fatalf("what the platform said was written: %s, was %s", now, stored)
 		}
 
+		t.Run("a removed link is refused without asking the platform", func(t *testing.T) {
+			tok := newLink("removed@example.org")
+			var inv invite.Invitation
+			if err := db.W.Where("email = ? AND resource_id = ?", "removed@example.org", hosted.ID).Take(&inv).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.Remove(ctx, f.caller, hosted.ID, inv.ID); err != nil {
+				t.Fatal(err)
+			}
+			// A platform that hangs would make the person wait for a
+			// refusal it has no part in.
+			side.set(resource.Status{}, errors.New("the platform is down"))
+			if _, err := f.svc.Inspect(ctx, tok, invite.Visitor{}); !errors.Is(err, invite.ErrRemoved) {
+				t.Fatalf("opening a removed link: %v", err)
+			}
+			if _, err := f.svc.Redeem(ctx, invite.RedeemInput{Token: tok, Email: "removed@example.org"}); !errors.Is(err, invite.ErrRemoved) {
+				t.Fatalf("redeeming a removed link: %v", err)
+			}
+			if q := side.questions(); len(q) != 0 {
+				t.Fatalf("the platform was asked about a removed link: %v", q)
+			}
+		})
+
 		t.Run("resources the gateway hosts ask no platform", func(t *testing.T) {
 			side.set(resource.Status{}, nil)
 			c, err := f.svc.Create(ctx, f.caller, f.room.ID, invite.NewInput{Email: "own@example.org", FirstName: "O", LastName: "Wn", Role: "viewer"})

@@ -29,7 +29,6 @@ var (
 	ErrReplaced       = problem.New(problem.Gone, "invite_removed", "this link was replaced by a newer one; use the link in the most recent email")
 	ErrResourceGone   = access.ErrResourceGone
 	ErrExpired        = problem.New(problem.Gone, "invite_expired", "this link has expired; ask the person who invited you to send a new one")
-	ErrDomainBlocked  = access.ErrDomainBlocked
 	ErrUsed           = problem.New(problem.Conflict, "invite_used", "this link has already been used as many times as it allows; ask for a new one")
 	ErrOtherDevice    = problem.New(problem.Conflict, "used_on_another_device", "this link was already used on another device; open it on the device you used first, or ask for a new one")
 	ErrEmailMismatch  = &problem.Error{Kind: problem.Invalid, Code: "email_mismatch", Field: "email", Message: "this email is not the one the invitation was sent to; type the address that received the invitation"}
@@ -50,12 +49,13 @@ const (
 type Visitor struct {
 	// DeviceSecret is the value of the device cookie, if the browser has one.
 	DeviceSecret string
-	// SessionEmail and SessionAccountID come from the visitor's session, if
-	// any: a console session, or the session an earlier redemption opened
-	// for the resource SessionResourceID (which proves nothing for another
-	// resource).
-	SessionEmail      string
+	// SessionAccountID comes from the visitor's session, if any: a console
+	// session, whose user's email is SessionEmail, or the session an earlier
+	// redemption opened for SessionUserID on the resource SessionResourceID
+	// (which proves nothing for another resource).
 	SessionAccountID  string
+	SessionEmail      string
+	SessionUserID     string
 	SessionResourceID string
 }
 
@@ -75,11 +75,8 @@ type View struct {
 // the link's own state, then whether its invitee may enter the resource
 // (core/access), then its expiry.
 func (l *loaded) refusal(ctx context.Context, now time.Time) error {
-	switch {
-	case l.inv.RevokedAt != nil && l.inv.ReplacedBy != "":
-		return ErrReplaced
-	case l.inv.RevokedAt != nil:
-		return ErrRemoved
+	if err := l.withdrawn(); err != nil {
+		return err
 	}
 	d, _ := access.Decide(ctx, access.Subject{AccountID: l.inv.AccountID, Email: l.inv.Email, Role: l.inv.Role, Wants: access.Enter}, l.target())
 	if !d.Allowed {
@@ -91,10 +88,23 @@ func (l *loaded) refusal(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// withdrawn is the refusal of a link its inviter took back (removed, or
+// replaced by a newer one): it needs no word from the resource's platform,
+// so it is given before the platform is asked.
+func (l *loaded) withdrawn() error {
+	switch {
+	case l.inv.RevokedAt != nil && l.inv.ReplacedBy != "":
+		return ErrReplaced
+	case l.inv.RevokedAt != nil:
+		return ErrRemoved
+	}
+	return nil
+}
+
 // target is the link's resource as core/access weighs it.
 func (l *loaded) target() access.Target {
 	return access.Target{Kind: access.Resource, AccountID: l.inv.AccountID, Deleted: l.res.DeletedAt != nil,
-		ModuleOff: !l.set.Enabled, ChatOff: l.res.Type == resource.Room && !l.res.ChatCollab, Policy: l.policy}
+		ModuleOff: l.moduleOff, ChatOff: l.res.ChatOff(), Policy: l.policy}
 }
 
 // exhausted explains a link with no uses left, asking anyRedemption
@@ -133,22 +143,40 @@ func returningUser(ctx context.Context, returning *sql.Stmt, l *loaded, secret, 
 // provesInvitee reports whether the visitor's session shows they are the
 // person the link was sent to.
 func (v *Visitor) provesInvitee(l *loaded) bool {
-	return v.SessionAccountID == l.inv.AccountID && v.SessionEmail == l.inv.Email &&
-		(v.SessionResourceID == "" || v.SessionResourceID == l.res.ID)
+	if v.SessionAccountID != l.inv.AccountID {
+		return false
+	}
+	if v.SessionResourceID != "" {
+		return v.SessionResourceID == l.res.ID && v.SessionUserID != "" && v.SessionUserID == l.userID
+	}
+	return v.SessionEmail != "" && v.SessionEmail == l.inv.Email
 }
 
 // Inspect tells what opening a link shows. It changes nothing: mail scanners
 // and link previews open every link, and must not use it up.
 func (s *Service) Inspect(ctx context.Context, tok string, v Visitor) (*View, error) {
+	return s.inspect(ctx, tok, v, nil)
+}
+
+// inspect is Inspect with what the platform already said of the link's
+// resource during this request, if anything (nil: ask it).
+func (s *Service) inspect(ctx context.Context, tok string, v Visitor, heard *platformAnswer) (*View, error) {
 	l, err := s.load(ctx, tok)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.withdrawn(); err != nil {
 		return nil, err
 	}
 	now := s.now()
 	var platformErr error
 	if l.res.Adapter != "" {
 		var st resource.Status
-		st, platformErr = s.askPlatform(ctx, l.res)
+		if heard != nil {
+			st, platformErr = heard.status, heard.err
+		} else {
+			st, platformErr = s.askPlatform(ctx, l.res)
+		}
 		l.applyPlatform(st, platformErr, now)
 	}
 	if err := l.refusal(ctx, now); err != nil {
@@ -266,7 +294,7 @@ func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Entry, error) {
 		return nil, err
 	}
 	if r.refused != nil {
-		return nil, r.refused
+		return nil, r.refusal()
 	}
 	if !r.entry.Reentry {
 		r.entry.Invitation.Uses++
@@ -310,6 +338,9 @@ func (r *redemption) run(tx *store.Tx) error {
 	if err != nil {
 		return r.refuse(err)
 	}
+	if err := l.withdrawn(); err != nil {
+		return r.refuse(err)
+	}
 	if l.res.Adapter != "" && !r.onPlatform(l) {
 		return nil
 	}
@@ -348,7 +379,7 @@ func (r *redemption) run(tx *store.Tx) error {
 		return r.refuse(exhausted(ctx, tx.Stmt(r.st.anyRedemptionW), l))
 	}
 	e := &Entry{Invitation: l.inv, Resource: l.res, DeviceSecret: r.secret}
-	if e.User, err = l.invitee(tx, r.st, r.now); err != nil {
+	if e.User, err = l.invitee(tx, r.st); err != nil {
 		return err
 	}
 	if _, err := tx.Stmt(r.st.insertRedemption).ExecContext(ctx, r.redemptionID, l.inv.ID, r.secretHash, e.User.ID, r.now); err != nil {

@@ -134,13 +134,11 @@ func (s *Settings) policy() *access.Policy {
 // ones; the settings come back beside it, with empty lists, for an admin
 // to save.
 func LoadSettings(ctx context.Context, r store.Reader, accountID string) (*Settings, error) {
+	// A missing row scans nothing, leaving the defaults.
 	s := DefaultSettings(accountID)
 	err := r.Read(ctx).Where("account_id = ?", accountID).Take(s).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, err
-	}
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		s = DefaultSettings(accountID)
 	}
 	if s.EmailLocale == "" {
 		s.EmailLocale = "en"

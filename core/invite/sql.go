@@ -79,8 +79,7 @@ type stmts struct {
 	load, returning, anyRedemption               *sql.Stmt // reader
 	consume, names, insertRedemption, countGuess *sql.Stmt // writer
 	// what the redemption writes to other packages' tables, through them:
-	// the invitee's user, their place inside the resource, the audit entry
-	users   *user.Invitees
+	// their place inside the resource, the audit entry
 	entries *resource.Entries
 	audit   *audit.Writer
 	// the writer's own copies of the reads, for use inside a redemption's
@@ -115,9 +114,6 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			}
 			*p.dst = stmt
 		}
-		if st.users, s.prep.err = user.NewInvitees(ctx, s.DB); s.prep.err != nil {
-			return
-		}
 		if st.entries, s.prep.err = resource.NewEntries(ctx, s.DB); s.prep.err != nil {
 			return
 		}
@@ -133,7 +129,8 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 type loaded struct {
 	inv *Invitation
 	res *resource.Resource
-	set *Settings
+	// moduleOff is the account's invitation module switched off.
+	moduleOff bool
 	// policy is the account's email domain policy.
 	policy access.Policy
 	// userID and names of the invitee's user row, if it exists.
@@ -215,13 +212,10 @@ func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string) (*load
 
 func newLoaded(inv *Invitation, res *resource.Resource, enabled sql.NullBool, blocked, allowed, uid, ufirst, ulast sql.NullString) *loaded {
 	res.ID, res.AccountID = inv.ResourceID, inv.AccountID
-	set := DefaultSettings(inv.AccountID)
-	if enabled.Valid {
-		set.Enabled = enabled.Bool
-	}
 	// A policy row has both lists; none means the account saved none.
 	policy := access.ParsePolicy(inv.AccountID, blocked.Valid, blocked.String, allowed.String)
-	return &loaded{inv: inv, res: res, set: set, policy: policy, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
+	// No settings row: the module is on, as DefaultSettings has it.
+	return &loaded{inv: inv, res: res, moduleOff: enabled.Valid && !enabled.Bool, policy: policy, userID: uid.String, userFirst: ufirst.String, userLast: ulast.String}
 }
 
 func timePtr(t sql.NullTime) *time.Time {
@@ -232,9 +226,11 @@ func timePtr(t sql.NullTime) *time.Time {
 	return &u
 }
 
-// invitee returns the invitee's user row for the entry, creating it (with
-// the invitation's names) if it was erased since the invitation was made.
-func (l *loaded) invitee(tx *store.Tx, st *stmts, now time.Time) (*user.User, error) {
+// invitee returns the invitee's user row for the entry, making it again
+// (with the invitation's names) if it was erased since the invitation was
+// made: rare, so it goes through user.Resolve like every other way a
+// person arrives.
+func (l *loaded) invitee(tx *store.Tx, st *stmts) (*user.User, error) {
 	if l.userID != "" {
 		return &user.User{ID: l.userID, AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: l.userFirst, LastName: l.userLast}, nil
 	}
@@ -242,5 +238,5 @@ func (l *loaded) invitee(tx *store.Tx, st *stmts, now time.Time) (*user.User, er
 	if err := tx.Stmt(st.names).QueryRowContext(tx.Context(), l.inv.ID).Scan(&first, &last); err != nil {
 		return nil, err
 	}
-	return st.users.Ensure(tx, l.inv.AccountID, l.inv.Email, first, last, now)
+	return user.Resolve(tx, user.Identity{AccountID: l.inv.AccountID, Email: l.inv.Email, FirstName: first, LastName: last})
 }

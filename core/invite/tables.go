@@ -12,7 +12,7 @@ import (
 // through a link by them or through one of those invitations.
 func Tables() []table.Table {
 	return []table.Table{
-		{Model: &Settings{}, NoPersonalData: "an account's invitation settings: lifetimes, reusability, domains, email template"},
+		{Model: &Settings{}, NoPersonalData: "an account's invitation settings: lifetimes, reusability, device binding, email template"},
 		{Model: &Invitation{}, Erase: eraseInvitations, Measure: measureInvitations},
 		{Model: &Redemption{}, Erase: eraseRedemptions},
 	}

@@ -29,7 +29,7 @@ const UnheldAfter = time.Hour
 // the job left status or is no longer owner's (it was discarded, or ended
 // as abandoned), and the owner must stop.
 func Renew(ctx context.Context, db *store.DB, jobID, status, owner string, now, until time.Time) (bool, error) {
-	r := db.W.WithContext(ctx).Model(&Job{}).Where("id = ? AND status = ? AND runner = ?", jobID, status, owner).
+	r := held(db.W.WithContext(ctx), jobID, status, owner).
 		Updates(map[string]any{"lease_until": until, "updated_at": now})
 	return r.RowsAffected == 1, r.Error
 }
@@ -37,7 +37,7 @@ func Renew(ctx context.Context, db *store.DB, jobID, status, owner string, now, 
 // Release ends owner's hold in tx, moving the job from status to next with
 // its total; false means the hold was lost (see Renew).
 func Release(tx *store.Tx, jobID, status, owner, next string, total int, now time.Time) (bool, error) {
-	r := tx.Model(&Job{}).Where("id = ? AND status = ? AND runner = ?", jobID, status, owner).
+	r := held(tx.DB, jobID, status, owner).
 		Updates(map[string]any{"status": next, "total": total, "runner": "", "lease_until": nil, "updated_at": now})
 	return r.RowsAffected == 1, r.Error
 }
@@ -45,9 +45,13 @@ func Release(tx *store.Tx, jobID, status, owner, next string, total int, now tim
 // Fail ends owner's hold in tx as Failed, saying why; false means the hold
 // was lost already (the job says what ended it).
 func Fail(tx *store.Tx, jobID, status, owner, why string, now time.Time) (bool, error) {
-	r := tx.Model(&Job{}).Where("id = ? AND status = ? AND runner = ?", jobID, status, owner).
-		Updates(map[string]any{"status": Failed, "error": why, "runner": "", "lease_until": nil, "finished_at": now, "updated_at": now})
+	r := held(tx.DB, jobID, status, owner).Updates(failed(why, now))
 	return r.RowsAffected == 1, r.Error
+}
+
+// held keeps the job if owner holds it in status.
+func held(q *gorm.DB, jobID, status, owner string) *gorm.DB {
+	return q.Model(&Job{}).Where("id = ? AND status = ? AND runner = ?", jobID, status, owner)
 }
 
 // abandoned keeps the jobs in status whose holder is gone at now.
@@ -69,7 +73,6 @@ func Abandoned(ctx context.Context, db store.Reader, kind, status string, now ti
 // false means it is not abandoned any more (its holder renewed the hold in
 // the meantime, or someone else ended it first).
 func Abandon(tx *store.Tx, jobID, status, why string, now time.Time) (bool, error) {
-	r := abandoned(tx.Model(&Job{}).Where("id = ?", jobID), status, now).
-		Updates(map[string]any{"status": Failed, "error": why, "runner": "", "lease_until": nil, "finished_at": now, "updated_at": now})
+	r := abandoned(tx.Model(&Job{}).Where("id = ?", jobID), status, now).Updates(failed(why, now))
 	return r.RowsAffected == 1, r.Error
 }

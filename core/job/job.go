@@ -104,6 +104,10 @@ func (j *Job) Progress() float64 {
 	return float64(j.Processed) / float64(j.Total)
 }
 
+// Unfinished are the statuses of a job that may still change: its input
+// is still staged, and its work may be ahead.
+func Unfinished() []string { return []string{Checking, Ready, Queued, Running} }
+
 // Finished reports whether the job will change no more.
 func (j *Job) Finished() bool {
 	switch j.Status {
@@ -218,9 +222,14 @@ func Finish(tx *store.Tx, jobID, runner, status, why string, now time.Time) erro
 // erased). Its runner's next step finds the lease lost and rolls back;
 // false means the job had finished already.
 func Stop(tx *store.Tx, jobID, why string, now time.Time) (bool, error) {
-	r := tx.Model(&Job{}).Where("id = ? AND status IN ?", jobID, []string{Checking, Ready, Queued, Running}).
-		Updates(map[string]any{"status": Failed, "error": why, "lease_until": nil, "finished_at": now, "updated_at": now})
+	r := tx.Model(&Job{}).Where("id = ? AND status IN ?", jobID, Unfinished()).Updates(failed(why, now))
 	return r.RowsAffected == 1, r.Error
+}
+
+// failed are the fields of a job ended as Failed, saying why: nobody holds
+// it any more.
+func failed(why string, now time.Time) map[string]any {
+	return map[string]any{"status": Failed, "error": why, "runner": "", "lease_until": nil, "finished_at": now, "updated_at": now}
 }
 
 // RunnerID names this process's runner: host, pid and a random part, so a

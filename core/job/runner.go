@@ -48,7 +48,8 @@ type Runner struct {
 	// (an upload's check that a killed process held; see Abandoned).
 	Sweep func(ctx context.Context) error
 	// Signal wakes the idle runner when a service queues a job (default:
-	// one of its own, rung by Wake).
+	// one of its own, which nothing rings: the runner finds jobs by
+	// polling alone).
 	Signal *Signal
 
 	once sync.Once
@@ -143,12 +144,6 @@ func (r *Runner) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// Wake tells the runner a job was just queued.
-func (r *Runner) Wake() {
-	r.init()
-	r.Signal.Wake()
 }
 
 // RunPending claims and runs, one after the other, every job that can be

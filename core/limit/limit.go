@@ -96,9 +96,6 @@ func New(db *store.DB, cfg Config) *Counter {
 	return c
 }
 
-// Rule is what the counter enforces.
-func (c *Counter) Rule() Rule { return c.rule }
-
 // Blocked reports whether the client has had its share of refusals in its
 // current window, and when that window ends.
 func (c *Counter) Blocked(ctx context.Context, client string) (until time.Time, blocked bool, err error) {

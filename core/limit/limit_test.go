@@ -6,21 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/core/clocktest"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
 )
 
-// clock is a settable clock for the counters of one test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+// newClock is the clock of one test's counters.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func rule() Rule { return Rule{Max: 5, Window: time.Minute} }
 

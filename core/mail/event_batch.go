@@ -271,9 +271,8 @@ var messageRows = store.Rows{Table: "mail_messages",
 	PerStatement: 50}
 
 // insertMessages writes queued messages in multi-row statements
-// (store.Insert): on SQLite 50 to a statement, prepared once for the call.
-// (gorm's statement cache prepares again on every execution inside a
-// transaction, and SQLite's parse grows with the parameters.)
+// (store.Insert): on SQLite 50 to a statement, prepared once for the call,
+// as SQLite's parse grows with the parameters.
 func insertMessages(tx *store.Tx, msgs []Message) error {
 	_, err := tx.Insert(&messageRows, len(msgs), func(args []any, i int) []any {
 		m := &msgs[i]

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,18 +108,62 @@ func Enqueue(tx *store.Tx, domain string, n NewMessage, now time.Time) (*Message
 	return m, nil
 }
 
-// claim takes up to n messages that are due, or whose worker's lease ran
-// out, for worker until lease. The claim's SELECT skips the rows another
-// claim holds (store.SkipLocked), so workers of several replicas claim side
-// by side without waiting for or taking each other's rows.
-func claim(ctx context.Context, db *store.DB, worker string, n int, now, lease time.Time) ([]Message, error) {
-	q := `UPDATE mail_messages SET status = ?, claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+// deliveries are the statements every message's delivery runs, the claim
+// and the mark of a message sent, prepared once on the writer: on SQLite,
+// whose writer prepares no statement of its own (store.Open), each would
+// otherwise be parsed again on every call.
+type deliveries struct {
+	db                  *store.DB
+	claimStmt, sentStmt *sql.Stmt
+}
+
+const (
+	// sqlClaim is the claim up to its SELECT's locking clause: the SELECT
+	// skips the rows another claim holds (store.SkipLocked), so workers of
+	// several replicas claim side by side without waiting for or taking
+	// each other's rows.
+	sqlClaim = `UPDATE mail_messages SET status = $1, claimed_by = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4
 WHERE id IN (SELECT id FROM mail_messages
-  WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)
-  ORDER BY next_attempt_at LIMIT ?` + db.SkipLocked() + `)
-RETURNING *`
+  WHERE (status = $5 AND next_attempt_at <= $6) OR (status = $7 AND lease_until < $8)
+  ORDER BY next_attempt_at LIMIT $9`
+	sqlMarkSent = `UPDATE mail_messages SET status = $1, sent_at = $2, server_reply = $3, last_error = '', subject = $4,
+html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = $5 WHERE id = $6 AND claimed_by = $7 AND status = $8`
+)
+
+// newDeliveries prepares the statements on db, outside any transaction.
+func newDeliveries(ctx context.Context, db *store.DB) (*deliveries, error) {
+	d := &deliveries{db: db}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&d.claimStmt, sqlClaim + db.SkipLocked() + ")\nRETURNING *"}, {&d.sentStmt, sqlMarkSent}} {
+		st, err := db.Prepare(context.WithoutCancel(ctx), true, p.sql)
+		if err != nil {
+			return nil, fmt.Errorf("mail: prepare the outbox: %w", err)
+		}
+		*p.dst = st
+	}
+	return d, nil
+}
+
+// claim takes up to n messages that are due, or whose worker's lease ran
+// out, for worker until lease.
+func (d *deliveries) claim(ctx context.Context, worker string, n int, now, lease time.Time) ([]Message, error) {
+	rows, err := d.claimStmt.QueryContext(ctx, Sending, worker, lease, now, Queued, now, Sending, now, n)
+	if err != nil {
+		return nil, fmt.Errorf("mail: claim messages: %w", err)
+	}
+	defer rows.Close()
 	var out []Message
-	err := db.W.WithContext(ctx).Raw(q, Sending, worker, lease, now, Queued, now, Sending, now, n).Scan(&out).Error
+	if rows.Next() {
+		err = d.db.W.WithContext(ctx).ScanRows(rows, &out)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err == nil {
+		err = rows.Close()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mail: claim messages: %w", err)
 	}
@@ -128,12 +173,13 @@ RETURNING *`
 // markSent records the server's acceptance and erases the bodies and
 // model, keeping the subject that was sent. Only the worker holding the
 // claim may; false means the lease was lost.
-func markSent(ctx context.Context, db *store.DB, m *Message, worker, reply string, now time.Time) (bool, error) {
-	// The hot path of delivery: one plain statement per message.
-	r := db.W.WithContext(ctx).Exec(`UPDATE mail_messages SET status = ?, sent_at = ?, server_reply = ?, last_error = '', subject = ?,
-html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = ? WHERE id = ? AND claimed_by = ? AND status = ?`,
-		Sent, now, clip(reply, 1000), m.Subject, now, m.ID, worker, Sending)
-	return r.RowsAffected == 1, r.Error
+func (d *deliveries) markSent(ctx context.Context, m *Message, worker, reply string, now time.Time) (bool, error) {
+	r, err := d.sentStmt.ExecContext(ctx, Sent, now, clip(reply, 1000), m.Subject, now, m.ID, worker, Sending)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
 }
 
 // markRetry puts a message back in the queue until at.

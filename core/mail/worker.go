@@ -89,13 +89,16 @@ type Outbox struct {
 	db   *store.DB
 	cfg  OutboxConfig
 	wake chan struct{}
+	// sends are the statements of every delivery.
+	sends *deliveries
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	running sync.WaitGroup
 }
 
-// NewOutbox checks the configuration; Start starts the workers.
+// NewOutbox checks the configuration and prepares the outbox's statements
+// on db, which must be migrated; Start starts the workers.
 func NewOutbox(db *store.DB, cfg OutboxConfig) (*Outbox, error) {
 	cfg.defaults()
 	if p := cfg.SMTP.Problems("smtp."); len(p) > 0 {
@@ -104,7 +107,11 @@ func NewOutbox(db *store.DB, cfg OutboxConfig) (*Outbox, error) {
 	if _, err := ParseFrom(cfg.From); err != nil {
 		return nil, fmt.Errorf("mail: from: %w", err)
 	}
-	return &Outbox{db: db, cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	sends, err := newDeliveries(context.Background(), db)
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox{db: db, cfg: cfg, wake: make(chan struct{}, 1), sends: sends}, nil
 }
 
 // Start runs the workers until Stop.
@@ -228,7 +235,7 @@ func (w *worker) round(ctx context.Context) (int, error) {
 	// Database writes outlive a shutdown's cancel, so an outcome is always
 	// recorded.
 	dbctx := context.WithoutCancel(ctx)
-	msgs, err := claim(dbctx, w.o.db, w.name, cfg.Batch, now, now.Add(cfg.Lease))
+	msgs, err := w.o.sends.claim(dbctx, w.name, cfg.Batch, now, now.Add(cfg.Lease))
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -272,7 +279,7 @@ func (w *worker) deliver(ctx, dbctx context.Context, m *Message) error {
 	}
 	now := cfg.Now().UTC()
 	if err == nil {
-		ok, derr := markSent(dbctx, w.o.db, m, w.name, reply, now)
+		ok, derr := w.o.sends.markSent(dbctx, m, w.name, reply, now)
 		if derr == nil && !ok {
 			cfg.Logger.Warn("mail sent after its claim ran out; another worker may send it too", "worker", w.name, "message", m.ID)
 		}

@@ -140,6 +140,10 @@ type Resource struct {
 	DeletedAt  *time.Time `gorm:"index" json:"deleted_at,omitempty"`
 }
 
+// ChatOff reports a room whose chat and collaboration is off: guests may
+// neither be invited to it nor enter it. Other types have no such module.
+func (r *Resource) ChatOff() bool { return r.Type == Room && !r.ChatCollab }
+
 // Open reports whether people may enter at now: unscheduled resources always,
 // scheduled ones from their start.
 func (r *Resource) Open(now time.Time) bool {

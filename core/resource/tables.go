@@ -12,15 +12,8 @@ import (
 func Tables() []table.Table {
 	return []table.Table{
 		{Model: &Resource{}, NoPersonalData: "a room, live session or media entry: its title and schedule, and its creator by user id"},
-		{Model: &Collaborator{}, Erase: eraseByUser(&Collaborator{}), Measure: measureByUser(&Collaborator{})},
-		{Model: &Participant{}, Erase: eraseByUser(&Participant{}), Measure: measureByUser(&Participant{})},
-	}
-}
-
-// eraseByUser deletes the person's rows of model, a table keyed by user.
-func eraseByUser(model any) func(*store.Tx, table.Person) error {
-	return func(tx *store.Tx, p table.Person) error {
-		return tx.Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID).Delete(model).Error
+		{Model: &Collaborator{}, Erase: table.ByUser(&Collaborator{}), Measure: measureByUser(&Collaborator{})},
+		{Model: &Participant{}, Erase: table.ByUser(&Participant{}), Measure: measureByUser(&Participant{})},
 	}
 }
 

@@ -47,7 +47,7 @@ func (s *Service) IssueLoginLink(ctx context.Context, accountID, userID string, 
 		return "", ErrNotConsole
 	}
 	plain, hash := token.New()
-	now := s.Now()
+	now := s.clock()
 	l := &LoginLink{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, CreatedBy: who.ID, CreatedAt: now, ExpiresAt: now.Add(s.linkTTL)}
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Create(l).Error; err != nil {
@@ -74,7 +74,7 @@ func (s *Service) CheckLoginLink(ctx context.Context, tok string) (*LoginLink, e
 	switch {
 	case l.UsedAt != nil:
 		return nil, ErrLinkUsed
-	case !s.Now().Before(l.ExpiresAt):
+	case !s.clock().Before(l.ExpiresAt):
 		return nil, ErrLinkExpired
 	}
 	return &l, nil
@@ -88,7 +88,7 @@ func (s *Service) SignIn(ctx context.Context, tok string) (*Opened, error) {
 	}
 	var out *Opened
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		now := s.Now()
+		now := s.clock()
 		// One statement decides: two clicks on one link open one session.
 		r := tx.Model(&LoginLink{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", l.ID, now).Update("used_at", now)
 		if r.Error != nil {

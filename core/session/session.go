@@ -30,11 +30,12 @@ const (
 	ScopeResource = "resource" // one room or media entry (ScopeID: the resource)
 )
 
-// Methods: how a session was opened, as recorded on it.
+// Methods: how a session was opened, as recorded on it. An event site's
+// session records the event's login method (core/event's LoginMagicLink
+// or LoginSSO).
 const (
 	MethodConsoleLink = "console_link" // a console sign-in link
-	MethodEventLink   = "magic_link"   // an event login link emailed or generated
-	MethodEventSSO    = "sso"          // the identity provider, on an SSO event
+	MethodConsoleSSO  = "sso"          // the identity provider, at a console sign-in (the connection is in the audit log)
 	MethodInviteLink  = "invite_link"  // an invite link redeemed
 )
 
@@ -55,7 +56,8 @@ type Session struct {
 	// before scopes existed were console sessions.
 	Scope   string `gorm:"size:16;not null;default:console;index:idx_sessions_user_scope,priority:2"`
 	ScopeID string `gorm:"size:36;not null;default:'';index:idx_sessions_user_scope,priority:3"`
-	// Method is how the person signed in (Method* constants).
+	// Method is how the person signed in (Method* constants, or an event's
+	// login method).
 	Method     string     `gorm:"size:32;not null;default:console_link"`
 	CreatedAt  time.Time  ``
 	ExpiresAt  time.Time  `gorm:"not null"`
@@ -136,8 +138,8 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Now is the service's clock, in UTC.
-func (s *Service) Now() time.Time { return s.now().UTC() }
+// clock is the service's clock, in UTC.
+func (s *Service) clock() time.Time { return s.now().UTC() }
 
 // Open signs a person in, with tx: the one way anyone gets a session. The
 // session is written with tx, so it exists exactly when what opened it
@@ -151,7 +153,7 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 		ttl = s.sessionTTL
 	}
 	plain, hash := token.New()
-	now := s.Now()
+	now := s.clock()
 	sess := &Session{ID: id.New(), AccountID: accountID, UserID: userID, TokenHash: hash, Scope: how.Scope, ScopeID: how.ScopeID,
 		Method: how.Method, CreatedAt: now, ExpiresAt: now.Add(ttl), LastSeenAt: now}
 	if how.Scope == ScopeConsole {
@@ -172,12 +174,14 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 	return &Opened{Token: plain, Session: sess}, nil
 }
 
-// Authenticate returns the live session of the scope for a cookie token and
-// its user; scopeID "" accepts any session of the scope (the invite page,
-// which learns the resource from the link). A console session's expiry
-// slides forward while it is used, at most once a minute.
+// Authenticate returns the live session of the scope for a cookie token
+// and, for a console session, its user (whose console role it checks);
+// other scopes' callers know the person by the session's UserID and read
+// what they need of them. scopeID "" accepts any session of the scope (the
+// invite page, which learns the resource from the link). A console
+// session's expiry slides forward while it is used, at most once a minute.
 func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) (*Session, *user.User, error) {
-	now := s.Now()
+	now := s.clock()
 	sess, err := s.find(ctx, scope, tok, now)
 	if err != nil || sess.Scope != scope || scopeID != "" && sess.ScopeID != scopeID {
 		if err == nil || isNotFound(err) || errors.Is(err, problem.ErrUnauthorized) {
@@ -185,18 +189,19 @@ func (s *Service) Authenticate(ctx context.Context, scope, scopeID, tok string) 
 		}
 		return nil, nil, err
 	}
+	if scope != ScopeConsole {
+		return sess, nil, nil
+	}
 	u, err := user.Get(ctx, s.db, sess.AccountID, sess.UserID)
 	if err != nil {
 		return nil, nil, problem.ErrUnauthorized
 	}
-	if scope == ScopeConsole {
-		if u.ConsoleRole == "" {
-			return nil, nil, ErrNotConsole
-		}
-		if now.Sub(sess.LastSeenAt) > time.Minute {
-			s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
-				Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
-		}
+	if u.ConsoleRole == "" {
+		return nil, nil, ErrNotConsole
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ?", sess.ID).
+			Updates(map[string]any{"last_seen_at": now, "expires_at": now.Add(s.sessionTTL)})
 	}
 	return sess, u, nil
 }
@@ -232,12 +237,12 @@ func (s *Service) find(ctx context.Context, scope, tok string, now time.Time) (*
 
 // SignOut ends a session.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
-	return s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.Now()).Error
+	return s.db.W.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", sessionID).Update("revoked_at", s.clock()).Error
 }
 
 // Revoke ends, with tx, every live session of the user in the scope: what
 // takes someone off an event ends their sign-in in the same commit.
 func (s *Service) Revoke(tx *store.Tx, userID, scope, scopeID string) error {
 	return tx.Model(&Session{}).Where("user_id = ? AND scope = ? AND scope_id = ? AND revoked_at IS NULL", userID, scope, scopeID).
-		Update("revoked_at", s.Now()).Error
+		Update("revoked_at", s.clock()).Error
 }

@@ -56,9 +56,14 @@ func TestSessionsSignInToTheirScopeOnly(t *testing.T) {
 			{"the console's token for a resource", session.ScopeResource, "", console.Token, false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, u, err := ss.Authenticate(ctx, tc.scope, tc.scopeID, tc.tok)
-				if (err == nil) != tc.ok || tc.ok && u.ID != boot.Admin.ID {
+				sess, u, err := ss.Authenticate(ctx, tc.scope, tc.scopeID, tc.tok)
+				if (err == nil) != tc.ok || tc.ok && sess.UserID != boot.Admin.ID {
 					t.Fatalf("signed in: %v (err %v), want %v", err == nil, err, tc.ok)
+				}
+				// Only a console session comes with its user, checked for
+				// a console role.
+				if tc.ok && (tc.scope == session.ScopeConsole) != (u != nil) {
+					t.Fatalf("user %+v for a %s session", u, tc.scope)
 				}
 			})
 		}

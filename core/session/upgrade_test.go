@@ -55,8 +55,8 @@ VALUES ('0190aaaa-0000-7000-8000-0000000000aa', '0190aaaa-0000-7000-8000-0000000
 		if err != nil {
 			t.Fatal(err)
 		}
-		sess, u, err := ss.Authenticate(ctx, session.ScopeEvent, "0190aaaa-0000-7000-8000-00000000000e", plain)
-		if err != nil || u.ID != "0190aaaa-0000-7000-8000-0000000000aa" || sess.Method != session.MethodEventLink {
+		sess, _, err := ss.Authenticate(ctx, session.ScopeEvent, "0190aaaa-0000-7000-8000-00000000000e", plain)
+		if err != nil || sess.UserID != "0190aaaa-0000-7000-8000-0000000000aa" || sess.Method != "magic_link" {
 			t.Fatalf("moved session: %v %+v", err, sess)
 		}
 	})

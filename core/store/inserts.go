@@ -31,7 +31,7 @@ type Inserts struct {
 // it outside Write.
 func (db *DB) NewInserts(ctx context.Context, table string, cols ...string) (*Inserts, error) {
 	ins := &Inserts{table: table, cols: len(cols)}
-	for n := 1; n <= maxRowsPerInsert && n*len(cols) <= maxParamsPerInsert; n *= 2 {
+	for n := 1; n <= maxRowsPerInsert && n*len(cols) <= maxParams; n *= 2 {
 		st, err := db.Prepare(context.WithoutCancel(ctx), true, insertSQL(table, cols, n))
 		if err != nil {
 			return nil, err
@@ -41,11 +41,9 @@ func (db *DB) NewInserts(ctx context.Context, table string, cols ...string) (*In
 	return ins, nil
 }
 
-// SQLite allows 32,766 parameters in a statement.
-const (
-	maxRowsPerInsert   = 64
-	maxParamsPerInsert = 30000
-)
+// maxRowsPerInsert bounds the rows of one statement; its parameters stay
+// below maxParams too.
+const maxRowsPerInsert = 64
 
 func insertSQL(table string, cols []string, n int) string {
 	var b strings.Builder

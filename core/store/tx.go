@@ -64,11 +64,6 @@ func (tx *Tx) ExecSQL(query string, args ...any) (sql.Result, error) {
 	return tx.sql.ExecContext(tx.ctx, query, args...)
 }
 
-// QuerySQL runs a plain query ($1, $2... placeholders) on the transaction.
-func (tx *Tx) QuerySQL(query string, args ...any) (*sql.Rows, error) {
-	return tx.sql.QueryContext(tx.ctx, query, args...)
-}
-
 // Tx runs fn in one write transaction of its own: committed when fn
 // returns nil, rolled back otherwise. Use it for writes that may not run
 // twice; the hot paths that may use Write instead.

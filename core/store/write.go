@@ -226,6 +226,14 @@ var errFailed = errors.New("a write of the group failed")
 // outcome in errs; all is an error for every write of the group (begin or
 // commit failed). Without savepoints, it stops at the first failed write,
 // rolls back and asks for a retry.
+//
+// The statements of a group's writes run to completion whatever becomes of
+// their callers: each write's context keeps its values but not its
+// cancellation. A cancelled context would make the SQLite driver interrupt
+// the connection mid-statement, and an interrupted write rolls back the
+// whole shared transaction, other callers' work included; it would also cost
+// a goroutine per statement, which the driver spends to watch a cancellable
+// context.
 func (g *writeGroup) attempt(batch []*writeReq, errs []error, savepoints bool) (all error, retry bool) {
 	stx, err := g.raw.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -328,11 +336,3 @@ func (g *writeGroup) one(tx *Tx, r *writeReq) (err error) {
 	}()
 	return r.fn(tx)
 }
-
-// The statements of a group's writes run to completion whatever becomes of
-// their callers: each write's context keeps its values but not its
-// cancellation. A cancelled context would make the SQLite driver interrupt
-// the connection mid-statement, and an interrupted write rolls back the
-// whole shared transaction, other callers' work included; it would also cost
-// a goroutine per statement, which the driver spends to watch a cancellable
-// context.

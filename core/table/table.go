@@ -84,6 +84,14 @@ func (r *Reach) AddResources(ids ...string) {
 	r.Resources = int64(len(r.resources))
 }
 
+// ByUser is the eraser of a table whose rows each belong to one user of
+// the account (its user_id column): it deletes the person's rows of model.
+func ByUser(model any) func(*store.Tx, Person) error {
+	return func(tx *store.Tx, p Person) error {
+		return tx.Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID).Delete(model).Error
+	}
+}
+
 // Models are the tables' models, as store.DB.Migrate takes them.
 func Models(ts []Table) []any {
 	out := make([]any, len(ts))

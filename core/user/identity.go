@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -52,11 +53,10 @@ type Identity struct {
 	LinkByEmail bool
 }
 
-// Limits of what an issuer may send.
+// Limits of what an issuer may send; names are bounded by MaxName.
 const (
 	maxIssuer  = 512
 	maxSubject = 255
-	maxName    = 100
 )
 
 // ErrNotLinked refuses a first sign-in whose email belongs to a user the
@@ -82,11 +82,11 @@ func (in *Identity) validate() error {
 	}
 	in.Email = email
 	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
-	if len(in.FirstName) > maxName {
-		fs.Add("first_name", fmt.Sprintf("first name is longer than %d characters", maxName))
+	if utf8.RuneCountInString(in.FirstName) > MaxName {
+		fs.Add("first_name", fmt.Sprintf("first name is longer than %d characters", MaxName))
 	}
-	if len(in.LastName) > maxName {
-		fs.Add("last_name", fmt.Sprintf("last name is longer than %d characters", maxName))
+	if utf8.RuneCountInString(in.LastName) > MaxName {
+		fs.Add("last_name", fmt.Sprintf("last name is longer than %d characters", MaxName))
 	}
 	return fs.Err()
 }

@@ -3,6 +3,7 @@ package user_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -148,6 +149,12 @@ func TestResolveKnownIdentityKeepsItsUser(t *testing.T) {
 		if n := count(t, db, "users", "account_id = ?", acc.ID); n != 1 {
 			t.Fatalf("%d users, want 1", n)
 		}
+		// Names are bounded in characters, as everywhere else: 100 of
+		// them take 200 bytes here.
+		long := strings.Repeat("é", user.MaxName)
+		if u, err := resolve(user.Identity{Issuer: "iss", Subject: "long", Email: "long@acme.test", FirstName: long}); err != nil || u.FirstName != long {
+			t.Fatalf("a name of %d characters: %v, %+v", user.MaxName, err, u)
+		}
 		for _, tc := range []struct {
 			name  string
 			in    user.Identity
@@ -156,6 +163,7 @@ func TestResolveKnownIdentityKeepsItsUser(t *testing.T) {
 			{"subject without issuer", user.Identity{Subject: "s", Email: "a@acme.test"}, "subject"},
 			{"no email", user.Identity{Issuer: "iss", Subject: "t"}, "email"},
 			{"bad email", user.Identity{Issuer: "iss", Subject: "t", Email: "not an email"}, "email"},
+			{"a first name of 101 characters", user.Identity{Issuer: "iss", Subject: "t", Email: "t@acme.test", FirstName: strings.Repeat("é", 101)}, "first_name"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := resolve(tc.in)

@@ -3,13 +3,16 @@ package user
 import (
 	"database/sql"
 	"fmt"
+	"time"
 
-	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/store"
 )
 
 // NewUser is a person EnsureMany finds or creates.
 type NewUser struct {
+	// ID is the id the user gets if new (id.New()), made by the caller
+	// before the transaction, which then only writes.
+	ID string
 	// Email is normalized (NormalizeEmail).
 	Email               string
 	FirstName, LastName string
@@ -31,49 +34,49 @@ var usersByEmail = store.Keyed{Table: "users", Columns: []string{"id", "email", 
 // batches to prepare once.
 func BatchStatements() []store.Statement { return []store.Statement{&newUsers, &usersByEmail} }
 
-// EnsureMany is Ensure for many people of the account at once, in a few
-// multi-row statements, for a batch such as a bulk import's: each is
-// created if new, their names filled if still empty. people's emails must
-// be distinct. It returns user ids by email, and the set of ids of the
-// users it created: those cannot be on an event yet.
+// EnsureMany finds or creates many people of the account at once, in a
+// few multi-row statements, for a batch such as a bulk import's: each is
+// created if new, with its ID, and a user found without a name is given
+// the person's, as Resolve does for one person. people's emails must be
+// distinct. It returns user ids by email, and the set of ids of the users
+// it created: those cannot be on an event yet.
 //
-// The users are inserted with ids made here, skipping the emails the
-// account already has; when the statements wrote every row (a file of new
-// people) those ids are the users' and nothing is read back. Otherwise
-// every person's user is read back by email, and the ones with the ids
-// made here are the ones created.
+// The users are inserted skipping the emails the account already has;
+// when the statements wrote every row (a file of new people) the people's
+// ids are the users' and nothing is read back. Otherwise every person's
+// user is read back by email, and the ones with the people's ids are the
+// ones created.
 func EnsureMany(tx *store.Tx, accountID string, people []NewUser) (ids map[string]string, created map[string]bool, err error) {
 	ids = make(map[string]string, len(people))
 	created = make(map[string]bool, len(people))
 	if len(people) == 0 {
 		return ids, created, nil
 	}
-	made := make([]string, len(people))
-	for i := range made {
-		made[i] = id.New()
+	for i := range people {
+		if people[i].ID == "" {
+			return nil, nil, fmt.Errorf("user %s has no id to be created with", people[i].Email)
+		}
 	}
 	now := tx.Now()
 	wrote, err := tx.Insert(&newUsers, len(people), func(args []any, i int) []any {
 		p := &people[i]
-		return append(args, made[i], accountID, p.Email, p.FirstName, p.LastName, "", "", false, now, now)
+		return append(args, p.ID, accountID, p.Email, p.FirstName, p.LastName, "", "", false, now, now)
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("users: %w", err)
 	}
 	if wrote == int64(len(people)) {
-		for i, p := range people {
-			ids[p.Email], created[made[i]] = made[i], true
+		for _, p := range people {
+			ids[p.Email], created[p.ID] = p.ID, true
 		}
 		return ids, created, nil
 	}
-	unnamed, err := readBack(tx, accountID, people, made, ids, created)
+	unnamed, err := readBack(tx, accountID, people, ids, created)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, p := range unnamed {
-		if _, err := tx.ExecSQL("UPDATE users SET first_name = $1, last_name = $2, updated_at = $3 WHERE id = $4", p.FirstName, p.LastName, now, ids[p.Email]); err != nil {
-			return nil, nil, err
-		}
+	if err := nameAll(tx, unnamed, ids, now); err != nil {
+		return nil, nil, err
 	}
 	for _, p := range people {
 		if ids[p.Email] == "" {
@@ -83,13 +86,32 @@ func EnsureMany(tx *store.Tx, accountID string, people []NewUser) (ids map[strin
 	return ids, created, nil
 }
 
+// nameAll gives the users of unnamed, found without a name, the names of
+// their people: one statement, compiled once for them all.
+func nameAll(tx *store.Tx, unnamed []*NewUser, ids map[string]string, now time.Time) error {
+	if len(unnamed) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareSQL("UPDATE users SET first_name = $1, last_name = $2, updated_at = $3 WHERE id = $4")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, p := range unnamed {
+		if _, err := st.ExecContext(tx.Context(), p.FirstName, p.LastName, now, ids[p.Email]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readBack reads the users of people back into ids, marking in created
-// those with the ids made for them; it returns the people whose user, found
-// there before, has no name yet.
-func readBack(tx *store.Tx, accountID string, people []NewUser, made []string, ids map[string]string, created map[string]bool) ([]*NewUser, error) {
-	ours := make(map[string]bool, len(made))
-	for _, id := range made {
-		ours[id] = true
+// those with the ids given for them; it returns the people whose user,
+// found there before, has no name yet.
+func readBack(tx *store.Tx, accountID string, people []NewUser, ids map[string]string, created map[string]bool) ([]*NewUser, error) {
+	ours := make(map[string]bool, len(people))
+	for i := range people {
+		ours[people[i].ID] = true
 	}
 	emails := make([]string, len(people))
 	byEmail := make(map[string]*NewUser, len(people))

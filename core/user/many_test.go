@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
@@ -15,7 +16,8 @@ import (
 // transaction's time, finds the others, fills the names of those that had
 // none and keeps the names of those that had some; it tells which users it
 // created. Batches of more than one statement and of new people only (that
-// read nothing back) give the same.
+// read nothing back) give the same. A person without an id to be created
+// with is refused, and nothing is written.
 func TestEnsureMany(t *testing.T) {
 	storetest.Each(t, []any{&user.User{}}, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -34,7 +36,7 @@ func TestEnsureMany(t *testing.T) {
 		}
 		var before []user.User
 		err := db.Tx(ctx, func(tx *store.Tx) error {
-			for _, p := range [][3]string{{"nameless@example.org", "", ""}, {"named@example.org", "Nora", "Named"}} {
+			for _, p := range [][3]string{{"nameless@example.org", "", ""}, {"named@example.org", "Nora", "Named"}, {"nameless2@example.org", "", ""}} {
 				u, err := user.Resolve(tx, user.Identity{AccountID: "acc", Email: p[0], FirstName: p[1], LastName: p[2]})
 				if err != nil {
 					return err
@@ -48,9 +50,11 @@ func TestEnsureMany(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now().UTC().Add(-time.Second)
-		people := []user.NewUser{{"nameless@example.org", "Nat", "Less"}, {"named@example.org", "Other", "Name"}}
+		people := []user.NewUser{{ID: id.New(), Email: "nameless@example.org", FirstName: "Nat", LastName: "Less"},
+			{ID: id.New(), Email: "named@example.org", FirstName: "Other", LastName: "Name"},
+			{ID: id.New(), Email: "nameless2@example.org", FirstName: "Nia", LastName: "Less"}}
 		for i := range 1500 {
-			people = append(people, user.NewUser{Email: fmt.Sprintf("new%d@example.org", i), FirstName: "New", LastName: fmt.Sprint(i)})
+			people = append(people, user.NewUser{ID: id.New(), Email: fmt.Sprintf("new%d@example.org", i), FirstName: "New", LastName: fmt.Sprint(i)})
 		}
 		ids, created := ensure(db.Tx, "acc", people)
 		if len(ids) != len(people) || len(created) != 1500 {
@@ -70,6 +74,10 @@ func TestEnsureMany(t *testing.T) {
 				if u.FirstName != "Nat" || u.LastName != "Less" {
 					t.Fatalf("nameless user not named: %+v", u)
 				}
+			case "nameless2@example.org":
+				if u.ID != before[2].ID || created[u.ID] || u.FirstName != "Nia" || u.LastName != "Less" {
+					t.Fatalf("second nameless user not named: %+v", u)
+				}
 			case "named@example.org":
 				if u.FirstName != "Nora" || u.LastName != "Named" {
 					t.Fatalf("named user renamed: %+v", u)
@@ -86,13 +94,27 @@ func TestEnsureMany(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer run.Close()
-		fresh := []user.NewUser{{"fresh1@example.org", "F", "One"}, {"fresh2@example.org", "F", "Two"}}
+		fresh := []user.NewUser{{ID: id.New(), Email: "fresh1@example.org", FirstName: "F", LastName: "One"},
+			{ID: id.New(), Email: "fresh2@example.org", FirstName: "F", LastName: "Two"}}
 		ids, created = ensure(run.Tx, "acc", fresh)
 		for _, p := range fresh {
 			var u user.User
 			if err := db.R.Where("account_id = ? AND email = ?", "acc", p.Email).Take(&u).Error; err != nil || ids[p.Email] != u.ID || !created[u.ID] || u.LastName != p.LastName {
 				t.Fatalf("%s: stored %+v (%v), id %s, created %v", p.Email, u, err, ids[p.Email], created[u.ID])
 			}
+			if u.ID != p.ID {
+				t.Fatalf("%s: created as %s, want the id it was given, %s", p.Email, u.ID, p.ID)
+			}
+		}
+		// A person without an id is refused before anything is written.
+		err = db.Tx(ctx, func(tx *store.Tx) error {
+			_, _, err := user.EnsureMany(tx, "acc", []user.NewUser{{ID: id.New(), Email: "withid@example.org"}, {Email: "noid@example.org"}})
+			return err
+		})
+		var n int64
+		db.R.Model(&user.User{}).Where("email IN ?", []string{"withid@example.org", "noid@example.org"}).Count(&n)
+		if err == nil || n != 0 {
+			t.Fatalf("a person without an id: err %v, %d users written; want an error and none", err, n)
 		}
 	})
 }

@@ -10,11 +10,7 @@ import (
 // (its id, account and email). Their identities go just before it, so no
 // identity provider's sign-in finds them again.
 func Tables() []table.Table {
-	return []table.Table{{Model: &User{}, Erase: eraseUser}, {Model: &UserIdentity{}, Erase: eraseIdentities}}
-}
-
-func eraseIdentities(tx *store.Tx, p table.Person) error {
-	return tx.Where("user_id = ? AND account_id = ?", p.UserID, p.AccountID).Delete(&UserIdentity{}).Error
+	return []table.Table{{Model: &User{}, Erase: eraseUser}, {Model: &UserIdentity{}, Erase: table.ByUser(&UserIdentity{})}}
 }
 
 func eraseUser(tx *store.Tx, p table.Person) error {

@@ -124,16 +124,6 @@ func orList(items []string, conj string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
-// APIVersions is what this gateway speaks for a kind (nil for a kind not in
-// the table).
-func APIVersions(kind plugins.Kind) []uint32 {
-	k, err := LookupKind(kind)
-	if err != nil {
-		return nil
-	}
-	return k.APIVersions
-}
-
 // pluginSets is what the host speaks, by handshake protocol version. Every
 // kind of the table is in the set: the Info call, not the set, says which
 // one a process is.

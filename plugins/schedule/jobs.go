@@ -88,10 +88,6 @@ func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp temp
 	}
 	s.templates[c.Name] = next
 	s.mu.Unlock()
-	good := make([]templateprovider.Template, 0, len(next))
-	for _, t := range next {
-		good = append(good, t)
-	}
 	summary := fmt.Sprintf("%d templates, %d new or changed, %d invalid", len(ts), changed, len(broken))
 	if s.opts.Templates != nil {
 		// The sink decides for itself (it also renders each template), and

@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/plugins/roomadapter"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Options are what a Build takes beside the configuration: what a process
@@ -46,15 +47,17 @@ type Options struct {
 	// HoldMail: Start leaves the outbox workers stopped, so queued email
 	// stays in the outbox.
 	HoldMail bool
+	// SSOTypes replaces the SSO connection types the gateway has (tests
+	// register a connector whose behaviour they set); nil keeps the
+	// gateway's own.
+	SSOTypes sso.Types
 }
 
 // Gateway is every service of a built gateway. Its fields are read, never
 // replaced: each service was built with the others it needs.
 type Gateway struct {
-	Config *Config
-	Log    *slog.Logger
-	// Now is the clock every service was given.
-	Now      func() time.Time
+	Config   *Config
+	Log      *slog.Logger
 	DB       *store.DB
 	Signer   *jointoken.Signer
 	Sessions *session.Service
@@ -64,6 +67,10 @@ type Gateway struct {
 	Bulk     *bulk.Service
 	// LTI is the LTI 1.3 tool: platform registrations, launches, its keys.
 	LTI *lti.Service
+	// SSO manages identity provider connections and runs SSO logins; its
+	// schedule refreshes IdP metadata and sweeps expired logins.
+	SSO         *sso.Service
+	SSOSchedule *sso.Schedule
 	// Jobs runs confirmed jobs (bulk invites); Start starts it unless
 	// HoldJobs.
 	Jobs *job.Runner
@@ -73,7 +80,7 @@ type Gateway struct {
 	// Handler serves every HTTP route.
 	Handler *api.Server
 
-	opts    Options
+	opts    Options                           // its Now is the clock every service was given
 	started []func(ctx context.Context) error // stops, in start order
 	closed  sync.Once
 }
@@ -96,7 +103,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{Config: cfg, Log: log, Now: now, DB: db, opts: opts}
+	g := &Gateway{Config: cfg, Log: log, DB: db, opts: opts}
 	if err := g.build(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -107,7 +114,7 @@ func Build(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 // build makes the services, each with what it needs, in the order they
 // need each other.
 func (g *Gateway) build(ctx context.Context) error {
-	cfg, db, now := g.Config, g.DB, g.Now
+	cfg, db, now := g.Config, g.DB, g.opts.Now
 	if err := db.Migrate(schema.Models()...); err != nil {
 		return err
 	}
@@ -132,8 +139,11 @@ func (g *Gateway) build(ctx context.Context) error {
 		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
 		return fmt.Errorf("lti: %w", err)
 	}
+	if g.SSO, g.SSOSchedule, err = newSSO(cfg, g.opts.SSOTypes, db, now, g.Log, g.Sessions, g.Events); err != nil {
+		return err
+	}
 	g.Handler, err = api.New(api.Config{
-		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now,
+		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
 		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
@@ -165,9 +175,9 @@ func (g *Gateway) Bootstrap(ctx context.Context) (*account.Bootstrap, error) {
 }
 
 // Start runs the background work: the plugins and their scheduled jobs,
-// the outbox workers (unless HoldMail) and the job runner (unless
-// HoldJobs), which first resumes every job an earlier process left
-// unfinished. A plugin that fails its first start is logged and retried
+// the outbox workers (unless HoldMail), the job runner (unless HoldJobs),
+// which first resumes every job an earlier process left unfinished, and
+// the SSO schedule. A plugin that fails its first start is logged and retried
 // in the background: the gateway serves regardless.
 func (g *Gateway) Start(ctx context.Context) error {
 	if g.started != nil {
@@ -191,6 +201,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.Jobs.Start()
 		g.started = append(g.started, g.Jobs.Stop)
 	}
+	g.SSOSchedule.Start()
+	g.started = append(g.started, g.SSOSchedule.Stop)
 	return nil
 }
 

@@ -110,16 +110,12 @@ func (p *Plugins) PluginStatuses(ctx context.Context) ([]api.PluginRow, error) {
 }
 
 // JoinURL implements api.JoinURLs with the resource's room adapter.
-func (p *Plugins) JoinURL(ctx context.Context, adapter, resourceID, externalID string, who api.Entrant) (string, error) {
-	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, adapter)
+func (p *Plugins) JoinURL(ctx context.Context, res *resource.Resource, who api.Entrant) (string, error) {
+	ra, err := host.ClientOf[roomadapter.RoomAdapter](p.Host, res.Adapter)
 	if err != nil {
-		return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+adapter+" for this resource is not configured")
+		return "", problem.New(problem.Unavailable, "room_adapter_missing", "the room adapter "+res.Adapter+" for this resource is not configured")
 	}
-	id := externalID
-	if id == "" {
-		id = resourceID
-	}
-	return ra.JoinURL(ctx, id, roomadapter.Person{ID: who.UserID, Email: who.Email, Name: who.Name}, who.Role)
+	return ra.JoinURL(ctx, res.PlatformID(), roomadapter.Person{ID: who.UserID, Email: who.Email, Name: who.Name}, who.Role)
 }
 
 // RoleUpgraded implements invite.RoleListener: a resource hosted by a room
@@ -133,11 +129,7 @@ func (p *Plugins) RoleUpgraded(ctx context.Context, res *resource.Resource, u *u
 	if err != nil {
 		return err
 	}
-	id := res.ExternalID
-	if id == "" {
-		id = res.ID
-	}
-	return ra.RoleUpgraded(ctx, roomadapter.RoleUpgrade{ResourceID: id, User: roomadapter.Person{ID: u.ID, Email: u.Email, Name: u.Name()}, OldRole: from, NewRole: to})
+	return ra.RoleUpgraded(ctx, roomadapter.RoleUpgrade{ResourceID: res.PlatformID(), User: roomadapter.Person{ID: u.ID, Email: u.Email, Name: u.Name()}, OldRole: from, NewRole: to})
 }
 
 var (
