@@ -43,10 +43,6 @@ var (
 		"this launch does not belong to a login the tool started, or was already used (its state is missing, unknown or spent); start the tool again from the course")
 	ErrStateExpired = problem.New(problem.Gone, "lti_state_expired",
 		"this launch took too long after its login started; start the tool again from the course")
-	// ErrStateUsed is the launch that lost the race for its state; once the
-	// winner has deleted the row, a replay finds no state at all.
-	ErrStateUsed = problem.New(problem.Conflict, "lti_state_used",
-		"this launch was already used; start the tool again from the course")
 	ErrStateMismatch = problem.New(problem.Forbidden, "lti_state_mismatch",
 		"this launch was started in another browser; start the tool again from the course")
 	ErrTokenMalformed = problem.New(problem.Invalid, "lti_token_malformed",
@@ -189,9 +185,7 @@ func (s *Service) checkState(ctx context.Context, r *launchRun) error {
 	}
 	switch how {
 	case stateUnknown:
-		return refuse(ErrStateUnknown, "no login has this state")
-	case stateUsed:
-		return refuse(ErrStateUsed, "the state was consumed by another launch")
+		return refuse(ErrStateUnknown, "no login has this state (never made, or consumed by an earlier launch)")
 	case stateExpired:
 		return refuse(ErrStateExpired, "the state expired")
 	}

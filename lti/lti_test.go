@@ -131,7 +131,7 @@ func TestStateConsumedOnce(t *testing.T) {
 				switch codeOf(err) {
 				case "":
 					ok++
-				case lti.ErrStateUsed.Code, lti.ErrStateUnknown.Code:
+				case lti.ErrStateUnknown.Code:
 					lost++
 				default:
 					t.Fatalf("round %d: unexpected refusal %v", round, err)

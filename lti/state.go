@@ -2,10 +2,7 @@ package lti
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/invitegate/gateway/core/token"
 )
@@ -45,39 +42,29 @@ type consumed int
 const (
 	stateUnknown consumed = iota
 	stateExpired
-	stateUsed
 	stateFresh
 )
 
-// consumeState takes the login a state names, once. The row is read, then
-// deleted by a DELETE whose row count decides who won: of two launches
-// with the same state (a replay, or two replicas answering the same
-// posted form), exactly one deletes the row and goes on; the other is told
-// the state was used. An expired row is deleted too, and refused.
+// consumeState takes the login a state names, once: one DELETE ...
+// RETURNING (SQLite and PostgreSQL alike) removes the row and gives what
+// it held. Of two launches with the same state (a replay racing the real
+// one, or two replicas answering the same posted form), the second waits
+// for the first on the row and then finds nothing, so exactly one goes on.
+// An expired row is deleted too, and refused.
 func (s *Service) consumeState(ctx context.Context, state string) (*loginState, consumed, error) {
 	if !token.WellFormed(state) {
 		return nil, stateUnknown, nil
 	}
-	h := token.Hash(state)
-	var row loginState
-	err := s.db.W.WithContext(ctx).Where("state_hash = ?", h).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, stateUnknown, nil
-	}
-	if err != nil {
+	var rows []loginState
+	err := s.db.W.WithContext(ctx).Raw("DELETE FROM lti_login_states WHERE state_hash = ? RETURNING state_hash, platform_id, nonce_hash, target_link_uri, created_at, expires_at",
+		token.Hash(state)).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
 		return nil, stateUnknown, err
 	}
-	res := s.db.W.WithContext(ctx).Where("state_hash = ?", h).Delete(&loginState{})
-	if res.Error != nil {
-		return nil, stateUnknown, res.Error
-	}
-	if res.RowsAffected != 1 {
-		return nil, stateUsed, nil
-	}
-	if !s.now().Before(row.ExpiresAt) {
+	if !s.now().Before(rows[0].ExpiresAt) {
 		return nil, stateExpired, nil
 	}
-	return &row, stateFresh, nil
+	return &rows[0], stateFresh, nil
 }
 
 // sweepStates deletes logins that were never completed and have expired.
