@@ -300,8 +300,11 @@ func (s *Service) eventLogin(ctx context.Context, c *Connection, req *connector.
 	if ev.AccountID != c.AccountID {
 		return nil, fmt.Errorf("%w: event %s is not of the connection's account", ErrUnknownConnection, ev.ID)
 	}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		u, err := user.OfIdentity(ctx, tx, c.AccountID, in.Issuer, in.Subject)
+	// The person's groups and the provider's names are recorded in the
+	// sign-in's own transaction: the event's decision (a closed event's
+	// grants) reads them, and a refused sign-in leaves none of it behind.
+	record := func(tx *store.Tx) error {
+		u, err := user.OfIdentity(tx.Context(), tx, c.AccountID, in.Issuer, in.Subject)
 		if err == nil {
 			if _, err := user.Follow(tx, u, in); err != nil {
 				return err
@@ -310,11 +313,8 @@ func (s *Service) eventLogin(ctx context.Context, c *Connection, req *connector.
 			return err
 		}
 		return group.RecordLogin(tx, c.AccountID, c.ID, in.Email, strings.TrimSpace(in.FirstName+" "+in.LastName), groups)
-	})
-	if err != nil {
-		return nil, err
 	}
-	signIn, err := s.events.SignInSSO(ctx, ev.ID, in)
+	signIn, err := s.events.SignInSSO(ctx, ev.ID, in, record)
 	if err != nil {
 		return nil, err
 	}

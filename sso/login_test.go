@@ -225,6 +225,24 @@ func TestEventLogin(t *testing.T) {
 		if res.Event == nil || res.Event.Attendee.Status != event.SSOLogin || res.ReturnPath != "/e/"+ev.Slug {
 			t.Fatalf("event login %+v", res)
 		}
+		// A sign-in the event refuses (invitation only, and the person is
+		// not invited) records nothing of the login: neither the person
+		// nor their groups.
+		closed, err := f.events.CreateEvent(ctx, caller, event.EventInput{Name: "Board", StartsAt: start, EndsAt: start.Add(time.Hour), TimeZone: "UTC",
+			LoginMethod: event.LoginSSO, Registration: event.RegistrationInviteOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key = f.start(t, sso.StartInput{Email: "bob@uni.edu", Purpose: sso.PurposeEvent, EventID: closed.ID})
+		if _, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-2", "bob@uni.edu", "board"))); err == nil {
+			t.Fatal("an uninvited person signed in to an invitation-only event")
+		}
+		if n := count(t, db, "group_members", "email = ?", "bob@uni.edu"); n != 0 {
+			t.Fatalf("a refused event sign-in recorded %d group memberships", n)
+		}
+		if n := count(t, db, "users", "email = ?", "bob@uni.edu"); n != 0 {
+			t.Fatal("a refused event sign-in created its person")
+		}
 		magic, err := f.events.CreateEvent(ctx, caller, event.EventInput{Name: "Open day", StartsAt: start, EndsAt: start.Add(time.Hour), TimeZone: "UTC"})
 		if err != nil {
 			t.Fatal(err)
