@@ -19,6 +19,7 @@ import (
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/sso/connector"
 	"github.com/invitegate/gateway/sso/oidc"
+	"github.com/invitegate/gateway/sso/oidc/oidctest"
 )
 
 // atHash is OIDC's at_hash of an access token signed with a 256-bit alg.
@@ -32,7 +33,7 @@ func atHash(accessToken string) string {
 // token (and the borderline ones that must pass), so a refusal is always
 // the check under test.
 func TestMintedTokens(t *testing.T) {
-	p := newMintedProvider(t)
+	p := oidctest.NewMinted(t, testClientID, testClientSecret)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -73,16 +74,16 @@ func TestMintedTokens(t *testing.T) {
 			c["azp"] = testClientID
 		}},
 		{name: "one audience, azp another client", cfg: rs256, change: func(c map[string]any) { c["azp"] = "another-client" }, want: connector.ErrInvalidResponse},
-		{name: "alg none", cfg: rs256, token: func(c map[string]any) string { return unsigned(t, c) }, want: connector.ErrInvalidResponse},
-		{name: "alg none with HS256 configured", cfg: withHS256, token: func(c map[string]any) string { return unsigned(t, c) }, want: connector.ErrInvalidResponse},
-		{name: "HS256 with the client secret, RS256 configured", cfg: rs256, token: func(c map[string]any) string { return sign(t, hmacKey, c) }, want: connector.ErrInvalidResponse},
-		{name: "HS256 with the client secret, HS256 configured", cfg: withHS256, token: func(c map[string]any) string { return sign(t, hmacKey, c) }},
+		{name: "alg none", cfg: rs256, token: func(c map[string]any) string { return oidctest.Unsigned(t, c) }, want: connector.ErrInvalidResponse},
+		{name: "alg none with HS256 configured", cfg: withHS256, token: func(c map[string]any) string { return oidctest.Unsigned(t, c) }, want: connector.ErrInvalidResponse},
+		{name: "HS256 with the client secret, RS256 configured", cfg: rs256, token: func(c map[string]any) string { return oidctest.Sign(t, hmacKey, c) }, want: connector.ErrInvalidResponse},
+		{name: "HS256 with the client secret, HS256 configured", cfg: withHS256, token: func(c map[string]any) string { return oidctest.Sign(t, hmacKey, c) }},
 		{name: "HS256 with another secret, HS256 configured", cfg: withHS256, token: func(c map[string]any) string {
-			return sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("not-the-client-secret-but-as-long-as-it")}, c)
+			return oidctest.Sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("not-the-client-secret-but-as-long-as-it")}, c)
 		}, want: connector.ErrInvalidResponse},
 		{name: "RS256 when only ES256 is configured", cfg: onlyES256, want: connector.ErrInvalidResponse},
 		{name: "signed by another key", cfg: rs256, token: func(c map[string]any) string {
-			return sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: otherKey, KeyID: p.kid}}, c)
+			return oidctest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: otherKey, KeyID: p.KeyID}}, c)
 		}, want: connector.ErrInvalidResponse},
 		{name: "expired an hour ago", cfg: rs256, change: func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, want: connector.ErrExpired},
 		{name: "expired within the clock skew", cfg: rs256, change: func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() }},
@@ -102,10 +103,10 @@ func TestMintedTokens(t *testing.T) {
 			}
 			mint := tc.token
 			if mint == nil {
-				mint = func(c map[string]any) string { return p.signRS256(t, c) }
+				mint = func(c map[string]any) string { return p.SignRS256(t, c) }
 			}
 			code, _ := token.New()
-			p.answer(code, mint(claims), "access-token-1")
+			p.Answer(code, mint(claims), "access-token-1")
 			a, err := c.Finish(context.Background(), req, mintedCallback(code, req.Key))
 			if tc.want == nil {
 				if err != nil {

@@ -10,11 +10,12 @@ import (
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/sso/connector"
 	"github.com/invitegate/gateway/sso/oidc"
+	"github.com/invitegate/gateway/sso/oidc/oidctest"
 )
 
 // finishMinted runs one login whose id token carries claims (plus the
 // protocol claims) and whose userinfo answers info (nil: refuses).
-func finishMinted(t *testing.T, p *mintedProvider, cfg *oidc.Config, claims, info map[string]any) (*connector.Assertion, error) {
+func finishMinted(t *testing.T, p *oidctest.Minted, cfg *oidc.Config, claims, info map[string]any) (*connector.Assertion, error) {
 	t.Helper()
 	c := openConnector(t, cfg, testEnv())
 	req, _ := begin(t, c)
@@ -24,16 +25,14 @@ func finishMinted(t *testing.T, p *mintedProvider, cfg *oidc.Config, claims, inf
 	for k, v := range claims {
 		all[k] = v
 	}
-	p.mu.Lock()
-	p.userinfo = info
-	p.mu.Unlock()
+	p.SetUserInfo(info)
 	code, _ := token.New()
-	p.answer(code, p.signRS256(t, all), "access-token-1")
+	p.Answer(code, p.SignRS256(t, all), "access-token-1")
 	return c.Finish(context.Background(), req, mintedCallback(code, req.Key))
 }
 
 func TestClaimsBecomeAttributes(t *testing.T) {
-	p := newMintedProvider(t)
+	p := oidctest.NewMinted(t, testClientID, testClientSecret)
 	cfg := &oidc.Config{Issuer: p.URL, ClientID: testClientID, ClientSecret: testClientSecret}
 	a, err := finishMinted(t, p, cfg, map[string]any{
 		"email": "p1@example.org", "given_name": "Pat", "family_name": "One", "groups": []any{"g1", 7, true},
@@ -64,7 +63,7 @@ func TestClaimsBecomeAttributes(t *testing.T) {
 }
 
 func TestEmailVerifiedAbsentIsFalse(t *testing.T) {
-	p := newMintedProvider(t)
+	p := oidctest.NewMinted(t, testClientID, testClientSecret)
 	cfg := &oidc.Config{Issuer: p.URL, ClientID: testClientID, ClientSecret: testClientSecret, UserInfo: oidc.UserInfoNever}
 	a, err := finishMinted(t, p, cfg, map[string]any{"email": "p1@example.org"}, nil)
 	if err != nil {
@@ -76,7 +75,7 @@ func TestEmailVerifiedAbsentIsFalse(t *testing.T) {
 }
 
 func TestUserInfo(t *testing.T) {
-	p := newMintedProvider(t)
+	p := oidctest.NewMinted(t, testClientID, testClientSecret)
 	auto := &oidc.Config{Issuer: p.URL, ClientID: testClientID, ClientSecret: testClientSecret}
 	full := map[string]any{"email": "p1@example.org", "given_name": "Pat", "family_name": "One", "groups": []string{"g1"}}
 

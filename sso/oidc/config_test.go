@@ -10,6 +10,7 @@ import (
 
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/sso/oidc"
+	"github.com/invitegate/gateway/sso/oidc/oidctest"
 )
 
 // decode reads a config as the API hands it over.
@@ -145,7 +146,7 @@ func TestConfigRoundTrip(t *testing.T) {
 }
 
 func TestBeginSendsAuthParams(t *testing.T) {
-	p := newMintedProvider(t)
+	p := oidctest.NewMinted(t, testClientID, testClientSecret)
 	cfg := &oidc.Config{Issuer: p.URL, ClientID: testClientID, ClientSecret: testClientSecret,
 		Scopes: []string{"openid", "email"}, AuthParams: map[string]string{"prompt": "select_account", "domain_hint": "example.org"}}
 	c, err := cfg.Open(context.Background(), testEnv())

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ var script []byte
 // Options are the provider's one client and its accounts.
 type Options struct {
 	ClientID, ClientSecret string
-	// RedirectURI is the client's only registered redirect URI.
+	// RedirectURI is the client's registered redirect URI; AllowRedirect
+	// registers more (or the first, when it is empty).
 	RedirectURI string
 	// Accounts are the people who can sign in, by login (which is also
 	// their sub), each with the claims the provider releases for them.
@@ -49,7 +51,12 @@ type Options struct {
 type Provider struct {
 	// Issuer is its issuer URL, http://127.0.0.1:PORT.
 	Issuer string
-	opts   Options
+
+	stdin io.Writer
+	added chan string
+	mu    sync.Mutex
+	// redirects are the client's registered redirect URIs.
+	redirects []string
 }
 
 // Start runs the provider; it stops with the test.
@@ -80,6 +87,10 @@ func Start(t testing.TB, opts Options) *Provider {
 	cmd := exec.Command(node, path)
 	cmd.Env = append(os.Environ(), "OIDC_PROVIDER_MODULES="+modules, "OIDC_TEST_CONFIG="+string(cfg), "NODE_ENV=test")
 	cmd.Stderr = logf
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +103,15 @@ func Start(t testing.TB, opts Options) *Provider {
 	}
 	exited := make(chan struct{})
 	issuer := make(chan string, 1)
+	added := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if rest, ok := strings.CutPrefix(sc.Text(), "issuer "); ok {
 				issuer <- rest
+			}
+			if rest, ok := strings.CutPrefix(sc.Text(), "redirect_uri added "); ok {
+				added <- rest
 			}
 			fmt.Fprintln(logf, sc.Text())
 		}
@@ -115,7 +130,11 @@ func Start(t testing.TB, opts Options) *Provider {
 	})
 	select {
 	case iss := <-issuer:
-		return &Provider{Issuer: iss, opts: opts}
+		p := &Provider{Issuer: iss, stdin: stdin, added: added}
+		if opts.RedirectURI != "" {
+			p.redirects = []string{opts.RedirectURI}
+		}
+		return p
 	case <-exited:
 	case <-time.After(30 * time.Second):
 	}
@@ -139,23 +158,60 @@ func modulesDir(t testing.TB) string {
 	return dir
 }
 
+// AllowRedirect registers uri as another redirect URI of the client: a
+// gateway connection's callback, which is known only once the connection
+// exists. It returns once the provider accepts it.
+func (p *Provider) AllowRedirect(t testing.TB, uri string) {
+	t.Helper()
+	if strings.ContainsAny(uri, " \r\n") {
+		t.Fatalf("oidctest: redirect URI %q has a space or a line break", uri)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := fmt.Fprintf(p.stdin, "redirect_uri %s\n", uri); err != nil {
+		t.Fatalf("oidctest: register redirect URI: %v", err)
+	}
+	select {
+	case got := <-p.added:
+		if got != uri {
+			t.Fatalf("oidctest: the provider registered %q, want %q", got, uri)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("oidctest: the provider did not register redirect URI %s", uri)
+	}
+	p.redirects = append(p.redirects, uri)
+}
+
+// redirected reports whether u is one of the client's redirect URIs (its
+// query aside).
+func (p *Provider) redirected(u string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.redirects {
+		if strings.HasPrefix(u, r) {
+			return true
+		}
+	}
+	return false
+}
+
 // Browser is a person's browser at the provider: a cookie jar, redirects
 // followed until the provider sends it back to the redirect URI.
 type Browser struct {
 	t      testing.TB
 	client *http.Client
-	back   string
+	p      *Provider
 }
 
 // NewBrowser is a fresh browser (no provider session yet).
 func (p *Provider) NewBrowser(t testing.TB) *Browser {
 	jar, _ := cookiejar.New(nil)
-	b := &Browser{t: t, back: p.opts.RedirectURI}
+	b := &Browser{t: t, p: p}
 	b.client = &http.Client{
 		Jar:     jar,
 		Timeout: 20 * time.Second,
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), b.back) {
+			if p.redirected(req.URL.String()) {
 				return http.ErrUseLastResponse
 			}
 			return nil
@@ -194,7 +250,33 @@ func (b *Browser) SignIn(authURL, login string) *url.URL {
 		}
 		resp = b.do(http.MethodPost, target.String(), fields)
 	}
-	b.t.Fatalf("oidctest: the provider did not send the browser back to %s", b.back)
+	b.t.Fatalf("oidctest: the provider did not send the browser back to a redirect URI of the client")
+	return nil
+}
+
+// Cancel opens authURL and follows the provider's "[ Cancel ]" link on
+// its login page, as a person who gives up does; it returns the URL the
+// provider sent the browser back to, the redirect URI with
+// error=access_denied and the state.
+func (b *Browser) Cancel(authURL string) *url.URL {
+	b.t.Helper()
+	resp := b.do(http.MethodGet, authURL, nil)
+	if u := b.returned(resp); u != nil {
+		b.t.Fatalf("oidctest: the provider answered at once (%s), without a login page to cancel", u)
+	}
+	page := b.read(resp)
+	m := cancelLink.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("oidctest: no Cancel link on the provider's page (HTTP %d): %s", resp.StatusCode, page)
+	}
+	target, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if u := b.returned(b.do(http.MethodGet, target.String(), nil)); u != nil {
+		return u
+	}
+	b.t.Fatalf("oidctest: cancelling did not send the browser back to a redirect URI of the client")
 	return nil
 }
 
@@ -224,7 +306,7 @@ func (b *Browser) returned(resp *http.Response) *url.URL {
 		return nil
 	}
 	loc, err := resp.Location()
-	if err != nil || !strings.HasPrefix(loc.String(), b.back) {
+	if err != nil || !b.p.redirected(loc.String()) {
 		return nil
 	}
 	resp.Body.Close()
@@ -244,6 +326,9 @@ var (
 	formTag  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
 	inputTag = regexp.MustCompile(`<input[^>]*>`)
 	attr     = regexp.MustCompile(`(\w+)="([^"]*)"`)
+	// cancelLink is the "[ Cancel ]" link of oidc-provider's interaction
+	// pages (its abort endpoint).
+	cancelLink = regexp.MustCompile(`<a href="([^"]*)">\[ Cancel \]</a>`)
 )
 
 // form is the first form of page: its action and its hidden inputs.
