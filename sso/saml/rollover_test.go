@@ -11,6 +11,8 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 // metadataCerts are the certificates SP metadata publishes, each with the
@@ -52,7 +54,7 @@ func derOf(t *testing.T, k KeyPair) string {
 // published, the old key still signs), give the IdP the new metadata,
 // rotate again (the old key is gone).
 func TestKeyRollover(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{binding: BindingPost})
 	ctx := context.Background()
 	oldKey := g.cfg.Keys[0]
@@ -96,10 +98,10 @@ func TestKeyRollover(t *testing.T) {
 	}
 	// The IdP encrypts to either key.
 	for i := range 2 {
-		f := forgery{encryptTo: i, inResponseTo: req.AuthnRequestID}
+		f := samltest.Forgery{EncryptTo: i, InResponseTo: req.AuthnRequestID}
 		if i == 1 {
 			req, _ = g.begin(t)
-			f.inResponseTo = req.AuthnRequestID
+			f.InResponseTo = req.AuthnRequestID
 		}
 		if status, res := g.postACS(t, g.forge(t, idp, f), req.Key); status != http.StatusOK {
 			t.Fatalf("assertion encrypted to key %d during the rollover: %d %+v", i, status, res)
@@ -120,14 +122,14 @@ func TestKeyRollover(t *testing.T) {
 		t.Fatalf("metadata after the second rotate publishes %d certificates, want only the new one", len(certs))
 	}
 	req, _ = g.begin(t)
-	if status, res := g.postACS(t, g.forge(t, idp, forgery{encryptTo: 0, inResponseTo: req.AuthnRequestID}), req.Key); status != http.StatusOK {
+	if status, res := g.postACS(t, g.forge(t, idp, samltest.Forgery{EncryptTo: 0, InResponseTo: req.AuthnRequestID}), req.Key); status != http.StatusOK {
 		t.Fatalf("assertion encrypted to the new key: %d %+v", status, res)
 	}
 	// An IdP still holding the old metadata encrypts to the old key, which
 	// the SP no longer has.
 	req, _ = g.begin(t)
-	f := forgery{encryptTo: 0, inResponseTo: req.AuthnRequestID, spMetadata: before}
-	status, res := g.postACS(t, g.forge(t, idp, f), req.Key)
+	f := samltest.Forgery{EncryptTo: 0, InResponseTo: req.AuthnRequestID}
+	status, res := g.postACS(t, idp.Forge(t, before, f), req.Key)
 	if status != http.StatusUnauthorized || res.Code != "sso_invalid_response" || !strings.Contains(res.Detail, "decrypt") {
 		t.Fatalf("assertion encrypted to the dropped key: %d %+v, want sso_invalid_response about decryption", status, res)
 	}
