@@ -55,7 +55,12 @@ func (b *Browser) Do(t testing.TB, method, target string, form url.Values) *Page
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	p := &Page{Body: string(body), Status: resp.StatusCode, Fields: url.Values{}}
+	return ReadPage(resp.StatusCode, string(body))
+}
+
+// ReadPage is a page and its first POST form's action and hidden fields.
+func ReadPage(status int, body string) *Page {
+	p := &Page{Body: body, Status: status, Fields: url.Values{}}
 	if m := formRe.FindStringSubmatch(p.Body); m != nil {
 		p.Action = html.UnescapeString(m[1])
 		for _, h := range hiddenRe.FindAllStringSubmatch(m[2], -1) {
