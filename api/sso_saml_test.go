@@ -23,10 +23,12 @@ const (
 var samlGroups = []string{"staff", "students"}
 
 // samlIDP is a real IdP (crewjam's samlidp, keys made by the test) that
-// knows the person.
+// knows the person. It is on another site than the gateway (localhost
+// beside 127.0.0.1), so in a browser its answer is a cross-site POST, as
+// an organization's IdP's is.
 func samlIDP(t *testing.T) *samltest.IDP {
 	t.Helper()
-	idp := samltest.Start(t)
+	idp := samltest.StartAt(t, "localhost")
 	idp.AddUser(t, samlUser, samlPassword, samlidp.User{Email: samlEmail, GivenName: "Nia", Surname: "Obi", Groups: samlGroups})
 	return idp
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -76,8 +77,18 @@ func NewKeyCert(t testing.TB, cn string, notBefore time.Time) (*rsa.PrivateKey, 
 // refusing an unsigned one.
 func Start(t testing.TB) *IDP {
 	t.Helper()
+	return StartAt(t, "127.0.0.1")
+}
+
+// StartAt is Start with the IdP's URLs naming host (a loopback name):
+// "localhost" puts the IdP on another site than a server on 127.0.0.1,
+// as an organization's IdP is, so a browser treats its form posts as
+// cross-site.
+func StartAt(t testing.TB, host string) *IDP {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
-	base, _ := url.Parse("http://" + hs.Listener.Addr().String())
+	_, port, _ := net.SplitHostPort(hs.Listener.Addr().String())
+	base, _ := url.Parse("http://" + net.JoinHostPort(host, port))
 	key, cert := NewKeyCert(t, "test idp", time.Now().Add(-time.Hour))
 	srv, err := samlidp.New(samlidp.Options{
 		URL:         *base,
