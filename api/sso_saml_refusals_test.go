@@ -254,3 +254,44 @@ func TestSAMLReplayAndIDPInitiated(t *testing.T) {
 		})
 	}
 }
+
+// Two replicas on one PostgreSQL: a login started on one is finished on
+// the other; an assertion used on one is refused as already used on the
+// other; a change of the connection made through one replica holds on
+// the other at its next sign-in.
+func TestSAMLAcrossReplicas(t *testing.T) {
+	idp := samlIDP(t)
+	a := apitest.New(t, apitest.Options{Dialect: store.Postgres, RealClock: true})
+	// Behind one load balancer the replicas share the base URL: b is
+	// reached at its own address but knows itself by a's.
+	b := apitest.New(t, apitest.Options{ReplicaOf: a, RealClock: true, Config: func(c *app.Config) { c.BaseURL = a.URL }})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replica a:\n%s\nreplica b:\n%s", a.Logs.String(), b.Logs.String())
+		}
+	})
+	id := samlConnection(a, idp, nil, nil)
+	answer := samlLogin(a, idp, url.Values{"email": {samlEmail}})
+	answer.Action = strings.Replace(answer.Action, a.URL, b.URL, 1)
+	if r := b.Must(postACS(b, b.Client(), answer), http.StatusSeeOther); r.Header.Get("Location") != "/console" {
+		t.Fatalf("a login started on a, finished on b: %s", r.Header.Get("Location"))
+	}
+
+	// b has the connection open, IdP-initiated sign-in off.
+	portal := idpInitiated(t, idp, a, id)
+	portal.Action = strings.Replace(portal.Action, a.URL, b.URL, 1)
+	if r := postACS(b, b.Client(), portal); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `data-error-code="sso_unsolicited"`) {
+		t.Fatalf("IdP-initiated on b while off: %d %.800s", r.Status, r.Body)
+	}
+	a.Must(a.Do("PATCH", "/api/v1/sso/connections/"+id, a.APIKey, map[string]any{"config": map[string]any{
+		"idp_metadata_xml": idp.MetadataXML(t), "allow_idp_initiated": true}}), http.StatusOK)
+	portal = idpInitiated(t, idp, a, id)
+	onB := *portal
+	onB.Action = strings.Replace(portal.Action, a.URL, b.URL, 1)
+	if r := postACS(b, b.Client(), &onB); r.Status != http.StatusSeeOther {
+		t.Fatalf("IdP-initiated on b after a turned it on: %d %.800s", r.Status, r.Body)
+	}
+	if r := postACS(a, a.Client(), portal); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `data-error-code="sso_replayed"`) {
+		t.Fatalf("the same assertion on a: %d %.800s", r.Status, r.Body)
+	}
+}
