@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/sso/connector"
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 const targetACSRatio = 0.5
@@ -92,7 +93,7 @@ func acsRequest(form string) *http.Request {
 
 func TestBench_sso_saml_acs(t *testing.T) {
 	n := benchResponses(t)
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{})
 	// One instant for making and consuming: the measured time is not
 	// bounded by the responses' 90-second life.
@@ -104,8 +105,8 @@ func TestBench_sso_saml_acs(t *testing.T) {
 	rs := make([]benchResponse, n)
 	for i := range rs {
 		id := fmt.Sprintf("id-bench-%d", i)
-		f := plain()
-		f.at, f.inResponseTo = t0, id
+		f := samltest.Plain()
+		f.At, f.InResponseTo = t0, id
 		rs[i] = benchResponse{
 			form:      url.Values{"SAMLResponse": {g.forge(t, idp, f)}, "RelayState": {"k"}}.Encode(),
 			requestID: id,
@@ -116,7 +117,7 @@ func TestBench_sso_saml_acs(t *testing.T) {
 	ctx := context.Background()
 	finish := func(b *benchResponse) error {
 		a, err := conn.Finish(ctx, &connector.Request{Key: "k", AuthnRequestID: b.requestID}, acsRequest(b.form))
-		if err == nil && a.Subject != testEmail {
+		if err == nil && a.Subject != samltest.Email {
 			err = fmt.Errorf("subject %q", a.Subject)
 		}
 		return err
@@ -128,7 +129,7 @@ func TestBench_sso_saml_acs(t *testing.T) {
 			return err
 		}
 		a, err := bare.ParseResponse(r, []string{b.requestID})
-		if err == nil && a.Subject.NameID.Value != testEmail {
+		if err == nil && a.Subject.NameID.Value != samltest.Email {
 			err = fmt.Errorf("subject %q", a.Subject.NameID.Value)
 		}
 		return err

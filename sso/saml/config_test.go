@@ -15,6 +15,7 @@ import (
 
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/sso/connector"
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 func fieldsOf(t *testing.T, err error) []string {
@@ -31,7 +32,7 @@ func fieldsOf(t *testing.T, err error) []string {
 }
 
 func TestValidateReportsEveryField(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	good, err := generateKeyPair(time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -57,13 +58,13 @@ func TestValidateReportsEveryField(t *testing.T) {
 		}, []string{"config.idp_metadata_url", "config.idp_metadata_xml", "config.entity_id", "config.name_id_format",
 			"config.binding", "config.keys[0].certificate", "config.keys[0].private_key"}, ""},
 		{"not XML", Config{IDPMetadataXML: "hello"}, []string{"config.idp_metadata_xml"}, "not XML"},
-		{"key of another certificate", Config{IDPMetadataXML: idp.metadataXML(t),
+		{"key of another certificate", Config{IDPMetadataXML: idp.MetadataXML(t),
 			Keys: []KeyPair{{PrivateKey: other.PrivateKey, Certificate: good.Certificate}}},
 			[]string{"config.keys[0].private_key"}, "not the key of the certificate"},
-		{"certificate without its key", Config{IDPMetadataXML: idp.metadataXML(t),
+		{"certificate without its key", Config{IDPMetadataXML: idp.MetadataXML(t),
 			Keys: []KeyPair{{Certificate: good.Certificate}}},
 			[]string{"config.keys[0].private_key"}, "required"},
-		{"metadata without a signing certificate", Config{IDPMetadataXML: strings.ReplaceAll(idp.metadataXML(t), `use="signing"`, `use="encryption"`)},
+		{"metadata without a signing certificate", Config{IDPMetadataXML: strings.ReplaceAll(idp.MetadataXML(t), `use="signing"`, `use="encryption"`)},
 			[]string{"config.idp_metadata_xml"}, "no signing certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +85,7 @@ func TestValidateReportsEveryField(t *testing.T) {
 		})
 	}
 	t.Run("good", func(t *testing.T) {
-		c := Config{IDPMetadataXML: idp.metadataXML(t), Binding: BindingPost, NameIDFormat: "persistent", Keys: []KeyPair{good}}
+		c := Config{IDPMetadataXML: idp.MetadataXML(t), Binding: BindingPost, NameIDFormat: "persistent", Keys: []KeyPair{good}}
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -211,8 +212,8 @@ func TestRotateKeySteps(t *testing.T) {
 }
 
 func TestRefresh(t *testing.T) {
-	idp := startIDP(t)
-	good := idp.metadataXML(t)
+	idp := samltest.Start(t)
+	good := idp.MetadataXML(t)
 	var status atomic.Int32
 	var body atomic.Value
 	status.Store(http.StatusOK)
@@ -260,8 +261,8 @@ func TestRefresh(t *testing.T) {
 // A connection given only a metadata URL works before the first scheduled
 // refresh: Open fetches the metadata.
 func TestOpenFetchesMetadataFromURL(t *testing.T) {
-	idp := startIDP(t)
-	c := &Config{IDPMetadataURL: idp.url + "/metadata"}
+	idp := samltest.Start(t)
+	c := &Config{IDPMetadataURL: idp.URL + "/metadata"}
 	if err := c.Prepare(time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestOpenFetchesMetadataFromURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd, err := conn.Begin(context.Background(), &connector.Request{Key: "k"})
-	if err != nil || !strings.HasPrefix(rd.URL, idp.url+"/sso?") {
+	if err != nil || !strings.HasPrefix(rd.URL, idp.URL+"/sso?") {
 		t.Fatalf("Begin: %+v %v", rd, err)
 	}
 	if got := conn.(*Connector).sp.AcsURL.String(); got != "https://gw.example/sso/saml/"+testConnID+"/acs" {

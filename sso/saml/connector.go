@@ -192,6 +192,13 @@ func (c *Connector) RequestKey(r *http.Request) string {
 // Metadata is the SP metadata to give the IdP: every key's certificate,
 // for signing and for encryption (during a rollover the IdP learns the
 // next key before it is used), and the ACS with the HTTP-POST binding.
+//
+// The signing certificates come in key order, the one that signs first.
+// The encryption certificates come newest first: an IdP encrypts to the
+// first one it finds (samlidp does, and IdPs that take one certificate
+// take the first), so an IdP given the metadata during a rollover
+// encrypts to the new key, which the rollover's second step keeps, and
+// its sign-ins go on after that step without telling the IdP again.
 func (c *Connector) Metadata(ctx context.Context) ([]byte, error) {
 	ed := c.sp.Metadata()
 	spd := &ed.SPSSODescriptors[0]
@@ -202,13 +209,15 @@ func (c *Connector) Metadata(ctx context.Context) ([]byte, error) {
 		}
 	}
 	kds := make([]crewjam.KeyDescriptor, 0, 2*len(c.keys))
-	for _, k := range c.keys {
-		info := crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{
+	infos := make([]crewjam.KeyInfo, len(c.keys))
+	for i, k := range c.keys {
+		infos[i] = crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{
 			{Data: base64.StdEncoding.EncodeToString(k.cert.Raw)},
 		}}}
-		kds = append(kds,
-			crewjam.KeyDescriptor{Use: "signing", KeyInfo: info},
-			crewjam.KeyDescriptor{Use: "encryption", KeyInfo: info, EncryptionMethods: methods})
+		kds = append(kds, crewjam.KeyDescriptor{Use: "signing", KeyInfo: infos[i]})
+	}
+	for i := len(infos) - 1; i >= 0; i-- {
+		kds = append(kds, crewjam.KeyDescriptor{Use: "encryption", KeyInfo: infos[i], EncryptionMethods: methods})
 	}
 	spd.KeyDescriptors = kds
 	out, err := xml.MarshalIndent(ed, "", "  ")

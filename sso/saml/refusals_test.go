@@ -9,6 +9,8 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 // Each response differs from one the SP accepts in one way, and is refused
@@ -17,54 +19,54 @@ import (
 // the connector's behaviour too, so a change of library or options that
 // dropped a check would fail.
 func TestRefusals(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{})
-	other := func(f forgery, edit func(*forgery)) forgery { edit(&f); return f }
+	other := func(f samltest.Forgery, edit func(*samltest.Forgery)) samltest.Forgery { edit(&f); return f }
 	for _, tc := range []struct {
 		name   string
-		f      forgery
+		f      samltest.Forgery
 		id     string // InResponseTo; "" = the request's id
 		code   string // "" = accepted
 		detail string
 	}{
-		{name: "signed response and assertion, plain: accepted", f: plain()},
-		{name: "encrypted assertion: accepted", f: forgery{encryptTo: 0}},
-		{name: "only the response signed: accepted", f: other(plain(), func(f *forgery) { f.unsignedAssertion = true })},
-		{name: "only the assertion signed: accepted", f: other(plain(), func(f *forgery) { f.unsignedResponse = true })},
-		{name: "unsigned", f: other(plain(), func(f *forgery) { f.unsignedAssertion, f.unsignedResponse = true, true }),
+		{name: "signed response and assertion, plain: accepted", f: samltest.Plain()},
+		{name: "encrypted assertion: accepted", f: samltest.Forgery{EncryptTo: 0}},
+		{name: "only the response signed: accepted", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.UnsignedAssertion = true })},
+		{name: "only the assertion signed: accepted", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.UnsignedResponse = true })},
+		{name: "unsigned", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.UnsignedAssertion, f.UnsignedResponse = true, true }),
 			code: "sso_invalid_response", detail: "signature"},
-		{name: "wrong audience", f: other(plain(), func(f *forgery) {
-			f.assertion = func(a *crewjam.Assertion) {
+		{name: "wrong audience", f: other(samltest.Plain(), func(f *samltest.Forgery) {
+			f.Assertion = func(a *crewjam.Assertion) {
 				a.Conditions.AudienceRestrictions[0].Audience.Value = "https://other-sp.example/metadata"
 			}
 		}), code: "sso_invalid_response", detail: "AudienceRestriction"},
-		{name: "no audience", f: other(plain(), func(f *forgery) {
-			f.assertion = func(a *crewjam.Assertion) { a.Conditions.AudienceRestrictions = nil }
+		{name: "no audience", f: other(samltest.Plain(), func(f *samltest.Forgery) {
+			f.Assertion = func(a *crewjam.Assertion) { a.Conditions.AudienceRestrictions = nil }
 		}), code: "sso_invalid_response", detail: "AudienceRestriction"},
-		{name: "wrong recipient", f: other(plain(), func(f *forgery) {
-			f.assertion = func(a *crewjam.Assertion) {
+		{name: "wrong recipient", f: other(samltest.Plain(), func(f *samltest.Forgery) {
+			f.Assertion = func(a *crewjam.Assertion) {
 				a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = "https://other-sp.example/acs"
 			}
 		}), code: "sso_invalid_response", detail: "Recipient"},
-		{name: "wrong destination", f: other(plain(), func(f *forgery) { f.destination = "https://other-sp.example/acs" }),
+		{name: "wrong destination", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.Destination = "https://other-sp.example/acs" }),
 			code: "sso_invalid_response", detail: "Destination"},
-		{name: "destination only a path", f: other(plain(), func(f *forgery) { f.destination = "/sso/saml/" + testConnID + "/acs" }),
+		{name: "destination only a path", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.Destination = "/sso/saml/" + testConnID + "/acs" }),
 			code: "sso_invalid_response", detail: "Destination"},
-		{name: "wrong issuer of the assertion", f: other(plain(), func(f *forgery) {
-			f.assertion = func(a *crewjam.Assertion) { a.Issuer.Value = "https://evil-idp.example/metadata" }
+		{name: "wrong issuer of the assertion", f: other(samltest.Plain(), func(f *samltest.Forgery) {
+			f.Assertion = func(a *crewjam.Assertion) { a.Issuer.Value = "https://evil-idp.example/metadata" }
 		}), code: "sso_invalid_response", detail: "issuer"},
-		{name: "wrong issuer, signed with the IdP's key", f: other(plain(), func(f *forgery) { f.issuer = "https://evil-idp.example/metadata" }),
+		{name: "wrong issuer, signed with the IdP's key", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.Issuer = "https://evil-idp.example/metadata" }),
 			code: "sso_invalid_response", detail: "Issuer"},
-		{name: "InResponseTo of another request", f: plain(), id: "id-someone-elses",
+		{name: "InResponseTo of another request", f: samltest.Plain(), id: "id-someone-elses",
 			code: "sso_invalid_response", detail: "InResponseTo"},
-		{name: "assertion answering another request", f: other(plain(), func(f *forgery) {
-			f.assertion = func(a *crewjam.Assertion) {
+		{name: "assertion answering another request", f: other(samltest.Plain(), func(f *samltest.Forgery) {
+			f.Assertion = func(a *crewjam.Assertion) {
 				a.Subject.SubjectConfirmations[0].SubjectConfirmationData.InResponseTo = "id-someone-elses"
 			}
 		}), code: "sso_invalid_response", detail: "request IDs"},
-		{name: "unsolicited response to a login in flight", f: plain(), id: "-",
+		{name: "unsolicited response to a login in flight", f: samltest.Plain(), id: "-",
 			code: "sso_invalid_response", detail: "InResponseTo"},
-		{name: "expired", f: other(plain(), func(f *forgery) { f.at = time.Now().Add(-10 * time.Minute) }),
+		{name: "expired", f: other(samltest.Plain(), func(f *samltest.Forgery) { f.At = time.Now().Add(-10 * time.Minute) }),
 			code: "sso_expired", detail: "expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,18 +74,18 @@ func TestRefusals(t *testing.T) {
 			f := tc.f
 			switch tc.id {
 			case "":
-				f.inResponseTo = req.AuthnRequestID
+				f.InResponseTo = req.AuthnRequestID
 			case "-":
 			default:
-				f.inResponseTo = tc.id
+				f.InResponseTo = tc.id
 			}
 			resp := g.forge(t, idp, f)
-			if f.destination != "" {
-				mustContain(t, decoded(t, resp), `Destination="`+f.destination+`"`)
+			if f.Destination != "" {
+				mustContain(t, samltest.Decode(t, resp), `Destination="`+f.Destination+`"`)
 			}
 			status, res := g.postACS(t, resp, req.Key)
 			if tc.code == "" {
-				if status != http.StatusOK || res.Assertion == nil || res.Assertion.Subject != testEmail {
+				if status != http.StatusOK || res.Assertion == nil || res.Assertion.Subject != samltest.Email {
 					t.Fatalf("answered %d %+v, want the assertion", status, res)
 				}
 				return
@@ -100,8 +102,8 @@ func TestRefusals(t *testing.T) {
 	// that names no host at all.
 	t.Run("the library alone takes a path as Destination", func(t *testing.T) {
 		req, _ := g.begin(t)
-		f := plain()
-		f.inResponseTo, f.destination = req.AuthnRequestID, "/sso/saml/"+testConnID+"/acs"
+		f := samltest.Plain()
+		f.InResponseTo, f.Destination = req.AuthnRequestID, "/sso/saml/"+testConnID+"/acs"
 		r := httptest.NewRequest(http.MethodPost, "/sso/saml/"+testConnID+"/acs", nil)
 		r.PostForm = url.Values{"SAMLResponse": {g.forge(t, idp, f)}}
 		sp := g.connector().sp
@@ -115,7 +117,7 @@ func TestRefusals(t *testing.T) {
 // three minutes): with 30 seconds, an assertion a minute out of its window
 // is refused; with two minutes the same one is accepted.
 func TestClockSkew(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	expired := func(a *crewjam.Assertion) {
 		past := time.Now().Add(-time.Minute)
 		a.Conditions.NotOnOrAfter = past
@@ -137,8 +139,8 @@ func TestClockSkew(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startGateway(t, idp, gwOptions{skew: tc.skew})
 			req, _ := g.begin(t)
-			f := plain()
-			f.inResponseTo, f.assertion = req.AuthnRequestID, tc.bend
+			f := samltest.Plain()
+			f.InResponseTo, f.Assertion = req.AuthnRequestID, tc.bend
 			status, res := g.postACS(t, g.forge(t, idp, f), req.Key)
 			if tc.code == "" {
 				if status != http.StatusOK || res.Assertion == nil {
@@ -156,11 +158,11 @@ func TestClockSkew(t *testing.T) {
 // The connector reads time only from the gateway's clock: a response
 // accepted now is expired once that clock has moved ten minutes on.
 func TestInjectedClock(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{})
 	req, _ := g.begin(t)
-	f := plain()
-	f.inResponseTo = req.AuthnRequestID
+	f := samltest.Plain()
+	f.InResponseTo = req.AuthnRequestID
 	resp := g.forge(t, idp, f)
 	g.clock.Set(time.Now().Add(10 * time.Minute))
 	status, res := g.postACS(t, resp, req.Key)
@@ -179,13 +181,13 @@ func TestInjectedClock(t *testing.T) {
 // The IdP refuses the login (here: it cannot give the NameID format the
 // connection asks for) and says so in a Response with an error status.
 func TestProviderError(t *testing.T) {
-	idp := startIDP(t)
-	idp.srv.IDP.EnforceNameIDPolicy = true
+	idp := samltest.Start(t)
+	idp.Server.IDP.EnforceNameIDPolicy = true
 	g := startGateway(t, idp, gwOptions{binding: BindingPost, configure: func(c *Config) { c.NameIDFormat = "persistent" }})
 	g.register(t, idp, false)
 	_, rd := g.begin(t)
-	form := newBrowser().login(t, idp, rd)
-	status, res := newBrowser().post(t, form)
+	form := samltest.NewBrowser().Login(t, idp, rd.URL, rd.Form)
+	status, res := postACSForm(t, samltest.NewBrowser(), form)
 	if status != http.StatusUnauthorized || res.Code != "sso_provider_error" || !strings.Contains(res.Detail, "status:Requester") {
 		t.Fatalf("answered %d %+v, want sso_provider_error with the IdP's status", status, res)
 	}
@@ -195,14 +197,14 @@ func TestProviderError(t *testing.T) {
 // could be accepted: its expiry plus the skew (SAML times are to the
 // millisecond).
 func TestReplayKeptUntilExpiry(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{})
 	req, _ := g.begin(t)
-	f := plain()
-	f.inResponseTo = req.AuthnRequestID
+	f := samltest.Plain()
+	f.InResponseTo = req.AuthnRequestID
 	var id string
 	var expires time.Time
-	f.assertion = func(a *crewjam.Assertion) {
+	f.Assertion = func(a *crewjam.Assertion) {
 		id, expires = a.ID, a.Subject.SubjectConfirmations[0].SubjectConfirmationData.NotOnOrAfter
 	}
 	if status, res := g.postACS(t, g.forge(t, idp, f), req.Key); status != http.StatusOK {

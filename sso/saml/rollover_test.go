@@ -11,6 +11,8 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 // metadataCerts are the certificates SP metadata publishes, each with the
@@ -39,6 +41,23 @@ func metadataCerts(t *testing.T, md []byte) (certs []string, uses map[string][]s
 	return certs, uses
 }
 
+// encryptionCerts are the certificates SP metadata publishes for
+// encryption, in order.
+func encryptionCerts(t *testing.T, md []byte) []string {
+	t.Helper()
+	var ed crewjam.EntityDescriptor
+	if err := xml.Unmarshal(md, &ed); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, kd := range ed.SPSSODescriptors[0].KeyDescriptors {
+		if kd.Use == "encryption" {
+			out = append(out, strings.Join(strings.Fields(kd.KeyInfo.X509Data.X509Certificates[0].Data), ""))
+		}
+	}
+	return out
+}
+
 func derOf(t *testing.T, k KeyPair) string {
 	t.Helper()
 	c, err := parseCertificatePEM(k.Certificate)
@@ -52,7 +71,7 @@ func derOf(t *testing.T, k KeyPair) string {
 // published, the old key still signs), give the IdP the new metadata,
 // rotate again (the old key is gone).
 func TestKeyRollover(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{binding: BindingPost})
 	ctx := context.Background()
 	oldKey := g.cfg.Keys[0]
@@ -87,6 +106,9 @@ func TestKeyRollover(t *testing.T) {
 			t.Errorf("certificate published for %v, want signing and encryption", uses[c])
 		}
 	}
+	if enc := encryptionCerts(t, during); !slices.Equal(enc, []string{derOf(t, newKey), derOf(t, oldKey)}) {
+		t.Errorf("encryption certificates during the rollover are not new then old (an IdP encrypts to the first)")
+	}
 	// The old key still signs AuthnRequests: the IdP may not know the new
 	// one yet.
 	req, rd := g.begin(t)
@@ -96,10 +118,10 @@ func TestKeyRollover(t *testing.T) {
 	}
 	// The IdP encrypts to either key.
 	for i := range 2 {
-		f := forgery{encryptTo: i, inResponseTo: req.AuthnRequestID}
+		f := samltest.Forgery{EncryptTo: i, InResponseTo: req.AuthnRequestID}
 		if i == 1 {
 			req, _ = g.begin(t)
-			f.inResponseTo = req.AuthnRequestID
+			f.InResponseTo = req.AuthnRequestID
 		}
 		if status, res := g.postACS(t, g.forge(t, idp, f), req.Key); status != http.StatusOK {
 			t.Fatalf("assertion encrypted to key %d during the rollover: %d %+v", i, status, res)
@@ -119,15 +141,22 @@ func TestKeyRollover(t *testing.T) {
 	if certs, _ := metadataCerts(t, after); !slices.Equal(certs, []string{derOf(t, newKey)}) {
 		t.Fatalf("metadata after the second rotate publishes %d certificates, want only the new one", len(certs))
 	}
+	// An IdP given the metadata during the rollover encrypts to its first
+	// encryption certificate, the new key: it goes on without being told
+	// again.
 	req, _ = g.begin(t)
-	if status, res := g.postACS(t, g.forge(t, idp, forgery{encryptTo: 0, inResponseTo: req.AuthnRequestID}), req.Key); status != http.StatusOK {
+	if status, res := g.postACS(t, idp.Forge(t, during, samltest.Forgery{EncryptTo: 0, InResponseTo: req.AuthnRequestID}), req.Key); status != http.StatusOK {
+		t.Fatalf("assertion encrypted to the first encryption key of the metadata given during the rollover: %d %+v", status, res)
+	}
+	req, _ = g.begin(t)
+	if status, res := g.postACS(t, g.forge(t, idp, samltest.Forgery{EncryptTo: 0, InResponseTo: req.AuthnRequestID}), req.Key); status != http.StatusOK {
 		t.Fatalf("assertion encrypted to the new key: %d %+v", status, res)
 	}
 	// An IdP still holding the old metadata encrypts to the old key, which
 	// the SP no longer has.
 	req, _ = g.begin(t)
-	f := forgery{encryptTo: 0, inResponseTo: req.AuthnRequestID, spMetadata: before}
-	status, res := g.postACS(t, g.forge(t, idp, f), req.Key)
+	f := samltest.Forgery{EncryptTo: 0, InResponseTo: req.AuthnRequestID}
+	status, res := g.postACS(t, idp.Forge(t, before, f), req.Key)
 	if status != http.StatusUnauthorized || res.Code != "sso_invalid_response" || !strings.Contains(res.Detail, "decrypt") {
 		t.Fatalf("assertion encrypted to the dropped key: %d %+v, want sso_invalid_response about decryption", status, res)
 	}

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/crewjam/saml/samlidp"
+
+	"github.com/invitegate/gateway/sso/saml/samltest"
 )
 
 // A person signs in through the IdP's login form, SP-initiated, with each
 // binding, with the assertion encrypted to the SP key and in the clear.
 func TestRoundTrip(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	for _, tc := range []struct {
 		name      string
 		binding   string
@@ -38,28 +40,28 @@ func TestRoundTrip(t *testing.T) {
 			}
 			checkAuthnRequest(t, idp, tc.binding, req.Key, req.AuthnRequestID, rd.URL, rd.Form)
 
-			b := newBrowser()
-			form := b.login(t, idp, rd)
-			if want := g.url + "/sso/saml/" + testConnID + "/acs"; form.action != want {
-				t.Errorf("IdP posts to %q, want the ACS %q", form.action, want)
+			b := samltest.NewBrowser()
+			form := b.Login(t, idp, rd.URL, rd.Form)
+			if want := g.url + "/sso/saml/" + testConnID + "/acs"; form.Action != want {
+				t.Errorf("IdP posts to %q, want the ACS %q", form.Action, want)
 			}
-			if form.fields.Get("RelayState") != req.Key {
-				t.Errorf("RelayState back from the IdP = %q, want the request key %q", form.fields.Get("RelayState"), req.Key)
+			if form.Fields.Get("RelayState") != req.Key {
+				t.Errorf("RelayState back from the IdP = %q, want the request key %q", form.Fields.Get("RelayState"), req.Key)
 			}
-			if got := hasEncryptedAssertion(decodedResponse(t, form)); got != tc.encrypted {
+			if got := hasEncryptedAssertion(samltest.Decode(t, form.Fields.Get("SAMLResponse"))); got != tc.encrypted {
 				t.Fatalf("assertion encrypted = %v, want %v", got, tc.encrypted)
 			}
-			status, res := b.post(t, form)
+			status, res := postACSForm(t, b, form)
 			if status != http.StatusOK || res.Assertion == nil {
 				t.Fatalf("ACS answered %d %+v", status, res)
 			}
 			a := res.Assertion
-			if a.Issuer != idp.url+"/metadata" || a.Subject != testEmail || !a.EmailVerified {
+			if a.Issuer != idp.URL+"/metadata" || a.Subject != samltest.Email || !a.EmailVerified {
 				t.Errorf("assertion issuer %q subject %q verified %v", a.Issuer, a.Subject, a.EmailVerified)
 			}
 			for name, want := range map[string][]string{
-				"mail":                              {testEmail},
-				"urn:oid:0.9.2342.19200300.100.1.3": {testEmail},
+				"mail":                              {samltest.Email},
+				"urn:oid:0.9.2342.19200300.100.1.3": {samltest.Email},
 				"givenName":                         {"Alice"},
 				"sn":                                {"Liddell"},
 				"eduPersonAffiliation":              {"staff", "admins"},
@@ -78,7 +80,7 @@ func TestRoundTrip(t *testing.T) {
 			g.mu.Lock()
 			g.pending[req.Key] = req
 			g.mu.Unlock()
-			if status, res := b.post(t, form); status != http.StatusUnauthorized || res.Code != "sso_replayed" {
+			if status, res := postACSForm(t, b, form); status != http.StatusUnauthorized || res.Code != "sso_replayed" {
 				t.Errorf("second use answered %d %+v, want sso_replayed", status, res)
 			}
 		})
@@ -88,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 // checkAuthnRequest reads the AuthnRequest Begin made as the IdP will: it
 // is signed (a query signature with HTTP-Redirect, an enveloped one with
 // HTTP-POST), names the ACS, and carries the request key as RelayState.
-func checkAuthnRequest(t *testing.T, idp *testIDP, binding, key, id, target string, form map[string]string) {
+func checkAuthnRequest(t *testing.T, idp *samltest.IDP, binding, key, id, target string, form map[string]string) {
 	t.Helper()
 	var doc []byte
 	if binding == BindingRedirect {
@@ -100,7 +102,7 @@ func checkAuthnRequest(t *testing.T, idp *testIDP, binding, key, id, target stri
 			t.Fatal(err)
 		}
 		q := u.Query()
-		if !strings.HasPrefix(target, idp.url+"/sso?") || q.Get("SigAlg") == "" || q.Get("Signature") == "" {
+		if !strings.HasPrefix(target, idp.URL+"/sso?") || q.Get("SigAlg") == "" || q.Get("Signature") == "" {
 			t.Fatalf("redirect URL %s: want the IdP's SSO URL with SigAlg and Signature", target)
 		}
 		if q.Get("RelayState") != key {
@@ -109,7 +111,7 @@ func checkAuthnRequest(t *testing.T, idp *testIDP, binding, key, id, target stri
 		raw, _ := base64.StdEncoding.DecodeString(q.Get("SAMLRequest"))
 		doc, _ = io.ReadAll(flate.NewReader(bytes.NewReader(raw)))
 	} else {
-		if target != idp.url+"/sso" || form == nil {
+		if target != idp.URL+"/sso" || form == nil {
 			t.Fatalf("post binding: URL %s form %v; want the IdP's SSO URL and a form", target, form)
 		}
 		if form["RelayState"] != key {
@@ -128,7 +130,7 @@ func checkAuthnRequest(t *testing.T, idp *testIDP, binding, key, id, target stri
 // An unsolicited response from the IdP's portal: refused unless the
 // connection allows IdP-initiated sign-in, and then used once only.
 func TestIDPInitiated(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	for _, tc := range []struct {
 		name  string
 		allow bool
@@ -140,27 +142,27 @@ func TestIDPInitiated(t *testing.T) {
 			g := startGateway(t, idp, gwOptions{allowIDPInitiated: tc.allow})
 			g.register(t, idp, false)
 			entityID := g.url + "/sso/saml/" + testConnID + "/metadata"
-			idp.put(t, "/shortcuts/gateway", samlidp.Shortcut{Name: "gateway", ServiceProviderID: entityID})
+			idp.Put(t, "/shortcuts/gateway", samlidp.Shortcut{Name: "gateway", ServiceProviderID: entityID})
 
-			b := newBrowser()
-			if p := b.do(t, http.MethodPost, idp.url+"/login", url.Values{"user": {testUser}, "password": {testPassword}}); p.status != http.StatusOK {
-				t.Fatalf("IdP login: %d %s", p.status, p.body)
+			b := samltest.NewBrowser()
+			if p := b.Do(t, http.MethodPost, idp.URL+"/login", url.Values{"user": {samltest.User}, "password": {samltest.Password}}); p.Status != http.StatusOK {
+				t.Fatalf("IdP login: %d %s", p.Status, p.Body)
 			}
-			form := b.do(t, http.MethodGet, idp.url+"/login/gateway", nil)
-			if form.fields.Get("SAMLResponse") == "" {
-				t.Fatalf("IdP portal sent no response: %d %s", form.status, form.body)
+			form := b.Do(t, http.MethodGet, idp.URL+"/login/gateway", nil)
+			if form.Fields.Get("SAMLResponse") == "" {
+				t.Fatalf("IdP portal sent no response: %d %s", form.Status, form.Body)
 			}
-			status, res := b.post(t, form)
+			status, res := postACSForm(t, b, form)
 			if !tc.allow {
 				if status != http.StatusUnauthorized || res.Code != "sso_unsolicited" {
 					t.Fatalf("answered %d %+v, want sso_unsolicited", status, res)
 				}
 				return
 			}
-			if status != http.StatusOK || res.Assertion == nil || res.Assertion.Subject != testEmail {
+			if status != http.StatusOK || res.Assertion == nil || res.Assertion.Subject != samltest.Email {
 				t.Fatalf("answered %d %+v, want the assertion", status, res)
 			}
-			if status, res := b.post(t, form); status != http.StatusUnauthorized || res.Code != "sso_replayed" {
+			if status, res := postACSForm(t, b, form); status != http.StatusUnauthorized || res.Code != "sso_replayed" {
 				t.Errorf("second use answered %d %+v, want sso_replayed", status, res)
 			}
 		})
@@ -171,15 +173,15 @@ func TestIDPInitiated(t *testing.T) {
 // still has to come back with that request: posted without it (its login
 // already used or never ours), its InResponseTo matches nothing.
 func TestIDPInitiatedStillChecksInResponseTo(t *testing.T) {
-	idp := startIDP(t)
+	idp := samltest.Start(t)
 	g := startGateway(t, idp, gwOptions{allowIDPInitiated: true})
 	g.register(t, idp, false)
 	req, rd := g.begin(t)
-	form := newBrowser().login(t, idp, rd)
+	form := samltest.NewBrowser().Login(t, idp, rd.URL, rd.Form)
 	g.mu.Lock()
 	delete(g.pending, req.Key)
 	g.mu.Unlock()
-	status, res := newBrowser().post(t, form)
+	status, res := postACSForm(t, samltest.NewBrowser(), form)
 	if status != http.StatusUnauthorized || res.Code != "sso_invalid_response" || !strings.Contains(res.Detail, "InResponseTo") {
 		t.Fatalf("answered %d %+v, want sso_invalid_response about InResponseTo", status, res)
 	}
