@@ -16,7 +16,10 @@ import (
 	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/sso/ssotest"
 )
 
 // TestBadInputFromOpenAPI sends bad input to every operation the served
@@ -32,7 +35,7 @@ import (
 func TestBadInputFromOpenAPI(t *testing.T) {
 	for _, d := range []string{store.SQLite, store.Postgres} {
 		t.Run(d, func(t *testing.T) {
-			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, Config: func(c *app.Config) {
+			e := newEventsEnv(t, apitest.Options{Dialect: d, HoldJobs: true, SSOTypes: ssotest.Types(&ssotest.Behaviour{}, "oidc", "saml"), Config: func(c *app.Config) {
 				// Every probe comes from one client: the per-client limits
 				// would otherwise answer 429 before the input is read.
 				c.Invitations.GuessesPerClientMinute, c.Limits.SiteFormsPerMinute = 10000, 10000
@@ -112,12 +115,22 @@ func badInputFixtures(t *testing.T, e *eventsEnv) map[string]string {
 	e.Must(bulkRaw(e, evID, "text/csv", bulkHeader+"bulk@probe.test,Bulk,Person,,,,\r\n"), http.StatusCreated).JSON(t, &up)
 	img := e.Must(e.upload(e.APIKey, "image/png", pngBytes(t, 20, 10)), http.StatusCreated).Map(t)["ref"].(string)
 	msg := e.Must(e.Do("POST", "/api/v1/mail/templates/invitation/test", e.APIKey, map[string]any{"to": "admin@org.test"}), http.StatusAccepted).Map(t)["id"].(string)
+	// This gateway has no room adapter for the API to register a platform
+	// with: the row is written as one that was.
+	ltiPlatform := lti.Platform{ID: id.New(), AccountID: e.AccountID, Name: "Probe LMS", Issuer: "https://lms.probe.test", ClientID: "probe",
+		DeploymentIDs: []string{"d1"}, AuthLoginURL: "https://lms.probe.test/auth", TokenURL: "https://lms.probe.test/token",
+		JWKSURL: "https://lms.probe.test/jwks", Adapter: "rooms", FrameOrigins: []string{}}
+	if err := e.DB.W.Create(&ltiPlatform).Error; err != nil {
+		t.Fatal(err)
+	}
+	ssoConn := ssoConnection(e.Env, "saml", map[string]any{"domains": []string{"probe.test"}})["id"].(string)
 	return map[string]string{
 		"ResourceID": room, "InvitationID": inv, "InviteToken": strings.TrimPrefix(link, "/i/"),
 		"CollaboratorUserID": member.ID, "UserID": member.ID, "LoginToken": loginTok,
 		"EventID": evID, "EventSlug": ev["slug"].(string), "AttendeeID": att["id"].(string),
 		"AttendeeActionName": "resend_invitation", "BulkJobID": up.Job.ID, "JobID": up.Job.ID,
-		"ImageRef": img, "name": "invitation", "msg": msg,
+		"ImageRef": img, "name": "invitation", "msg": msg, "LTIPlatformID": ltiPlatform.ID,
+		"SSOConnectionID": ssoConn,
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/invitegate/gateway/core/access"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
@@ -42,6 +41,8 @@ type consoleResourcePage struct {
 	// EmailReady offers "send link via email"; EmailUnavailable says why not.
 	EmailReady       bool
 	EmailUnavailable string
+	// Invite is the invite dialog, shared with the room page inside the LMS.
+	Invite *inviteForm
 }
 
 type collaboratorRow struct {
@@ -73,18 +74,12 @@ func (s *Server) consoleResource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	set, err := invite.LoadSettings(c.Request.Context(), s.cfg.DB, p.AccountID)
+	f, err := s.newInviteForm(c, p.caller(), r, myRole, "/api/v1/resources/"+r.ID+"/invitations", "")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.emailReady(c, set); err != nil {
-		d.EmailUnavailable = describe(c, err).Message
-	} else {
-		d.EmailReady = true
-	}
-	// The role and settings just read decide whether the invite form shows.
-	d.Invitable = access.OnResource(c.Request.Context(), access.Member{AccountID: p.AccountID, Admin: p.Admin, Collaborator: myRole}, r, access.Invite, !set.Enabled)
+	d.Invite, d.EmailReady, d.EmailUnavailable, d.Invitable = f, f.EmailReady, f.EmailUnavailable, f.Invitable
 	s.render(c, http.StatusOK, "resource", pageData{Title: r.Title, Data: d})
 }
 

@@ -131,6 +131,34 @@ func errorTitle(code string) string {
 		return "You cannot do this"
 	case "no_route", "not_found":
 		return "Page not found"
+	case "sso_unknown_connection":
+		return "This organization sign-in is not set up here"
+	case "sso_no_connection":
+		return "No organization sign-in for this email"
+	case "sso_ambiguous_domain":
+		return "Use your organization's sign-in link"
+	case "sso_provider_error":
+		return "Your organization's sign-in failed"
+	case "sso_invalid_response":
+		return "The sign-in could not be verified"
+	case "sso_expired":
+		return "This sign-in has expired"
+	case "sso_replayed":
+		return "This sign-in was already used"
+	case "sso_request_unknown":
+		return "This sign-in is not known here"
+	case "sso_unsolicited":
+		return "This sign-in was not started here"
+	case "sso_not_provisioned":
+		return "You are not a user here yet"
+	case "sso_no_console_access":
+		return "You have no console access"
+	case "sso_no_email":
+		return "Your email address was not sent"
+	case "sso_event_not_sso":
+		return "This event does not use organization sign-in"
+	case "identity_not_linked":
+		return "This sign-in cannot be linked to your account"
 	}
 	return "Something went wrong"
 }

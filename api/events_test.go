@@ -291,7 +291,7 @@ func stateCases(t *testing.T, e *eventsEnv) []stateCase {
 			reach: chat(func(t *testing.T) (string, string) {
 				email := e.email()
 				a := e.site(t, "SSO login", func(ctx context.Context) (*event.Attendee, error) {
-					in, err := e.Events.SignInSSO(ctx, sso, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "Sam", LastName: "Sso"})
+					in, err := e.Events.SignInSSO(ctx, sso, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "Sam", LastName: "Sso"}, nil)
 					if err != nil {
 						return nil, err
 					}

@@ -15,7 +15,7 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 )
 
-//go:embed web/templates/*.html
+//go:embed web/templates/*.html web/templates/parts/*.html
 var templateFS embed.FS
 
 //go:embed web/static
@@ -65,7 +65,8 @@ var funcs = template.FuncMap{
 	"privileges": resource.Privileges,
 }
 
-// loadPages parses each page together with the shared layout.
+// loadPages parses each page together with the shared layout and the
+// parts pages share (web/templates/parts).
 func loadPages() (map[string]*template.Template, error) {
 	names, err := fs.Glob(templateFS, "web/templates/*.html")
 	if err != nil {
@@ -77,7 +78,7 @@ func loadPages() (map[string]*template.Template, error) {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "web/templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "web/templates/layout.html", "web/templates/parts/*.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("page %s: %w", base, err)
 		}

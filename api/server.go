@@ -27,6 +27,8 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Config is everything the HTTP layer needs; cmd/gateway/app builds it,
@@ -49,6 +51,8 @@ type Config struct {
 	Mail *mail.Service
 	// Sessions signs people in.
 	Sessions *session.Service
+	// SSO manages identity provider connections and runs SSO logins.
+	SSO *sso.Service
 	// Rooms gives join URLs for resources hosted by a room adapter plugin
 	// (resources without an adapter use the built-in demo room); a
 	// resource whose adapter is not configured is refused by it.
@@ -59,6 +63,8 @@ type Config struct {
 	Platform resource.Platform
 	// Plugins reports plugin status for the admin surface.
 	Plugins PluginStatus
+	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
+	LTI *lti.Service
 	// Now is the clock.
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
@@ -137,8 +143,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Bulk == nil || cfg.Mail == nil || cfg.Sessions == nil ||
-		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.Logger == nil || cfg.Now == nil {
-		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, Logger and Now are required")
+		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.SSO == nil || cfg.Logger == nil || cfg.Now == nil {
+		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, SSO, Logger and Now are required")
 	}
 	pages, err := loadPages()
 	if err != nil {
@@ -168,6 +174,14 @@ func New(cfg Config) (*Server, error) {
 	// the browser send is refused. Programs with API keys send no Origin or
 	// Sec-Fetch-Site and pass.
 	cop := http.NewCrossOriginProtection()
+	// An LMS starts the tool's login and posts its launch from its own
+	// site: those two are cross-site by design, and are protected by the
+	// state and nonce the login stores and the launch consumes.
+	cop.AddInsecureBypassPattern("POST /lti/login")
+	cop.AddInsecureBypassPattern("POST /lti/launch")
+	for _, route := range ssoAnswerRoutes {
+		cop.AddInsecureBypassPattern(route)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -211,6 +225,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	login.POST("", s.loginEnter)
 
 	s.eventSiteRoutes(e)
+	s.ssoRoutes(e)
 
 	e.GET("/demo/rooms/:id", noStore, s.demoRoom)
 	e.GET("/demo/rooms/:id/presence", noStore, s.demoPresence)
@@ -220,6 +235,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/resources/:id", s.consoleResource)
 	con.GET("/settings", s.consoleSettings)
 	con.GET("/users", s.consoleUsers)
+	con.GET("/sso", s.consoleSSO)
 	con.GET("/plugins", s.consolePlugins)
 	con.GET("/email", s.consoleEmail)
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
@@ -257,6 +273,10 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
+	s.ltiRoutes(e)
+	s.ltiConsoleRoutes(con)
+	s.ltiAPIRoutes(v1)
+	s.ssoAPIRoutes(v1)
 }
 
 func (s *Server) readyz(c *gin.Context) {

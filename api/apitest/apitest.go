@@ -30,6 +30,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Env is a running gateway. A test of a gateway started otherwise (the
@@ -72,6 +73,13 @@ type Options struct {
 	// HoldMail leaves queued email in the outbox: its workers are not
 	// started (with mail configured through Config).
 	HoldMail bool
+	// TLS serves the gateway over https with a test certificate (its base
+	// URL https://...), as behind TLS in production; Client and Do trust
+	// the certificate.
+	TLS bool
+	// SSOTypes replaces the gateway's SSO connection types (a connector
+	// whose behaviour the test sets, sso/ssotest).
+	SSOTypes sso.Types
 	// ReplicaOf starts the gateway as another replica of that environment:
 	// its own gateway on the same database (PostgreSQL: replicas share
 	// nothing else), with the same clock, account and API key (Dialect is
@@ -92,6 +100,9 @@ func New(t testing.TB, opt Options) *Env {
 	e.HTTP = httptest.NewUnstartedServer(nil)
 	addr := e.HTTP.Listener.Addr().String()
 	e.URL = "http://" + addr
+	if opt.TLS {
+		e.URL = "https://" + addr
+	}
 	cfg := app.Defaults()
 	cfg.Listen, cfg.BaseURL, cfg.Database.DSN = addr, e.URL, e.dsn
 	cfg.Bootstrap.AccountName, cfg.Bootstrap.AdminEmail = "Test org", "admin@org.test"
@@ -99,7 +110,7 @@ func New(t testing.TB, opt Options) *Env {
 		opt.Config(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.Logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail})
+	g, err := app.Build(ctx, cfg, app.Options{Now: now, Logger: log, HoldJobs: opt.HoldJobs, HoldMail: opt.HoldMail, SSOTypes: opt.SSOTypes})
 	if err != nil {
 		e.HTTP.Listener.Close()
 		t.Fatal(err)
@@ -119,7 +130,11 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	e.HTTP.Config.Handler = g.Handler
-	e.HTTP.Start()
+	if opt.TLS {
+		e.HTTP.StartTLS()
+	} else {
+		e.HTTP.Start()
+	}
 	t.Cleanup(e.HTTP.Close)
 	return e
 }
@@ -210,13 +225,22 @@ func (r *Response) errorOf() (code, field string) {
 // follow redirects, so tests see each step.
 func (e *Env) Client() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: e.transport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// transport trusts the test certificate when the gateway serves https.
+func (e *Env) transport() http.RoundTripper {
+	if e.HTTP != nil && e.HTTP.TLS != nil {
+		return e.HTTP.Client().Transport
+	}
+	return http.DefaultTransport
 }
 
 // Do sends a request with an API key (or none when key is "") and a JSON body.
 func (e *Env) Do(method, path, key string, body any) *Response {
 	e.T.Helper()
-	return e.Call(http.DefaultClient, method, path, key, body)
+	return e.Call(&http.Client{Transport: e.transport()}, method, path, key, body)
 }
 
 // Call is Do with a client: a browser's, whose cookies sign it in.

@@ -28,8 +28,10 @@ const defaultChromium = "/usr/bin/chromium"
 // is stopped and its profile removed when the test ends.
 //
 // New starts the browser before returning, so a broken browser fails here
-// and not in the middle of the test's first step.
-func New(t testing.TB) context.Context {
+// and not in the middle of the test's first step. Extra options are added
+// to the allocator's (a test of a server with a test certificate passes
+// chromedp.Flag("ignore-certificate-errors", true)).
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
 
@@ -61,6 +63,7 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Env("TMPDIR="+tmp),
 	)
+	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

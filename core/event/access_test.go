@@ -36,7 +36,7 @@ func TestSSOSignInIsOneTransaction(t *testing.T) {
 		if err := invite.SaveSettings(ctx, db, f.caller.AccountID, f.caller.Actor, set); err != nil {
 			t.Fatal(err)
 		}
-		in, err := f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: "u1", Email: "ann@uni.edu", FirstName: "Ann"})
+		in, err := f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: "u1", Email: "ann@uni.edu", FirstName: "Ann"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestSSOSignInIsOneTransaction(t *testing.T) {
 		if rows(t, db, &user.UserIdentity{}, "subject = ?", "u1") != 1 || rows(t, db, &event.Login{}, "attendee_id = ?", in.Attendee.ID) != 1 {
 			t.Fatal("the identity or the sign-in record is missing")
 		}
-		_, err = f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: "u2", Email: "eve@blocked.test"})
+		_, err = f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: "u2", Email: "eve@blocked.test"}, nil)
 		if !errors.Is(err, access.ErrDomainBlocked) {
 			t.Fatalf("blocked domain: %v", err)
 		}

@@ -179,8 +179,11 @@ func (s *Service) linkTarget(ctx context.Context, tx *store.Tx, l *Link) (*Event
 // event, in one transaction: the identity resolved to its user, the
 // person's place on the list decided (core/access), the SSO login trigger
 // (adding them when registration is open), and the site session with its
-// Login record. A refusal leaves nothing behind, not even a new user.
-func (s *Service) SignInSSO(ctx context.Context, eventID string, id user.Identity) (*SignIn, error) {
+// Login record. first, when set, runs at the start of that transaction:
+// what the login says of the person besides the identity (their groups,
+// which a closed event's decision reads), so it is recorded exactly when
+// the sign-in is. A refusal leaves nothing behind, not even a new user.
+func (s *Service) SignInSSO(ctx context.Context, eventID string, id user.Identity, first func(tx *store.Tx) error) (*SignIn, error) {
 	ev, err := siteEvent(ctx, s.DB.R, eventID)
 	if err != nil {
 		return nil, err
@@ -194,6 +197,11 @@ func (s *Service) SignInSSO(ctx context.Context, eventID string, id user.Identit
 	for try := 0; ; try++ {
 		var out *SignIn
 		err := s.DB.Tx(ctx, func(tx *store.Tx) error {
+			if first != nil {
+				if err := first(tx); err != nil {
+					return err
+				}
+			}
 			u, err := user.Resolve(tx, id)
 			if err != nil {
 				return err

@@ -174,7 +174,7 @@ func TestTransitions(t *testing.T) {
 						db.R.Model(&event.Visit{}).Where("attendee_id = ?", attendeeID).Count(&visits)
 					case event.TrigSSOLogin:
 						var in *event.SignIn
-						if in, err = f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "N", LastName: "M", LinkByEmail: true}); err == nil {
+						if in, err = f.svc.SignInSSO(ctx, ev.ID, user.Identity{Issuer: "https://idp.test", Subject: email, Email: email, FirstName: "N", LastName: "M", LinkByEmail: true}, nil); err == nil {
 							got = in.Attendee
 						}
 					case event.TrigUnregister:
@@ -228,7 +228,7 @@ func TestTransitions(t *testing.T) {
 			}
 		})
 		t.Run("sso login on a magic-link event", func(t *testing.T) {
-			_, err := f.svc.SignInSSO(ctx, open.ID, user.Identity{Issuer: "https://idp.test", Subject: "s", Email: "s@x.test"})
+			_, err := f.svc.SignInSSO(ctx, open.ID, user.Identity{Issuer: "https://idp.test", Subject: "s", Email: "s@x.test"}, nil)
 			if code(err) != "wrong_login_method" {
 				t.Fatalf("want wrong_login_method, got %v", err)
 			}

@@ -1,4 +1,5 @@
-// Package schema lists every table the gateway migrates, so migration,
+// Package schema lists every table the gateway migrates (core's, and the
+// SSO connections and logins in flight of package sso), so migration,
 // tests, the gateway and erasing a person agree on one schema. Each table
 // comes from the package that owns it (its Tables), declared with how a
 // person's data is erased from it or why it holds none (core/table).
@@ -27,6 +28,8 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Tables returns every table, each after the tables its rows are found
@@ -41,6 +44,8 @@ func Tables() []table.Table {
 		resource.Tables(), access.Tables(), invite.Tables(), session.Tables(),
 		jointoken.Tables(), mail.Tables(), event.Tables(),
 		job.Tables(), bulk.Tables(), group.Tables(), scheduled.Tables(), limit.Tables(),
+		lti.Tables(),
+		sso.Tables(),
 	} {
 		ts = append(ts, owned...)
 	}

@@ -35,6 +35,7 @@ const (
 // or LoginSSO).
 const (
 	MethodConsoleLink = "console_link" // a console sign-in link
+	MethodConsoleSSO  = "sso"          // the identity provider, at a console sign-in (the connection is in the audit log)
 	MethodInviteLink  = "invite_link"  // an invite link redeemed
 )
 

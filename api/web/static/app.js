@@ -10,15 +10,26 @@
     if (t === "int") return parseInt(el.value, 10);
     if (t === "datetime") return new Date(el.value).toISOString();
     if (t === "lines") return el.value.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean);
+    // JSON typed in a textarea; text that is not JSON is sent as text, for
+    // the server to say what is wrong with it.
+    if (t === "json") { try { return JSON.parse(el.value); } catch (e) { return el.value; } }
     return el.value;
+  }
+
+  // set puts v at name in out; "a.b" is field b of object a.
+  function set(out, name, v) {
+    var parts = name.split(".");
+    var o = out;
+    for (var i = 0; i < parts.length - 1; i++) o = o[parts[i]] = o[parts[i]] || {};
+    o[parts[parts.length - 1]] = v;
   }
 
   function serialize(form) {
     var out = {};
     form.querySelectorAll("[name]").forEach(function (el) {
       var v = fieldValue(el);
-      if (v !== undefined) out[el.name] = v;
-      else if (el.dataset.type === "lines") out[el.name] = [];
+      if (v !== undefined) set(out, el.name, v);
+      else if (el.dataset.type === "lines") set(out, el.name, []);
     });
     return out;
   }
@@ -107,6 +118,7 @@
       return;
     }
     if (b.hasAttribute("data-reload")) { location.reload(); return; }
+    if (b.dataset.openDialog) { document.getElementById(b.dataset.openDialog).showModal(); return; }
     if (b.dataset.preview) {
       var frame = document.getElementById("preview-frame");
       frame.src = b.dataset.preview;
@@ -143,7 +155,11 @@
       }
       if (q.length < 2) return;
       timer = setTimeout(function () {
-        call("GET", "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope).then(function (j) {
+        // data-people: the page's own suggestions endpoint (the room page
+        // inside the LMS), else the API's, scoped to the resource.
+        var people = input.dataset.people ? input.dataset.people + "?limit=8&q=" + encodeURIComponent(q)
+          : "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope;
+        call("GET", people).then(function (j) {
           list.innerHTML = "";
           j.users.forEach(function (u) {
             known[u.email] = u;

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/invitegate/gateway/core/limit"
@@ -74,6 +75,34 @@ type Config struct {
 	// Mail is email delivery; without smtp.host the gateway sends no email
 	// (templates can still be previewed).
 	Mail MailConfig `yaml:"mail"`
+	// SSO tunes sign-in through identity providers.
+	SSO SSOConfig `yaml:"sso"`
+}
+
+// SSOConfig is the sso: section.
+type SSOConfig struct {
+	// ClockSkew is how far an identity provider's clock may be from ours.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// RequestLifetime is how long a sign-in may take at the provider.
+	RequestLifetime time.Duration `yaml:"request_lifetime"`
+	// MetadataRefresh is when IdP metadata is fetched again from its URL:
+	// a cron expression or "@every <duration>".
+	MetadataRefresh string `yaml:"metadata_refresh"`
+}
+
+// problems lists every mistake in the sso section.
+func (c *SSOConfig) problems() []string {
+	var out []string
+	if c.ClockSkew < 0 || c.ClockSkew > 10*time.Minute {
+		out = append(out, fmt.Sprintf("sso.clock_skew: %v must be between 0 and 10m, e.g. 2m", c.ClockSkew))
+	}
+	if c.RequestLifetime < time.Minute || c.RequestLifetime > time.Hour {
+		out = append(out, fmt.Sprintf("sso.request_lifetime: %v must be between 1m and 1h, e.g. 10m", c.RequestLifetime))
+	}
+	if _, err := cron.ParseStandard(c.MetadataRefresh); err != nil {
+		out = append(out, fmt.Sprintf("sso.metadata_refresh: %q is not a cron schedule (e.g. \"@every 1h\" or \"0 * * * *\"): %v", c.MetadataRefresh, err))
+	}
+	return out
 }
 
 // MailConfig is the mail: section.
@@ -157,6 +186,7 @@ func Defaults() *Config {
 	c.Invitations.MaxGuessesPerLink, c.Invitations.GuessesPerClientMinute = 5, 10
 	c.Limits.UnknownLinks = limit.Rule{Max: 20, Window: time.Minute}
 	c.Limits.SiteFormsPerMinute = 20
+	c.SSO = SSOConfig{ClockSkew: 2 * time.Minute, RequestLifetime: 10 * time.Minute, MetadataRefresh: "@every 1h"}
 	return c
 }
 
@@ -261,6 +291,9 @@ func (c *Config) Validate() error {
 		add("limits.site_forms_per_minute: %d must be at least 1, e.g. 20", c.Limits.SiteFormsPerMinute)
 	}
 	for _, p := range c.Mail.problems() {
+		errs = append(errs, errors.New(p))
+	}
+	for _, p := range c.SSO.problems() {
 		errs = append(errs, errors.New(p))
 	}
 	names := map[string]bool{}

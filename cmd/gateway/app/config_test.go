@@ -76,3 +76,26 @@ func TestSiteFormsLimitConfig(t *testing.T) {
 		t.Fatalf("a zero site form limit: %v", err)
 	}
 }
+
+func TestSSOConfig(t *testing.T) {
+	dir := t.TempDir()
+	load := func(yaml string) (*Config, error) {
+		p := filepath.Join(dir, "gateway.yaml")
+		os.WriteFile(p, []byte(yaml), 0o600)
+		return Load(p, true)
+	}
+	c, err := load("")
+	if err != nil || c.SSO != (SSOConfig{ClockSkew: 2 * time.Minute, RequestLifetime: 10 * time.Minute, MetadataRefresh: "@every 1h"}) {
+		t.Fatalf("default sso section: %+v, %v", c.SSO, err)
+	}
+	c, err = load("sso: {clock_skew: 30s, metadata_refresh: \"0 */6 * * *\"}\n")
+	if err != nil || c.SSO.ClockSkew != 30*time.Second || c.SSO.MetadataRefresh != "0 */6 * * *" || c.SSO.RequestLifetime != 10*time.Minute {
+		t.Fatalf("sso section: %+v, %v", c.SSO, err)
+	}
+	_, err = load("sso: {clock_skew: 1h, request_lifetime: 10s, metadata_refresh: hourly}\n")
+	for _, want := range []string{"sso.clock_skew", "sso.request_lifetime", "sso.metadata_refresh"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad sso section: %v, want it to name %s", err, want)
+		}
+	}
+}

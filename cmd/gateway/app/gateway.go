@@ -25,6 +25,9 @@ import (
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/lti"
+	"github.com/invitegate/gateway/plugins/roomadapter"
+	"github.com/invitegate/gateway/sso"
 )
 
 // Options are what a Build takes beside the configuration: what a process
@@ -44,6 +47,10 @@ type Options struct {
 	// HoldMail: Start leaves the outbox workers stopped, so queued email
 	// stays in the outbox.
 	HoldMail bool
+	// SSOTypes replaces the SSO connection types the gateway has (tests
+	// register a connector whose behaviour they set); nil keeps the
+	// gateway's own.
+	SSOTypes sso.Types
 }
 
 // Gateway is every service of a built gateway. Its fields are read, never
@@ -58,6 +65,12 @@ type Gateway struct {
 	Invites  *invite.Service
 	Events   *event.Service
 	Bulk     *bulk.Service
+	// LTI is the LTI 1.3 tool: platform registrations, launches, its keys.
+	LTI *lti.Service
+	// SSO manages identity provider connections and runs SSO logins; its
+	// schedule refreshes IdP metadata and sweeps expired logins.
+	SSO         *sso.Service
+	SSOSchedule *sso.Schedule
 	// Jobs runs confirmed jobs (bulk invites); Start starts it unless
 	// HoldJobs.
 	Jobs *job.Runner
@@ -122,10 +135,17 @@ func (g *Gateway) build(ctx context.Context) error {
 		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform}
 	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions}
 	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
+	if g.LTI, err = lti.New(ctx, db, lti.Options{BaseURL: cfg.BaseURL, Sessions: g.Sessions, Platform: g.Plugins.Platform,
+		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
+		return fmt.Errorf("lti: %w", err)
+	}
+	if g.SSO, g.SSOSchedule, err = newSSO(cfg, g.opts.SSOTypes, db, now, g.Log, g.Sessions, g.Events); err != nil {
+		return err
+	}
 	g.Handler, err = api.New(api.Config{
-		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now,
+		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
-		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform,
+		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 	})
@@ -155,9 +175,9 @@ func (g *Gateway) Bootstrap(ctx context.Context) (*account.Bootstrap, error) {
 }
 
 // Start runs the background work: the plugins and their scheduled jobs,
-// the outbox workers (unless HoldMail) and the job runner (unless
-// HoldJobs), which first resumes every job an earlier process left
-// unfinished. A plugin that fails its first start is logged and retried
+// the outbox workers (unless HoldMail), the job runner (unless HoldJobs),
+// which first resumes every job an earlier process left unfinished, and
+// the SSO schedule. A plugin that fails its first start is logged and retried
 // in the background: the gateway serves regardless.
 func (g *Gateway) Start(ctx context.Context) error {
 	if g.started != nil {
@@ -181,6 +201,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.Jobs.Start()
 		g.started = append(g.started, g.Jobs.Stop)
 	}
+	g.SSOSchedule.Start()
+	g.started = append(g.started, g.SSOSchedule.Stop)
 	return nil
 }
 

@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
@@ -54,8 +53,7 @@ var csvHeader = []string{"group_id", "group_name", "member_id", "member_email", 
 
 // Source implements groupsource.GroupSource.
 type Source struct {
-	mu  sync.RWMutex
-	cfg *Config
+	cfg plugins.Configured[Config]
 }
 
 // New returns an unconfigured source.
@@ -95,20 +93,11 @@ func (s *Source) Configure(ctx context.Context, _ uint32, raw json.RawMessage) e
 	if err := p.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.cfg = &cfg
-	s.mu.Unlock()
+	s.cfg.Set(&cfg)
 	return nil
 }
 
-func (s *Source) config() (*Config, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.cfg == nil {
-		return nil, fmt.Errorf("%w: not configured", plugins.ErrUnavailable)
-	}
-	return s.cfg, nil
-}
+func (s *Source) config() (*Config, error) { return s.cfg.Get() }
 
 // Health implements plugins.Plugin: the file must be readable.
 func (s *Source) Health(context.Context) error {

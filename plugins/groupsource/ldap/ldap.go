@@ -17,11 +17,9 @@ package ldap
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -36,8 +34,7 @@ const Version = "1.0.0"
 type Source struct {
 	log *slog.Logger
 
-	mu  sync.RWMutex
-	cfg *Config
+	cfg plugins.Configured[Config]
 }
 
 // New returns an unconfigured source that logs to log (nil: discard).
@@ -68,21 +65,12 @@ func (s *Source) Configure(_ context.Context, _ uint32, raw json.RawMessage) err
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.cfg = &cfg
-	s.mu.Unlock()
+	s.cfg.Set(&cfg)
 	s.log.Info("configured", "url", cfg.URL, "base_dn", cfg.BaseDN, "flavor", cfg.Flavor, "nested_groups", cfg.NestedGroups)
 	return nil
 }
 
-func (s *Source) config() (*Config, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.cfg == nil {
-		return nil, fmt.Errorf("%w: not configured", plugins.ErrUnavailable)
-	}
-	return s.cfg, nil
-}
+func (s *Source) config() (*Config, error) { return s.cfg.Get() }
 
 // Health implements plugins.Plugin. It does not reach the directory: an
 // unreachable directory fails the sync with its reason, whereas a failed

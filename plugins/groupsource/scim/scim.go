@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
@@ -33,8 +32,7 @@ type Source struct {
 	log  *slog.Logger
 	http *http.Client
 
-	mu  sync.RWMutex
-	cfg *Config
+	cfg plugins.Configured[Config]
 }
 
 // New returns an unconfigured source that logs to log (nil: discard).
@@ -65,20 +63,17 @@ func (s *Source) Configure(_ context.Context, _ uint32, raw json.RawMessage) err
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.cfg = &cfg
-	s.mu.Unlock()
+	s.cfg.Set(&cfg)
 	s.log.Info("configured", "url", cfg.base.Redacted(), "page_size", cfg.PageSize)
 	return nil
 }
 
 func (s *Source) client() (*client, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.cfg == nil {
-		return nil, fmt.Errorf("%w: not configured", plugins.ErrUnavailable)
+	cfg, err := s.cfg.Get()
+	if err != nil {
+		return nil, err
 	}
-	return &client{cfg: s.cfg, http: s.http}, nil
+	return &client{cfg: cfg, http: s.http}, nil
 }
 
 // Health implements plugins.Plugin. It does not call the server, for the

@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/templateprovider"
@@ -45,8 +44,7 @@ const schema = `{
 
 // Provider implements templateprovider.TemplateProvider.
 type Provider struct {
-	mu  sync.RWMutex
-	cfg *Config
+	cfg plugins.Configured[Config]
 }
 
 // New returns an unconfigured provider.
@@ -78,20 +76,11 @@ func (p *Provider) Configure(_ context.Context, _ uint32, raw json.RawMessage) e
 	if err := problems.Err(); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.cfg = &cfg
-	p.mu.Unlock()
+	p.cfg.Set(&cfg)
 	return nil
 }
 
-func (p *Provider) config() (*Config, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.cfg == nil {
-		return nil, fmt.Errorf("%w: not configured", plugins.ErrUnavailable)
-	}
-	return p.cfg, nil
-}
+func (p *Provider) config() (*Config, error) { return p.cfg.Get() }
 
 // Health implements plugins.Plugin: the folder must be readable.
 func (p *Provider) Health(context.Context) error {

@@ -1,0 +1,103 @@
+package lti
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Claim names of LTI Core 1.3 (§5.3, §5.4).
+const (
+	claimPrefix       = "https://purl.imsglobal.org/spec/lti/claim/"
+	claimMessageType  = claimPrefix + "message_type"
+	claimVersion      = claimPrefix + "version"
+	claimDeploymentID = claimPrefix + "deployment_id"
+	claimTargetLink   = claimPrefix + "target_link_uri"
+	claimResourceLink = claimPrefix + "resource_link"
+	claimRoles        = claimPrefix + "roles"
+	claimContext      = claimPrefix + "context"
+	claimCustom       = claimPrefix + "custom"
+)
+
+// Message types and the version this tool speaks.
+const (
+	MessageResourceLink = "LtiResourceLinkRequest"
+	MessageDeepLinking  = "LtiDeepLinkingRequest"
+	Version             = "1.3.0"
+)
+
+// Claims are what a launch's id_token says, as far as the tool reads it.
+type Claims struct {
+	Issuer     string           `json:"iss"`
+	Subject    string           `json:"sub"`
+	Audience   jwt.Audience     `json:"aud"`
+	AZP        string           `json:"azp,omitempty"`
+	Expiry     *jwt.NumericDate `json:"exp"`
+	IssuedAt   *jwt.NumericDate `json:"iat"`
+	Nonce      string           `json:"nonce"`
+	Email      string           `json:"email,omitempty"`
+	Name       string           `json:"name,omitempty"`
+	GivenName  string           `json:"given_name,omitempty"`
+	FamilyName string           `json:"family_name,omitempty"`
+
+	MessageType   string `json:"https://purl.imsglobal.org/spec/lti/claim/message_type"`
+	Version       string `json:"https://purl.imsglobal.org/spec/lti/claim/version"`
+	DeploymentID  string `json:"https://purl.imsglobal.org/spec/lti/claim/deployment_id"`
+	TargetLinkURI string `json:"https://purl.imsglobal.org/spec/lti/claim/target_link_uri"`
+	// Roles is nil when the claim is absent (refused), empty when the
+	// platform says the launcher has none.
+	Roles        *[]string     `json:"https://purl.imsglobal.org/spec/lti/claim/roles"`
+	ResourceLink *ResourceLink `json:"https://purl.imsglobal.org/spec/lti/claim/resource_link,omitempty"`
+	Context      *Context      `json:"https://purl.imsglobal.org/spec/lti/claim/context,omitempty"`
+	Custom       Custom        `json:"https://purl.imsglobal.org/spec/lti/claim/custom,omitempty"`
+}
+
+// ResourceLink is the link in the course the launcher followed.
+type ResourceLink struct {
+	ID          string `json:"id"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// Context is the course (or other context) of the launch.
+type Context struct {
+	ID    string   `json:"id"`
+	Label string   `json:"label,omitempty"`
+	Title string   `json:"title,omitempty"`
+	Type  []string `json:"type,omitempty"`
+}
+
+// Custom are the custom parameters of the link; platforms send strings,
+// and a value of another JSON type is kept as its JSON text.
+type Custom map[string]string
+
+// UnmarshalJSON takes any JSON values.
+func (c *Custom) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("custom claim: %w", err)
+	}
+	out := make(Custom, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out[k] = s
+		} else {
+			out[k] = string(v)
+		}
+	}
+	*c = out
+	return nil
+}
+
+// DisplayName is the launcher's name as the platform gives it.
+func (c *Claims) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	if c.GivenName != "" || c.FamilyName != "" {
+		return c.GivenName + " " + c.FamilyName
+	}
+	return ""
+}
