@@ -273,6 +273,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
+	s.accessRoutes(v1)
 	s.ltiRoutes(e)
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)
