@@ -241,6 +241,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
 	s.consoleEventRoutes(con)
 	s.consoleBulkRoutes(con)
+	s.consoleAccessRoutes(con)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
