@@ -182,3 +182,28 @@ func TestClosedEventAccessAPI(t *testing.T) {
 		})
 	}
 }
+
+// The console's Groups pages: an admin sees the groups, the form for a new
+// manual group, and a manual group's members with Remove; a directory's
+// group shows its members without them.
+func TestConsoleGroupsPages(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	staff := e.DirectoryGroup("Staff", "ann@uni.edu")
+	g := e.Must(e.Do("POST", "/api/v1/groups", e.APIKey, map[string]any{"name": "Guests"}), http.StatusCreated).Map(t)["id"].(string)
+	e.Must(e.Do("POST", "/api/v1/groups/"+g+"/members", e.APIKey, map[string]any{"email": "gia@guest.test"}), http.StatusCreated)
+	admin := e.SignIn(e.Admin)
+	sitePage(t, e.Get(admin, "/console/groups"), http.StatusOK, "2 Groups", `href="/console/groups/`+g+`">Guests`, `id="new-group-form"`)
+	sitePage(t, e.Get(admin, "/console/groups?provenance=manual"), http.StatusOK, "1 Group", "Guests")
+	b := sitePage(t, e.Get(admin, "/console/groups/"+g), http.StatusOK, "gia@guest.test", `data-method="DELETE"`, `id="add-member-form"`)
+	if !strings.Contains(b, "manual") {
+		t.Fatal("the manual group's page does not say its provenance")
+	}
+	if b := sitePage(t, e.Get(admin, "/console/groups/"+staff), http.StatusOK, "ann@uni.edu", "cannot be changed here"); strings.Contains(b, `id="add-member-form"`) {
+		t.Fatal("a directory group offers to add members")
+	}
+	_, member := e.ConsoleUser("mia@org.test", "member")
+	if b := sitePage(t, e.Get(member, "/console/groups"), http.StatusOK, "Guests"); strings.Contains(b, `id="new-group-form"`) {
+		t.Fatal("a console member is offered the new group form")
+	}
+	sitePage(t, e.Get(admin, "/console/groups/0190d3a4-7b1c-7c3e-9f00-000000000001"), http.StatusNotFound)
+}
