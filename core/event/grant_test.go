@@ -12,6 +12,7 @@ import (
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/user"
 )
 
 // directory syncs one group of a source with the emails as members and
@@ -235,6 +236,46 @@ func TestAdditionalUsers(t *testing.T) {
 		}
 		if refused, err := f.svc.InviteRefusals(ctx, db, ev, []string{"zed@else.org"}); err != nil || len(refused) != 0 {
 			t.Fatalf("refusals with additional users on = %v, %v", refused, err)
+		}
+	})
+}
+
+// An SSO sign-in to a closed event without additional users: the groups
+// the identity provider asserts at that login count at once.
+func TestSSOSignInToClosedEvent(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		ev := f.event(t, func(in *event.EventInput) {
+			in.LoginMethod, in.Closed, in.AdditionalUsers = event.LoginSSO, true, ptr(false)
+		})
+		asserted := func(groups ...string) func(tx *store.Tx) error {
+			return func(tx *store.Tx) error { return group.RecordLogin(tx, ev.AccountID, "conn-1", "ann@uni.edu", "Ann", groups) }
+		}
+		id := user.Identity{Issuer: "https://idp.test", Subject: "ann", Email: "ann@uni.edu", FirstName: "Ann"}
+		if _, err := f.svc.SignInSSO(ctx, ev.ID, id, asserted("Faculty")); !errors.Is(err, access.ErrNotGranted) {
+			t.Fatalf("no group granted yet: %v", err)
+		}
+		p, err := group.Search(ctx, db.R, ev.AccountID, group.Query{Provenance: group.ProvenanceLogin}, 1, 10)
+		if err != nil || len(p.Rows) != 0 {
+			t.Fatalf("a refused sign-in kept its groups: %+v %v", p, err)
+		}
+		// The group appears once a login that commits asserts it (here one
+		// recorded directly); then it can be granted.
+		if err := db.Tx(ctx, asserted("Faculty")); err != nil {
+			t.Fatal(err)
+		}
+		p, _ = group.Search(ctx, db.R, ev.AccountID, group.Query{Provenance: group.ProvenanceLogin}, 1, 10)
+		if _, err := f.svc.Grant(ctx, f.caller, ev.ID, p.Rows[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		in, err := f.svc.SignInSSO(ctx, ev.ID, id, asserted("Faculty"))
+		if err != nil || in.Attendee.Status != event.SSOLogin {
+			t.Fatalf("granted group asserted: %+v %v", in, err)
+		}
+		// The next login no longer asserts it: refused.
+		if _, err := f.svc.SignInSSO(ctx, ev.ID, id, asserted()); !errors.Is(err, access.ErrNotGranted) {
+			t.Fatalf("group no longer asserted: %v", err)
 		}
 	})
 }

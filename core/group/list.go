@@ -18,7 +18,7 @@ const (
 )
 
 // sourceSSOPrefix starts the source of groups asserted at SSO login.
-const sourceSSOPrefix = "sso:"
+var sourceSSOPrefix = LoginSource("")
 
 // ProvenanceOf is the provenance of a group of source.
 func ProvenanceOf(source string) string {
