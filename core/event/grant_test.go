@@ -250,7 +250,9 @@ func TestSSOSignInToClosedEvent(t *testing.T) {
 			in.LoginMethod, in.Closed, in.AdditionalUsers = event.LoginSSO, true, ptr(false)
 		})
 		asserted := func(groups ...string) func(tx *store.Tx) error {
-			return func(tx *store.Tx) error { return group.RecordLogin(tx, ev.AccountID, "conn-1", "ann@uni.edu", "Ann", groups) }
+			return func(tx *store.Tx) error {
+				return group.RecordLogin(tx, ev.AccountID, "conn-1", "ann@uni.edu", "Ann", groups)
+			}
 		}
 		id := user.Identity{Issuer: "https://idp.test", Subject: "ann", Email: "ann@uni.edu", FirstName: "Ann"}
 		if _, err := f.svc.SignInSSO(ctx, ev.ID, id, asserted("Faculty")); !errors.Is(err, access.ErrNotGranted) {
