@@ -56,9 +56,28 @@ func placeOf(a *Attendee) access.Place {
 
 // mayInvite asks core/access whether an organizer may add the person with
 // this email to ev: a closed event without additional users takes only
-// members of its granted groups.
+// members of its granted groups. The domain policy is the invitation's own
+// check (CheckInvitee), so it is not loaded here, and an open event costs
+// no query.
 func (s *Service) mayInvite(ctx context.Context, r store.Reader, ev *Event, email string) error {
-	return s.decide(ctx, r, ev, email, nil, access.Invite)
+	sub := access.Subject{AccountID: ev.AccountID, Email: email, Wants: access.Invite}
+	t := inviteTarget(ev)
+	if access.NeedsGroups(access.Invite, t) {
+		var err error
+		if sub.Groups, err = grantedGroupsOf(ctx, r.Read(ctx), ev, email); err != nil {
+			return err
+		}
+		t.Granted = sub.Groups
+	}
+	if d, _ := access.Decide(ctx, sub, t); !d.Allowed {
+		return d.Reason
+	}
+	return nil
+}
+
+// inviteTarget is ev as adding people to it weighs it.
+func inviteTarget(ev *Event) access.Target {
+	return access.Target{Kind: access.Event, AccountID: ev.AccountID, Closed: ev.Closed, AdditionalUsers: ev.AdditionalUsers}
 }
 
 // InviteRefusals decides, for a bulk import's batch, which of the emails
@@ -66,7 +85,7 @@ func (s *Service) mayInvite(ctx context.Context, r store.Reader, ev *Event, emai
 // members of ev's granted groups among them in a few queries (none when
 // the event's rule does not weigh groups).
 func (s *Service) InviteRefusals(ctx context.Context, r store.Reader, ev *Event, emails []string) (map[string]error, error) {
-	t := access.Target{Kind: access.Event, AccountID: ev.AccountID, Closed: ev.Closed, AdditionalUsers: ev.AdditionalUsers}
+	t := inviteTarget(ev)
 	if !access.NeedsGroups(access.Invite, t) || len(emails) == 0 {
 		return nil, nil
 	}
