@@ -124,13 +124,14 @@ func badInputFixtures(t *testing.T, e *eventsEnv) map[string]string {
 		t.Fatal(err)
 	}
 	ssoConn := ssoConnection(e.Env, "saml", map[string]any{"domains": []string{"probe.test"}})["id"].(string)
+	grp := e.Must(e.Do("POST", "/api/v1/groups", e.APIKey, map[string]any{"name": "Probe group"}), http.StatusCreated).Map(t)["id"].(string)
 	return map[string]string{
 		"ResourceID": room, "InvitationID": inv, "InviteToken": strings.TrimPrefix(link, "/i/"),
 		"CollaboratorUserID": member.ID, "UserID": member.ID, "LoginToken": loginTok,
 		"EventID": evID, "EventSlug": ev["slug"].(string), "AttendeeID": att["id"].(string),
 		"AttendeeActionName": "resend_invitation", "BulkJobID": up.Job.ID, "JobID": up.Job.ID,
 		"ImageRef": img, "name": "invitation", "msg": msg, "LTIPlatformID": ltiPlatform.ID,
-		"SSOConnectionID": ssoConn,
+		"SSOConnectionID": ssoConn, "GroupID": grp, "AccessGroupID": grp,
 	}
 }
 

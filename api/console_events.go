@@ -312,6 +312,10 @@ func (s *Server) consoleEvent(c *gin.Context) {
 	for _, tab := range []consoleLink{{Label: "All users", URL: consoleTabAll}, {Label: "Speakers", URL: consoleTabSpeakers}, {Label: "Moderators", URL: consoleTabModerators}} {
 		t := consoleEventQuery{Tab: tab.URL, Sort: q.Sort, Order: q.Order, Page: 1, PerPage: q.PerPage}
 		d.Tabs = append(d.Tabs, consoleLink{Label: tab.Label, URL: t.url(ev.ID), Current: tab.URL == q.Tab})
+		if tab.URL == consoleTabAll && ev.Closed {
+			// A closed event's second tab: the groups granted access.
+			d.Tabs = append(d.Tabs, consoleLink{Label: "Event access", URL: "/console/events/" + ev.ID + "/access"})
+		}
 	}
 	clear := consoleEventQuery{Tab: q.Tab, Sort: q.Sort, Order: q.Order, Page: 1, PerPage: q.PerPage}
 	d.Clear = clear.url(ev.ID)

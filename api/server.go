@@ -241,6 +241,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	con.GET("/email/preview/:name", s.consoleEmailPreview)
 	s.consoleEventRoutes(con)
 	s.consoleBulkRoutes(con)
+	s.consoleAccessRoutes(con)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
@@ -273,6 +274,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/mail/messages/:msg", s.adminOnly, s.getMailMessage)
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
+	s.accessRoutes(v1)
 	s.ltiRoutes(e)
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)

@@ -76,7 +76,8 @@ type Subject struct {
 	// Place is the person's place on the event (events).
 	Place Place
 	// Groups are the ids of the account's groups the person is in
-	// (closed events).
+	// (closed events). Only those among Target.Granted change the answer,
+	// so a caller may give just those (see NeedsGroups).
 	Groups []string
 	// Role is the role an invitation gives on entering a resource.
 	Role string
@@ -100,9 +101,12 @@ type Target struct {
 	Policy Policy
 	// Closed is a closed event: only members of the granted groups enter,
 	// and, with AdditionalUsers, people individually on its list.
-	Closed          bool
+	Closed bool
+	// AdditionalUsers lets organizers invite, and registration admit,
+	// people outside the granted groups of a closed event.
 	AdditionalUsers bool
-	Granted         []string
+	// Granted are the ids of the groups granted access to a closed event.
+	Granted []string
 }
 
 // Decision is the answer: whether the subject may, with which role, and
@@ -127,6 +131,10 @@ var (
 	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
 	ErrUnregistered  = problem.New(problem.Conflict, "not_registered", "you unregistered from this event; register again on its page to take part")
 	ErrNotGranted    = problem.New(problem.Forbidden, "event_closed", "this event is open only to members of the groups the organizer granted access to, and you are not in one of them; ask the organizer to add you")
+	// ErrNotInGrantedGroup refuses an organizer adding someone to a closed
+	// event that admits no additional users.
+	ErrNotInGrantedGroup = &problem.Error{Kind: problem.Forbidden, Code: "not_in_granted_group", Field: "email",
+		Message: "this closed event admits only members of the groups granted access, and additional users are turned off; this person is in none of them: grant one of their groups access, or turn Additional users on in the event's access settings"}
 	// ErrUndecidable refuses what the rule cannot be applied to at all (a
 	// target of no known kind): access fails closed.
 	ErrUndecidable = problem.New(problem.Unavailable, "access_undecidable", "access cannot be decided right now, so nobody is let in; try again later or tell the organizer")
@@ -200,8 +208,20 @@ func console(s Subject, t Target) Decision {
 	return Decision{Allowed: true, Role: role}
 }
 
-// enterEvent is an attendee signing in to an event's site.
+// NeedsGroups reports whether Decide, for wants on t, weighs the
+// subject's groups, so callers load them (a query) only when it does: on a
+// closed event, to enter it, or to be added to it while it admits no
+// additional users.
+func NeedsGroups(wants Intent, t Target) bool {
+	return t.Kind == Event && t.Closed && (wants == Enter || !t.AdditionalUsers)
+}
+
+// enterEvent is an attendee signing in to an event's site, registering on
+// it, or an organizer adding them (Invite).
 func enterEvent(s Subject, t Target) (Decision, error) {
+	if s.Wants == Invite {
+		return addToEvent(s, t), nil
+	}
 	switch {
 	case s.Place == Blocked:
 		return refuse(ErrBlocked), nil
@@ -211,11 +231,28 @@ func enterEvent(s Subject, t Target) (Decision, error) {
 	if d, err := t.Policy.decide(s.Email); err != nil || !d.Allowed {
 		return d, err
 	}
-	individually := s.Place == Listed || s.Wants == Register && s.Place == Unregistered
-	if t.Closed && !granted(s.Groups, t.Granted) && !(t.AdditionalUsers && individually) {
+	if t.Closed && !granted(s.Groups, t.Granted) && !additional(s, t) {
 		return refuse(ErrNotGranted), nil
 	}
 	return Decision{Allowed: true}, nil
+}
+
+// additional reports whether a closed event lets in someone outside its
+// granted groups: only with additional users on, and then a person on the
+// list, or one registering (the organizer published registration for
+// additional users).
+func additional(s Subject, t Target) bool {
+	return t.AdditionalUsers && (s.Place == Listed || s.Wants == Register)
+}
+
+// addToEvent is an organizer inviting someone to an event, one by one or
+// from a file. The domain policy is the invitation's own check (it names
+// the field); here only a closed event's groups are weighed.
+func addToEvent(s Subject, t Target) Decision {
+	if t.Closed && !t.AdditionalUsers && !granted(s.Groups, t.Granted) {
+		return refuse(ErrNotInGrantedGroup)
+	}
+	return Decision{Allowed: true}
 }
 
 func granted(groups, to []string) bool {

@@ -67,6 +67,14 @@ func TestDecide(t *testing.T) {
 		{name: "closed event: listed, additional users on", who: attendee(access.Listed, access.Enter), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true })},
 		{name: "closed event: listed, additional users off", who: attendee(access.Listed, access.Enter), what: closed, want: access.ErrNotGranted},
 		{name: "closed event: blocked group member", who: attendee(access.Blocked, access.Enter, "g1"), what: closed, want: access.ErrBlocked},
+		{name: "closed event: registering outside the groups, additional users on", who: attendee(access.NotListed, access.Register), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true })},
+		{name: "closed event: registering outside the groups, additional users off", who: attendee(access.NotListed, access.Register, "g2"), what: closed, want: access.ErrNotGranted},
+		{name: "closed event: group member registering, additional users off", who: attendee(access.NotListed, access.Register, "g1"), what: closed},
+		{name: "closed event: not listed, additional users on, entering", who: attendee(access.NotListed, access.Enter), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true }), want: access.ErrNotGranted},
+		{name: "closed event: inviting outside the groups, additional users off", who: attendee(access.NotListed, access.Invite, "g2"), what: closed, want: access.ErrNotInGrantedGroup},
+		{name: "closed event: inviting a group member, additional users off", who: attendee(access.NotListed, access.Invite, "g1"), what: closed},
+		{name: "closed event: inviting outside the groups, additional users on", who: attendee(access.NotListed, access.Invite), what: with(closed, func(t *access.Target) { t.AdditionalUsers = true })},
+		{name: "open event: inviting anyone", who: attendee(access.NotListed, access.Invite), what: event},
 		{name: "unknown target kind fails closed", who: guest, what: with(room, func(t *access.Target) { t.Kind = 0 }), want: access.ErrUndecidable, unusable: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +97,33 @@ func TestDecide(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Groups are loaded only when the answer depends on them.
+func TestNeedsGroups(t *testing.T) {
+	open := access.Target{Kind: access.Event}
+	closed := access.Target{Kind: access.Event, Closed: true}
+	more := access.Target{Kind: access.Event, Closed: true, AdditionalUsers: true}
+	for _, tc := range []struct {
+		name  string
+		wants access.Intent
+		t     access.Target
+		want  bool
+	}{
+		{"open event, enter", access.Enter, open, false},
+		{"open event, invite", access.Invite, open, false},
+		{"closed, enter", access.Enter, closed, true},
+		{"closed with additional users, enter", access.Enter, more, true},
+		{"closed, invite", access.Invite, closed, true},
+		{"closed with additional users, invite", access.Invite, more, false},
+		{"closed with additional users, register", access.Register, more, false},
+		{"closed, register", access.Register, closed, true},
+		{"a resource", access.Enter, access.Target{Kind: access.Resource, Closed: true}, false},
+	} {
+		if got := access.NeedsGroups(tc.wants, tc.t); got != tc.want {
+			t.Errorf("%s: NeedsGroups = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/user"
 )
 
@@ -44,6 +45,9 @@ func (b *batch) plan(ctx context.Context, rows []pendingRow) (*plan, error) {
 		return nil, err
 	}
 	p.sift(b.job.ID, rows, refused)
+	if err := p.refuseOutsiders(ctx, b); err != nil {
+		return nil, err
+	}
 	on := event.TrigInvite
 	if b.ev.Registration == event.RegistrationOpen {
 		on = event.TrigInviteToRegister
@@ -99,6 +103,40 @@ func (p *plan) sift(jobID string, rows []pendingRow, refused map[int]bool) {
 			p.valid = append(p.valid, &r.Row)
 		}
 	}
+}
+
+// refuseOutsiders refuses, each on its line, the valid rows of people
+// core/access does not let the organizer add to the event: on a closed
+// event without additional users, those in none of its granted groups.
+func (p *plan) refuseOutsiders(ctx context.Context, b *batch) error {
+	emails := make([]string, len(p.valid))
+	for i, r := range p.valid {
+		emails[i] = r.Email
+	}
+	refused, err := b.s.Events.InviteRefusals(ctx, b.s.DB, b.ev, emails)
+	if err != nil || len(refused) == 0 {
+		return err
+	}
+	kept := p.valid[:0]
+	for _, r := range p.valid {
+		why, ok := refused[r.Email]
+		if !ok {
+			kept = append(kept, r)
+			continue
+		}
+		p.counts.Refused++
+		p.probs = append(p.probs, StoredProblem{JobID: b.job.ID, Line: r.Line, Column: ColEmail, Email: r.Email, Message: problemText(why), Phase: "import"})
+	}
+	p.valid = kept
+	return nil
+}
+
+// problemText is a refusal's message without its field.
+func problemText(err error) string {
+	if pe, ok := problem.As(err); ok {
+		return pe.Message
+	}
+	return err.Error()
 }
 
 // checkedLines are the lines of [from, to] the upload check refused,

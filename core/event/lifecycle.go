@@ -61,6 +61,9 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 	if err := fs.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.mayInvite(ctx, s.DB, ev, email); err != nil {
+		return nil, err
+	}
 	if in.SendEmail {
 		if err := s.emailReady(ctx, ev.AccountID); err != nil {
 			return nil, err

@@ -24,6 +24,7 @@ func Tables() []table.Table {
 		{Model: &Link{}, Erase: eraseOfAttendee(&Link{})},
 		{Model: &Login{}, Erase: eraseOfAttendee(&Login{})},
 		{Model: &ChatMessage{}, Erase: eraseOfAttendee(&ChatMessage{})},
+		{Model: &Grant{}, NoPersonalData: "which groups may enter a closed event, and who granted it by actor id"},
 	}
 }
 
