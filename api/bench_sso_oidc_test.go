@@ -109,7 +109,15 @@ func oidcLogin(env *apitest.Env, c *http.Client, p *oidctest.Minted, t *testing.
 	})
 	code, _ := token.New()
 	p.Answer(code, idToken, "access-token-"+code[:8])
-	return link{path: "/sso/oidc/" + connID + "/callback?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()}, nil
+	// The callback comes from the browser that started the login, with
+	// its login cookie.
+	var cookie string
+	for _, c := range resp.Cookies() {
+		if c.Name == "ig_sso" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	return link{path: "/sso/oidc/" + connID + "/callback?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), cookie: cookie}, nil
 }
 
 // verifyLoop verifies idToken from benchClients goroutines for dur.

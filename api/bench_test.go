@@ -87,8 +87,9 @@ func benchDuration(t *testing.T) time.Duration {
 
 // link is one invitation as a client uses it.
 type link struct {
-	path string // /i/{token}
-	form string // email=... (url-encoded)
+	path   string // /i/{token}
+	form   string // email=... (url-encoded)
+	cookie string // a Cookie header the request carries, if any
 }
 
 // seedLinks inserts n single-use invitations to the resource directly in the
@@ -271,6 +272,9 @@ func run(clients []*http.Client, base, method string, links []link, reuse bool, 
 				req, _ := http.NewRequest(method, base+l.path, body)
 				if body != nil {
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				if l.cookie != "" {
+					req.Header.Set("Cookie", l.cookie)
 				}
 				t0 := time.Now()
 				resp, err := c.Do(req)

@@ -149,6 +149,8 @@ func errorTitle(code string) string {
 		return "This sign-in is not known here"
 	case "sso_unsolicited":
 		return "This sign-in was not started here"
+	case "sso_other_browser":
+		return "This sign-in was started in another browser"
 	case "sso_not_provisioned":
 		return "You are not a user here yet"
 	case "sso_no_console_access":

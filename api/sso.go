@@ -5,6 +5,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/sso"
 )
 
@@ -136,9 +138,11 @@ var ssoAnswerRoutes = []string{"POST /sso/saml/{connection}/acs", "POST /sso/oid
 // a SAML request to the provider.
 type ssoStartView struct {
 	Email, Purpose, Event, Return string
-	// PostURL and Fields: the form that submits itself to the provider.
+	// PostURL and Fields: the form that submits itself to the provider,
+	// or (Relay) the provider's answer to this gateway again.
 	PostURL string
 	Fields  map[string]string
+	Relay   bool
 }
 
 func (s *Server) ssoStartPage(c *gin.Context) {
@@ -169,6 +173,7 @@ func (s *Server) ssoBegin(c *gin.Context, in sso.StartInput) {
 		return
 	}
 	s.siteForms.spend(client)
+	in.Browser = s.ssoBrowser(c)
 	rd, err := s.cfg.SSO.Start(c.Request.Context(), in)
 	if err != nil {
 		s.ssoFail(c, err, &ssoStartView{Email: in.Email, Purpose: in.Purpose, Event: in.EventID, Return: in.ReturnPath})
@@ -210,10 +215,44 @@ func (s *Server) ssoMetadata(c *gin.Context) {
 	c.Data(http.StatusOK, "application/samlmetadata+xml", b)
 }
 
+// ssoBrowserCookie holds the browser's login binding: a random value
+// whose hash each login started in this browser stores, so only this
+// browser can finish them. It lives as long as a login in flight.
+const ssoBrowserCookie = "ig_sso"
+
+// ssoBrowser is the browser's login binding, made (and set) when the
+// browser has none yet. Several logins in flight in one browser (two
+// tabs) share it.
+func (s *Server) ssoBrowser(c *gin.Context) string {
+	v, err := c.Cookie(ssoBrowserCookie)
+	if err != nil || !token.WellFormed(v) {
+		v, _ = token.New()
+	}
+	s.setCookie(c, ssoBrowserCookie, v, "/sso/", int(sso.DefaultRequestTTL.Seconds()))
+	return v
+}
+
+// ssoRelayed marks a provider's POSTed answer that the gateway posted to
+// itself again (see ssoFinish).
+const ssoRelayed = "ig_relayed"
+
 // ssoFinish completes a login with the provider's answer.
+//
+// The answer must come with the login cookie of the browser that started
+// the login. A provider's answer by cross-site POST (SAML HTTP-POST,
+// OIDC form_post) arrives without it, the cookie being SameSite=Lax (an
+// http gateway cannot set SameSite=None): that first POST gets a page
+// that posts the same fields to the same address again, now from this
+// site, so the browser sends its cookie. The page changes nothing; the
+// answer is checked only on the second POST.
 func (s *Server) ssoFinish(typ string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		res, err := s.cfg.SSO.Finish(c.Request.Context(), typ, c.Param("connection"), c.Request)
+		browser, _ := c.Cookie(ssoBrowserCookie)
+		if browser == "" && c.Request.Method == http.MethodPost && c.PostForm(ssoRelayed) == "" {
+			s.ssoRelay(c)
+			return
+		}
+		res, err := s.cfg.SSO.Finish(c.Request.Context(), typ, c.Param("connection"), c.Request, browser)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -227,4 +266,20 @@ func (s *Server) ssoFinish(typ string) gin.HandlerFunc {
 		}
 		c.Redirect(http.StatusSeeOther, res.ReturnPath)
 	}
+}
+
+// ssoRelay answers a provider's cross-site POST with a form that posts
+// its fields to the same address again from this site.
+func (s *Server) ssoRelay(c *gin.Context) {
+	if err := c.Request.ParseForm(); err != nil {
+		s.fail(c, problem.Field("body", "the sign-in answer is not a form"))
+		return
+	}
+	fields := map[string]string{ssoRelayed: "1"}
+	for name, values := range c.Request.PostForm {
+		if len(values) > 0 {
+			fields[name] = values[0]
+		}
+	}
+	s.render(c, http.StatusOK, "sso_post", pageData{Title: "Signing in", Data: &ssoStartView{PostURL: c.Request.URL.Path, Fields: fields, Relay: true}})
 }

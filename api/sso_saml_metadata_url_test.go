@@ -24,8 +24,9 @@ func TestSAMLMetadataURLAndPortalRelayState(t *testing.T) {
 				"config":  map[string]any{"idp_metadata_url": idp.EntityID(), "allow_idp_initiated": true}}), http.StatusCreated).Map(t)
 			id := c["id"].(string)
 			idp.Register(t, id, samltest.FetchSPMetadata(t, e.URL+"/sso/saml/"+id+"/metadata"), false)
-			p := samlLogin(e, idp, url.Values{"email": {samlEmail}, "return": {"/console/events"}})
-			if r := postACS(e, e.Client(), p); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/events" {
+			browser := e.Client()
+			p := samlLogin(e, browser, idp, url.Values{"email": {samlEmail}, "return": {"/console/events"}})
+			if r := postACS(e, browser, p); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/events" {
 				t.Fatalf("a sign-in through metadata from its URL: %d %q %.800s", r.Status, r.Header.Get("Location"), r.Body)
 			}
 

@@ -25,8 +25,10 @@ func TestSAMLParallelFirstLogins(t *testing.T) {
 			id := samlConnection(e, idp, nil, nil)
 			const n = 50
 			answers := make([]*samltest.Page, n)
+			browsers := make([]*http.Client, n)
 			for i := range answers {
-				answers[i] = samlLogin(e, idp, url.Values{"email": {samlEmail}})
+				browsers[i] = e.Client()
+				answers[i] = samlLogin(e, browsers[i], idp, url.Values{"email": {samlEmail}})
 			}
 			seen := map[string]bool{}
 			for _, a := range answers {
@@ -46,7 +48,7 @@ func TestSAMLParallelFirstLogins(t *testing.T) {
 					<-start
 					req, _ := http.NewRequest(http.MethodPost, a.Action, strings.NewReader(a.Fields.Encode()))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					resp, err := e.Client().Do(req)
+					resp, err := browsers[i].Do(req)
 					if err != nil {
 						locations[i] = err.Error()
 						return

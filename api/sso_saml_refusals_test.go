@@ -61,9 +61,9 @@ func samlRefused(t *testing.T, e *apitest.Env, r *apitest.Response, connID, code
 // samlStart starts a login of a connection and returns its key (the
 // RelayState) and the id of the AuthnRequest the gateway sent, as the
 // IdP reads them.
-func samlStart(e *apitest.Env, connID string) (key, requestID string) {
+func samlStart(e *apitest.Env, browser *http.Client, connID string) (key, requestID string) {
 	e.T.Helper()
-	r := e.Must(e.Form(e.Client(), "/sso/start", url.Values{"connection": {connID}}), http.StatusSeeOther)
+	r := e.Must(e.Form(browser, "/sso/start", url.Values{"connection": {connID}}), http.StatusSeeOther)
 	loc, err := url.Parse(r.Header.Get("Location"))
 	if err != nil {
 		e.T.Fatal(err)
@@ -85,9 +85,9 @@ func samlStart(e *apitest.Env, connID string) (key, requestID string) {
 
 // forged is a Response of the IdP to connection connID, made with the
 // IdP's own machinery for the login in flight, bent as f says.
-func forged(e *apitest.Env, idp *samltest.IDP, connID string, f samltest.Forgery) *samltest.Page {
+func forged(e *apitest.Env, browser *http.Client, idp *samltest.IDP, connID string, f samltest.Forgery) *samltest.Page {
 	e.T.Helper()
-	key, reqID := samlStart(e, connID)
+	key, reqID := samlStart(e, browser, connID)
 	f.InResponseTo = reqID
 	md := samltest.FetchSPMetadata(e.T, e.URL+"/sso/saml/"+connID+"/metadata")
 	return &samltest.Page{Action: e.URL + "/sso/saml/" + connID + "/acs",
@@ -103,47 +103,47 @@ func TestSAMLRefusals(t *testing.T) {
 			idp := samlIDP(t)
 			for _, tc := range []struct {
 				name                 string
-				answer               func(e *apitest.Env, id, other string) *samltest.Page
+				answer               func(e *apitest.Env, browser *http.Client, id, other string) *samltest.Page
 				code, title, detail  string
 				allowIDPInitiated    bool
 				clockMovesAfterLogin time.Duration
 			}{
-				{name: "expired: the gateway's clock five minutes on", answer: func(e *apitest.Env, id, _ string) *samltest.Page {
-					return samlLogin(e, idp, url.Values{"connection": {id}})
+				{name: "expired: the gateway's clock five minutes on", answer: func(e *apitest.Env, browser *http.Client, id, _ string) *samltest.Page {
+					return samlLogin(e, browser, idp, url.Values{"connection": {id}})
 				}, clockMovesAfterLogin: 5 * time.Minute, code: "sso_expired", title: "This sign-in has expired", detail: "IssueInstant expired"},
-				{name: "another connection's response", answer: func(e *apitest.Env, id, other string) *samltest.Page {
-					key, _ := samlStart(e, id)
-					p := samlLogin(e, idp, url.Values{"connection": {other}})
+				{name: "another connection's response", answer: func(e *apitest.Env, browser *http.Client, id, other string) *samltest.Page {
+					key, _ := samlStart(e, browser, id)
+					p := samlLogin(e, browser, idp, url.Values{"connection": {other}})
 					p.Action = e.URL + "/sso/saml/" + id + "/acs"
 					p.Fields.Set("RelayState", key)
 					return p
 				}, code: "sso_invalid_response", title: "The sign-in could not be verified", detail: "Destination"},
 				{name: "another connection's IdP-initiated response", allowIDPInitiated: true,
-					answer: func(e *apitest.Env, id, other string) *samltest.Page {
+					answer: func(e *apitest.Env, _ *http.Client, id, other string) *samltest.Page {
 						p := idpInitiated(t, idp, e, other)
 						p.Action = e.URL + "/sso/saml/" + id + "/acs"
 						return p
 					}, code: "sso_invalid_response", title: "The sign-in could not be verified", detail: "Destination"},
-				{name: "wrong audience", answer: func(e *apitest.Env, id, _ string) *samltest.Page {
+				{name: "wrong audience", answer: func(e *apitest.Env, browser *http.Client, id, _ string) *samltest.Page {
 					f := samltest.Plain()
 					f.Assertion = func(a *crewjam.Assertion) {
 						a.Conditions.AudienceRestrictions[0].Audience.Value = e.URL + "/sso/saml/someone-else/metadata"
 					}
-					return forged(e, idp, id, f)
+					return forged(e, browser, idp, id, f)
 				}, code: "sso_invalid_response", title: "The sign-in could not be verified", detail: "AudienceRestriction"},
-				{name: "wrong recipient", answer: func(e *apitest.Env, id, _ string) *samltest.Page {
+				{name: "wrong recipient", answer: func(e *apitest.Env, browser *http.Client, id, _ string) *samltest.Page {
 					f := samltest.Plain()
 					f.Assertion = func(a *crewjam.Assertion) {
 						a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = e.URL + "/sso/saml/someone-else/acs"
 					}
-					return forged(e, idp, id, f)
+					return forged(e, browser, idp, id, f)
 				}, code: "sso_invalid_response", title: "The sign-in could not be verified", detail: "Recipient"},
-				{name: "unsigned", answer: func(e *apitest.Env, id, _ string) *samltest.Page {
+				{name: "unsigned", answer: func(e *apitest.Env, browser *http.Client, id, _ string) *samltest.Page {
 					f := samltest.Plain()
 					f.UnsignedAssertion, f.UnsignedResponse = true, true
-					return forged(e, idp, id, f)
+					return forged(e, browser, idp, id, f)
 				}, code: "sso_invalid_response", title: "The sign-in could not be verified", detail: "signature"},
-				{name: "IdP-initiated, not allowed", answer: func(e *apitest.Env, id, _ string) *samltest.Page {
+				{name: "IdP-initiated, not allowed", answer: func(e *apitest.Env, browser *http.Client, id, _ string) *samltest.Page {
 					return idpInitiated(t, idp, e, id)
 				}, code: "sso_unsolicited", title: "This sign-in was not started here", detail: "IdP-initiated"},
 			} {
@@ -151,9 +151,10 @@ func TestSAMLRefusals(t *testing.T) {
 					e := ssoRealEnv(t, d)
 					id := samlConnection(e, idp, nil, map[string]any{"allow_idp_initiated": tc.allowIDPInitiated})
 					other := samlConnection(e, idp, map[string]any{"name": "Other", "domains": []string{}}, map[string]any{"allow_idp_initiated": true})
-					p := tc.answer(e, id, other)
+					browser := e.Client()
+					p := tc.answer(e, browser, id, other)
 					e.Clock.Advance(tc.clockMovesAfterLogin)
-					samlRefused(t, e, postACS(e, e.Client(), p), id, tc.code, tc.title, tc.detail)
+					samlRefused(t, e, postACS(e, browser, p), id, tc.code, tc.title, tc.detail)
 				})
 			}
 		})
@@ -201,24 +202,24 @@ func TestSAMLReplayAndIDPInitiated(t *testing.T) {
 			idp := samlIDP(t)
 			e := ssoRealEnv(t, d)
 			id := samlConnection(e, idp, nil, nil)
-			p := samlLogin(e, idp, url.Values{"email": {samlEmail}, "purpose": {"console"}})
 			first := e.Client()
+			p := samlLogin(e, first, idp, url.Values{"email": {samlEmail}, "purpose": {"console"}})
 			r := e.Must(postACS(e, first, p), http.StatusSeeOther)
 			if r.Header.Get("Location") != "/console" {
 				t.Fatalf("after sign-in: %s", r.Header.Get("Location"))
 			}
 			// Its login was consumed by the first use: the page says the
 			// sign-in is not known here or was already completed.
-			again := postACS(e, e.Client(), p)
+			again := postACS(e, first, p)
 			if again.Status != http.StatusUnauthorized || !strings.Contains(string(again.Body), `data-error-code="sso_request_unknown"`) ||
 				!strings.Contains(string(again.Body), "This sign-in is not known here") || !strings.Contains(string(again.Body), "already completed") {
 				t.Fatalf("the same response again: %d %.1500s", again.Status, again.Body)
 			}
 			// The same response with another login's key: that login did
 			// not ask for it.
-			key, _ := samlStart(e, id)
+			key, _ := samlStart(e, first, id)
 			p.Fields.Set("RelayState", key)
-			if r := postACS(e, e.Client(), p); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `data-error-code="sso_invalid_response"`) {
+			if r := postACS(e, first, p); r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), `data-error-code="sso_invalid_response"`) {
 				t.Fatalf("the response with another login's key: %d %.1500s", r.Status, r.Body)
 			}
 			var sessions int64
@@ -271,9 +272,12 @@ func TestSAMLAcrossReplicas(t *testing.T) {
 		}
 	})
 	id := samlConnection(a, idp, nil, nil)
-	answer := samlLogin(a, idp, url.Values{"email": {samlEmail}})
+	// The browser's cookies go to both replicas (one host, as behind a
+	// balancer): the login cookie a set comes with the answer to b.
+	browser := a.Client()
+	answer := samlLogin(a, browser, idp, url.Values{"email": {samlEmail}})
 	answer.Action = strings.Replace(answer.Action, a.URL, b.URL, 1)
-	if r := b.Must(postACS(b, b.Client(), answer), http.StatusSeeOther); r.Header.Get("Location") != "/console" {
+	if r := b.Must(postACS(b, browser, answer), http.StatusSeeOther); r.Header.Get("Location") != "/console" {
 		t.Fatalf("a login started on a, finished on b: %s", r.Header.Get("Location"))
 	}
 

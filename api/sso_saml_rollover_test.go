@@ -24,11 +24,12 @@ func TestSAMLKeyRollover(t *testing.T) {
 			id := samlConnection(e, idp, nil, map[string]any{"binding": "post"})
 			signIn := func(step string) {
 				t.Helper()
-				p := samlLogin(e, idp, url.Values{"connection": {id}})
+				browser := e.Client()
+				p := samlLogin(e, browser, idp, url.Values{"connection": {id}})
 				if !containsEncrypted(t, p) {
 					t.Fatalf("%s: the IdP sent the assertion in the clear", step)
 				}
-				if r := postACS(e, e.Client(), p); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console" {
+				if r := postACS(e, browser, p); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console" {
 					t.Fatalf("%s: the sign-in answered %d %q: %.1500s", step, r.Status, r.Header.Get("Location"), r.Body)
 				}
 			}

@@ -56,14 +56,14 @@ func samlConnection(e *apitest.Env, idp *samltest.IDP, body, config map[string]a
 	return id
 }
 
-// samlLogin starts a login on the gateway as a browser does (the form of
+// samlLogin starts a login on the gateway as browser does (the form of
 // the sign-in page, here with a Go client that does not follow the
-// gateway's redirects), takes the AuthnRequest to the IdP and signs in
+// gateway's redirects; the answer must be posted from the same browser), takes the AuthnRequest to the IdP and signs in
 // there as the person; it returns the IdP's self-posting form with the
 // SAMLResponse, not yet posted to the ACS.
-func samlLogin(e *apitest.Env, idp *samltest.IDP, start url.Values) *samltest.Page {
+func samlLogin(e *apitest.Env, browser *http.Client, idp *samltest.IDP, start url.Values) *samltest.Page {
 	e.T.Helper()
-	r := e.Form(e.Client(), "/sso/start", start)
+	r := e.Form(browser, "/sso/start", start)
 	b := samltest.NewBrowser()
 	b.User, b.Password = samlUser, samlPassword
 	switch r.Status {
@@ -86,8 +86,21 @@ func samlLogin(e *apitest.Env, idp *samltest.IDP, start url.Values) *samltest.Pa
 }
 
 // postACS posts an IdP's form to the gateway, as the browser does from
-// the IdP's page (a cross-site POST).
+// the IdP's page (a cross-site POST), and, as a browser running the
+// page's script does, posts the gateway's relay page again when it
+// answers with one (an answer that came without the login cookie).
 func postACS(e *apitest.Env, c *http.Client, p *samltest.Page) *apitest.Response {
+	e.T.Helper()
+	r := postACSOnce(e, c, p)
+	if relay := samltest.ReadPage(r.Status, string(r.Body)); r.Status == http.StatusOK && relay.Fields.Get("ig_relayed") == "1" {
+		relay.Action = e.URL + relay.Action
+		return postACSOnce(e, c, relay)
+	}
+	return r
+}
+
+// postACSOnce posts an IdP's form to the gateway once.
+func postACSOnce(e *apitest.Env, c *http.Client, p *samltest.Page) *apitest.Response {
 	e.T.Helper()
 	req, _ := http.NewRequest(http.MethodPost, p.Action, strings.NewReader(p.Fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -16,6 +16,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/sso"
 	"github.com/invitegate/gateway/sso/ssotest"
 )
@@ -85,10 +86,17 @@ func (f *fixture) connection(t *testing.T, mod func(in *sso.Input), domains ...s
 	return v
 }
 
-// start begins a login and returns its key (the state the provider
-// carries back).
+// testBrowser is the login cookie of the browser the tests' logins start
+// in and finish from.
+var testBrowser, _ = token.New()
+
+// start begins a login in testBrowser and returns its key (the state the
+// provider carries back).
 func (f *fixture) start(t testing.TB, in sso.StartInput) string {
 	t.Helper()
+	if in.Browser == "" {
+		in.Browser = testBrowser
+	}
 	rd, err := f.svc.Start(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,10 @@ type StartInput struct {
 	Purpose    string
 	EventID    string
 	ReturnPath string
+	// Browser is the value of the starting browser's login cookie (a
+	// token.New value the caller keeps in an HttpOnly cookie): only an
+	// answer that comes back with it finishes the login.
+	Browser string
 }
 
 // Start begins a login: the connection is found, its connector says where
@@ -90,7 +94,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*connector.Redirect
 	}
 	key, _ := token.New()
 	req := &connector.Request{Key: key, AccountID: c.AccountID, ConnectionID: c.ID, Purpose: purpose,
-		ReturnPath: SafeReturn(in.ReturnPath, ""), ExpiresAt: s.Now().Add(s.ttl)}
+		ReturnPath: SafeReturn(in.ReturnPath, ""), Browser: in.Browser, ExpiresAt: s.Now().Add(s.ttl)}
 	if ev != nil {
 		req.EventID = ev.ID
 	}
@@ -156,10 +160,12 @@ type Result struct {
 }
 
 // Finish completes a login with the provider's answer to connection
-// connID of type typ (the route's): the login in flight its key names is
-// consumed, the connector checks the answer, and the person is signed in.
-// The connection records the outcome; a refusal's detail goes to the log.
-func (s *Service) Finish(ctx context.Context, typ, connID string, r *http.Request) (*Result, error) {
+// connID of type typ (the route's), arrived in the browser whose login
+// cookie is browser: the login in flight its key names is consumed (and
+// must have been started in that browser), the connector checks the
+// answer, and the person is signed in. The connection records the
+// outcome; a refusal's detail goes to the log.
+func (s *Service) Finish(ctx context.Context, typ, connID string, r *http.Request, browser string) (*Result, error) {
 	c, err := s.byID(ctx, connID)
 	if err == nil && c.Type != typ {
 		err = ErrUnknownConnection
@@ -168,7 +174,7 @@ func (s *Service) Finish(ctx context.Context, typ, connID string, r *http.Reques
 		s.log.WarnContext(ctx, "sso login refused", "sso_connection", connID, "code", codeOf(err), "detail", err.Error())
 		return nil, err
 	}
-	res, err := s.finish(ctx, c, r)
+	res, err := s.finish(ctx, c, r, browser)
 	if err != nil {
 		s.failed(ctx, c, err)
 		return nil, err
@@ -177,7 +183,7 @@ func (s *Service) Finish(ctx context.Context, typ, connID string, r *http.Reques
 	return res, nil
 }
 
-func (s *Service) finish(ctx context.Context, c *Connection, r *http.Request) (*Result, error) {
+func (s *Service) finish(ctx context.Context, c *Connection, r *http.Request, browser string) (*Result, error) {
 	conn, err := s.connector(ctx, c)
 	if err != nil {
 		return nil, err
@@ -188,7 +194,7 @@ func (s *Service) finish(ctx context.Context, c *Connection, r *http.Request) (*
 	var req *connector.Request
 	key := conn.RequestKey(r)
 	if token.WellFormed(key) {
-		if req, err = s.Requests.Take(ctx, c.ID, key); err != nil {
+		if req, err = s.Requests.Take(ctx, c.ID, key, browser); err != nil {
 			return nil, err
 		}
 	}

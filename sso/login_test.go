@@ -33,7 +33,7 @@ func TestConsoleLoginProvisions(t *testing.T) {
 		ctx := context.Background()
 		c := f.connection(t, nil, "uni.edu")
 		key := f.start(t, sso.StartInput{Email: "Ann@UNI.edu", ReturnPath: "/console/events"})
-		res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-1", "ann@uni.edu", "staff", "admins")))
+		res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-1", "ann@uni.edu", "staff", "admins")), testBrowser)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestLoginGroupsAndNamesFollowTheProvider(t *testing.T) {
 		login := func(p url.Values) {
 			t.Helper()
 			key := f.start(t, sso.StartInput{ConnectionID: c.ID})
-			if _, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, p)); err != nil {
+			if _, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, p), testBrowser); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,7 +112,7 @@ func TestLoginRefusals(t *testing.T) {
 		strict := f.connection(t, func(in *sso.Input) { in.JIT = ptr(false); in.Name = ptr("Strict") }, "strict.edu")
 		open := f.connection(t, func(in *sso.Input) { in.Name = ptr("Open") }, "open.edu")
 		finish := func(c *sso.View, key string, p url.Values) error {
-			_, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, p))
+			_, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, p), testBrowser)
 			return err
 		}
 		key := f.start(t, sso.StartInput{Email: "bob@strict.edu"})
@@ -189,7 +189,7 @@ func TestLoginRefusals(t *testing.T) {
 		if err := finish(strict, key, person("e", "eve@open.edu")); code(err) != "sso_request_unknown" {
 			t.Fatalf("another connection's sign-in: %v", err)
 		}
-		if _, err := f.svc.Finish(ctx, "saml", open.ID, callback(key, person("e", "eve@open.edu"))); code(err) != "sso_unknown_connection" {
+		if _, err := f.svc.Finish(ctx, "saml", open.ID, callback(key, person("e", "eve@open.edu")), testBrowser); code(err) != "sso_unknown_connection" {
 			t.Fatalf("the connection under another type's route: %v", err)
 		}
 		if _, err := f.svc.Start(ctx, sso.StartInput{Email: "x@nowhere.test"}); code(err) != "sso_no_connection" {
@@ -218,7 +218,7 @@ func TestEventLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := f.start(t, sso.StartInput{Email: "ann@uni.edu", Purpose: sso.PurposeEvent, EventID: ev.ID, ReturnPath: "//evil.test"})
-		res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-1", "ann@uni.edu", "staff")))
+		res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-1", "ann@uni.edu", "staff")), testBrowser)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestEventLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		key = f.start(t, sso.StartInput{Email: "bob@uni.edu", Purpose: sso.PurposeEvent, EventID: closed.ID})
-		if _, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-2", "bob@uni.edu", "board"))); err == nil {
+		if _, err := f.svc.Finish(ctx, "oidc", c.ID, callback(key, person("s-2", "bob@uni.edu", "board")), testBrowser); err == nil {
 			t.Fatal("an uninvited person signed in to an invitation-only event")
 		}
 		if n := count(t, db, "group_members", "email = ?", "bob@uni.edu"); n != 0 {
@@ -274,7 +274,7 @@ func TestParallelFirstLogins(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = f.svc.Finish(ctx, "oidc", c.ID, callback(keys[i], person("new-1", "new@uni.edu", "staff")))
+				_, errs[i] = f.svc.Finish(ctx, "oidc", c.ID, callback(keys[i], person("new-1", "new@uni.edu", "staff")), testBrowser)
 			}()
 		}
 		wg.Wait()
@@ -317,7 +317,7 @@ func TestUnsolicitedLoginLandsOnItsRelayStatePath(t *testing.T) {
 			{"//evil.test/x", "/console"},
 			{"", "/console"},
 		} {
-			res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(tc.relay, url.Values{}))
+			res, err := f.svc.Finish(ctx, "oidc", c.ID, callback(tc.relay, url.Values{}), testBrowser)
 			if err != nil || sawRequest || res.Purpose != sso.PurposeConsole || res.ReturnPath != tc.want {
 				t.Fatalf("relay %q: %+v %v (a request: %v), want a console sign-in landing on %s", tc.relay, res, err, sawRequest, tc.want)
 			}

@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"time"
 
@@ -20,6 +21,7 @@ type Request struct {
 	Purpose        string    `gorm:"size:16;not null"`
 	EventID        string    `gorm:"size:36;not null;default:''"`
 	ReturnPath     string    `gorm:"size:1024;not null;default:''"`
+	BrowserHash    string    `gorm:"size:64;not null;default:''"`
 	Nonce          string    `gorm:"size:128;not null;default:''"`
 	CodeVerifier   string    `gorm:"size:128;not null;default:''"`
 	AuthnRequestID string    `gorm:"size:128;not null;default:''"`
@@ -53,7 +55,7 @@ type Requests struct {
 // Save stores req (its key hashed).
 func (q *Requests) Save(ctx context.Context, req *connector.Request) error {
 	row := Request{KeyHash: token.Hash(req.Key), AccountID: req.AccountID, ConnectionID: req.ConnectionID, Purpose: req.Purpose,
-		EventID: req.EventID, ReturnPath: req.ReturnPath, Nonce: req.Nonce, CodeVerifier: req.CodeVerifier,
+		EventID: req.EventID, ReturnPath: req.ReturnPath, BrowserHash: token.Hash(req.Browser), Nonce: req.Nonce, CodeVerifier: req.CodeVerifier,
 		AuthnRequestID: req.AuthnRequestID, ExpiresAt: req.ExpiresAt.UTC(), CreatedAt: q.Now().UTC()}
 	return q.DB.W.WithContext(ctx).Create(&row).Error
 }
@@ -62,14 +64,19 @@ func (q *Requests) Save(ctx context.Context, req *connector.Request) error {
 var (
 	ErrUnknownRequest = problem.New(problem.Unauthorized, "sso_request_unknown",
 		"this sign-in is not known here, or was already completed; start the sign-in again")
+	ErrOtherBrowser = problem.New(problem.Unauthorized, "sso_other_browser",
+		"this sign-in was started in another browser, or this browser did not keep the gateway's cookie; start the sign-in again here, with cookies allowed for this site")
 )
 
 // Take consumes the login in flight with this key: it is deleted by one
 // conditional statement, and only the caller whose delete removed the
 // row gets it, so a second use of the key fails on every replica. A key
 // never stored, already used, or of another connection is
-// ErrUnknownRequest; one past its expiry is connector.ErrExpired.
-func (q *Requests) Take(ctx context.Context, connectionID, key string) (*connector.Request, error) {
+// ErrUnknownRequest; one past its expiry is connector.ErrExpired; one
+// started in a browser whose cookie was not browser is ErrOtherBrowser
+// (the login is used up either way: a stranger's answer cannot be tried
+// again).
+func (q *Requests) Take(ctx context.Context, connectionID, key, browser string) (*connector.Request, error) {
 	if !token.WellFormed(key) {
 		return nil, ErrUnknownRequest
 	}
@@ -85,12 +92,18 @@ func (q *Requests) Take(ctx context.Context, connectionID, key string) (*connect
 		return nil, fmt.Errorf("%w: the sign-in started at %s expired at %s", connector.ErrExpired,
 			row.CreatedAt.UTC().Format(time.RFC3339), row.ExpiresAt.UTC().Format(time.RFC3339))
 	}
+	if !token.WellFormed(browser) || subtle.ConstantTimeCompare([]byte(token.Hash(browser)), []byte(row.BrowserHash)) != 1 {
+		if browser == "" {
+			return nil, fmt.Errorf("%w: the answer came without the browser cookie of the login", ErrOtherBrowser)
+		}
+		return nil, fmt.Errorf("%w: the answer came with another browser's cookie", ErrOtherBrowser)
+	}
 	return &connector.Request{Key: key, AccountID: row.AccountID, ConnectionID: row.ConnectionID, Purpose: row.Purpose,
-		EventID: row.EventID, ReturnPath: row.ReturnPath, Nonce: row.Nonce, CodeVerifier: row.CodeVerifier,
+		EventID: row.EventID, ReturnPath: row.ReturnPath, Browser: browser, Nonce: row.Nonce, CodeVerifier: row.CodeVerifier,
 		AuthnRequestID: row.AuthnRequestID, ExpiresAt: row.ExpiresAt}, nil
 }
 
-const requestColumns = "key_hash, account_id, connection_id, purpose, event_id, return_path, nonce, code_verifier, authn_request_id, expires_at, created_at"
+const requestColumns = "key_hash, account_id, connection_id, purpose, event_id, return_path, browser_hash, nonce, code_verifier, authn_request_id, expires_at, created_at"
 
 // take deletes the login's row and returns what it held, in one
 // statement (DELETE ... RETURNING, on SQLite and PostgreSQL alike): a

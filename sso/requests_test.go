@@ -24,10 +24,11 @@ func TestRequestIsTakenOnce(t *testing.T) {
 		now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 		q := &sso.Requests{DB: db, Now: func() time.Time { return now }}
 		conn := "0190a000-0000-7000-8000-000000000001"
+		browser, _ := token.New()
 		save := func(ttl time.Duration) string {
 			key, _ := token.New()
 			err := q.Save(ctx, &connector.Request{Key: key, AccountID: "a", ConnectionID: conn, Purpose: "event", EventID: "e",
-				ReturnPath: "/e/x", Nonce: "n", CodeVerifier: "v", AuthnRequestID: "r", ExpiresAt: now.Add(ttl)})
+				ReturnPath: "/e/x", Browser: browser, Nonce: "n", CodeVerifier: "v", AuthnRequestID: "r", ExpiresAt: now.Add(ttl)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,27 +38,39 @@ func TestRequestIsTakenOnce(t *testing.T) {
 		if n := count(t, db, "sso_requests", "key_hash = ?", token.Hash(key)); n != 1 {
 			t.Fatalf("the request is not stored by its key's hash: %d rows", n)
 		}
-		got, err := q.Take(ctx, conn, key)
+		got, err := q.Take(ctx, conn, key, browser)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Purpose != "event" || got.EventID != "e" || got.ReturnPath != "/e/x" || got.Nonce != "n" || got.CodeVerifier != "v" || got.AuthnRequestID != "r" || got.AccountID != "a" {
 			t.Fatalf("taken %+v", got)
 		}
-		if _, err := q.Take(ctx, conn, key); !errors.Is(err, sso.ErrUnknownRequest) {
+		if _, err := q.Take(ctx, conn, key, browser); !errors.Is(err, sso.ErrUnknownRequest) {
 			t.Fatalf("second take: %v", err)
 		}
 		other := save(time.Minute)
-		if _, err := q.Take(ctx, "0190a000-0000-7000-8000-000000000002", other); !errors.Is(err, sso.ErrUnknownRequest) {
+		if _, err := q.Take(ctx, "0190a000-0000-7000-8000-000000000002", other, browser); !errors.Is(err, sso.ErrUnknownRequest) {
 			t.Fatalf("another connection's key: %v", err)
 		}
 		old := save(time.Minute)
 		now = now.Add(2 * time.Minute)
-		if _, err := q.Take(ctx, conn, old); !errors.Is(err, connector.ErrExpired) {
+		if _, err := q.Take(ctx, conn, old, browser); !errors.Is(err, connector.ErrExpired) {
 			t.Fatalf("expired key: %v", err)
 		}
-		if _, err := q.Take(ctx, conn, "not a key"); !errors.Is(err, sso.ErrUnknownRequest) {
+		if _, err := q.Take(ctx, conn, "not a key", browser); !errors.Is(err, sso.ErrUnknownRequest) {
 			t.Fatalf("malformed key: %v", err)
+		}
+		// An answer arriving in another browser, or in one that kept no
+		// login cookie, is refused, and uses the login up.
+		stranger, _ := token.New()
+		for _, b := range []string{stranger, "", "not a cookie"} {
+			key := save(time.Minute)
+			if _, err := q.Take(ctx, conn, key, b); !errors.Is(err, sso.ErrOtherBrowser) {
+				t.Fatalf("taken with browser cookie %q: %v", b, err)
+			}
+			if _, err := q.Take(ctx, conn, key, browser); !errors.Is(err, sso.ErrUnknownRequest) {
+				t.Fatalf("a login refused for another browser is still there: %v", err)
+			}
 		}
 
 		for round := 0; round < 5; round++ {
@@ -69,7 +82,7 @@ func TestRequestIsTakenOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := q.Take(ctx, conn, key)
+					_, err := q.Take(ctx, conn, key, browser)
 					mu.Lock()
 					defer mu.Unlock()
 					switch {

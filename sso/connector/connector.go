@@ -102,6 +102,11 @@ type Request struct {
 	// ReturnPath is where the person goes after signing in: always a
 	// relative path of this gateway.
 	ReturnPath string
+	// Browser is the value of a cookie of the browser that started the
+	// login; stored hashed, the answer is taken only from that browser,
+	// so nobody can finish a login of theirs in someone else's browser
+	// (login CSRF).
+	Browser string
 	// OIDC: the nonce the id token must carry and the PKCE verifier.
 	Nonce        string
 	CodeVerifier string
