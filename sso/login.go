@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/invitegate/gateway/core/access"
@@ -384,8 +385,18 @@ func (s *Service) failed(ctx context.Context, c *Connection, err error) {
 	s.recordFailure(ctx, c.ID, reasonOf(err))
 }
 
-// succeeded records a successful login on the connection.
+// loginRecordEvery is how stale a connection's last successful login may
+// show: a login within it of the recorded one writes nothing, so a burst
+// of logins (the start of an event) is not also a burst of writes to the
+// connection's row.
+const loginRecordEvery = 30 * time.Second
+
+// succeeded records a successful login on the connection (c as read at
+// the start of this login).
 func (s *Service) succeeded(ctx context.Context, c *Connection) {
+	if c.LastLoginAt != nil && s.Now().Sub(*c.LastLoginAt) < loginRecordEvery {
+		return
+	}
 	if e := s.db.W.WithContext(context.WithoutCancel(ctx)).Model(&Connection{}).Where("id = ?", c.ID).
 		UpdateColumn("last_login_at", s.Now()).Error; e != nil {
 		s.log.ErrorContext(ctx, "sso: record a login", "sso_connection", c.ID, "error", e.Error())
