@@ -1,13 +1,11 @@
 package user
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/invitegate/gateway/core/id"
@@ -141,28 +139,36 @@ func Resolve(tx *store.Tx, in Identity) (*User, error) {
 	return got, err
 }
 
+// seenEvery is how stale an identity's last sign-in may be: a sign-in
+// within it of the recorded one writes nothing.
+const seenEvery = time.Minute
+
 // byIdentity is the user of a known identity, with its last sign-in
-// recorded, or nil.
+// recorded, or nil. One read finds both the identity and its user.
 func byIdentity(tx *store.Tx, in Identity) (*User, error) {
-	var link UserIdentity
-	err := tx.Where("account_id = ? AND issuer = ? AND subject = ?", in.AccountID, in.Issuer, in.Subject).Take(&link).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
+	var rows []struct {
+		User
+		LinkID   string
+		LinkSeen time.Time
 	}
-	if err != nil {
+	err := tx.Raw("SELECT users.*, user_identities.id AS link_id, user_identities.last_seen_at AS link_seen FROM user_identities "+
+		"LEFT JOIN users ON users.id = user_identities.user_id AND users.account_id = user_identities.account_id "+
+		"WHERE user_identities.account_id = ? AND user_identities.issuer = ? AND user_identities.subject = ?",
+		in.AccountID, in.Issuer, in.Subject).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	if err := tx.Model(&UserIdentity{}).Where("id = ?", link.ID).Update("last_seen_at", tx.Now()).Error; err != nil {
-		return nil, err
+	r := rows[0]
+	if r.User.ID == "" {
+		return nil, fmt.Errorf("user: identity %s names a user who is gone", r.LinkID)
 	}
-	u, err := Get(tx.Context(), tx, in.AccountID, link.UserID)
-	if errors.Is(err, problem.ErrNotFound) {
-		return nil, fmt.Errorf("user: identity %s names user %s, which is gone", link.ID, link.UserID)
+	if now := tx.Now(); now.Sub(r.LinkSeen) >= seenEvery {
+		if err := tx.Model(&UserIdentity{}).Where("id = ?", r.LinkID).Update("last_seen_at", now).Error; err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return u, fillNames(tx, u, in.FirstName, in.LastName)
+	u := r.User
+	return &u, fillNames(tx, &u, in.FirstName, in.LastName)
 }
 
 // ensure finds or creates the user with in's email; created tells which.
