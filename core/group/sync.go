@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 )
@@ -67,4 +68,12 @@ func (g *guard) holds(seen, before, gone int) (bool, string) {
 		return true, HeldShare
 	}
 	return false, ""
+}
+
+// SyncRequested records in the audit log that who asked for a sync of the
+// source now (Run now), naming its run.
+func SyncRequested(ctx context.Context, sdb *store.DB, accountID, source, runID string, who audit.Actor) error {
+	return sdb.Tx(ctx, func(tx *store.Tx) error {
+		return audit.Record(tx, accountID, who, "group.sync_requested", "group_source", source, map[string]any{"run_id": runID})
+	})
 }

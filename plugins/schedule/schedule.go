@@ -197,8 +197,9 @@ func (s *Scheduler) Templates(provider string) []templateprovider.Template {
 // ErrBusy: the job is already running (here, or on another replica).
 var ErrBusy = problem.New(problem.Conflict, "job_running", "the job is already running; wait for it to finish")
 
-// errElsewhere: another replica holds the job's lock.
-var errElsewhere = fmt.Errorf("%w on another replica", ErrBusy)
+// errElsewhere: another replica holds the job's lock. It is an ErrBusy
+// (errors.Is), with a message that says where.
+var errElsewhere = problem.New(problem.Conflict, "job_running", "the job is already running on another replica; wait for it to finish")
 
 // errTickTaken: another replica recorded the same tick first.
 var errTickTaken = errors.New("another replica runs this tick")
@@ -252,7 +253,7 @@ func (s *Scheduler) tick(j *job) {
 	}
 	c, err := s.claim(s.ctx, j, tick, "schedule")
 	switch {
-	case errors.Is(err, errElsewhere), errors.Is(err, errTickTaken):
+	case err == errElsewhere, errors.Is(err, errTickTaken):
 		s.log.Debug("scheduled job left to the replica running it", "plugin", j.cfg.Name)
 		return
 	case errors.Is(err, ErrBusy):
