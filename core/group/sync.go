@@ -29,15 +29,15 @@ type Sync struct {
 	RunID string
 	// Progress, when set, hears as the stream goes how many members it sent
 	// so far and how many the source had before the sync (the estimate of
-	// the total: the listing carries none). It is called every
-	// progressEvery members and once at the end.
+	// the total: the listing carries none). It is called from the stream
+	// every progressEvery members and once at the end, so it must return at
+	// once: store the figures, write them elsewhere.
 	Progress func(seen, before int)
 }
 
-// progressEvery is how often Progress hears of a sync: often enough that a
-// bar moves every second or so on a large directory, rarely enough to cost
-// nothing beside the member writes.
-const progressEvery = 5000
+// progressEvery is how often Progress hears of a sync: often enough for a
+// bar that moves smoothly, rarely enough to cost nothing per member.
+const progressEvery = 1000
 
 // guard is the mass-removal guard of a Sync.
 type guard struct {

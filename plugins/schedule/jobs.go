@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"html/template"
 	"reflect"
+	"sync/atomic"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/scheduled"
@@ -65,14 +67,11 @@ func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsourc
 				return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
 			})
 		},
-		Progress: func(seen, before int) {
-			r.Seen, r.Expected = int64(seen), int64(before)
-			if err := scheduled.Progress(ctx, s.opts.DB, r.ID, r.Seen, r.Expected); err != nil {
-				s.log.Warn("group sync progress not recorded", "plugin", c.Name, "error", err)
-			}
-		},
 	}
+	p := s.startProgress(ctx, r)
+	guarded.Progress = p.set
 	res, err := guarded.Run(ctx, s.opts.DB)
+	r.Seen, r.Expected = p.stop()
 	if b, jerr := json.Marshal(res); jerr == nil {
 		r.Details = string(b)
 	}
@@ -139,4 +138,54 @@ func parseTemplate(t templateprovider.Template) error {
 		return fmt.Errorf("text: %w", err)
 	}
 	return nil
+}
+
+// progressEvery is how often a run's progress is written while it goes.
+const progressEvery = 500 * time.Millisecond
+
+// progress writes a run's progress to its record from a goroutine of its
+// own, the latest figures every progressEvery: the member stream only
+// stores them, so it never waits for the database (on SQLite, for the
+// writer busy with the sync's own batches).
+type progress struct {
+	seen, expected atomic.Int64
+	done           chan struct{}
+	stopped        chan struct{}
+}
+
+func (s *Scheduler) startProgress(ctx context.Context, r *scheduled.Run) *progress {
+	p := &progress{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(p.stopped)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		var wrote int64 = -1
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+			}
+			if seen := p.seen.Load(); seen != wrote {
+				if err := scheduled.Progress(ctx, s.opts.DB, r.ID, seen, p.expected.Load()); err != nil {
+					s.log.Warn("group sync progress not recorded", "plugin", r.Plugin, "error", err)
+				}
+				wrote = seen
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) set(seen, expected int) {
+	p.expected.Store(int64(expected))
+	p.seen.Store(int64(seen))
+}
+
+// stop ends the writes and returns the last figures, which the run's
+// outcome records.
+func (p *progress) stop() (seen, expected int64) {
+	close(p.done)
+	<-p.stopped
+	return p.seen.Load(), p.expected.Load()
 }
