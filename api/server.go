@@ -63,6 +63,9 @@ type Config struct {
 	Platform resource.Platform
 	// Plugins reports plugin status for the admin surface.
 	Plugins PluginStatus
+	// GroupSources are the group source plugins, which admins see and run
+	// (Directory sync).
+	GroupSources GroupSources
 	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
 	LTI *lti.Service
 	// Now is the clock.
@@ -145,6 +148,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DB == nil || cfg.Invites == nil || cfg.Events == nil || cfg.Bulk == nil || cfg.Mail == nil || cfg.Sessions == nil ||
 		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.SSO == nil || cfg.Logger == nil || cfg.Now == nil {
 		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, SSO, Logger and Now are required")
+	}
+	if cfg.GroupSources == nil {
+		return nil, errors.New("api: GroupSources is required")
 	}
 	pages, err := loadPages()
 	if err != nil {
@@ -242,6 +248,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.consoleEventRoutes(con)
 	s.consoleBulkRoutes(con)
 	s.consoleAccessRoutes(con)
+	s.consoleGroupSourceRoutes(con)
 	e.POST("/console/signout", s.signOut)
 
 	v1 := e.Group("/api/v1", noStore, s.apiAuth)
@@ -275,6 +282,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.eventRoutes(v1)
 	s.bulkRoutes(v1)
 	s.accessRoutes(v1)
+	s.groupSourceRoutes(v1)
 	s.ltiRoutes(e)
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)

@@ -48,6 +48,13 @@ type Result struct {
 	MembersSkipped int `json:"members_skipped"`
 	// Complete is false when the stream failed: then nothing was removed.
 	Complete bool `json:"complete"`
+	// Held says the mass-removal guard held the removals (Sync.Run):
+	// HeldMembers and HeldGroups are what the held sync HeldID would
+	// remove; MembersRemoved and GroupsRemoved are then 0.
+	Held        bool   `json:"held,omitempty"`
+	HeldID      string `json:"held_id,omitempty"`
+	HeldMembers int    `json:"held_members,omitempty"`
+	HeldGroups  int    `json:"held_groups,omitempty"`
 }
 
 func (r Result) String() string {
@@ -58,6 +65,9 @@ func (r Result) String() string {
 	}
 	if !r.Complete {
 		s += ", incomplete (nothing removed)"
+	}
+	if r.Held {
+		s += fmt.Sprintf(", held: would remove %d members and %d groups", r.HeldMembers, r.HeldGroups)
 	}
 	return s
 }
@@ -78,39 +88,75 @@ const flushEvery = 10000
 // it inserts what is new, updates what changed and, only when the member
 // stream completed, removes what the source no longer has. It never deletes
 // and re-inserts a member that did not change, so member ids (and anything
-// pointing at them) survive a sync.
+// pointing at them) survive a sync. Apply has no mass-removal guard: the
+// scheduler's syncs go through Sync.Run, which has one.
 //
 // Writes happen in batches as members arrive, one transaction each, written
 // by a goroutine of their own while the stream goes on, so a large directory
 // is applied in bounded memory for the pending writes; the existing members
 // of the source are held in memory for the comparison.
 func Apply(ctx context.Context, sdb *store.DB, accountID, source string, groups []SourceGroup, members MemberStream) (Result, error) {
+	return apply(ctx, sdb, Sync{Account: accountID, Source: source, Groups: groups, Members: members}, nil)
+}
+
+// apply is Apply, with the guard g when it is not nil.
+func apply(ctx context.Context, sdb *store.DB, s Sync, g *guard) (Result, error) {
 	var res Result
-	if accountID == "" || source == "" {
+	if s.Account == "" || s.Source == "" {
 		return res, problem.New(problem.Invalid, "invalid", "group sync needs an account and a source")
 	}
 	now := sdb.Now()
-	gs, err := saveGroups(ctx, sdb, accountID, source, groups, now)
+	gs, err := saveGroups(ctx, sdb, s.Account, s.Source, s.Groups, now)
 	if err != nil {
 		return res, err
 	}
 	res.GroupsAdded, res.GroupsUpdated = gs.added, gs.renamed
-	rows, err := loadMembers(sdb.W.WithContext(ctx), accountID, source, gs.byExt)
+	rows, err := loadMembers(sdb.W.WithContext(ctx), s.Account, s.Source, gs.byExt)
 	if err != nil {
 		return res, fmt.Errorf("load members: %w", err)
 	}
-	streamErr, writeErr := applyMembers(ctx, sdb, gs.listed, rows, members, now, &res)
+	seen, streamErr, writeErr := applyMembers(ctx, sdb, gs.listed, rows, counted(s.Members, len(rows), s.Progress), now, &res)
 	if writeErr != nil {
 		return res, fmt.Errorf("save members: %w", writeErr)
 	}
 	if streamErr != nil {
 		return res, fmt.Errorf("%w: %w", ErrIncomplete, streamErr)
 	}
-	if err := removeGone(ctx, sdb, accountID, source, gs, rows, &res); err != nil {
+	gone := findGone(gs, rows)
+	if held, why := g.holds(seen, len(rows), len(gone.members)); held {
+		h := &HeldSync{ID: id.New(), AccountID: s.Account, Source: s.Source, RunID: g.runID, Reason: why, MaxRemovalShare: g.share,
+			MembersBefore: len(rows), MembersRemove: len(gone.members), GroupsRemove: len(gone.groups),
+			MembersAdded: res.MembersAdded, GroupsAdded: res.GroupsAdded, CreatedAt: now}
+		if err := holdGone(ctx, sdb, h, gone, &res); err != nil {
+			return res, fmt.Errorf("hold removals: %w", err)
+		}
+		return res, nil
+	}
+	if err := removeGone(ctx, sdb, s.Account, s.Source, gone, &res); err != nil {
 		res.Complete = false
 		return res, fmt.Errorf("remove members: %w", err)
 	}
 	return res, nil
+}
+
+// counted passes members through, counting them: the count is what the
+// guard weighs an empty answer by, and what progress reports.
+func counted(members MemberStream, before int, progress func(seen, before int)) func(*int) MemberStream {
+	return func(seen *int) MemberStream {
+		return func(emit func(SourceMember) error) error {
+			err := members(func(m SourceMember) error {
+				*seen++
+				if progress != nil && *seen%progressEvery == 0 {
+					progress(*seen, before)
+				}
+				return emit(m)
+			})
+			if progress != nil {
+				progress(*seen, before)
+			}
+			return err
+		}
+	}
 }
 
 // sourceGroups are a source's groups once saved: byExt those stored before
@@ -180,7 +226,8 @@ func saveGroups(ctx context.Context, sdb *store.DB, accountID, source string, gr
 // flushEvery, written in a goroutine of their own while the stream goes
 // on: the source's listing and the comparison overlap the database work.
 // What arrived is saved even when the stream broke (streamErr).
-func applyMembers(ctx context.Context, sdb *store.DB, listed map[string]*Group, rows []storedMember, members MemberStream, now time.Time, res *Result) (streamErr, writeErr error) {
+func applyMembers(ctx context.Context, sdb *store.DB, listed map[string]*Group, rows []storedMember, count func(*int) MemberStream, now time.Time, res *Result) (seen int, streamErr, writeErr error) {
+	members := count(&seen)
 	// have maps a member to its index in rows, or to -1 when this sync
 	// inserts it.
 	type gk struct{ group, key string }
@@ -239,33 +286,44 @@ func applyMembers(ctx context.Context, sdb *store.DB, listed map[string]*Group, 
 	})
 	flush()
 	res.MembersAdded, res.MembersUpdated, writeErr = wr.finish()
-	return streamErr, writeErr
+	return seen, streamErr, writeErr
+}
+
+// gone is what a complete stream did not send: the ids of the stored
+// members it did not send (those of groups no longer listed among them) and
+// of the groups it no longer lists.
+type gone struct {
+	members, groups []string
+}
+
+func findGone(gs *sourceGroups, rows []storedMember) gone {
+	var out gone
+	for i := range rows {
+		if !rows[i].seen {
+			out.members = append(out.members, rows[i].ID)
+		}
+	}
+	for ext, g := range gs.byExt {
+		if _, ok := gs.listed[ext]; !ok {
+			out.groups = append(out.groups, g.ID)
+		}
+	}
+	return out
 }
 
 // removeGone removes, once the source sent everything, the members it did
-// not send and the groups it did not list, and records the sync.
-func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, gs *sourceGroups, rows []storedMember, res *Result) error {
-	var goneMembers []string
-	for i := range rows {
-		if !rows[i].seen {
-			goneMembers = append(goneMembers, rows[i].ID)
-		}
-	}
-	var goneGroups []string
-	for ext, g := range gs.byExt {
-		if _, ok := gs.listed[ext]; !ok {
-			goneGroups = append(goneGroups, g.ID)
-		}
-	}
+// not send and the groups it did not list, drops the source's held sync
+// (this newer answer supersedes it) and records the sync.
+func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, gone gone, res *Result) error {
 	return sdb.Tx(ctx, func(tx *store.Tx) error {
-		for _, chunk := range chunks(goneMembers, 500) {
+		for _, chunk := range chunks(gone.members, 500) {
 			r := tx.Where("id IN ?", chunk).Delete(&Member{})
 			if r.Error != nil {
 				return r.Error
 			}
 			res.MembersRemoved += int(r.RowsAffected)
 		}
-		for _, chunk := range chunks(goneGroups, 500) {
+		for _, chunk := range chunks(gone.groups, 500) {
 			if err := tx.Where("group_id IN ?", chunk).Delete(&Member{}).Error; err != nil {
 				return err
 			}
@@ -275,12 +333,28 @@ func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, gs
 			}
 			res.GroupsRemoved += int(r.RowsAffected)
 		}
+		if err := dropHeld(tx, accountID, source); err != nil {
+			return err
+		}
 		res.Complete = true
 		if *res == (Result{Complete: true}) {
 			return nil
 		}
 		return audit.Record(tx, accountID, audit.Actor{Kind: audit.ActorPlugin, ID: source}, "group.synced", "group_source", source,
 			map[string]any{"result": res.String()})
+	})
+}
+
+// holdGone records h, the source's held sync, in place of the removals.
+func holdGone(ctx context.Context, sdb *store.DB, h *HeldSync, gone gone, res *Result) error {
+	return sdb.Tx(ctx, func(tx *store.Tx) error {
+		if err := hold(tx, h, gone.members, gone.groups); err != nil {
+			return err
+		}
+		res.Complete, res.Held, res.HeldID = true, true, h.ID
+		res.HeldMembers, res.HeldGroups = h.MembersRemove, h.GroupsRemove
+		return audit.Record(tx, h.AccountID, audit.Actor{Kind: audit.ActorPlugin, ID: h.Source}, "group.sync_held", "group_source", h.Source,
+			map[string]any{"result": res.String(), "reason": h.Reason, "held_id": h.ID})
 	})
 }
 

@@ -18,6 +18,9 @@ func Tables() []table.Table {
 	return []table.Table{
 		{Model: &Group{}, NoPersonalData: "a directory group: its source, external id and name; its members are group_members"},
 		{Model: &Member{}, Erase: eraseMembers, Measure: measureMembers},
+		{Model: &HeldSync{}, NoPersonalData: "a held sync of a group source: counts and the reason, naming no one"},
+		{Model: &HeldMember{}, NoPersonalData: "the member row ids a held sync would remove; the person's details are in group_members, erased there"},
+		{Model: &HeldGroup{}, NoPersonalData: "the group ids a held sync would remove"},
 	}
 }
 

@@ -28,6 +28,10 @@ const (
 	StatusRunning = "running"
 	StatusOK      = "ok"
 	StatusFailed  = "failed"
+	// StatusHeld: the run finished, and what it found was not all applied:
+	// a group sync whose removals the mass-removal guard held for an
+	// admin to confirm.
+	StatusHeld = "held"
 )
 
 // Run records one execution of a plugin's job. The unique (plugin, tick)
@@ -52,6 +56,14 @@ type Run struct {
 	PluginVersion string `gorm:"size:64" json:"plugin_version,omitempty"`
 	// Replica is the host:pid that ran it.
 	Replica string `gorm:"size:128" json:"replica"`
+	// Details is the job's own account of the run as JSON (a group sync's
+	// counts), for pages that show more than the summary.
+	Details string `json:"-"`
+	// Seen counts the items the run went through so far (a group sync's
+	// members), updated while it runs; Expected is how many it expects,
+	// 0 when unknown.
+	Seen     int64 `gorm:"not null;default:0" json:"seen"`
+	Expected int64 `gorm:"not null;default:0" json:"expected"`
 }
 
 // TableName keeps the table name plain.
@@ -80,11 +92,27 @@ func Begin(ctx context.Context, db *store.DB, r *Run) (bool, error) {
 func Finish(ctx context.Context, db *store.DB, r *Run) error {
 	err := db.W.WithContext(ctx).Model(&Run{}).Where("id = ?", r.ID).Updates(map[string]any{
 		"finished_at": r.FinishedAt, "status": r.Status, "error": r.Error, "summary": r.Summary, "plugin_version": r.PluginVersion,
+		"details": r.Details, "seen": r.Seen, "expected": r.Expected,
 	}).Error
 	if err != nil {
 		return fmt.Errorf("record run outcome: %w", err)
 	}
 	return nil
+}
+
+// Progress records how far a running run got, for pages that poll it.
+func Progress(ctx context.Context, db *store.DB, id string, seen, expected int64) error {
+	return db.W.WithContext(ctx).Model(&Run{}).Where("id = ? AND status = ?", id, StatusRunning).
+		Updates(map[string]any{"seen": seen, "expected": expected}).Error
+}
+
+// Get returns one run of the plugin.
+func Get(ctx context.Context, db *gorm.DB, plugin, id string) (*Run, error) {
+	var r Run
+	if err := db.WithContext(ctx).Where("plugin = ? AND id = ?", plugin, id).Limit(1).Find(&r).Error; err != nil || r.ID == "" {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Abandon marks runs still running that started before cutoff as failed:
@@ -129,7 +157,19 @@ func LastSuccess(ctx context.Context, db *gorm.DB, names []string) (map[string]t
 
 // History returns a plugin's latest runs, newest first.
 func History(ctx context.Context, db *gorm.DB, name string, limit int) ([]Run, error) {
-	var out []Run
-	err := db.WithContext(ctx).Where("plugin = ?", name).Order("started_at DESC").Limit(limit).Find(&out).Error
+	return Page(ctx, db, name, 0, limit)
+}
+
+// Page returns limit of a plugin's runs, newest first, after skipping
+// offset.
+func Page(ctx context.Context, db *gorm.DB, name string, offset, limit int) ([]Run, error) {
+	out := []Run{}
+	err := db.WithContext(ctx).Where("plugin = ?", name).Order("started_at DESC, id DESC").Offset(offset).Limit(limit).Find(&out).Error
 	return out, err
+}
+
+// Count is how many runs a plugin has.
+func Count(ctx context.Context, db *gorm.DB, name string) (int64, error) {
+	var n int64
+	return n, db.WithContext(ctx).Model(&Run{}).Where("plugin = ?", name).Count(&n).Error
 }

@@ -45,6 +45,11 @@ type Config struct {
 	// Account is the account whose groups a group source syncs; only the
 	// kinds whose KindSpec.Account says what it is for take one.
 	Account string `yaml:"account,omitempty" json:"account,omitempty"`
+	// MaxRemovalShare is, for a group source, the share (0 to 1) of its
+	// members a sync may remove before the gateway holds the sync for an
+	// admin to confirm (default 0.2, see core/group.Sync). It belongs to
+	// the gateway, not the plugin: the plugin never sees it.
+	MaxRemovalShare *float64 `yaml:"max_removal_share,omitempty" json:"max_removal_share,omitempty"`
 	// Config is the plugin's own configuration, handed to it as JSON by
 	// Configure; the plugin checks it and reports every problem at once.
 	Config map[string]any `yaml:"config,omitempty" json:"config,omitempty"`
@@ -95,6 +100,14 @@ func (c Config) validate(f *problem.Fields, prefix string) {
 		f.Add(prefix+"account", "is required for a "+c.Kind+": "+spec.Account)
 	case known && spec.Account == "" && c.Account != "":
 		f.Add(prefix+"account", accountRefused())
+	}
+	if c.MaxRemovalShare != nil {
+		switch share := *c.MaxRemovalShare; {
+		case known && spec.Job != JobGroupSync:
+			f.Add(prefix+"max_removal_share", "only group sources have a mass-removal guard; remove it")
+		case share < 0 || share > 1:
+			f.Add(prefix+"max_removal_share", fmt.Sprintf("must be a share between 0 and 1 (0.2 = 20%%), not %g", share))
+		}
 	}
 	if _, err := json.Marshal(c.Config); err != nil {
 		f.Add(prefix+"config", "cannot be expressed as JSON: "+err.Error())

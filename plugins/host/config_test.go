@@ -28,6 +28,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			{Name: "okta", Kind: "groupsource", Path: "/p", SHA256: sum},
 			{Name: "mails", Kind: "templateprovider", Path: "/p", SHA256: sum, Schedule: "@hourly", Account: "a"},
 		}, []string{"plugins[0].schedule", "plugins[1].schedule", "plugins[1].account", "plugins[2].account"}},
+		{"mass-removal guard", []host.Config{
+			{Name: "okta", Kind: "groupsource", Path: "/p", SHA256: sum, Schedule: "@hourly", Account: "a", MaxRemovalShare: share(0.3)},
+			{Name: "ldap", Kind: "groupsource", Path: "/p", SHA256: sum, Schedule: "@hourly", Account: "a", MaxRemovalShare: share(20)},
+			{Name: "mails", Kind: "templateprovider", Path: "/p", SHA256: sum, Schedule: "@hourly", MaxRemovalShare: share(0.2)},
+		}, []string{"plugins[1].max_removal_share", "plugins[2].max_removal_share"}},
 		{"duplicate names", []host.Config{
 			{Name: "x", Kind: "roomadapter", Path: "/p", SHA256: sum},
 			{Name: "x", Kind: "roomadapter", Path: "/p", SHA256: sum},
@@ -59,3 +64,5 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func share(v float64) *float64 { return &v }

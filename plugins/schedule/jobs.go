@@ -2,13 +2,17 @@ package schedule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"reflect"
+	"sync/atomic"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/invitegate/gateway/core/group"
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
@@ -16,8 +20,9 @@ import (
 )
 
 // runner does one run of a job for a plugin, given the plugin's client, and
-// says what it did.
-type runner func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin) (summary string, err error)
+// says what it did. r is the run's record: a job may set its Details and
+// Status (StatusHeld) and report progress on it.
+type runner func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin, r *scheduled.Run) (summary string, err error)
 
 // runners are the jobs the scheduler runs, by the name the table of kinds
 // gives them (host.KindSpec.Job). New refuses a kind whose job is not here.
@@ -29,20 +34,21 @@ func runners() map[string]runner {
 }
 
 // runAs adapts a job written against its kind's interface T.
-func runAs[T plugins.Plugin](run func(*Scheduler, context.Context, host.Config, T) (string, error)) runner {
-	return func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin) (string, error) {
+func runAs[T plugins.Plugin](run func(*Scheduler, context.Context, host.Config, T, *scheduled.Run) (string, error)) runner {
+	return func(s *Scheduler, ctx context.Context, c host.Config, client plugins.Plugin, r *scheduled.Run) (string, error) {
 		t, ok := client.(T)
 		if !ok {
 			return "", fmt.Errorf("plugin %q (a %s) cannot run this job: its client is not a %s", c.Name, c.Kind, reflect.TypeFor[T]())
 		}
-		return run(s, ctx, c, t)
+		return run(s, ctx, c, t, r)
 	}
 }
 
-// syncGroups lists the source's groups, streams their members into
-// core/group.Apply, and lets Apply remove what is gone only if the stream
-// completed.
-func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsource.GroupSource) (string, error) {
+// syncGroups lists the source's groups and streams their members into
+// core/group's guarded sync, which removes what is gone only if the stream
+// completed, and holds the removals when they are too many (the source's
+// max_removal_share). Progress goes to the run record as members arrive.
+func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsource.GroupSource, r *scheduled.Run) (string, error) {
 	listed, err := gs.ListGroups(ctx)
 	if err != nil {
 		return "", err
@@ -51,18 +57,34 @@ func (s *Scheduler) syncGroups(ctx context.Context, c host.Config, gs groupsourc
 	for i, g := range listed {
 		groups[i] = group.SourceGroup{ExternalID: g.ID, Name: g.Name}
 	}
-	res, err := group.Apply(ctx, s.opts.DB, c.Account, c.Name, groups, func(emit func(group.SourceMember) error) error {
-		return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
-			return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
-		})
-	})
+	share := group.DefaultMaxRemovalShare
+	if c.MaxRemovalShare != nil {
+		share = *c.MaxRemovalShare
+	}
+	guarded := group.Sync{Account: c.Account, Source: c.Name, Groups: groups, MaxRemovalShare: share, RunID: r.ID,
+		Members: func(emit func(group.SourceMember) error) error {
+			return gs.ListMembers(ctx, nil, func(m groupsource.Member) error {
+				return emit(group.SourceMember{GroupExternalID: m.GroupID, ExternalID: m.ID, Email: m.Email, Name: m.Name})
+			})
+		},
+	}
+	p := s.startProgress(ctx, r)
+	guarded.Progress = p.set
+	res, err := guarded.Run(ctx, s.opts.DB)
+	r.Seen, r.Expected = p.stop()
+	if b, jerr := json.Marshal(res); jerr == nil {
+		r.Details = string(b)
+	}
+	if err == nil && res.Held {
+		r.Status = scheduled.StatusHeld
+	}
 	return res.String(), err
 }
 
 // refreshTemplates fetches templates and keeps, per name and locale, the
 // newest version that parses; a broken new version leaves the last good one
 // in service and fails the run so the operator sees it.
-func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp templateprovider.TemplateProvider) (string, error) {
+func (s *Scheduler) refreshTemplates(ctx context.Context, c host.Config, tp templateprovider.TemplateProvider, _ *scheduled.Run) (string, error) {
 	ts, err := tp.ListTemplates(ctx)
 	if err != nil {
 		return "", err
@@ -116,4 +138,54 @@ func parseTemplate(t templateprovider.Template) error {
 		return fmt.Errorf("text: %w", err)
 	}
 	return nil
+}
+
+// progressEvery is how often a run's progress is written while it goes.
+const progressEvery = 500 * time.Millisecond
+
+// progress writes a run's progress to its record from a goroutine of its
+// own, the latest figures every progressEvery: the member stream only
+// stores them, so it never waits for the database (on SQLite, for the
+// writer busy with the sync's own batches).
+type progress struct {
+	seen, expected atomic.Int64
+	done           chan struct{}
+	stopped        chan struct{}
+}
+
+func (s *Scheduler) startProgress(ctx context.Context, r *scheduled.Run) *progress {
+	p := &progress{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(p.stopped)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		var wrote int64 = -1
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+			}
+			if seen := p.seen.Load(); seen != wrote {
+				if err := scheduled.Progress(ctx, s.opts.DB, r.ID, seen, p.expected.Load()); err != nil {
+					s.log.Warn("group sync progress not recorded", "plugin", r.Plugin, "error", err)
+				}
+				wrote = seen
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) set(seen, expected int) {
+	p.expected.Store(int64(expected))
+	p.seen.Store(int64(seen))
+}
+
+// stop ends the writes and returns the last figures, which the run's
+// outcome records.
+func (p *progress) stop() (seen, expected int64) {
+	close(p.done)
+	<-p.stopped
+	return p.seen.Load(), p.expected.Load()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
@@ -77,7 +78,7 @@ func TestSchedulerRefusesWhatTheTableLacks(t *testing.T) {
 		t.Fatalf("New = %v", err)
 	}
 	run := runners()[host.JobGroupSync]
-	_, err = run(nil, context.Background(), host.Config{Name: "campus", Kind: "groupsource"}, &roomadapter.Mock{})
+	_, err = run(nil, context.Background(), host.Config{Name: "campus", Kind: "groupsource"}, &roomadapter.Mock{}, &scheduled.Run{})
 	if err == nil || !strings.Contains(err.Error(), "its client is not a groupsource.GroupSource") {
 		t.Fatalf("group sync with a room adapter's client = %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/invitegate/gateway/core/id"
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/plugins"
@@ -194,10 +195,14 @@ func (s *Scheduler) Templates(provider string) []templateprovider.Template {
 }
 
 // ErrBusy: the job is already running (here, or on another replica).
-var ErrBusy = errors.New("the job is already running")
+var ErrBusy = problem.New(problem.Conflict, "job_running", "the job is already running; wait for it to finish")
 
-// errElsewhere: another replica holds the job's lock.
-var errElsewhere = fmt.Errorf("%w on another replica", ErrBusy)
+// errElsewhere: another replica holds the job's lock. It is an ErrBusy
+// (errors.Is), with a message that says where.
+var errElsewhere = problem.New(problem.Conflict, "job_running", "the job is already running on another replica; wait for it to finish")
+
+// errTickTaken: another replica recorded the same tick first.
+var errTickTaken = errors.New("another replica runs this tick")
 
 // RunNow runs the plugin's job at once (an operator's "sync now"), under the
 // same rules as a scheduled run, and returns its record.
@@ -206,7 +211,35 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) (*scheduled.Run, er
 	if !ok {
 		return nil, fmt.Errorf("%w: %q has no scheduled job", host.ErrUnknownPlugin, name)
 	}
-	return s.run(ctx, j, s.opts.Now().UTC(), "manual")
+	c, err := s.claim(ctx, j, s.opts.Now().UTC(), "manual")
+	if err != nil {
+		return nil, err
+	}
+	return c.finish(ctx)
+}
+
+// Begin starts the plugin's job now in the background, as RunNow does,
+// once its run is recorded, and returns that record: the run goes on after
+// the caller (a request) is gone, until it ends or the scheduler stops.
+// ErrBusy when the job runs already, here or on another replica: the same
+// locks as the schedule's keep it one at a time.
+func (s *Scheduler) Begin(ctx context.Context, name string) (*scheduled.Run, error) {
+	j, ok := s.jobs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q has no scheduled job", host.ErrUnknownPlugin, name)
+	}
+	c, err := s.claim(ctx, j, s.opts.Now().UTC(), "manual")
+	if errors.Is(err, errTickTaken) {
+		// A manual run's tick is the start time, shared only by a run
+		// another replica began the same instant.
+		return nil, ErrBusy
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := *c.r
+	go c.finish(s.ctx)
+	return &r, nil
 }
 
 // tick is what cron calls.
@@ -218,36 +251,47 @@ func (s *Scheduler) tick(j *job) {
 	if d, ok := j.sched.(cron.ConstantDelaySchedule); ok {
 		tick = now.Truncate(d.Delay)
 	}
-	r, err := s.run(s.ctx, j, tick, "schedule")
+	c, err := s.claim(s.ctx, j, tick, "schedule")
 	switch {
-	case errors.Is(err, errElsewhere):
+	case err == errElsewhere, errors.Is(err, errTickTaken):
 		s.log.Debug("scheduled job left to the replica running it", "plugin", j.cfg.Name)
+		return
 	case errors.Is(err, ErrBusy):
 		s.log.Info("scheduled job skipped: the previous run is still going", "plugin", j.cfg.Name)
-	case err != nil && r == nil:
+		return
+	case err != nil:
 		s.log.Error("scheduled job could not run", "plugin", j.cfg.Name, "error", err)
+		return
 	}
+	c.finish(s.ctx)
 }
 
-// run executes one run of j for tick, unless it is running already or
-// another replica claimed the tick (then it returns nil, nil).
-func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger string) (*scheduled.Run, error) {
+// claimed is a run of a job this process holds the locks of and has
+// recorded as running; finish runs it and lets go.
+type claimed struct {
+	s       *Scheduler
+	j       *job
+	r       *scheduled.Run
+	release func()
+}
+
+// claim takes j's locks (this process's, then the database's) and records
+// its run for tick. ErrBusy: the job runs already; errTickTaken: another
+// replica recorded the tick first.
+func (s *Scheduler) claim(ctx context.Context, j *job, tick time.Time, trigger string) (*claimed, error) {
 	if !j.busy.TryLock() {
 		return nil, ErrBusy
 	}
-	defer j.busy.Unlock()
 	s.running.Add(1)
-	defer s.running.Done()
-
+	unlock := func() { j.busy.Unlock(); s.running.Done() }
 	release, ok, err := s.opts.DB.TryLock(ctx, "plugin-job:"+j.cfg.Name)
-	if err != nil {
+	if err != nil || !ok {
+		unlock()
+		if err == nil {
+			err = errElsewhere
+		}
 		return nil, err
 	}
-	if !ok {
-		return nil, errElsewhere
-	}
-	defer release()
-
 	r := &scheduled.Run{
 		ID: id.New(), Plugin: j.cfg.Name, Kind: j.cfg.Kind, Job: j.name,
 		Tick: tick, Trigger: trigger, StartedAt: s.opts.Now().UTC(), Status: scheduled.StatusRunning, Replica: s.opts.Replica,
@@ -255,24 +299,39 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 	if st, ok := s.opts.Host.StatusOf(j.cfg.Name); ok {
 		r.PluginVersion = st.Version
 	}
-	if first, err := scheduled.Begin(ctx, s.opts.DB, r); err != nil || !first {
-		return nil, err // !first: another replica ran this tick
+	first, err := scheduled.Begin(ctx, s.opts.DB, r)
+	if err != nil || !first {
+		release()
+		unlock()
+		if err == nil {
+			err = errTickTaken
+		}
+		return nil, err
 	}
+	return &claimed{s: s, j: j, r: r, release: func() { release(); unlock() }}, nil
+}
+
+// finish runs the claimed job, records its outcome and releases its locks.
+func (c *claimed) finish(ctx context.Context) (*scheduled.Run, error) {
+	defer c.release()
+	s, j, r := c.s, c.j, c.r
 	log := s.log.With("plugin", j.cfg.Name, "job", r.Job, "run", r.ID)
 	log.Info("plugin job started")
 
 	jctx, cancel := context.WithTimeout(ctx, s.opts.JobTimeout)
-	summary, runErr := s.execute(jctx, j)
+	summary, runErr := s.execute(jctx, j, r)
 	cancel()
 
 	finished := s.opts.Now().UTC()
 	r.FinishedAt, r.Summary = &finished, summary
-	r.Status = scheduled.StatusOK
+	if r.Status == scheduled.StatusRunning {
+		r.Status = scheduled.StatusOK
+	}
 	if runErr != nil {
 		r.Status, r.Error = scheduled.StatusFailed, runErr.Error()
 		log.Error("plugin job failed; it runs again at the next tick", "error", runErr, "summary", summary)
 	} else {
-		log.Info("plugin job done", "summary", summary, "took", finished.Sub(r.StartedAt))
+		log.Info("plugin job done", "status", r.Status, "summary", summary, "took", finished.Sub(r.StartedAt))
 	}
 	if st, ok := s.opts.Host.StatusOf(j.cfg.Name); ok && st.Version != "" {
 		r.PluginVersion = st.Version
@@ -287,10 +346,10 @@ func (s *Scheduler) run(ctx context.Context, j *job, tick time.Time, trigger str
 }
 
 // execute runs j once with the plugin's client.
-func (s *Scheduler) execute(ctx context.Context, j *job) (string, error) {
+func (s *Scheduler) execute(ctx context.Context, j *job, r *scheduled.Run) (string, error) {
 	client, err := s.opts.Host.Client(j.cfg.Name)
 	if err != nil {
 		return "", err
 	}
-	return j.run(s, ctx, j.cfg, client)
+	return j.run(s, ctx, j.cfg, client, r)
 }

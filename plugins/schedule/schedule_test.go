@@ -210,8 +210,12 @@ func TestKillDuringStreamedSync(t *testing.T) {
 	csv := filepath.Join(t.TempDir(), "groups.csv")
 	const total = 100_000
 	writeCSV(t, csv, total, nil)
+	// Half the directory goes below: the mass-removal guard is off (share
+	// 1) so that the run after the restart applies it (the guard has tests
+	// of its own).
+	all := 1.0
 	h := startHost(t, host.Config{Name: "campus", Kind: "groupsource", Path: bin, SHA256: sum, Schedule: "@every 1s", Account: account,
-		Config: map[string]any{"path": csv}})
+		MaxRemovalShare: &all, Config: map[string]any{"path": csv}})
 	ctx := context.Background()
 
 	// A complete first sync.
