@@ -535,8 +535,8 @@ func TestProtocolAndAPIVersions(t *testing.T) {
 		if err := h.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := h.StatusOf("rooms"); st.State != host.StateRunning || st.APIVersion != 1 {
-			t.Fatalf("status = %+v, want running at API 1", st)
+		if st, _ := h.StatusOf("rooms"); st.State != host.StateRunning || st.APIVersion != 2 {
+			t.Fatalf("status = %+v, want running at API 2", st)
 		}
 	})
 	t.Run("no common API version is refused", func(t *testing.T) {
