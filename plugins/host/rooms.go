@@ -52,7 +52,7 @@ func (r *Rooms) Resolve(ctx context.Context, adapter string, l resource.Launch) 
 		return resource.Resolution{}, resource.PlatformDown(adapter, fmt.Errorf("the adapter answered resource type %q; room adapters answer room, live or media", res.Resource.Type))
 	}
 	return resource.Resolution{
-		ExternalID:       res.Resource.ID,
+		ExternalID: res.Resource.ID,
 		Fields: resource.Fields{Type: typ, Title: res.Resource.Title, StartsAt: timeOrNil(res.Resource.StartsAt), EndsAt: timeOrNil(res.Resource.EndsAt),
 			ChatCollab: res.Resource.ChatCollab, MediaPage: res.Resource.MediaPage},
 		CollaboratorRole: collaboratorRole(res.CollaboratorRole),
