@@ -543,7 +543,7 @@ func TestProtocolAndAPIVersions(t *testing.T) {
 		t.Setenv("TESTPLUGIN_API_VERSIONS", "7,8")
 		h := newHost(t, newLogs(), cfg)
 		err := h.Start(context.Background())
-		if !errors.Is(err, plugins.ErrIncompatible) || !strings.Contains(err.Error(), "speaks API versions [7 8], this gateway speaks [1]") {
+		if !errors.Is(err, plugins.ErrIncompatible) || !strings.Contains(err.Error(), "speaks API versions [7 8], this gateway speaks [1 2]") {
 			t.Fatalf("Start err = %v", err)
 		}
 	})
