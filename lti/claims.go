@@ -3,6 +3,7 @@ package lti
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -51,6 +52,37 @@ type Claims struct {
 	ResourceLink *ResourceLink `json:"https://purl.imsglobal.org/spec/lti/claim/resource_link,omitempty"`
 	Context      *Context      `json:"https://purl.imsglobal.org/spec/lti/claim/context,omitempty"`
 	Custom       Custom        `json:"https://purl.imsglobal.org/spec/lti/claim/custom,omitempty"`
+	// Extensions are the other claims named by a URL (a platform's own,
+	// such as Sakai's https://www.sakailms.org/spec/lti/claim/extension,
+	// and LTI's ext, lis and tool_platform), each as its JSON text, for
+	// the room adapter.
+	Extensions map[string]string `json:"-"`
+}
+
+// Limits of the extension claims a launch hands the room adapter.
+const (
+	maxExtensions    = 32
+	maxExtensionSize = 16 << 10
+)
+
+// extensionClaims picks the extension claims out of a verified payload.
+// A claim past the limits is left out: the adapter maps what it knows,
+// and an LMS's bulky claim must not refuse a launch.
+func extensionClaims(payload []byte) map[string]string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(payload, &raw) != nil {
+		return nil
+	}
+	read := map[string]bool{claimMessageType: true, claimVersion: true, claimDeploymentID: true, claimTargetLink: true,
+		claimResourceLink: true, claimRoles: true, claimContext: true, claimCustom: true}
+	out := map[string]string{}
+	for k, v := range raw {
+		if !strings.Contains(k, "://") || read[k] || len(v) > maxExtensionSize || len(out) == maxExtensions {
+			continue
+		}
+		out[k] = string(v)
+	}
+	return out
 }
 
 // ResourceLink is the link in the course the launcher followed.

@@ -67,9 +67,11 @@ func (s *Service) Enter(ctx context.Context, l *Launch) (*Entered, error) {
 	}
 	launch := resource.Launch{Source: resource.SourceLTI, Issuer: p.Issuer, ClientID: p.ClientID, DeploymentID: c.DeploymentID,
 		ResourceLinkID: c.ResourceLink.ID, ResourceLinkTitle: clip(c.ResourceLink.Title, 300),
-		UserSubject: c.Subject, UserEmail: u.Email, UserName: c.DisplayName(), Roles: *c.Roles, Custom: c.Custom}
+		UserSubject: c.Subject, UserEmail: u.Email, UserName: c.DisplayName(), Roles: *c.Roles, Custom: c.Custom,
+		UserGivenName: c.GivenName, UserFamilyName: c.FamilyName, Extensions: c.Extensions}
 	if c.Context != nil {
 		launch.ContextID, launch.ContextTitle = c.Context.ID, clip(c.Context.Title, 300)
+		launch.ContextLabel, launch.ContextTypes = c.Context.Label, c.Context.Type
 	}
 	// The registered platform signed this launch, and vouches for it as an
 	// admin would: the room may come in whatever role the launcher has on

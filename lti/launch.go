@@ -261,6 +261,7 @@ func (s *Service) checkSignature(ctx context.Context, r *launchRun) error {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return refuse(ErrTokenMalformed, "the claims do not decode: %v", err)
 	}
+	c.Extensions = extensionClaims(payload)
 	r.claims = &c
 	return nil
 }

@@ -97,6 +97,9 @@ type Target struct {
 	// ChatOff is a room whose chat and collaboration is off: guests may
 	// neither be invited nor enter.
 	ChatOff bool
+	// MediaPageOff is a media entry whose platform's media page (the
+	// Theming module's "mediapage") is off: guests may not be invited.
+	MediaPageOff bool
 	// Policy is the account's email domain policy.
 	Policy Policy
 	// Closed is a closed event: only members of the granted groups enter,
@@ -126,6 +129,7 @@ var (
 	ErrModuleOff     = problem.New(problem.Forbidden, "module_disabled", "the invitation module is turned off for this account; an admin can turn it on in the invitation settings")
 	ErrChatOffEnter  = problem.New(problem.Forbidden, "module_disabled", "chat and collaboration is turned off for this room, so guests cannot enter; the organizer can turn it back on")
 	ErrChatOffInvite = problem.New(problem.Conflict, "chat_collaboration_off", "this room has chat and collaboration turned off; turn it on to invite guests")
+	ErrMediaPageOff  = problem.New(problem.Conflict, "media_page_off", "this media entry's platform has its media page turned off (Theming module, mediapage), so guests cannot be invited to it; an admin of the platform can turn it on")
 	ErrDomainBlocked = problem.New(problem.Forbidden, "domain_blocked", "invitations to this email domain are not allowed by the organizer's policy")
 	ErrOwnerOnly     = problem.New(problem.Forbidden, "owner_only", "only the resource's owner, a co-owner or an account admin may change it")
 	ErrBlocked       = problem.New(problem.Forbidden, "attendee_blocked", "you are blocked from this event; contact the organizer")
@@ -203,6 +207,8 @@ func console(s Subject, t Target) Decision {
 			return refuse(ErrModuleOff)
 		case t.ChatOff:
 			return refuse(ErrChatOffInvite)
+		case t.MediaPageOff:
+			return refuse(ErrMediaPageOff)
 		}
 	}
 	return Decision{Allowed: true, Role: role}

@@ -22,7 +22,7 @@ type Member struct {
 // invitation module switched off; only inviting asks about it.
 func OnResource(ctx context.Context, m Member, res *resource.Resource, wants Intent, moduleOff bool) error {
 	d, _ := Decide(ctx, Subject{AccountID: m.AccountID, Admin: m.Admin, Collaborator: m.Collaborator, Wants: wants},
-		Target{Kind: Resource, AccountID: res.AccountID, Deleted: res.DeletedAt != nil, ModuleOff: moduleOff, ChatOff: res.ChatOff()})
+		Target{Kind: Resource, AccountID: res.AccountID, Deleted: res.DeletedAt != nil, ModuleOff: moduleOff, ChatOff: res.ChatOff(), MediaPageOff: res.NoMediaPage()})
 	if !d.Allowed {
 		return d.Reason
 	}

@@ -23,6 +23,11 @@ type Fields struct {
 	Title string
 	// StartsAt and EndsAt are the platform's schedule; nil when it has none.
 	StartsAt, EndsAt *time.Time
+	// ChatCollab and MediaPage are the platform's Chat & Collaboration
+	// setting of a room and media page setting of a media entry; nil
+	// leaves the gateway's value (on, for a new resource) as it is, which
+	// the API may change.
+	ChatCollab, MediaPage *bool
 	// By is who brought the resource in (the API caller, the LTI
 	// launcher), named in the audit entries; zero means the adapter itself.
 	By audit.Actor
@@ -51,15 +56,19 @@ func (Resource) Indexes() []string {
 const (
 	// The unique index decides between concurrent upserts: the insert of
 	// all but one does nothing (on PostgreSQL, once the first commits).
-	sqlInsertExternal = `INSERT INTO resources (id, account_id, type, title, description, starts_at, ends_at, time_zone, chat_collab, adapter, external_id, created_by, created_at, updated_at)
-VALUES ($1, $2, $3, $4, '', $5, $6, '', $7, $8, $9, $10, $11, $12)
+	sqlInsertExternal = `INSERT INTO resources (id, account_id, type, title, description, starts_at, ends_at, time_zone, chat_collab, adapter, external_id, created_by, created_at, updated_at, media_page_off)
+VALUES ($1, $2, $3, $4, '', $5, $6, '', $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (account_id, adapter, external_id) WHERE adapter <> '' AND deleted_at IS NULL DO NOTHING`
 
 	// Only a change is written, and only once: of concurrent upserts
 	// bringing the same change, the WHERE (re-checked on PostgreSQL after
 	// the row lock) lets one through, so one audit entry tells of it.
-	sqlUpdateExternal = `UPDATE resources SET type = $1, title = $2, starts_at = $3, ends_at = $4, updated_at = $5
-WHERE id = $6 AND (type <> $1 OR title <> $2 OR starts_at IS DISTINCT FROM $3 OR ends_at IS DISTINCT FROM $4)`
+	// A setting the platform does not give ($6, $7 NULL) is left as it
+	// is. Parameters first appear in their order: SQLite numbers them so.
+	sqlUpdateExternal = `UPDATE resources SET type = $1, title = $2, starts_at = $3, ends_at = $4, updated_at = $5,
+chat_collab = COALESCE(CAST($6 AS BOOLEAN), chat_collab), media_page_off = COALESCE(CAST($7 AS BOOLEAN), media_page_off)
+WHERE id = $8 AND (type <> $1 OR title <> $2 OR starts_at IS DISTINCT FROM $3 OR ends_at IS DISTINCT FROM $4
+OR chat_collab <> COALESCE(CAST($6 AS BOOLEAN), chat_collab) OR media_page_off <> COALESCE(CAST($7 AS BOOLEAN), media_page_off))`
 )
 
 // Upsert makes, in tx, the account's resource for the adapter's resource
@@ -81,9 +90,10 @@ func Upsert(tx *store.Tx, accountID, adapter, externalID string, f Fields) (*Res
 	}
 	now := tx.Now()
 	r := &Resource{ID: id.New(), AccountID: accountID, Type: f.Type, Title: f.Title, StartsAt: f.StartsAt, EndsAt: f.EndsAt,
-		ChatCollab: true, Adapter: adapter, ExternalID: externalID, CreatedBy: f.By.ID, CreatedAt: now, UpdatedAt: now}
+		ChatCollab: f.ChatCollab == nil || *f.ChatCollab, MediaPageOff: f.MediaPage != nil && !*f.MediaPage,
+		Adapter: adapter, ExternalID: externalID, CreatedBy: f.By.ID, CreatedAt: now, UpdatedAt: now}
 	res, err := tx.ExecSQL(sqlInsertExternal, r.ID, accountID, string(r.Type), r.Title, timeArg(r.StartsAt), timeArg(r.EndsAt),
-		r.ChatCollab, adapter, externalID, r.CreatedBy, now, now)
+		r.ChatCollab, adapter, externalID, r.CreatedBy, now, now, r.MediaPageOff)
 	if err != nil {
 		return nil, false, err
 	}
@@ -101,7 +111,13 @@ func Upsert(tx *store.Tx, accountID, adapter, externalID string, f Fields) (*Res
 	if len(changed) == 0 {
 		return cur, false, nil
 	}
-	res, err = tx.ExecSQL(sqlUpdateExternal, string(f.Type), f.Title, timeArg(f.StartsAt), timeArg(f.EndsAt), now, cur.ID)
+	var mediaPageOff *bool
+	if f.MediaPage != nil {
+		off := !*f.MediaPage
+		mediaPageOff = &off
+	}
+	res, err = tx.ExecSQL(sqlUpdateExternal, string(f.Type), f.Title, timeArg(f.StartsAt), timeArg(f.EndsAt), now,
+		boolArg(f.ChatCollab), boolArg(mediaPageOff), cur.ID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,6 +129,12 @@ func Upsert(tx *store.Tx, accountID, adapter, externalID string, f Fields) (*Res
 		return cur, false, err
 	}
 	cur.Type, cur.Title, cur.StartsAt, cur.EndsAt, cur.UpdatedAt = f.Type, f.Title, f.StartsAt, f.EndsAt, now
+	if f.ChatCollab != nil {
+		cur.ChatCollab = *f.ChatCollab
+	}
+	if mediaPageOff != nil {
+		cur.MediaPageOff = *mediaPageOff
+	}
 	err = audit.Record(tx, accountID, by, "resource.updated", "resource", cur.ID, map[string]any{"changed": changed, "adapter": adapter})
 	return cur, false, err
 }
@@ -181,6 +203,12 @@ func (r *Resource) differences(f *Fields) []string {
 	if !sameTime(r.EndsAt, f.EndsAt) {
 		out = append(out, "ends_at")
 	}
+	if f.ChatCollab != nil && *f.ChatCollab != r.ChatCollab {
+		out = append(out, "chat_collaboration")
+	}
+	if f.MediaPage != nil && *f.MediaPage == r.MediaPageOff {
+		out = append(out, "media_page")
+	}
 	return out
 }
 
@@ -189,6 +217,14 @@ func sameTime(a, b *time.Time) bool {
 		return a == b
 	}
 	return a.Equal(*b)
+}
+
+// boolArg binds an optional bool: NULL when there is none.
+func boolArg(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
 }
 
 // timeArg binds an optional time: NULL when there is none.

@@ -10,7 +10,7 @@ import (
 type PlatformMock struct {
 	ResolveFunc func(ctx context.Context, adapter string, l Launch) (Resolution, error)
 	StatusFunc  func(ctx context.Context, adapter, externalID string) (Status, error)
-	RosterFunc  func(ctx context.Context, adapter, externalID, query string, limit int) ([]Person, error)
+	RosterFunc  func(ctx context.Context, adapter, externalID, query string, limit int, members []Person) ([]Person, error)
 }
 
 // Resolve implements Platform.
@@ -30,11 +30,11 @@ func (m *PlatformMock) Status(ctx context.Context, adapter, externalID string) (
 }
 
 // Roster implements Platform.
-func (m *PlatformMock) Roster(ctx context.Context, adapter, externalID, query string, limit int) ([]Person, error) {
+func (m *PlatformMock) Roster(ctx context.Context, adapter, externalID, query string, limit int, members []Person) ([]Person, error) {
 	if m.RosterFunc == nil {
 		return nil, errors.New("PlatformMock.RosterFunc is nil")
 	}
-	return m.RosterFunc(ctx, adapter, externalID, query, limit)
+	return m.RosterFunc(ctx, adapter, externalID, query, limit, members)
 }
 
 var _ Platform = (*PlatformMock)(nil)

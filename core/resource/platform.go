@@ -28,8 +28,10 @@ type Platform interface {
 	// Status{Exists: false}, not an error.
 	Status(ctx context.Context, adapter, externalID string) (Status, error)
 	// Roster lists at most limit people on the resource's roster whose
-	// email or name starts with query.
-	Roster(ctx context.Context, adapter, externalID, query string, limit int) ([]Person, error)
+	// email or name starts with query. members are the people the gateway
+	// knows on the resource (Members), for the adapter to rank with its
+	// own roster.
+	Roster(ctx context.Context, adapter, externalID, query string, limit int, members []Person) ([]Person, error)
 }
 
 // Launch is someone arriving at a platform's resource: a validated LTI
@@ -56,6 +58,13 @@ type Launch struct {
 	// ResourceID is the platform's id of the resource, when the caller
 	// names it.
 	ResourceID string
+	// ContextLabel, ContextTypes, the launcher's names and Extensions
+	// (the launch's other claims named by a URL, each as its JSON text)
+	// are the rest of an LTI launch, for adapters that map them.
+	ContextLabel                  string
+	ContextTypes                  []string
+	UserGivenName, UserFamilyName string
+	Extensions                    map[string]string
 }
 
 // Launch sources.

@@ -131,6 +131,11 @@ type Resource struct {
 	TimeZone    string     `gorm:"size:64" json:"time_zone,omitempty"`
 	// ChatCollab is the chat-and-collaboration module; rooms need it on to be invitable.
 	ChatCollab bool `json:"chat_collaboration"`
+	// MediaPageOff is a media entry whose platform has its media page
+	// (the Theming module's "mediapage") off: its page offers no Invite
+	// users, so the gateway invites to it no more than the platform does.
+	// Only a room adapter sets it; the zero value is the usual on.
+	MediaPageOff bool `gorm:"not null;default:false" json:"-"`
 	// Adapter names the room adapter that hosts it ("" = the built-in demo room).
 	Adapter    string     `gorm:"size:100" json:"adapter,omitempty"`
 	ExternalID string     `gorm:"size:255" json:"external_id,omitempty"`
@@ -143,6 +148,10 @@ type Resource struct {
 // ChatOff reports a room whose chat and collaboration is off: guests may
 // neither be invited to it nor enter it. Other types have no such module.
 func (r *Resource) ChatOff() bool { return r.Type == Room && !r.ChatCollab }
+
+// NoMediaPage reports a media entry whose platform's media page is off:
+// guests may not be invited to it.
+func (r *Resource) NoMediaPage() bool { return r.Type.IsMedia() && r.MediaPageOff }
 
 // Open reports whether people may enter at now: unscheduled resources always,
 // scheduled ones from their start.

@@ -53,7 +53,11 @@ func Suggest(ctx context.Context, db *store.DB, p Platform, res *Resource, q str
 	if res.Adapter == "" {
 		return out, nil
 	}
-	roster, err := rosterOf(ctx, p, res, q, limit)
+	members, err := Members(ctx, db, res)
+	if err != nil {
+		return nil, err
+	}
+	roster, err := rosterOf(ctx, p, res, q, limit, members)
 	if err != nil {
 		out.RosterErr = err
 		return out, nil
@@ -91,13 +95,13 @@ func Suggest(ctx context.Context, db *store.DB, p Platform, res *Resource, q str
 	return out, nil
 }
 
-func rosterOf(ctx context.Context, p Platform, res *Resource, q string, limit int) ([]Person, error) {
+func rosterOf(ctx context.Context, p Platform, res *Resource, q string, limit int, members []Person) ([]Person, error) {
 	if p == nil {
 		return nil, NoAdapter(res.Adapter, nil)
 	}
 	ctx, cancel := context.WithTimeout(ctx, rosterWait)
 	defer cancel()
-	return p.Roster(ctx, res.Adapter, res.PlatformID(), strings.TrimSpace(q), limit)
+	return p.Roster(ctx, res.Adapter, res.PlatformID(), strings.TrimSpace(q), limit, members)
 }
 
 func knownPerson(u *user.User) Suggestion {

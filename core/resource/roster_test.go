@@ -31,7 +31,7 @@ func TestSuggestMergesTheRosterWithTheAccountsPeople(t *testing.T) {
 			t.Fatal(err)
 		}
 		var asked []string
-		p := &resource.PlatformMock{RosterFunc: func(_ context.Context, adapter, externalID, q string, limit int) ([]resource.Person, error) {
+		p := &resource.PlatformMock{RosterFunc: func(_ context.Context, adapter, externalID, q string, limit int, _ []resource.Person) ([]resource.Person, error) {
 			asked = append(asked, adapter+"/"+externalID+"/"+q)
 			return []resource.Person{
 				{Email: "ADA@uni.test", Name: "Ada L."},          // known: shown as the user
@@ -80,7 +80,7 @@ func TestSuggestMergesTheRosterWithTheAccountsPeople(t *testing.T) {
 		}
 
 		// The roster unavailable: the account's people still.
-		down := &resource.PlatformMock{RosterFunc: func(context.Context, string, string, string, int) ([]resource.Person, error) {
+		down := &resource.PlatformMock{RosterFunc: func(context.Context, string, string, string, int, []resource.Person) ([]resource.Person, error) {
 			return nil, resource.PlatformDown("rooms", errors.New("connection refused"))
 		}}
 		s, err = resource.Suggest(ctx, db, down, hosted, "a", 10)

@@ -37,6 +37,9 @@ const (
 type User struct {
 	Sub, Email, GivenName, FamilyName string
 	Roles                             []string
+	// Claims are added to (or replace) the launch's claims, as a
+	// platform's own claims and custom parameters are.
+	Claims map[string]any
 }
 
 // Link is a resource link in a course; the LTI message hint names it.
@@ -247,7 +250,11 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "login_required: unknown login_hint or lti_message_hint", http.StatusBadRequest)
 		return
 	}
-	tok := p.Sign(p.Claims(u, l, f.Get("nonce")), SignOptions{})
+	claims := p.Claims(u, l, f.Get("nonce"))
+	for k, v := range u.Claims {
+		claims[k] = v
+	}
+	tok := p.Sign(claims, SignOptions{})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	postForm.Execute(w, map[string]string{"Action": f.Get("redirect_uri"), "IDToken": tok, "State": f.Get("state")})
 }

@@ -535,15 +535,15 @@ func TestProtocolAndAPIVersions(t *testing.T) {
 		if err := h.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := h.StatusOf("rooms"); st.State != host.StateRunning || st.APIVersion != 1 {
-			t.Fatalf("status = %+v, want running at API 1", st)
+		if st, _ := h.StatusOf("rooms"); st.State != host.StateRunning || st.APIVersion != 2 {
+			t.Fatalf("status = %+v, want running at API 2", st)
 		}
 	})
 	t.Run("no common API version is refused", func(t *testing.T) {
 		t.Setenv("TESTPLUGIN_API_VERSIONS", "7,8")
 		h := newHost(t, newLogs(), cfg)
 		err := h.Start(context.Background())
-		if !errors.Is(err, plugins.ErrIncompatible) || !strings.Contains(err.Error(), "speaks API versions [7 8], this gateway speaks [1]") {
+		if !errors.Is(err, plugins.ErrIncompatible) || !strings.Contains(err.Error(), "speaks API versions [7 8], this gateway speaks [1 2]") {
 			t.Fatalf("Start err = %v", err)
 		}
 	})

@@ -41,6 +41,8 @@ func (r *Rooms) Resolve(ctx context.Context, adapter string, l resource.Launch) 
 		Source: l.Source, Issuer: l.Issuer, ClientID: l.ClientID, DeploymentID: l.DeploymentID,
 		ContextID: l.ContextID, ContextTitle: l.ContextTitle, ResourceLinkID: l.ResourceLinkID, ResourceLinkTitle: l.ResourceLinkTitle,
 		UserSubject: l.UserSubject, UserEmail: l.UserEmail, UserName: l.UserName, Roles: l.Roles, Custom: l.Custom, ResourceID: l.ResourceID,
+		ContextLabel: l.ContextLabel, ContextTypes: l.ContextTypes, UserGivenName: l.UserGivenName, UserFamilyName: l.UserFamilyName,
+		Extensions: l.Extensions,
 	})
 	if err != nil {
 		return resource.Resolution{}, callProblem(adapter, err)
@@ -50,8 +52,9 @@ func (r *Rooms) Resolve(ctx context.Context, adapter string, l resource.Launch) 
 		return resource.Resolution{}, resource.PlatformDown(adapter, fmt.Errorf("the adapter answered resource type %q; room adapters answer room, live or media", res.Resource.Type))
 	}
 	return resource.Resolution{
-		ExternalID:       res.Resource.ID,
-		Fields:           resource.Fields{Type: typ, Title: res.Resource.Title, StartsAt: timeOrNil(res.Resource.StartsAt), EndsAt: timeOrNil(res.Resource.EndsAt)},
+		ExternalID: res.Resource.ID,
+		Fields: resource.Fields{Type: typ, Title: res.Resource.Title, StartsAt: timeOrNil(res.Resource.StartsAt), EndsAt: timeOrNil(res.Resource.EndsAt),
+			ChatCollab: res.Resource.ChatCollab, MediaPage: res.Resource.MediaPage},
 		CollaboratorRole: collaboratorRole(res.CollaboratorRole),
 	}, nil
 }
@@ -75,13 +78,21 @@ func (r *Rooms) Status(ctx context.Context, adapter, externalID string) (resourc
 	return resource.Status{Exists: true, StartsAt: timeOrNil(st.Resource.StartsAt), EndsAt: timeOrNil(st.Resource.EndsAt)}, nil
 }
 
-// Roster implements resource.Platform.
-func (r *Rooms) Roster(ctx context.Context, adapter, externalID, query string, limit int) ([]resource.Person, error) {
+// Roster implements resource.Platform. The members go to an adapter at
+// API version 2 and later; one at 1 does not read them.
+func (r *Rooms) Roster(ctx context.Context, adapter, externalID, query string, limit int, members []resource.Person) ([]resource.Person, error) {
 	c, err := r.client(adapter)
 	if err != nil {
 		return nil, err
 	}
-	people, err := c.SearchRoster(ctx, roomadapter.RosterQuery{ResourceID: externalID, Query: query, Limit: limit})
+	q := roomadapter.RosterQuery{ResourceID: externalID, Query: query, Limit: limit}
+	if st, ok := r.h.StatusOf(adapter); ok && st.APIVersion >= 2 {
+		q.Members = make([]roomadapter.Person, len(members))
+		for i, m := range members {
+			q.Members[i] = roomadapter.Person{Email: m.Email, Name: m.Name}
+		}
+	}
+	people, err := c.SearchRoster(ctx, q)
 	if err != nil {
 		return nil, callProblem(adapter, err)
 	}

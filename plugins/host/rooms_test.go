@@ -65,7 +65,7 @@ func TestRoomsServeCoresPlatform(t *testing.T) {
 		t.Fatalf("status of a room the adapter no longer has: %+v %v", st, err)
 	}
 
-	people, err := rooms.Roster(ctx, "rooms", "bio-101", "sam", 10)
+	people, err := rooms.Roster(ctx, "rooms", "bio-101", "sam", 10, nil)
 	if err != nil || len(people) != 2 || people[0] != (resource.Person{Email: "ola@example.org", Name: "Ola Sam"}) || people[1].Email != "sam@example.org" {
 		t.Fatalf("roster %+v %v", people, err)
 	}
@@ -79,7 +79,7 @@ func TestRoomsServeCoresPlatform(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"resolve": func() error { _, err := rooms.Resolve(ctx, "down", resource.Launch{ResourceID: "x"}); return err },
 		"status":  func() error { _, err := rooms.Status(ctx, "down", "x"); return err },
-		"roster":  func() error { _, err := rooms.Roster(ctx, "down", "x", "", 5); return err },
+		"roster":  func() error { _, err := rooms.Roster(ctx, "down", "x", "", 5, nil); return err },
 	} {
 		err := call()
 		if p, ok := problem.As(err); !ok || p.Kind != problem.Unavailable || !errors.Is(err, resource.ErrPlatformDown) || !strings.Contains(p.Cause.Error(), "checksum mismatch") {

@@ -45,7 +45,17 @@ type Launch struct {
 	Roles  []string          `protobuf:"bytes,12,rep,name=roles,proto3" json:"roles,omitempty"`
 	Custom map[string]string `protobuf:"bytes,13,rep,name=custom,proto3" json:"custom,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// resource_id is the platform's id of the resource, when the caller names it.
-	ResourceId    string `protobuf:"bytes,14,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	ResourceId string `protobuf:"bytes,14,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// Since API version 2: the rest of the launch's claims an adapter maps.
+	ContextLabel string `protobuf:"bytes,15,opt,name=context_label,json=contextLabel,proto3" json:"context_label,omitempty"`
+	// context_types are the context's type URIs (course#CourseOffering...).
+	ContextTypes   []string `protobuf:"bytes,16,rep,name=context_types,json=contextTypes,proto3" json:"context_types,omitempty"`
+	UserGivenName  string   `protobuf:"bytes,17,opt,name=user_given_name,json=userGivenName,proto3" json:"user_given_name,omitempty"`
+	UserFamilyName string   `protobuf:"bytes,18,opt,name=user_family_name,json=userFamilyName,proto3" json:"user_family_name,omitempty"`
+	// extensions are the launch's other claims named by a URL (a platform's
+	// own, e.g. https://www.sakailms.org/spec/lti/claim/extension, and LTI's
+	// ext, lis and tool_platform), by name, each as its JSON text.
+	Extensions    map[string]string `protobuf:"bytes,19,rep,name=extensions,proto3" json:"extensions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -178,6 +188,41 @@ func (x *Launch) GetResourceId() string {
 	return ""
 }
 
+func (x *Launch) GetContextLabel() string {
+	if x != nil {
+		return x.ContextLabel
+	}
+	return ""
+}
+
+func (x *Launch) GetContextTypes() []string {
+	if x != nil {
+		return x.ContextTypes
+	}
+	return nil
+}
+
+func (x *Launch) GetUserGivenName() string {
+	if x != nil {
+		return x.UserGivenName
+	}
+	return ""
+}
+
+func (x *Launch) GetUserFamilyName() string {
+	if x != nil {
+		return x.UserFamilyName
+	}
+	return ""
+}
+
+func (x *Launch) GetExtensions() map[string]string {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
 type Resource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -185,8 +230,16 @@ type Resource struct {
 	Type  string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
 	// starts_at_unix and ends_at_unix are seconds since the epoch; 0 = unscheduled.
-	StartsAtUnix  int64 `protobuf:"varint,4,opt,name=starts_at_unix,json=startsAtUnix,proto3" json:"starts_at_unix,omitempty"`
-	EndsAtUnix    int64 `protobuf:"varint,5,opt,name=ends_at_unix,json=endsAtUnix,proto3" json:"ends_at_unix,omitempty"`
+	StartsAtUnix int64 `protobuf:"varint,4,opt,name=starts_at_unix,json=startsAtUnix,proto3" json:"starts_at_unix,omitempty"`
+	EndsAtUnix   int64 `protobuf:"varint,5,opt,name=ends_at_unix,json=endsAtUnix,proto3" json:"ends_at_unix,omitempty"`
+	// Since API version 2: the platform's settings of the resource that
+	// decide whether guests may be invited; unset leaves the gateway's value
+	// (which the API may change) as it is.
+	// chat_collaboration is a room's Chat & Collaboration module.
+	ChatCollaboration *bool `protobuf:"varint,6,opt,name=chat_collaboration,json=chatCollaboration,proto3,oneof" json:"chat_collaboration,omitempty"`
+	// media_page is the platform's Theming module setting "mediapage" for a
+	// media entry: off, its media page offers no Invite users.
+	MediaPage     *bool `protobuf:"varint,7,opt,name=media_page,json=mediaPage,proto3,oneof" json:"media_page,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -254,6 +307,20 @@ func (x *Resource) GetEndsAtUnix() int64 {
 		return x.EndsAtUnix
 	}
 	return 0
+}
+
+func (x *Resource) GetChatCollaboration() bool {
+	if x != nil && x.ChatCollaboration != nil {
+		return *x.ChatCollaboration
+	}
+	return false
+}
+
+func (x *Resource) GetMediaPage() bool {
+	if x != nil && x.MediaPage != nil {
+		return *x.MediaPage
+	}
+	return false
 }
 
 type Person struct {
@@ -616,10 +683,14 @@ func (x *ResourceStatusResponse) GetResource() *Resource {
 }
 
 type SearchRosterRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ResourceId    string                 `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
-	Query         string                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
-	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ResourceId string                 `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Query      string                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Limit      uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Since API version 2: members are the people the gateway knows on the
+	// resource (its collaborators and the people who entered it); the adapter
+	// ranks them with its own. Not sent to a plugin at API version 1.
+	Members       []*Person `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +744,13 @@ func (x *SearchRosterRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *SearchRosterRequest) GetMembers() []*Person {
+	if x != nil {
+		return x.Members
+	}
+	return nil
 }
 
 type SearchRosterResponse struct {
@@ -827,7 +905,7 @@ var File_roomadapter_proto protoreflect.FileDescriptor
 
 const file_roomadapter_proto_rawDesc = "" +
 	"\n" +
-	"\x11roomadapter.proto\x12\x14invitegate.plugin.v1\"\xab\x04\n" +
+	"\x11roomadapter.proto\x12\x14invitegate.plugin.v1\"\xd4\x06\n" +
 	"\x06Launch\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x1b\n" +
@@ -846,17 +924,32 @@ const file_roomadapter_proto_rawDesc = "" +
 	"\x05roles\x18\f \x03(\tR\x05roles\x12@\n" +
 	"\x06custom\x18\r \x03(\v2(.invitegate.plugin.v1.Launch.CustomEntryR\x06custom\x12\x1f\n" +
 	"\vresource_id\x18\x0e \x01(\tR\n" +
-	"resourceId\x1a9\n" +
+	"resourceId\x12#\n" +
+	"\rcontext_label\x18\x0f \x01(\tR\fcontextLabel\x12#\n" +
+	"\rcontext_types\x18\x10 \x03(\tR\fcontextTypes\x12&\n" +
+	"\x0fuser_given_name\x18\x11 \x01(\tR\ruserGivenName\x12(\n" +
+	"\x10user_family_name\x18\x12 \x01(\tR\x0euserFamilyName\x12L\n" +
+	"\n" +
+	"extensions\x18\x13 \x03(\v2,.invitegate.plugin.v1.Launch.ExtensionsEntryR\n" +
+	"extensions\x1a9\n" +
 	"\vCustomEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fExtensionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x02\n" +
 	"\bResource\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12$\n" +
 	"\x0estarts_at_unix\x18\x04 \x01(\x03R\fstartsAtUnix\x12 \n" +
 	"\fends_at_unix\x18\x05 \x01(\x03R\n" +
-	"endsAtUnix\"B\n" +
+	"endsAtUnix\x122\n" +
+	"\x12chat_collaboration\x18\x06 \x01(\bH\x00R\x11chatCollaboration\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"media_page\x18\a \x01(\bH\x01R\tmediaPage\x88\x01\x01B\x15\n" +
+	"\x13_chat_collaborationB\r\n" +
+	"\v_media_page\"B\n" +
 	"\x06Person\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
@@ -878,12 +971,13 @@ const file_roomadapter_proto_rawDesc = "" +
 	"resourceId\"l\n" +
 	"\x16ResourceStatusResponse\x12\x16\n" +
 	"\x06exists\x18\x01 \x01(\bR\x06exists\x12:\n" +
-	"\bresource\x18\x02 \x01(\v2\x1e.invitegate.plugin.v1.ResourceR\bresource\"b\n" +
+	"\bresource\x18\x02 \x01(\v2\x1e.invitegate.plugin.v1.ResourceR\bresource\"\x9a\x01\n" +
 	"\x13SearchRosterRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"L\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x126\n" +
+	"\amembers\x18\x04 \x03(\v2\x1c.invitegate.plugin.v1.PersonR\amembers\"L\n" +
 	"\x14SearchRosterResponse\x124\n" +
 	"\x06people\x18\x01 \x03(\v2\x1c.invitegate.plugin.v1.PersonR\x06people\"\x9e\x01\n" +
 	"\x13RoleUpgradedRequest\x12\x1f\n" +
@@ -912,7 +1006,7 @@ func file_roomadapter_proto_rawDescGZIP() []byte {
 	return file_roomadapter_proto_rawDescData
 }
 
-var file_roomadapter_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_roomadapter_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_roomadapter_proto_goTypes = []any{
 	(*Launch)(nil),                 // 0: invitegate.plugin.v1.Launch
 	(*Resource)(nil),               // 1: invitegate.plugin.v1.Resource
@@ -928,30 +1022,33 @@ var file_roomadapter_proto_goTypes = []any{
 	(*RoleUpgradedRequest)(nil),    // 11: invitegate.plugin.v1.RoleUpgradedRequest
 	(*RoleUpgradedResponse)(nil),   // 12: invitegate.plugin.v1.RoleUpgradedResponse
 	nil,                            // 13: invitegate.plugin.v1.Launch.CustomEntry
+	nil,                            // 14: invitegate.plugin.v1.Launch.ExtensionsEntry
 }
 var file_roomadapter_proto_depIdxs = []int32{
 	13, // 0: invitegate.plugin.v1.Launch.custom:type_name -> invitegate.plugin.v1.Launch.CustomEntry
-	0,  // 1: invitegate.plugin.v1.ResolveLaunchRequest.launch:type_name -> invitegate.plugin.v1.Launch
-	1,  // 2: invitegate.plugin.v1.ResolveLaunchResponse.resource:type_name -> invitegate.plugin.v1.Resource
-	2,  // 3: invitegate.plugin.v1.JoinURLRequest.user:type_name -> invitegate.plugin.v1.Person
-	1,  // 4: invitegate.plugin.v1.ResourceStatusResponse.resource:type_name -> invitegate.plugin.v1.Resource
-	2,  // 5: invitegate.plugin.v1.SearchRosterResponse.people:type_name -> invitegate.plugin.v1.Person
-	2,  // 6: invitegate.plugin.v1.RoleUpgradedRequest.user:type_name -> invitegate.plugin.v1.Person
-	3,  // 7: invitegate.plugin.v1.RoomAdapter.ResolveLaunch:input_type -> invitegate.plugin.v1.ResolveLaunchRequest
-	5,  // 8: invitegate.plugin.v1.RoomAdapter.JoinURL:input_type -> invitegate.plugin.v1.JoinURLRequest
-	7,  // 9: invitegate.plugin.v1.RoomAdapter.ResourceStatus:input_type -> invitegate.plugin.v1.ResourceStatusRequest
-	9,  // 10: invitegate.plugin.v1.RoomAdapter.SearchRoster:input_type -> invitegate.plugin.v1.SearchRosterRequest
-	11, // 11: invitegate.plugin.v1.RoomAdapter.RoleUpgraded:input_type -> invitegate.plugin.v1.RoleUpgradedRequest
-	4,  // 12: invitegate.plugin.v1.RoomAdapter.ResolveLaunch:output_type -> invitegate.plugin.v1.ResolveLaunchResponse
-	6,  // 13: invitegate.plugin.v1.RoomAdapter.JoinURL:output_type -> invitegate.plugin.v1.JoinURLResponse
-	8,  // 14: invitegate.plugin.v1.RoomAdapter.ResourceStatus:output_type -> invitegate.plugin.v1.ResourceStatusResponse
-	10, // 15: invitegate.plugin.v1.RoomAdapter.SearchRoster:output_type -> invitegate.plugin.v1.SearchRosterResponse
-	12, // 16: invitegate.plugin.v1.RoomAdapter.RoleUpgraded:output_type -> invitegate.plugin.v1.RoleUpgradedResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 1: invitegate.plugin.v1.Launch.extensions:type_name -> invitegate.plugin.v1.Launch.ExtensionsEntry
+	0,  // 2: invitegate.plugin.v1.ResolveLaunchRequest.launch:type_name -> invitegate.plugin.v1.Launch
+	1,  // 3: invitegate.plugin.v1.ResolveLaunchResponse.resource:type_name -> invitegate.plugin.v1.Resource
+	2,  // 4: invitegate.plugin.v1.JoinURLRequest.user:type_name -> invitegate.plugin.v1.Person
+	1,  // 5: invitegate.plugin.v1.ResourceStatusResponse.resource:type_name -> invitegate.plugin.v1.Resource
+	2,  // 6: invitegate.plugin.v1.SearchRosterRequest.members:type_name -> invitegate.plugin.v1.Person
+	2,  // 7: invitegate.plugin.v1.SearchRosterResponse.people:type_name -> invitegate.plugin.v1.Person
+	2,  // 8: invitegate.plugin.v1.RoleUpgradedRequest.user:type_name -> invitegate.plugin.v1.Person
+	3,  // 9: invitegate.plugin.v1.RoomAdapter.ResolveLaunch:input_type -> invitegate.plugin.v1.ResolveLaunchRequest
+	5,  // 10: invitegate.plugin.v1.RoomAdapter.JoinURL:input_type -> invitegate.plugin.v1.JoinURLRequest
+	7,  // 11: invitegate.plugin.v1.RoomAdapter.ResourceStatus:input_type -> invitegate.plugin.v1.ResourceStatusRequest
+	9,  // 12: invitegate.plugin.v1.RoomAdapter.SearchRoster:input_type -> invitegate.plugin.v1.SearchRosterRequest
+	11, // 13: invitegate.plugin.v1.RoomAdapter.RoleUpgraded:input_type -> invitegate.plugin.v1.RoleUpgradedRequest
+	4,  // 14: invitegate.plugin.v1.RoomAdapter.ResolveLaunch:output_type -> invitegate.plugin.v1.ResolveLaunchResponse
+	6,  // 15: invitegate.plugin.v1.RoomAdapter.JoinURL:output_type -> invitegate.plugin.v1.JoinURLResponse
+	8,  // 16: invitegate.plugin.v1.RoomAdapter.ResourceStatus:output_type -> invitegate.plugin.v1.ResourceStatusResponse
+	10, // 17: invitegate.plugin.v1.RoomAdapter.SearchRoster:output_type -> invitegate.plugin.v1.SearchRosterResponse
+	12, // 18: invitegate.plugin.v1.RoomAdapter.RoleUpgraded:output_type -> invitegate.plugin.v1.RoleUpgradedResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_roomadapter_proto_init() }
@@ -959,13 +1056,14 @@ func file_roomadapter_proto_init() {
 	if File_roomadapter_proto != nil {
 		return
 	}
+	file_roomadapter_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roomadapter_proto_rawDesc), len(file_roomadapter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

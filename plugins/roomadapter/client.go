@@ -53,7 +53,7 @@ func (c *Client) SearchRoster(ctx context.Context, q RosterQuery) ([]Person, err
 	if limit < 0 {
 		limit = 0
 	}
-	res, err := c.rpc.SearchRoster(ctx, &pluginpb.SearchRosterRequest{ResourceId: q.ResourceID, Query: q.Query, Limit: uint32(limit)})
+	res, err := c.rpc.SearchRoster(ctx, &pluginpb.SearchRosterRequest{ResourceId: q.ResourceID, Query: q.Query, Limit: uint32(limit), Members: peopleToProto(q.Members)})
 	if err != nil {
 		return nil, plugins.FromStatus(err)
 	}

@@ -27,6 +27,8 @@ func launchToProto(l Launch) *pluginpb.Launch {
 		ResourceLinkId: l.ResourceLinkID, ResourceLinkTitle: l.ResourceLinkTitle,
 		UserSubject: l.UserSubject, UserEmail: l.UserEmail, UserName: l.UserName,
 		Roles: l.Roles, Custom: l.Custom, ResourceId: l.ResourceID,
+		ContextLabel: l.ContextLabel, ContextTypes: l.ContextTypes,
+		UserGivenName: l.UserGivenName, UserFamilyName: l.UserFamilyName, Extensions: l.Extensions,
 	}
 }
 
@@ -37,6 +39,8 @@ func launchFromProto(p *pluginpb.Launch) Launch {
 		ResourceLinkID: p.GetResourceLinkId(), ResourceLinkTitle: p.GetResourceLinkTitle(),
 		UserSubject: p.GetUserSubject(), UserEmail: p.GetUserEmail(), UserName: p.GetUserName(),
 		Roles: p.GetRoles(), Custom: p.GetCustom(), ResourceID: p.GetResourceId(),
+		ContextLabel: p.GetContextLabel(), ContextTypes: p.GetContextTypes(),
+		UserGivenName: p.GetUserGivenName(), UserFamilyName: p.GetUserFamilyName(), Extensions: p.GetExtensions(),
 	}
 }
 
@@ -44,6 +48,7 @@ func resourceToProto(r Resource) *pluginpb.Resource {
 	return &pluginpb.Resource{
 		Id: r.ID, Type: r.Type, Title: r.Title,
 		StartsAtUnix: unixOrZero(r.StartsAt), EndsAtUnix: unixOrZero(r.EndsAt),
+		ChatCollaboration: r.ChatCollab, MediaPage: r.MediaPage,
 	}
 }
 
@@ -51,6 +56,7 @@ func resourceFromProto(p *pluginpb.Resource) Resource {
 	return Resource{
 		ID: p.GetId(), Type: p.GetType(), Title: p.GetTitle(),
 		StartsAt: timeOrZero(p.GetStartsAtUnix()), EndsAt: timeOrZero(p.GetEndsAtUnix()),
+		ChatCollab: optBool(p, p.ChatCollaboration), MediaPage: optBool(p, p.MediaPage),
 	}
 }
 
@@ -60,4 +66,35 @@ func personToProto(p Person) *pluginpb.Person {
 
 func personFromProto(p *pluginpb.Person) Person {
 	return Person{ID: p.GetId(), Email: p.GetEmail(), Name: p.GetName()}
+}
+
+// optBool copies an optional field of a message that may be nil.
+func optBool(msg *pluginpb.Resource, v *bool) *bool {
+	if msg == nil || v == nil {
+		return nil
+	}
+	b := *v
+	return &b
+}
+
+func peopleToProto(ps []Person) []*pluginpb.Person {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]*pluginpb.Person, len(ps))
+	for i, p := range ps {
+		out[i] = personToProto(p)
+	}
+	return out
+}
+
+func peopleFromProto(ps []*pluginpb.Person) []Person {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]Person, len(ps))
+	for i, p := range ps {
+		out[i] = personFromProto(p)
+	}
+	return out
 }

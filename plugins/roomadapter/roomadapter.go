@@ -22,7 +22,13 @@ const Kind plugins.Kind = "roomadapter"
 // History:
 //
 //	1: ResolveLaunch, JoinURL, ResourceStatus, SearchRoster, RoleUpgraded.
-func APIVersions() []uint32 { return []uint32{1} }
+//	2: Launch carries the context's label and types, the launcher's given
+//	   and family names and the launch's extension claims; Resource carries
+//	   the platform's Chat & Collaboration and media page settings;
+//	   SearchRoster is given the members the gateway knows. A plugin at 1
+//	   is sent the same messages: it ignores the new fields, and the host
+//	   leaves out the roster's members.
+func APIVersions() []uint32 { return []uint32{1, 2} }
 
 // Collaborator roles a launch may carry; "" means none.
 const (
@@ -59,6 +65,15 @@ type Launch struct {
 	Custom map[string]string
 	// ResourceID is the platform's id of the resource, when the caller names it.
 	ResourceID string
+	// Since API version 2.
+	ContextLabel   string
+	ContextTypes   []string
+	UserGivenName  string
+	UserFamilyName string
+	// Extensions are the launch's other claims named by a URL (the
+	// platform's own, and LTI's ext, lis and tool_platform), each as its
+	// JSON text.
+	Extensions map[string]string
 }
 
 // Resource is a room, a live session or a media entry on the platform.
@@ -69,6 +84,11 @@ type Resource struct {
 	// StartsAt and EndsAt are zero when the resource has no schedule.
 	StartsAt time.Time
 	EndsAt   time.Time
+	// ChatCollab and MediaPage (API version 2) are the platform's Chat &
+	// Collaboration setting of a room and Theming "mediapage" setting of a
+	// media entry; nil leaves the gateway's value as it is.
+	ChatCollab *bool
+	MediaPage  *bool
 }
 
 // Person is someone on the platform.
@@ -95,6 +115,9 @@ type RosterQuery struct {
 	ResourceID string
 	Query      string
 	Limit      int
+	// Members (API version 2) are the people the gateway knows on the
+	// resource, for the adapter to rank with those it knows itself.
+	Members []Person
 }
 
 // RoleUpgrade says that a person inside a resource now has a higher role.

@@ -38,7 +38,7 @@ func (s *server) ResourceStatus(ctx context.Context, req *pluginpb.ResourceStatu
 }
 
 func (s *server) SearchRoster(ctx context.Context, req *pluginpb.SearchRosterRequest) (*pluginpb.SearchRosterResponse, error) {
-	people, err := s.impl.SearchRoster(ctx, RosterQuery{ResourceID: req.GetResourceId(), Query: req.GetQuery(), Limit: int(req.GetLimit())})
+	people, err := s.impl.SearchRoster(ctx, RosterQuery{ResourceID: req.GetResourceId(), Query: req.GetQuery(), Limit: int(req.GetLimit()), Members: peopleFromProto(req.GetMembers())})
 	if err != nil {
 		return nil, plugins.ToStatus(err)
 	}

@@ -90,7 +90,10 @@ func New(log *slog.Logger) *Adapter { return &Adapter{Log: log} }
 func (a *Adapter) Info(context.Context) (plugins.Info, error) {
 	return plugins.Info{
 		Name: "static-rooms", Version: Version,
-		Description:  "Rooms declared in the configuration",
+		Description: "Rooms declared in the configuration",
+		// Its rooms are its config: API version 2's settings and members
+		// add nothing it reads.
+		APIVersions:  []uint32{1},
 		ConfigSchema: json.RawMessage(schema),
 	}, nil
 }
