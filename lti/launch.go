@@ -28,6 +28,10 @@ type LaunchRequest struct {
 	// state's. It keeps the tool's cookies, so a state it does not hold
 	// is someone else's.
 	OtherStateCookies bool
+	// Stored is what the platform's storage frame gave back for the
+	// login's state, for a login that kept it there (storage.go); nil on
+	// the cookie path.
+	Stored *Stored
 }
 
 // Launch is a launch that passed every check.
@@ -190,6 +194,10 @@ func (s *Service) checkState(ctx context.Context, r *launchRun) error {
 		return refuse(ErrStateExpired, "the state expired")
 	}
 	switch {
+	case row.StorageTarget != "" || r.req.Stored != nil:
+		if err := checkStored(row, r.req.Stored); err != nil {
+			return err
+		}
 	case r.req.StateCookie != "":
 		if !token.Equal(token.Hash(r.req.StateCookie), row.StateHash) {
 			return refuse(ErrStateMismatch, "the state cookie holds another state")
