@@ -142,4 +142,6 @@ func (s *Service) markRegistrationToken(ctx context.Context, row *registrationTo
 	})
 }
 
-func (r *registrationToken) actor() audit.Actor { return audit.Actor{Kind: r.CreatedByKind, ID: r.CreatedByID} }
+func (r *registrationToken) actor() audit.Actor {
+	return audit.Actor{Kind: r.CreatedByKind, ID: r.CreatedByID}
+}
