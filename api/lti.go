@@ -129,11 +129,14 @@ func (s *Server) ltiLaunch(c *gin.Context) {
 			return
 		}
 	}
+	if req.StateCookie != "" || probe {
+		s.ltiDropStateCookie(c, state)
+	}
 	s.ltiEnter(c, req, req.StateCookie != "" || probe)
 }
 
-// ltiStateCookies reads the state cookies a launch came with into req and
-// deletes this state's; it reports whether the browser sent the cookie a
+// ltiStateCookies reads the state cookies a launch came with into req; it
+// reports whether the browser sent the cookie a
 // storage login sets to learn whether cookies hold in the frame.
 func (s *Server) ltiStateCookies(c *gin.Context, state string, req *lti.LaunchRequest) (probe bool) {
 	for _, ck := range c.Request.Cookies() {
@@ -146,10 +149,12 @@ func (s *Server) ltiStateCookies(c *gin.Context, state string, req *lti.LaunchRe
 			req.OtherStateCookies = true
 		}
 	}
-	if req.StateCookie != "" || probe {
-		s.ltiCookie(c, lti.StateCookie(state), "", "/lti/launch", -1)
-	}
 	return probe
+}
+
+// ltiDropStateCookie deletes the state's cookie once the launch goes on.
+func (s *Server) ltiDropStateCookie(c *gin.Context, state string) {
+	s.ltiCookie(c, lti.StateCookie(state), "", "/lti/launch", -1)
 }
 
 // ltiEnter validates the launch, brings the launcher into the room and

@@ -58,6 +58,9 @@ func (s *Server) ltiLaunchStored(c *gin.Context) {
 	req := lti.LaunchRequest{IDToken: c.PostForm("id_token"), State: state,
 		Stored: &lti.Stored{State: c.PostForm("stored_state"), Nonce: c.PostForm("stored_nonce")}}
 	probe := s.ltiStateCookies(c, state, &req)
+	if probe {
+		s.ltiDropStateCookie(c, state)
+	}
 	s.ltiEnter(c, req, probe)
 }
 
