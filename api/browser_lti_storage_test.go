@@ -30,7 +30,7 @@ func TestBrowserLTIStorageLaunch(t *testing.T) {
 	plat.AddLink("bio", ltitest.Link{ID: "rl-9", Title: "Live class", ContextID: "course-bio", ContextTitle: "Biology 101"})
 	course := plat.Issuer + "/course?user=teacher&link=bio&storage=1"
 
-	teacher := toolFrame(t, e, course, e.URL+"/lti/rooms/")
+	_, teacher := toolFrame(t, e, course, e.URL+"/lti/rooms/")
 	teacher.waitFor(10*time.Second, "the Invite users button", `document.getElementById("open-invite")`)
 	events := plat.StorageEvents()
 	want := map[string]bool{"lti.put_data state_": false, "lti.put_data nonce_": false, "lti.get_data state_": false, "lti.get_data nonce_": false}
@@ -49,7 +49,7 @@ func TestBrowserLTIStorageLaunch(t *testing.T) {
 	}
 
 	plat.TamperStorage(true)
-	refusedFrame := toolFrame(t, e, course, e.URL+"/lti/launch/storage")
+	_, refusedFrame := toolFrame(t, e, course, e.URL+"/lti/launch/storage")
 	refusedFrame.waitFor(10*time.Second, "the refusal page", `document.querySelector("[data-error-code]")`)
 	if code := refusedFrame.str(`document.querySelector("[data-error-code]").dataset.errorCode`); code != "lti_state_mismatch" {
 		t.Fatalf("a launch with storage that gave back another state: %q", code)
@@ -57,8 +57,9 @@ func TestBrowserLTIStorageLaunch(t *testing.T) {
 }
 
 // toolFrame opens a platform's page in a browser of its own and returns
-// the tool's frame once it is at an address starting with prefix.
-func toolFrame(t *testing.T, e *ltiEnv, page, prefix string) *browserTab {
+// the page and the tool's frame once it is at an address starting with
+// prefix.
+func toolFrame(t *testing.T, e *ltiEnv, page, prefix string) (*browserTab, *browserTab) {
 	t.Helper()
 	ctx := browsertest.New(t, chromedp.Flag("ignore-certificate-errors", true))
 	ctx, cancel := context.WithTimeout(ctx, browserTimeout)
@@ -78,11 +79,11 @@ func toolFrame(t *testing.T, e *ltiEnv, page, prefix string) *browserTab {
 			if info.Type == "iframe" && strings.HasPrefix(info.URL, prefix) {
 				fctx, fcancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
 				t.Cleanup(fcancel)
-				return &browserTab{t: t, ctx: fctx, env: e.Env}
+				return tab, &browserTab{t: t, ctx: fctx, env: e.Env}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the tool's frame never reached %s; targets: %v\nlog: %s", prefix, seen, e.Logs.String())
-	return nil
+	return nil, nil
 }

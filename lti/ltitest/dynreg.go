@@ -2,6 +2,7 @@ package ltitest
 
 import (
 	"encoding/json"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -29,11 +30,59 @@ type registrar struct {
 	refuseBody   string
 	// configIssuer overrides the issuer the configuration names.
 	configIssuer string
+	// closedBy is the origin of the frame that asked to close the
+	// registration window (org.imsglobal.lti.close).
+	closedBy string
 }
 
 func (p *Platform) mountRegistration(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.serveConfiguration)
 	mux.HandleFunc("POST /register", p.serveRegister)
+	mux.HandleFunc("GET /admin/register", p.serveRegisterPage)
+	mux.HandleFunc("POST /admin/register/closed", p.serveRegisterClosed)
+}
+
+// RegisterPageURL is the platform's admin page that opens a tool's
+// registration URL in a frame, as an LMS's "register a tool" does.
+func (p *Platform) RegisterPageURL(toolURL string) string {
+	return p.Issuer + "/admin/register?url=" + url.QueryEscape(toolURL)
+}
+
+// RegistrationClosedBy is the origin whose frame told the platform the
+// registration is over, "" before.
+func (p *Platform) RegistrationClosedBy() string {
+	p.reg.mu.Lock()
+	defer p.reg.mu.Unlock()
+	return p.reg.closedBy
+}
+
+var registerPage = template.Must(template.New("register").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Register a tool</title></head>
+<body><h1 id="admin">Register a tool</h1><p id="status">registering</p>
+<iframe id="tool" src="{{.Src}}" width="1000" height="800"></iframe>
+<script>
+window.addEventListener("message", function (ev) {
+  if (!ev.data || ev.data.subject !== "org.imsglobal.lti.close") return;
+  fetch("/admin/register/closed", {method: "POST", body: ev.origin}).then(function () {
+    document.getElementById("status").textContent = "closed";
+    document.getElementById("tool").remove();
+  });
+});
+</script></body></html>`))
+
+// serveRegisterPage frames the tool's registration URL and closes the
+// frame when the tool says it is done (Dynamic Registration §3.6).
+func (p *Platform) serveRegisterPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	registerPage.Execute(w, map[string]string{"Src": p.OpenRegistration(r.URL.Query().Get("url"))})
+}
+
+func (p *Platform) serveRegisterClosed(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1024))
+	p.reg.mu.Lock()
+	p.reg.closedBy = string(b)
+	p.reg.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ConfigurationURL is the platform's openid-configuration.
