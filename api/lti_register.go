@@ -12,14 +12,19 @@ import (
 // LTI Dynamic Registration (lti/dynreg.go): the registration URL an
 // account admin makes, and the pages the LMS opens it with.
 
-func (s *Server) ltiRegisterRoutes(e *gin.Engine, v1 *gin.RouterGroup) {
+func (s *Server) ltiRegisterRoutes(e *gin.Engine) {
 	if s.cfg.LTI == nil {
 		return
 	}
 	r := e.Group("/lti/register", noStore)
 	r.GET("", s.ltiRegisterPage)
 	r.POST("", s.ltiRegister)
-	v1.POST("/lti/registrations", s.adminOnly, s.createLTIRegistrationURL)
+}
+
+func (s *Server) ltiRegistrationAPIRoutes(v1 *gin.RouterGroup) {
+	if s.cfg.LTI != nil {
+		v1.POST("/lti/registrations", s.adminOnly, s.createLTIRegistrationURL)
+	}
 }
 
 func (s *Server) createLTIRegistrationURL(c *gin.Context) {
