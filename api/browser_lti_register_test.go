@@ -1,18 +1,21 @@
 package api_test
 
 import (
-	"net/http"
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/invitegate/gateway/api/apitest"
+	"github.com/invitegate/gateway/api/browsertest"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/lti/ltitest"
 )
 
-// Dynamic Registration in a browser, as an LMS admin does it: the LMS's
+// Dynamic Registration in a browser, as the admins do it: the account
+// admin makes the URL on the console's LTI page; the LMS's
 // admin page (http://localhost) frames the tool's registration URL with
 // its configuration and token; the admin confirms in the frame; the page
 // tells the LMS to close it (org.imsglobal.lti.close); the LMS is then
@@ -22,7 +25,19 @@ func TestBrowserLTIDynamicRegistration(t *testing.T) {
 	plat := ltitest.New(t, ltitest.Options{ClientID: "dyn-browser", DeploymentID: "dep-dyn", ToolURL: e.URL, Host: "localhost"})
 	plat.AddUser("teacher", ltitest.User{Sub: "t-1", Email: "tina@uni.test", GivenName: "Tina", FamilyName: "Teach", Roles: []string{ltitest.RoleInstructor}})
 	plat.AddLink("bio", ltitest.Link{ID: "rl-9", Title: "Live class", ContextID: "course-bio", ContextTitle: "Biology 101"})
-	regURL := e.Must(e.Do("POST", "/api/v1/lti/registrations", e.APIKey, map[string]any{}), http.StatusCreated).Map(t)["url"].(string)
+	// The account admin makes the URL on the console's LTI page.
+	ctx := browsertest.New(t, chromedp.Flag("ignore-certificate-errors", true))
+	ctx, cancel := context.WithTimeout(ctx, browserTimeout)
+	t.Cleanup(cancel)
+	console := &browserTab{t: t, ctx: ctx, env: e.Env}
+	console.signInAsAdmin()
+	console.open(e.URL + "/console/lti")
+	console.click("lti-dynreg-create")
+	console.waitFor(10*time.Second, "the registration URL", `!document.getElementById("lti-dynreg-made").hidden`)
+	regURL := console.str(`document.getElementById("lti-dynreg-url").value`)
+	if !strings.HasPrefix(regURL, e.URL+"/lti/register?token=") || console.str(`document.getElementById("lti-dynreg-expires").textContent`) == "" {
+		t.Fatalf("the console's registration URL %q", regURL)
+	}
 
 	admin, frame := toolFrame(t, e, plat.RegisterPageURL(regURL), e.URL+"/lti/register")
 	frame.waitFor(10*time.Second, "the confirmation", `document.getElementById("lti-register-form")`)

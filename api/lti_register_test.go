@@ -306,6 +306,25 @@ func TestLTIDynamicRegistrationRefusals(t *testing.T) {
 			e.Must(e.confirm(c, form, "Tool", "rooms"), http.StatusOK)
 			e.DB.W.Exec("DELETE FROM lti_platforms WHERE client_id = 'dyn-client'")
 		})
+		t.Run("admins only, bound to the account", func(t *testing.T) {
+			_, member := e.ConsoleUser("member@org.test", "member")
+			req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/lti/registrations", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Origin", e.URL)
+			if r := e.Send(member, req); r.Status != http.StatusForbidden || r.ErrorCode() != "admin_only" {
+				t.Errorf("a member making a registration URL: %d %s", r.Status, r.Body)
+			}
+			otherAccount, otherKey := e.SecondAccount()
+			r := e.Must(e.Do("POST", "/api/v1/lti/registrations", otherKey, map[string]any{}), http.StatusCreated)
+			_, form := e.open(c, r.Map(t)["url"].(string))
+			e.Must(e.confirm(c, form, "Tool", "rooms"), http.StatusOK)
+			var account string
+			e.DB.R.Raw("SELECT account_id FROM lti_platforms WHERE client_id = 'dyn-client'").Scan(&account)
+			if account != otherAccount {
+				t.Errorf("the URL of another account registered the LMS with account %q, want %q", account, otherAccount)
+			}
+			e.DB.W.Exec("DELETE FROM lti_platforms WHERE client_id = 'dyn-client'")
+		})
 		// Two confirmations at once (a double click, or two replicas):
 		// one registers, the other is refused, and the LMS hears once.
 		t.Run("confirmed twice at once", func(t *testing.T) {
