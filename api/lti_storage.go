@@ -83,8 +83,12 @@ func (s *Server) ltiOpenWindow(c *gin.Context, in *lti.Entered) {
 // room page opens.
 func (s *Server) ltiWindow(c *gin.Context) {
 	room, tok := c.PostForm("room"), c.PostForm("session")
+	if room == "" || tok == "" {
+		s.ltiFail(c, errLTISession)
+		return
+	}
 	sess, _, err := s.cfg.Sessions.Authenticate(c.Request.Context(), session.ScopeResource, room, tok)
-	if room == "" || tok == "" || err != nil || sess.Method != lti.SessionMethod {
+	if err != nil || sess.Method != lti.SessionMethod {
 		s.ltiFail(c, errLTISession)
 		return
 	}
