@@ -136,8 +136,8 @@ func (s *Server) ltiLaunch(c *gin.Context) {
 }
 
 // ltiStateCookies reads the state cookies a launch came with into req; it
-// reports whether the browser sent the cookie a
-// storage login sets to learn whether cookies hold in the frame.
+// reports whether the browser sent the cookie a storage login sets to
+// learn whether cookies hold in the frame.
 func (s *Server) ltiStateCookies(c *gin.Context, state string, req *lti.LaunchRequest) (probe bool) {
 	for _, ck := range c.Request.Cookies() {
 		switch {
