@@ -28,6 +28,13 @@ func (s *Server) ltiRegistrationAPIRoutes(v1 *gin.RouterGroup) {
 }
 
 func (s *Server) createLTIRegistrationURL(c *gin.Context) {
+	// The body is optional; when sent, it is an empty JSON object.
+	if c.Request.ContentLength != 0 {
+		if err := bind(c, &struct{}{}); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	p := who(c)
 	u, err := s.cfg.LTI.NewRegistrationURL(c.Request.Context(), p.AccountID, p.Actor)
 	if err != nil {

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/lti"
 )
@@ -83,6 +85,15 @@ func (s *Server) ltiOpenWindow(c *gin.Context, in *lti.Entered) {
 // room page opens.
 func (s *Server) ltiWindow(c *gin.Context) {
 	room, tok := c.PostForm("room"), c.PostForm("session")
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"room", room, 36}, {"session", tok, 256}} {
+		if len(f.v) > f.max {
+			s.ltiFail(c, problem.Field(f.name, fmt.Sprintf("%s is longer than %d characters: it is not a launch's", f.name, f.max)))
+			return
+		}
+	}
 	if room == "" || tok == "" {
 		s.ltiFail(c, errLTISession)
 		return

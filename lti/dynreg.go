@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/resource"
 )
 
 // LTI Dynamic Registration 1.0 (1EdTech): the LMS opens the tool's
@@ -120,7 +121,7 @@ const DefaultToolName = "Invitegate"
 // the token back, so the same URL can try again.
 func (s *Service) CompleteRegistration(ctx context.Context, r RegistrationRequest, ch RegistrationChoice) (*Platform, error) {
 	ch.ToolName = strings.TrimSpace(ch.ToolName)
-	if err := s.checkChoice(ch); err != nil {
+	if err := s.checkChoice(r, ch); err != nil {
 		return nil, err
 	}
 	row, err := s.claimRegistrationToken(ctx, r.Token)
@@ -138,13 +139,32 @@ func (s *Service) CompleteRegistration(ctx context.Context, r RegistrationReques
 	return p, nil
 }
 
-func (s *Service) checkChoice(ch RegistrationChoice) error {
+// Limits of what the LMS opens the registration URL with; real ones are
+// far shorter (the gateway's token is 43 characters).
+const (
+	maxRegistrationToken  = 256
+	maxPlatformRegToken   = 8192
+	maxRegistrationChoice = resource.MaxAdapter
+)
+
+// checkChoice names every field that is too long, then every other wrong
+// one: the page marks the first.
+func (s *Service) checkChoice(r RegistrationRequest, ch RegistrationChoice) error {
 	var fs problem.Fields
-	switch {
-	case ch.ToolName == "":
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"token", r.Token, maxRegistrationToken}, {"openid_configuration", r.ConfigURL, MaxURL},
+		{"registration_token", r.PlatformToken, maxPlatformRegToken}, {"tool_name", ch.ToolName, MaxName}, {"adapter", ch.Adapter, maxRegistrationChoice}} {
+		if len(f.v) > f.max {
+			fs.Add(f.name, fmt.Sprintf("%s is longer than %d characters", f.name, f.max))
+		}
+	}
+	if len(fs) > 0 {
+		return fs.Err()
+	}
+	if ch.ToolName == "" {
 		fs.Add("tool_name", "tool_name is required: the name the LMS lists the tool under")
-	case len(ch.ToolName) > MaxName:
-		fs.Add("tool_name", fmt.Sprintf("tool_name is longer than %d characters", MaxName))
 	}
 	if a := s.adaptersList(); ch.Adapter == "" || a != nil && !slices.Contains(a, ch.Adapter) {
 		fs.Add("adapter", "adapter must be one of the configured room adapters: "+strings.Join(a, ", "))

@@ -176,7 +176,7 @@ func (s *Service) checkForm(_ context.Context, r *launchRun) error {
 		return &refusal{p: &problem.Error{Kind: problem.Invalid, Code: ErrStateUnknown.Code, Field: "state",
 			Message: ErrStateUnknown.Message, Details: []problem.FieldError{{Field: "state", Message: "state is too long"}}}, detail: "state too long"}
 	}
-	return nil
+	return checkStoredForm(r.req.Stored)
 }
 
 func (s *Service) checkState(ctx context.Context, r *launchRun) error {

@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/token"
 )
 
@@ -97,6 +98,21 @@ func checkStored(row *loginState, got *Stored) error {
 		return refuse(ErrStateMismatch, "the platform's storage holds another state")
 	case !token.Equal(token.Hash(got.Nonce), row.NonceHash):
 		return refuse(ErrStateMismatch, "the platform's storage holds another nonce")
+	}
+	return nil
+}
+
+// checkStoredForm refuses stored values no login could have, naming the
+// field (the tool's states and nonces are 43 characters).
+func checkStoredForm(st *Stored) error {
+	if st == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{{"stored_state", st.State}, {"stored_nonce", st.Nonce}} {
+		if len(f.v) > maxState {
+			return &refusal{p: &problem.Error{Kind: problem.Invalid, Code: ErrStateMismatch.Code, Field: f.name, Message: ErrStateMismatch.Message,
+				Details: []problem.FieldError{{Field: f.name, Message: f.name + " is too long"}}}, detail: f.name + " too long"}
+		}
 	}
 	return nil
 }
