@@ -35,6 +35,8 @@ func (s *Server) ltiRoutes(e *gin.Engine) {
 	l.GET("/login", s.ltiLogin)
 	l.POST("/login", s.ltiLogin)
 	l.POST("/launch", s.ltiLaunch)
+	l.POST("/launch/storage", s.ltiLaunchStored)
+	l.POST("/window", s.ltiWindow)
 	l.GET("/jwks", s.ltiJWKS)
 	room := l.Group("/rooms/:id", s.ltiAuth)
 	room.GET("", s.ltiRoom)
@@ -96,9 +98,14 @@ func (s *Server) ltiLogin(c *gin.Context) {
 	lg, err := s.cfg.LTI.Login(c.Request.Context(), lti.LoginRequest{
 		Issuer: param("iss"), LoginHint: param("login_hint"), TargetLinkURI: param("target_link_uri"),
 		LTIMessageHint: param("lti_message_hint"), ClientID: param("client_id"), DeploymentID: param("lti_deployment_id"),
+		StorageTarget: param("lti_storage_target"),
 	})
 	if err != nil {
 		s.ltiFail(c, err)
+		return
+	}
+	if lg.Storage != nil {
+		s.ltiStoragePut(c, lg)
 		return
 	}
 	s.ltiCookie(c, lti.StateCookie(lg.State), lg.State, "/lti/launch", int(s.cfg.LTI.StateTTL().Seconds()))
@@ -108,17 +115,53 @@ func (s *Server) ltiLogin(c *gin.Context) {
 func (s *Server) ltiLaunch(c *gin.Context) {
 	state := c.PostForm("state")
 	req := lti.LaunchRequest{IDToken: c.PostForm("id_token"), State: state}
+	probe := s.ltiStateCookies(c, state, &req)
+	if req.StateCookie == "" {
+		// No cookie binds this launch: the login may have kept its state
+		// in the platform's storage, which the launch page gets back.
+		st, err := s.cfg.LTI.LoginStorage(c.Request.Context(), state)
+		if err != nil {
+			s.ltiFail(c, err)
+			return
+		}
+		if st != nil {
+			s.ltiStorageGet(c, st, req.IDToken, state)
+			return
+		}
+	}
+	if req.StateCookie != "" || probe {
+		s.ltiDropStateCookie(c, state)
+	}
+	s.ltiEnter(c, req, req.StateCookie != "" || probe)
+}
+
+// ltiStateCookies reads the state cookies a launch came with into req; it
+// reports whether the browser sent the cookie a storage login sets to
+// learn whether cookies hold in the frame.
+func (s *Server) ltiStateCookies(c *gin.Context, state string, req *lti.LaunchRequest) (probe bool) {
 	for _, ck := range c.Request.Cookies() {
 		switch {
+		case state != "" && ck.Name == lti.StateCookie(state) && ck.Value == ltiStorageProbe:
+			probe = true
 		case state != "" && ck.Name == lti.StateCookie(state):
 			req.StateCookie = ck.Value
 		case lti.IsStateCookie(ck.Name):
 			req.OtherStateCookies = true
 		}
 	}
-	if req.StateCookie != "" {
-		s.ltiCookie(c, lti.StateCookie(state), "", "/lti/launch", -1)
-	}
+	return probe
+}
+
+// ltiDropStateCookie deletes the state's cookie once the launch goes on.
+func (s *Server) ltiDropStateCookie(c *gin.Context, state string) {
+	s.ltiCookie(c, lti.StateCookie(state), "", "/lti/launch", -1)
+}
+
+// ltiEnter validates the launch, brings the launcher into the room and
+// signs them in: with the session cookie and the room page, or, where the
+// frame keeps no cookies of the tool (over https no cookie of the login
+// came back), with the page that opens the room in a window of its own.
+func (s *Server) ltiEnter(c *gin.Context, req lti.LaunchRequest, cookiesHold bool) {
 	ctx := c.Request.Context()
 	l, err := s.cfg.LTI.Launch(ctx, req)
 	if err != nil {
@@ -128,6 +171,10 @@ func (s *Server) ltiLaunch(c *gin.Context) {
 	in, err := s.cfg.LTI.Enter(ctx, l)
 	if err != nil {
 		s.ltiFail(c, err)
+		return
+	}
+	if s.secure && !cookiesHold {
+		s.ltiOpenWindow(c, in)
 		return
 	}
 	ss := in.Session.Session

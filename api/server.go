@@ -286,6 +286,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiRoutes(e)
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)
+	s.ltiRegisterRoutes(e)
+	s.ltiRegistrationAPIRoutes(v1)
 	s.ssoAPIRoutes(v1)
 }
 

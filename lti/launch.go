@@ -28,6 +28,10 @@ type LaunchRequest struct {
 	// state's. It keeps the tool's cookies, so a state it does not hold
 	// is someone else's.
 	OtherStateCookies bool
+	// Stored is what the platform's storage frame gave back for the
+	// login's state, for a login that kept it there (storage.go); nil on
+	// the cookie path.
+	Stored *Stored
 }
 
 // Launch is a launch that passed every check.
@@ -172,7 +176,7 @@ func (s *Service) checkForm(_ context.Context, r *launchRun) error {
 		return &refusal{p: &problem.Error{Kind: problem.Invalid, Code: ErrStateUnknown.Code, Field: "state",
 			Message: ErrStateUnknown.Message, Details: []problem.FieldError{{Field: "state", Message: "state is too long"}}}, detail: "state too long"}
 	}
-	return nil
+	return checkStoredForm(r.req.Stored)
 }
 
 func (s *Service) checkState(ctx context.Context, r *launchRun) error {
@@ -190,6 +194,10 @@ func (s *Service) checkState(ctx context.Context, r *launchRun) error {
 		return refuse(ErrStateExpired, "the state expired")
 	}
 	switch {
+	case row.StorageTarget != "" || r.req.Stored != nil:
+		if err := checkStored(row, r.req.Stored); err != nil {
+			return err
+		}
 	case r.req.StateCookie != "":
 		if !token.Equal(token.Hash(r.req.StateCookie), row.StateHash) {
 			return refuse(ErrStateMismatch, "the state cookie holds another state")

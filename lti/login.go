@@ -20,6 +20,10 @@ type LoginRequest struct {
 	LTIMessageHint string
 	ClientID       string
 	DeploymentID   string
+	// StorageTarget is lti_storage_target: the platform offers its
+	// postMessage storage (storage.go), which then binds the login to the
+	// browser instead of the state cookie.
+	StorageTarget string
 }
 
 // Login is the answer to a login initiation: the browser goes to Redirect
@@ -29,6 +33,10 @@ type Login struct {
 	Redirect string
 	State    string
 	Platform *Platform
+	// Storage is set when the login keeps its state and nonce in the
+	// platform's storage frame: the page puts them there, then goes to
+	// Redirect.
+	Storage *StoragePut
 }
 
 // Refusals of a login initiation.
@@ -57,7 +65,8 @@ func (r *LoginRequest) check() error {
 		name, v  string
 		required bool
 	}{{"iss", r.Issuer, true}, {"login_hint", r.LoginHint, true}, {"target_link_uri", r.TargetLinkURI, true},
-		{"lti_message_hint", r.LTIMessageHint, false}, {"client_id", r.ClientID, false}, {"lti_deployment_id", r.DeploymentID, false}}
+		{"lti_message_hint", r.LTIMessageHint, false}, {"client_id", r.ClientID, false}, {"lti_deployment_id", r.DeploymentID, false},
+		{"lti_storage_target", r.StorageTarget, false}}
 	for _, f := range params {
 		if len(f.v) > maxLoginParam {
 			fs.Add(f.name, fmt.Sprintf("%s is longer than %d characters", f.name, maxLoginParam))
@@ -105,7 +114,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (*Login, error) {
 	nonce, nonceHash := token.New()
 	now := s.now()
 	row := &loginState{StateHash: stateHash, PlatformID: p.ID, NonceHash: nonceHash, TargetLinkURI: r.TargetLinkURI,
-		CreatedAt: now, ExpiresAt: now.Add(s.opts.StateTTL)}
+		StorageTarget: r.StorageTarget, CreatedAt: now, ExpiresAt: now.Add(s.opts.StateTTL)}
 	if err := s.db.W.WithContext(ctx).Create(row).Error; err != nil {
 		return nil, err
 	}
@@ -126,7 +135,12 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (*Login, error) {
 		q.Set("lti_message_hint", r.LTIMessageHint)
 	}
 	auth.RawQuery = q.Encode()
-	return &Login{Redirect: auth.String(), State: state, Platform: p}, nil
+	lg := &Login{Redirect: auth.String(), State: state, Platform: p}
+	if r.StorageTarget != "" {
+		lg.Storage = &StoragePut{Target: r.StorageTarget, Origin: auth.Scheme + "://" + auth.Host, State: state, Nonce: nonce,
+			Window: r.windowLogin(s.URLs().Login)}
+	}
+	return lg, nil
 }
 
 // maybeSweep deletes expired states about once a minute per replica.

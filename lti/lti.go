@@ -81,6 +81,9 @@ type Options struct {
 	// KeyLead is how long a new tool key is published before it signs
 	// (default 1 hour), so platforms that cache the key set see it first.
 	KeyLead time.Duration
+	// RegistrationTTL is how long a dynamic registration URL works
+	// (default 1 hour).
+	RegistrationTTL time.Duration
 }
 
 // New builds the tool on db, creating its first signing key if it has none.
@@ -126,6 +129,7 @@ func Tables() []table.Table {
 		{Model: &Platform{}, NoPersonalData: "an LMS registered with an account: its endpoints and ids"},
 		{Model: &loginState{}, NoPersonalData: "a login in flight: hashes of its state and nonce, the platform and the target link, for ten minutes"},
 		{Model: &Key{}, NoPersonalData: "the tool's signing keys"},
+		{Model: &registrationToken{}, NoPersonalData: "a dynamic registration URL an admin made: its hash, expiry, use and the platform it registered"},
 	}
 }
 

@@ -11,10 +11,14 @@ import (
 // state and nonce the tool sent the platform (as hashes), which platform,
 // and where the launch may go. It is consumed by the launch, once.
 type loginState struct {
-	StateHash     string    `gorm:"primaryKey;size:64"`
-	PlatformID    string    `gorm:"size:36;not null"`
-	NonceHash     string    `gorm:"size:64;not null"`
-	TargetLinkURI string    `gorm:"size:2048;not null"`
+	StateHash     string `gorm:"primaryKey;size:64"`
+	PlatformID    string `gorm:"size:36;not null"`
+	NonceHash     string `gorm:"size:64;not null"`
+	TargetLinkURI string `gorm:"size:2048;not null"`
+	// StorageTarget is the platform's storage frame (lti_storage_target)
+	// when the login keeps its state there instead of in a cookie; "" for
+	// the cookie.
+	StorageTarget string    `gorm:"size:2048;not null;default:''"`
 	CreatedAt     time.Time `gorm:"not null"`
 	ExpiresAt     time.Time `gorm:"not null;index"`
 }
@@ -56,7 +60,7 @@ func (s *Service) consumeState(ctx context.Context, state string) (*loginState, 
 		return nil, stateUnknown, nil
 	}
 	var rows []loginState
-	err := s.db.W.WithContext(ctx).Raw("DELETE FROM lti_login_states WHERE state_hash = ? RETURNING state_hash, platform_id, nonce_hash, target_link_uri, created_at, expires_at",
+	err := s.db.W.WithContext(ctx).Raw("DELETE FROM lti_login_states WHERE state_hash = ? RETURNING state_hash, platform_id, nonce_hash, target_link_uri, storage_target, created_at, expires_at",
 		token.Hash(state)).Scan(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, stateUnknown, err

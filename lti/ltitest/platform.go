@@ -64,6 +64,10 @@ type Platform struct {
 	links     map[string]Link
 	keys      []signingKey // published; the first signs
 	jwksFetch atomic.Int64
+	// toolOrigin is the tool's origin, which the storage frame serves.
+	toolOrigin string
+	reg        registrar
+	storage    storageLog
 }
 
 type signingKey struct {
@@ -93,7 +97,12 @@ func New(t testing.TB, o Options) *Platform {
 		ToolLogin: o.ToolURL + "/lti/login", ToolLaunch: o.ToolURL + "/lti/launch", TargetLinkURI: o.ToolURL + "/lti/launch",
 		users: map[string]User{}, links: map[string]Link{}}
 	p.keys = []signingKey{p.newKey()}
+	if u, err := url.Parse(o.ToolURL); err == nil {
+		p.toolOrigin = u.Scheme + "://" + u.Host
+	}
 	mux := http.NewServeMux()
+	p.mountRegistration(mux)
+	p.mountStorage(mux)
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
 	mux.HandleFunc("GET /auth", p.serveAuth)
 	mux.HandleFunc("POST /auth", p.serveAuth)
@@ -205,18 +214,33 @@ func (p *Platform) LoginURL(loginHint, messageHint string) string {
 var coursePage = template.Must(template.New("course").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Course</title></head>
 <body><h1 id="course">{{.Title}}</h1>
-<iframe id="tool" name="tool" src="{{.Login}}" width="1000" height="800" allow="clipboard-write"></iframe>
+{{if .Storage}}<iframe id="lti_storage" name="lti_storage" src="/storage" hidden></iframe>
+<iframe id="tool" name="tool" data-src="{{.Login}}" width="1000" height="800" allow="clipboard-write"></iframe>
+<script>
+document.getElementById("lti_storage").addEventListener("load", function () {
+  var t = document.getElementById("tool");
+  t.src = t.dataset.src;
+});
+</script>
+{{else}}<iframe id="tool" name="tool" src="{{.Login}}" width="1000" height="800" allow="clipboard-write"></iframe>{{end}}
 </body></html>`))
 
 // serveCourse is the course page: the tool in an iframe, its login
 // started by the frame's address (?user=login hint&link=message hint).
+// With storage=1 the page also holds the platform's storage frame, and
+// the login offers it (lti_storage_target), once the frame is ready.
 func (p *Platform) serveCourse(w http.ResponseWriter, r *http.Request) {
 	hint, link := r.URL.Query().Get("user"), r.URL.Query().Get("link")
 	p.mu.Lock()
 	l := p.links[link]
 	p.mu.Unlock()
+	storage := r.URL.Query().Get("storage") == "1"
+	login := p.LoginURL(hint, link)
+	if storage {
+		login = p.StorageLoginURL(hint, link)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	coursePage.Execute(w, map[string]string{"Title": l.ContextTitle, "Login": p.LoginURL(hint, link)})
+	coursePage.Execute(w, map[string]any{"Title": l.ContextTitle, "Login": login, "Storage": storage})
 }
 
 var postForm = template.Must(template.New("post").Parse(`<!doctype html>
