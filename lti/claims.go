@@ -51,6 +51,11 @@ type Claims struct {
 	ResourceLink *ResourceLink `json:"https://purl.imsglobal.org/spec/lti/claim/resource_link,omitempty"`
 	Context      *Context      `json:"https://purl.imsglobal.org/spec/lti/claim/context,omitempty"`
 	Custom       Custom        `json:"https://purl.imsglobal.org/spec/lti/claim/custom,omitempty"`
+	// NRPS is the Names and Role Provisioning Services endpoint of the
+	// launch's context, nil when the platform offers none (nrps.go).
+	NRPS *NRPSClaim `json:"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice,omitempty"`
+	// DeepLinking are the settings of a deep linking request (deeplink.go).
+	DeepLinking *DeepLinkingSettings `json:"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings,omitempty"`
 }
 
 // ResourceLink is the link in the course the launcher followed.

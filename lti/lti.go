@@ -38,6 +38,8 @@ type Service struct {
 	keySets  *keySets
 	sweepMu  sync.Mutex
 	sweptAt  time.Time
+	tokens   *accessTokens
+	rosters  *rosters
 	// Keys are the tool's own signing keys, published at /lti/jwks.
 	Keys *Keys
 }
@@ -81,6 +83,10 @@ type Options struct {
 	// KeyLead is how long a new tool key is published before it signs
 	// (default 1 hour), so platforms that cache the key set see it first.
 	KeyLead time.Duration
+	// RosterTTL is how long a course roster read from the platform (NRPS)
+	// answers the invite dialog before it is read again (default 2
+	// minutes): a person typing an email costs the platform one read.
+	RosterTTL time.Duration
 }
 
 // New builds the tool on db, creating its first signing key if it has none.
@@ -105,7 +111,7 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 		v *time.Duration
 		d time.Duration
 	}{{&o.StateTTL, 10 * time.Minute}, {&o.Skew, time.Minute}, {&o.MaxAge, 10 * time.Minute},
-		{&o.KeySetRefresh, time.Minute}, {&o.SessionTTL, 8 * time.Hour}, {&o.KeyLead, time.Hour}}
+		{&o.KeySetRefresh, time.Minute}, {&o.SessionTTL, 8 * time.Hour}, {&o.KeyLead, time.Hour}, {&o.RosterTTL, 2 * time.Minute}}
 	for _, d := range defaults {
 		if *d.v <= 0 {
 			*d.v = d.d
@@ -114,6 +120,8 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	s := &Service{db: db, base: base, baseURL: base.String(), sessions: o.Sessions, platform: o.Platform, adapters: o.Adapters,
 		log: o.Log, now: func() time.Time { return o.Now().UTC() }, opts: o}
 	s.keySets = newKeySets(o.HTTP, s.now, o.KeySetRefresh)
+	s.tokens = &accessTokens{tokens: map[string]*accessToken{}}
+	s.rosters = &rosters{entries: map[string]*rosterEntry{}}
 	if s.Keys, err = openKeys(ctx, db, s.now, o.KeyLead); err != nil {
 		return nil, err
 	}
@@ -126,6 +134,9 @@ func Tables() []table.Table {
 		{Model: &Platform{}, NoPersonalData: "an LMS registered with an account: its endpoints and ids"},
 		{Model: &loginState{}, NoPersonalData: "a login in flight: hashes of its state and nonce, the platform and the target link, for ten minutes"},
 		{Model: &Key{}, NoPersonalData: "the tool's signing keys"},
+		{Model: &launchContext{}, Erase: table.ByUser(&launchContext{})},
+		{Model: &deepLinkRequest{}, Erase: table.ByUser(&deepLinkRequest{})},
+		{Model: &placedRoom{}, NoPersonalData: "a room placed in a platform's courses by deep linking, and who placed it by user id"},
 	}
 }
 
@@ -137,11 +148,15 @@ type URLs struct {
 	Login  string `json:"login_url"`
 	Launch string `json:"launch_url"`
 	JWKS   string `json:"jwks_url"`
+	// DeepLinking is the target link URI of deep linking requests (the
+	// LMS's content selection URL); their id_token is posted to Launch.
+	DeepLinking string `json:"deep_linking_url"`
 }
 
 // URLs of this tool.
 func (s *Service) URLs() URLs {
-	return URLs{Login: s.baseURL + "/lti/login", Launch: s.baseURL + "/lti/launch", JWKS: s.baseURL + "/lti/jwks"}
+	return URLs{Login: s.baseURL + "/lti/login", Launch: s.baseURL + "/lti/launch", JWKS: s.baseURL + "/lti/jwks",
+		DeepLinking: s.baseURL + "/lti/deep-linking"}
 }
 
 // onGateway reports whether a URL is under the gateway's base URL.
