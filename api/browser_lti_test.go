@@ -24,7 +24,7 @@ import (
 func TestBrowserLTILaunchInIframe(t *testing.T) {
 	e := newLTIEnv(t, apitest.Options{TLS: true, RealClock: true})
 	// The test platform's own site: another host than the gateway's.
-	plat := ltitest.New(t, ltitest.Options{ClientID: "iframe-client", DeploymentID: "dep-iframe", ToolURL: e.URL, Host: "localhost"})
+	plat := ltitest.New(t, ltitest.Options{ClientID: "iframe-client", DeploymentID: "dep-iframe", ToolURL: e.URL, Host: "localhost", ToolHTTP: e.HTTP.Client()})
 	e.register(e.APIKey, plat)
 	plat.AddUser("teacher", ltitest.User{Sub: "t-1", Email: "tina@uni.test", GivenName: "Tina", FamilyName: "Teach", Roles: []string{ltitest.RoleInstructor}})
 	plat.AddUser("student", ltitest.User{Sub: "s-1", Email: "sid@uni.test", GivenName: "Sid", FamilyName: "Study", Roles: []string{ltitest.RoleLearner}})
