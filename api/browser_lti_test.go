@@ -65,11 +65,21 @@ func TestBrowserLTILaunchInIframe(t *testing.T) {
 // their own and returns the tool's frame once it shows the room page.
 func ltiFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who string) *browserTab {
 	t.Helper()
+	_, frame := toolFrame(t, e, plat, who, "bio", e.URL+"/lti/rooms/")
+	return frame
+}
+
+// toolFrame opens the platform's course page as the person, its tool
+// frame started from the link (hint), in a browser of their own; it
+// returns the course page and the tool's frame once the frame's address
+// starts with prefix.
+func toolFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who, link, prefix string) (*browserTab, *browserTab) {
+	t.Helper()
 	ctx := browsertest.New(t, chromedp.Flag("ignore-certificate-errors", true))
 	ctx, cancel := context.WithTimeout(ctx, browserTimeout)
 	t.Cleanup(cancel)
 	page := &browserTab{t: t, ctx: ctx, env: e.Env}
-	page.open(plat.Issuer + "/course?user=" + who + "&link=bio")
+	page.open(plat.Issuer + "/course?user=" + who + "&link=" + link)
 	page.waitFor(5*time.Second, "the course page", `document.getElementById("course")`)
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -78,10 +88,10 @@ func ltiFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who string) *brow
 			t.Fatal(err)
 		}
 		for _, info := range infos {
-			if info.Type == "iframe" && strings.HasPrefix(info.URL, e.URL+"/lti/rooms/") {
+			if info.Type == "iframe" && strings.HasPrefix(info.URL, prefix) {
 				fctx, fcancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
 				t.Cleanup(fcancel)
-				return &browserTab{t: t, ctx: fctx, env: e.Env}
+				return page, &browserTab{t: t, ctx: fctx, env: e.Env}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -91,6 +101,6 @@ func ltiFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who string) *brow
 	for _, info := range infos {
 		seen = append(seen, info.Type+" "+info.URL)
 	}
-	t.Fatalf("the tool's frame never showed the room page; targets: %v\nlog: %s", seen, e.Logs.String())
-	return nil
+	t.Fatalf("the tool's frame never showed %s; targets: %v\nlog: %s", prefix, seen, e.Logs.String())
+	return nil, nil
 }
