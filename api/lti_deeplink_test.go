@@ -240,3 +240,17 @@ func TestLTIRosterSuggestions(t *testing.T) {
 		t.Fatalf("a learner's suggestions: %d %s", r.Status, r.Body)
 	}
 }
+
+// The deep linking URL an LMS admin pastes: in the tool's values of the
+// API and, with a copy button, on the console's LTI page.
+func TestLTIDeepLinkingURLShown(t *testing.T) {
+	e := newLTIEnv(t, apitest.Options{})
+	tool := e.Must(e.Do("GET", "/api/v1/lti/tool", e.APIKey, nil), http.StatusOK).Map(t)
+	if tool["deep_linking_url"] != e.URL+"/lti/deep-linking" {
+		t.Fatalf("the tool's values: %v", tool)
+	}
+	page := string(e.Must(e.Get(e.SignIn(e.Admin), "/console/lti"), http.StatusOK).Body)
+	if !strings.Contains(page, `id="lti-deep-linking-url" value="`+e.URL+`/lti/deep-linking"`) || !strings.Contains(page, `data-copy="#lti-deep-linking-url"`) {
+		t.Fatalf("the console's LTI page lacks the deep linking URL with its copy button: %s", page)
+	}
+}
