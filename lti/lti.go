@@ -1,10 +1,13 @@
 // Package lti is the gateway's LTI 1.3 tool (1EdTech Security Framework
 // and LTI Core 1.3): the platforms registered with each account, the
 // third-party-initiated login, the validation of a launch's id_token (every
-// check in one ordered list, launch.go), the tool's own RS256 keys, and the
+// check in one ordered list, launch.go), the tool's own RS256 keys, the
 // way a validated resource link launch becomes a room, a user with their
-// collaborator role and a session (enter.go). api/ mounts its routes and
-// renders its pages; the decisions are here.
+// collaborator role and a session (enter.go), the Names and Role
+// Provisioning Services client behind the invite dialog's course roster
+// (nrps.go, roster.go), and Deep Linking, by which an instructor puts a
+// room in a course (deeplink.go). api/ mounts its routes and renders its
+// pages; the decisions are here.
 package lti
 
 import (
