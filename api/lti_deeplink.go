@@ -31,11 +31,11 @@ type ltiDeepLinkReturn struct {
 }
 
 // ltiDeepLinkPick takes the picker's form: room is a room's id, or "new"
-// with title; the answer is the page posting the response to the LMS.
+// for a new room named title (the form always sends title); the answer is the page posting the response to the LMS.
 func (s *Server) ltiDeepLinkPick(c *gin.Context) {
-	pick := lti.Pick{Token: c.PostForm("token"), RoomID: c.PostForm("room")}
+	pick := lti.Pick{Token: c.PostForm("token"), RoomID: c.PostForm("room"), NewTitle: c.PostForm("title")}
 	if pick.RoomID == "new" {
-		pick.RoomID, pick.NewTitle = "", c.PostForm("title")
+		pick.RoomID, pick.New = "", true
 	}
 	out, err := s.cfg.LTI.CompleteDeepLinking(c.Request.Context(), pick)
 	if err != nil {

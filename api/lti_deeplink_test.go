@@ -91,7 +91,10 @@ func TestLTIDeepLinkingRoundTrip(t *testing.T) {
 	// A room the instructor does not collaborate on is refused, and the
 	// pick may still be made.
 	other := e.Resource(map[string]any{"type": "room", "title": "Someone else's"})
-	refused(t, e.pick(c, url.Values{"token": {tok}, "room": {other}}), "lti_deep_linking_room")
+	if r := e.pick(c, url.Values{"token": {tok}, "title": {"Guest lecture"}}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `data-error-field="room"`) {
+		t.Fatalf("a pick of nothing: %d %.800s", r.Status, r.Body)
+	}
+	refused(t, e.pick(c, url.Values{"token": {tok}, "room": {other}, "title": {"Guest lecture"}}), "lti_deep_linking_room")
 	r, c = e.launchLink("teacher", "add")
 	tok = pickerTokenRE.FindStringSubmatch(string(r.Body))[1]
 	ret := e.returnToPlatform(e.pick(c, url.Values{"token": {tok}, "room": {courseRoom}}))
@@ -108,7 +111,7 @@ func TestLTIDeepLinkingRoundTrip(t *testing.T) {
 	// A new room: made with the instructor as its owner.
 	r, c = e.launchLink("teacher", "add")
 	tok = pickerTokenRE.FindStringSubmatch(string(r.Body))[1]
-	if r := e.pick(c, url.Values{"token": {tok}, "room": {"new"}, "title": {""}}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `data-error-field="room"`) {
+	if r := e.pick(c, url.Values{"token": {tok}, "room": {"new"}, "title": {""}}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `data-error-field="title"`) {
 		t.Fatalf("a new room without a title: %d %.800s", r.Status, r.Body)
 	}
 	ret = e.returnToPlatform(e.pick(c, url.Values{"token": {tok}, "room": {"new"}, "title": {"Guest lecture: Dr. Chen"}}))

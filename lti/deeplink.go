@@ -192,11 +192,31 @@ func (s *Service) BeginDeepLinking(ctx context.Context, l *Launch) (*Picker, err
 	return &Picker{Token: plain, Platform: p, User: u, Rooms: rooms, Title: clip(strings.TrimSpace(title), 300)}, nil
 }
 
-// Pick is the instructor's choice: a room of theirs, or a new room's title.
+// Pick is the instructor's choice: a room of theirs, or (New) a new room
+// with a title.
 type Pick struct {
 	Token    string
 	RoomID   string
+	New      bool
 	NewTitle string
+}
+
+// check reports what no pick could be, naming the field.
+func (pk *Pick) check() error {
+	pk.RoomID, pk.NewTitle = strings.TrimSpace(pk.RoomID), strings.TrimSpace(pk.NewTitle)
+	switch {
+	case len(pk.Token) > maxState:
+		return problem.Field("token", "token is not a picker's token")
+	case len(pk.RoomID) > 64:
+		return problem.Field("room", "room is not the id of a room")
+	case len(pk.NewTitle) > 300:
+		return problem.Field("title", "title is longer than 300 characters")
+	case pk.New && pk.NewTitle == "":
+		return problem.Field("title", "give the new room a title")
+	case !pk.New && pk.RoomID == "":
+		return problem.Field("room", "choose a room, or create a new one")
+	}
+	return nil
 }
 
 // DeepLinkResponse is the answer to post back to the platform.
@@ -211,12 +231,8 @@ type DeepLinkResponse struct {
 // theirs, or made with them as its owner; it is recorded as placed in the
 // platform; and the signed response carries a link to it.
 func (s *Service) CompleteDeepLinking(ctx context.Context, pk Pick) (*DeepLinkResponse, error) {
-	pk.RoomID, pk.NewTitle = strings.TrimSpace(pk.RoomID), strings.TrimSpace(pk.NewTitle)
-	switch {
-	case pk.RoomID == "" && pk.NewTitle == "":
-		return nil, problem.Field("room", "choose a room, or give the new room a title")
-	case pk.RoomID == "" && len(pk.NewTitle) > 300:
-		return nil, problem.Field("title", "title is longer than 300 characters")
+	if err := pk.check(); err != nil {
+		return nil, err
 	}
 	req, err := s.consumeDeepLink(ctx, pk.Token)
 	if err != nil {
@@ -231,7 +247,7 @@ func (s *Service) CompleteDeepLinking(ctx context.Context, pk Pick) (*DeepLinkRe
 	}
 	by := audit.Actor{Kind: audit.ActorUser, ID: req.UserID}
 	var room *resource.Resource
-	if pk.RoomID != "" {
+	if !pk.New {
 		room, err = resource.Get(ctx, s.db, req.AccountID, pk.RoomID)
 		if errors.Is(err, problem.ErrNotFound) {
 			return nil, ErrDeepLinkingRoom
