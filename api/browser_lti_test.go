@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/invitegate/gateway/api/apitest"
-	"github.com/invitegate/gateway/api/browsertest"
 	"github.com/invitegate/gateway/core/invite"
 	"github.com/invitegate/gateway/lti/ltitest"
 )
@@ -24,7 +22,7 @@ import (
 func TestBrowserLTILaunchInIframe(t *testing.T) {
 	e := newLTIEnv(t, apitest.Options{TLS: true, RealClock: true})
 	// The test platform's own site: another host than the gateway's.
-	plat := ltitest.New(t, ltitest.Options{ClientID: "iframe-client", DeploymentID: "dep-iframe", ToolURL: e.URL, Host: "localhost"})
+	plat := ltitest.New(t, ltitest.Options{ClientID: "iframe-client", DeploymentID: "dep-iframe", ToolURL: e.URL, Host: "localhost", ToolHTTP: e.HTTP.Client()})
 	e.register(e.APIKey, plat)
 	plat.AddUser("teacher", ltitest.User{Sub: "t-1", Email: "tina@uni.test", GivenName: "Tina", FamilyName: "Teach", Roles: []string{ltitest.RoleInstructor}})
 	plat.AddUser("student", ltitest.User{Sub: "s-1", Email: "sid@uni.test", GivenName: "Sid", FamilyName: "Study", Roles: []string{ltitest.RoleLearner}})
@@ -65,32 +63,15 @@ func TestBrowserLTILaunchInIframe(t *testing.T) {
 // their own and returns the tool's frame once it shows the room page.
 func ltiFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who string) *browserTab {
 	t.Helper()
-	ctx := browsertest.New(t, chromedp.Flag("ignore-certificate-errors", true))
-	ctx, cancel := context.WithTimeout(ctx, browserTimeout)
-	t.Cleanup(cancel)
-	page := &browserTab{t: t, ctx: ctx, env: e.Env}
-	page.open(plat.Issuer + "/course?user=" + who + "&link=bio")
-	page.waitFor(5*time.Second, "the course page", `document.getElementById("course")`)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		infos, err := chromedp.Targets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, info := range infos {
-			if info.Type == "iframe" && strings.HasPrefix(info.URL, e.URL+"/lti/rooms/") {
-				fctx, fcancel := chromedp.NewContext(ctx, chromedp.WithTargetID(info.TargetID))
-				t.Cleanup(fcancel)
-				return &browserTab{t: t, ctx: fctx, env: e.Env}
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	infos, _ := chromedp.Targets(ctx)
-	var seen []string
-	for _, info := range infos {
-		seen = append(seen, info.Type+" "+info.URL)
-	}
-	t.Fatalf("the tool's frame never showed the room page; targets: %v\nlog: %s", seen, e.Logs.String())
-	return nil
+	_, frame := courseFrame(t, e, plat, who, "bio", e.URL+"/lti/rooms/")
+	return frame
+}
+
+// courseFrame opens the platform's course page as the person, its tool
+// frame started from the link (hint), in a browser of their own; it
+// returns the course page and the tool's frame once the frame's address
+// starts with prefix.
+func courseFrame(t *testing.T, e *ltiEnv, plat *ltitest.Platform, who, link, prefix string) (*browserTab, *browserTab) {
+	t.Helper()
+	return toolFrame(t, e, plat.Issuer+"/course?user="+who+"&link="+link, prefix)
 }

@@ -38,10 +38,11 @@ func (s *Server) ltiRoutes(e *gin.Engine) {
 	l.POST("/launch/storage", s.ltiLaunchStored)
 	l.POST("/window", s.ltiWindow)
 	l.GET("/jwks", s.ltiJWKS)
+	l.POST("/deep-linking", s.ltiDeepLinkPick)
 	room := l.Group("/rooms/:id", s.ltiAuth)
 	room.GET("", s.ltiRoom)
 	room.POST("/invitations", s.createInvitation)
-	room.GET("/people", func(c *gin.Context) { s.suggestInvitees(c, c.Param("id")) })
+	room.GET("/people", s.ltiPeople)
 	room.POST("/join", s.ltiJoin)
 }
 
@@ -166,6 +167,10 @@ func (s *Server) ltiEnter(c *gin.Context, req lti.LaunchRequest, cookiesHold boo
 	l, err := s.cfg.LTI.Launch(ctx, req)
 	if err != nil {
 		s.ltiFail(c, err)
+		return
+	}
+	if l.Claims.MessageType == lti.MessageDeepLinking {
+		s.ltiDeepLinkPicker(c, l)
 		return
 	}
 	in, err := s.cfg.LTI.Enter(ctx, l)

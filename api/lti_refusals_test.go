@@ -84,7 +84,7 @@ func TestLTILaunchRefusals(t *testing.T) {
 		{"missing roles", func(c map[string]any) { delete(c, ltiClaim+"roles") }, ltitest.SignOptions{}, "lti_roles_missing"},
 		{"missing message_type", func(c map[string]any) { delete(c, ltiClaim+"message_type") }, ltitest.SignOptions{}, "lti_message_type_unsupported"},
 		{"wrong message_type", func(c map[string]any) { c[ltiClaim+"message_type"] = "LtiSubmissionReviewRequest" }, ltitest.SignOptions{}, "lti_message_type_unsupported"},
-		{"deep linking (next)", func(c map[string]any) { c[ltiClaim+"message_type"] = "LtiDeepLinkingRequest" }, ltitest.SignOptions{}, "lti_deep_linking_unsupported"},
+		{"deep linking without its settings", func(c map[string]any) { c[ltiClaim+"message_type"] = "LtiDeepLinkingRequest" }, ltitest.SignOptions{}, "lti_deep_linking_settings"},
 		{"missing version", func(c map[string]any) { delete(c, ltiClaim+"version") }, ltitest.SignOptions{}, "lti_version_unsupported"},
 		{"wrong version", func(c map[string]any) { c[ltiClaim+"version"] = "1.1" }, ltitest.SignOptions{}, "lti_version_unsupported"},
 		{"missing resource_link", func(c map[string]any) { delete(c, ltiClaim+"resource_link") }, ltitest.SignOptions{}, "lti_resource_link_missing"},

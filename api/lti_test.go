@@ -49,7 +49,7 @@ func newLTIEnv(t *testing.T, o apitest.Options) *ltiEnv {
 	if o.RealClock {
 		now = nil
 	}
-	plat := ltitest.New(t, ltitest.Options{ClientID: ltiClientID, DeploymentID: ltiDeployment, ToolURL: env.URL, Now: now})
+	plat := ltitest.New(t, ltitest.Options{ClientID: ltiClientID, DeploymentID: ltiDeployment, ToolURL: env.URL, Now: now, ToolHTTP: env.HTTP.Client()})
 	e := &ltiEnv{Env: env, plat: plat}
 	e.platformID = e.register(env.APIKey, plat)
 	plat.AddUser("teacher", ltitest.User{Sub: "u-ada", Email: "ada@uni.test", GivenName: "Ada", FamilyName: "Lovelace", Roles: []string{ltitest.RoleInstructor}})

@@ -88,6 +88,11 @@ func (s *Server) suggestInvitees(c *gin.Context, resourceID string) {
 		s.fail(c, err)
 		return
 	}
+	s.writeSuggestions(c, res, sug)
+}
+
+// writeSuggestions answers the invite dialog's autocomplete with sug.
+func (s *Server) writeSuggestions(c *gin.Context, res *resource.Resource, sug *resource.Suggestions) {
 	out := make([]suggestion, len(sug.People))
 	for i, p := range sug.People {
 		out[i] = suggestion{User: p.User, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Source: "account"}

@@ -19,6 +19,8 @@ const (
 	claimRoles        = claimPrefix + "roles"
 	claimContext      = claimPrefix + "context"
 	claimCustom       = claimPrefix + "custom"
+	claimNRPS         = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+	claimDeepLinking  = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 )
 
 // Message types and the version this tool speaks.
@@ -57,6 +59,11 @@ type Claims struct {
 	// and LTI's ext, lis and tool_platform), each as its JSON text, for
 	// the room adapter.
 	Extensions map[string]string `json:"-"`
+	// NRPS is the Names and Role Provisioning Services endpoint of the
+	// launch's context, nil when the platform offers none (nrps.go).
+	NRPS *NRPSClaim `json:"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice,omitempty"`
+	// DeepLinking are the settings of a deep linking request (deeplink.go).
+	DeepLinking *DeepLinkingSettings `json:"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings,omitempty"`
 }
 
 // Limits of the extension claims a launch hands the room adapter.
@@ -74,7 +81,8 @@ func extensionClaims(payload []byte) map[string]string {
 		return nil
 	}
 	read := map[string]bool{claimMessageType: true, claimVersion: true, claimDeploymentID: true, claimTargetLink: true,
-		claimResourceLink: true, claimRoles: true, claimContext: true, claimCustom: true}
+		claimResourceLink: true, claimRoles: true, claimContext: true, claimCustom: true,
+		claimNRPS: true, claimDeepLinking: true}
 	out := map[string]string{}
 	for k, v := range raw {
 		if !strings.Contains(k, "://") || read[k] || len(v) > maxExtensionSize || len(out) == maxExtensions {

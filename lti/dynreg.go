@@ -28,9 +28,6 @@ import (
 const (
 	platformConfigClaim = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 	toolConfigClaim     = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-	// ScopeNRPS is the Names and Role Provisioning Services scope the tool
-	// asks for: the roster of the invite dialog.
-	ScopeNRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 )
 
 // maxRegistrationBody bounds what the platform's configuration and its

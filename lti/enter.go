@@ -41,12 +41,54 @@ var (
 // resource.Link makes the room exactly once in the registration's account
 // and sets that role; the launcher is resolved as the user of the
 // identity (platform issuer, sub); and a session on that room alone is
-// opened, which the room page inside the LMS is signed in with.
+// opened, which the room page inside the LMS is signed in with. A link
+// deep linking made names its room in its custom parameter instead
+// (deeplink.go), and opens that room.
 func (s *Service) Enter(ctx context.Context, l *Launch) (*Entered, error) {
 	p, c := l.Platform, l.Claims
-	if s.platform == nil {
+	roomID := strings.TrimSpace(c.Custom[CustomRoom])
+	if s.platform == nil && roomID == "" {
 		return nil, ErrNoRoomAdapter
 	}
+	u, err := s.launcher(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	var linked *resource.Linked
+	if roomID != "" {
+		linked, err = s.linkPlaced(ctx, l, u, roomID)
+	} else {
+		// The registered platform signed this launch, and vouches for it as an
+		// admin would: the room may come in whatever role the launcher has on
+		// it, and a learner (no role) still enters.
+		who := resource.Linker{AccountID: p.AccountID, Actor: audit.Actor{Kind: audit.ActorUser, ID: u.ID}, Admin: true,
+			UserID: u.ID, Email: u.Email, Name: u.Name()}
+		linked, err = resource.Link(ctx, s.db, s.platform, who, p.Adapter, s.resourceLaunch(l, u))
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &Entered{Resource: linked.Resource, User: u, Role: linked.Role, Platform: p}
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		out.Session, err = s.sessions.Open(tx, p.AccountID, u.ID, session.How{Method: SessionMethod, Scope: session.ScopeResource,
+			ScopeID: linked.Resource.ID, TTL: s.opts.SessionTTL})
+		if err != nil {
+			return err
+		}
+		return s.recordContext(tx, l, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// launcher is the person launching: the user of the identity (platform
+// issuer, sub), made or brought up to date with the launch's email and
+// names.
+func (s *Service) launcher(ctx context.Context, l *Launch) (*user.User, error) {
+	p, c := l.Platform, l.Claims
 	if strings.TrimSpace(c.Email) == "" {
 		s.log.Warn("lti launch refused", "step", "enter", "code", ErrEmailMissing.Code, "platform", p.ID)
 		return nil, ErrEmailMissing
@@ -65,34 +107,23 @@ func (s *Service) Enter(ctx context.Context, l *Launch) (*Entered, error) {
 	if err != nil {
 		return nil, err
 	}
+	return u, nil
+}
+
+// resourceLaunch is the launch as a room adapter is told it.
+func (s *Service) resourceLaunch(l *Launch, u *user.User) resource.Launch {
+	p, c := l.Platform, l.Claims
 	launch := resource.Launch{Source: resource.SourceLTI, Issuer: p.Issuer, ClientID: p.ClientID, DeploymentID: c.DeploymentID,
-		ResourceLinkID: c.ResourceLink.ID, ResourceLinkTitle: clip(c.ResourceLink.Title, 300),
 		UserSubject: c.Subject, UserEmail: u.Email, UserName: c.DisplayName(), Roles: *c.Roles, Custom: c.Custom,
 		UserGivenName: c.GivenName, UserFamilyName: c.FamilyName, Extensions: c.Extensions}
+	if c.ResourceLink != nil {
+		launch.ResourceLinkID, launch.ResourceLinkTitle = c.ResourceLink.ID, clip(c.ResourceLink.Title, 300)
+	}
 	if c.Context != nil {
 		launch.ContextID, launch.ContextTitle = c.Context.ID, clip(c.Context.Title, 300)
 		launch.ContextLabel, launch.ContextTypes = c.Context.Label, c.Context.Type
 	}
-	// The registered platform signed this launch, and vouches for it as an
-	// admin would: the room may come in whatever role the launcher has on
-	// it, and a learner (no role) still enters.
-	who := resource.Linker{AccountID: p.AccountID, Actor: audit.Actor{Kind: audit.ActorUser, ID: u.ID}, Admin: true,
-		UserID: u.ID, Email: u.Email, Name: u.Name()}
-	linked, err := resource.Link(ctx, s.db, s.platform, who, p.Adapter, launch)
-	if err != nil {
-		return nil, err
-	}
-	out := &Entered{Resource: linked.Resource, User: u, Role: linked.Role, Platform: p}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		var err error
-		out.Session, err = s.sessions.Open(tx, p.AccountID, u.ID, session.How{Method: SessionMethod, Scope: session.ScopeResource,
-			ScopeID: linked.Resource.ID, TTL: s.opts.SessionTTL})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return launch
 }
 
 // clip cuts s to at most n bytes on a character boundary: a platform's

@@ -74,9 +74,7 @@ var (
 	ErrNonceMismatch = problem.New(problem.Forbidden, "lti_nonce_mismatch",
 		"the launch does not match the login the tool started, or was already used; start the tool again from the course")
 	ErrMessageType = problem.New(problem.Invalid, "lti_message_type_unsupported",
-		"the tool takes resource link launches (LtiResourceLinkRequest) only")
-	ErrDeepLinking = problem.New(problem.Invalid, "lti_deep_linking_unsupported",
-		"choosing a room through deep linking is not supported yet: add the tool as a link in the course instead")
+		"the tool takes resource link launches (LtiResourceLinkRequest) and deep linking requests (LtiDeepLinkingRequest) only")
 	ErrVersion = problem.New(problem.Invalid, "lti_version_unsupported",
 		"the launch is not LTI 1.3.0")
 	ErrRolesMissing = problem.New(problem.Invalid, "lti_roles_missing",
@@ -123,6 +121,7 @@ var launchSteps = []step{
 	{"roles", (*Service).checkRoles},
 	{"subject", (*Service).checkSubject},
 	{"resource_link", (*Service).checkResourceLink},
+	{"deep_linking_settings", (*Service).checkDeepLinking},
 	{"target_link_uri", (*Service).checkTargetLink},
 }
 
@@ -338,10 +337,8 @@ func (s *Service) checkDeployment(_ context.Context, r *launchRun) error {
 
 func (s *Service) checkMessageType(_ context.Context, r *launchRun) error {
 	switch r.claims.MessageType {
-	case MessageResourceLink:
+	case MessageResourceLink, MessageDeepLinking:
 		return nil
-	case MessageDeepLinking:
-		return refuse(ErrDeepLinking, "a deep linking request")
 	}
 	return refuse(ErrMessageType, "message_type %q", r.claims.MessageType)
 }
@@ -367,7 +364,12 @@ func (s *Service) checkSubject(_ context.Context, r *launchRun) error {
 	return nil
 }
 
+// checkResourceLink holds a resource link launch to its link; a deep
+// linking request is about no link yet.
 func (s *Service) checkResourceLink(_ context.Context, r *launchRun) error {
+	if r.claims.MessageType == MessageDeepLinking {
+		return nil
+	}
 	if r.claims.ResourceLink == nil || strings.TrimSpace(r.claims.ResourceLink.ID) == "" {
 		return refuse(ErrResourceLinkMissing, "no resource_link.id")
 	}

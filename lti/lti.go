@@ -1,10 +1,13 @@
 // Package lti is the gateway's LTI 1.3 tool (1EdTech Security Framework
 // and LTI Core 1.3): the platforms registered with each account, the
 // third-party-initiated login, the validation of a launch's id_token (every
-// check in one ordered list, launch.go), the tool's own RS256 keys, and the
+// check in one ordered list, launch.go), the tool's own RS256 keys, the
 // way a validated resource link launch becomes a room, a user with their
-// collaborator role and a session (enter.go). api/ mounts its routes and
-// renders its pages; the decisions are here.
+// collaborator role and a session (enter.go), the Names and Role
+// Provisioning Services client behind the invite dialog's course roster
+// (nrps.go, roster.go), and Deep Linking, by which an instructor puts a
+// room in a course (deeplink.go). api/ mounts its routes and renders its
+// pages; the decisions are here.
 package lti
 
 import (
@@ -38,6 +41,8 @@ type Service struct {
 	keySets  *keySets
 	sweepMu  sync.Mutex
 	sweptAt  time.Time
+	tokens   *accessTokens
+	rosters  *rosters
 	// Keys are the tool's own signing keys, published at /lti/jwks.
 	Keys *Keys
 }
@@ -84,6 +89,10 @@ type Options struct {
 	// RegistrationTTL is how long a dynamic registration URL works
 	// (default 1 hour).
 	RegistrationTTL time.Duration
+	// RosterTTL is how long a course roster read from the platform (NRPS)
+	// answers the invite dialog before it is read again (default 2
+	// minutes): a person typing an email costs the platform one read.
+	RosterTTL time.Duration
 }
 
 // New builds the tool on db, creating its first signing key if it has none.
@@ -108,7 +117,7 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 		v *time.Duration
 		d time.Duration
 	}{{&o.StateTTL, 10 * time.Minute}, {&o.Skew, time.Minute}, {&o.MaxAge, 10 * time.Minute},
-		{&o.KeySetRefresh, time.Minute}, {&o.SessionTTL, 8 * time.Hour}, {&o.KeyLead, time.Hour}}
+		{&o.KeySetRefresh, time.Minute}, {&o.SessionTTL, 8 * time.Hour}, {&o.KeyLead, time.Hour}, {&o.RosterTTL, 2 * time.Minute}}
 	for _, d := range defaults {
 		if *d.v <= 0 {
 			*d.v = d.d
@@ -117,6 +126,8 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	s := &Service{db: db, base: base, baseURL: base.String(), sessions: o.Sessions, platform: o.Platform, adapters: o.Adapters,
 		log: o.Log, now: func() time.Time { return o.Now().UTC() }, opts: o}
 	s.keySets = newKeySets(o.HTTP, s.now, o.KeySetRefresh)
+	s.tokens = &accessTokens{tokens: map[string]*accessToken{}}
+	s.rosters = &rosters{entries: map[string]*rosterEntry{}}
 	if s.Keys, err = openKeys(ctx, db, s.now, o.KeyLead); err != nil {
 		return nil, err
 	}
@@ -130,6 +141,9 @@ func Tables() []table.Table {
 		{Model: &loginState{}, NoPersonalData: "a login in flight: hashes of its state and nonce, the platform and the target link, for ten minutes"},
 		{Model: &Key{}, NoPersonalData: "the tool's signing keys"},
 		{Model: &registrationToken{}, NoPersonalData: "a dynamic registration URL an admin made: its hash, expiry, use and the platform it registered"},
+		{Model: &launchContext{}, Erase: table.ByUser(&launchContext{})},
+		{Model: &deepLinkRequest{}, Erase: table.ByUser(&deepLinkRequest{})},
+		{Model: &placedRoom{}, NoPersonalData: "a room placed in a platform's courses by deep linking, and who placed it by user id"},
 	}
 }
 
@@ -141,11 +155,15 @@ type URLs struct {
 	Login  string `json:"login_url"`
 	Launch string `json:"launch_url"`
 	JWKS   string `json:"jwks_url"`
+	// DeepLinking is the target link URI of deep linking requests (the
+	// LMS's content selection URL); their id_token is posted to Launch.
+	DeepLinking string `json:"deep_linking_url"`
 }
 
 // URLs of this tool.
 func (s *Service) URLs() URLs {
-	return URLs{Login: s.baseURL + "/lti/login", Launch: s.baseURL + "/lti/launch", JWKS: s.baseURL + "/lti/jwks"}
+	return URLs{Login: s.baseURL + "/lti/login", Launch: s.baseURL + "/lti/launch", JWKS: s.baseURL + "/lti/jwks",
+		DeepLinking: s.baseURL + "/lti/deep-linking"}
 }
 
 // onGateway reports whether a URL is under the gateway's base URL.

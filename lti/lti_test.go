@@ -38,6 +38,8 @@ type fixture struct {
 	plat    *ltitest.Platform
 	account string
 	reg     *lti.Platform
+	// rooms is the room side the tool asks; a test sets its funcs.
+	rooms *resource.PlatformMock
 }
 
 func newFixture(t *testing.T, db *store.DB) *fixture {
@@ -48,8 +50,9 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rooms := &resource.PlatformMock{}
 	svc, err := lti.New(ctx, db, lti.Options{BaseURL: toolURL, Sessions: sess, Now: c.Now,
-		Adapters: func() []string { return []string{"rooms"} }, Platform: &resource.PlatformMock{}})
+		Adapters: func() []string { return []string{"rooms"} }, Platform: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 		t.Fatal(err)
 	}
 	plat := ltitest.New(t, ltitest.Options{ClientID: "client-1", DeploymentID: "dep-1", ToolURL: toolURL, Now: c.Now})
-	f := &fixture{svc: svc, db: db, clock: c, plat: plat, account: a.ID}
+	f := &fixture{svc: svc, db: db, clock: c, plat: plat, account: a.ID, rooms: rooms}
 	f.reg = f.register(t, a.ID, plat)
 	return f
 }

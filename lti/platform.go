@@ -37,6 +37,9 @@ type Platform struct {
 	AuthLoginURL  string   `gorm:"size:2048;not null" json:"auth_login_url"`
 	TokenURL      string   `gorm:"size:2048;not null" json:"token_url"`
 	JWKSURL       string   `gorm:"column:jwks_url;size:2048;not null" json:"jwks_url"`
+	// TokenAudience is the aud of the tool's client assertions when the
+	// platform wants another than its token URL (its authorization server).
+	TokenAudience string `gorm:"size:2048;not null;default:''" json:"token_audience,omitempty"`
 	// Adapter is the room adapter plugin that maps this platform's
 	// launches to rooms.
 	Adapter string `gorm:"size:100;not null" json:"adapter"`
@@ -82,6 +85,7 @@ type PlatformInput struct {
 	DeploymentIDs *[]string `json:"deployment_ids"`
 	AuthLoginURL  *string   `json:"auth_login_url"`
 	TokenURL      *string   `json:"token_url"`
+	TokenAudience *string   `json:"token_audience"`
 	JWKSURL       *string   `json:"jwks_url"`
 	Adapter       *string   `json:"adapter"`
 	FrameOrigins  *[]string `json:"frame_origins"`
@@ -111,6 +115,7 @@ func (in *PlatformInput) apply(p *Platform) {
 	set(&p.ClientID, in.ClientID)
 	set(&p.AuthLoginURL, in.AuthLoginURL)
 	set(&p.TokenURL, in.TokenURL)
+	set(&p.TokenAudience, in.TokenAudience)
 	set(&p.JWKSURL, in.JWKSURL)
 	set(&p.Adapter, in.Adapter)
 	trim := func(vs []string) []string {
@@ -161,6 +166,9 @@ func (p *Platform) validate(adapters []string) error {
 		}
 	}
 	required("client_id", p.ClientID, MaxClientID)
+	if len(p.TokenAudience) > MaxURL {
+		fs.Add("token_audience", fmt.Sprintf("token_audience is longer than %d characters", MaxURL))
+	}
 	for _, f := range []struct{ field, v string }{{"auth_login_url", p.AuthLoginURL}, {"token_url", p.TokenURL}, {"jwks_url", p.JWKSURL}} {
 		if required(f.field, f.v, MaxURL) {
 			if msg := checkURL(f.v); msg != "" {

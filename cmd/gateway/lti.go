@@ -120,6 +120,7 @@ type platformFlags struct {
 	name, issuer, clientID, authLoginURL, tokenURL, jwksURL, adapter string
 	deployments, frameOrigins                                        []string
 	linkByEmail                                                      bool
+	tokenAudience                                                    string
 }
 
 func (f *platformFlags) add(cmd *cobra.Command) {
@@ -131,6 +132,7 @@ func (f *platformFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.authLoginURL, "auth-login-url", "", "the platform's OIDC authentication request URL")
 	fl.StringVar(&f.tokenURL, "token-url", "", "the platform's access token URL")
 	fl.StringVar(&f.jwksURL, "jwks-url", "", "the platform's public keyset URL")
+	fl.StringVar(&f.tokenAudience, "token-audience", "", "the aud of the tool's client assertions, when the platform wants another than its token URL")
 	fl.StringVar(&f.adapter, "adapter", "", "the room adapter plugin that maps launches to rooms")
 	fl.StringSliceVar(&f.frameOrigins, "frame-origin", nil, "an origin of LMS pages that frame the tool, when not the issuer's")
 	fl.BoolVar(&f.linkByEmail, "link-by-email", false, "a first launch may attach to the account's person with the same email")
@@ -151,6 +153,9 @@ func (f *platformFlags) input(cmd *cobra.Command, create bool) lti.PlatformInput
 		if changed(s.flag) {
 			*s.dst = s.v
 		}
+	}
+	if cmd.Flags().Changed("token-audience") {
+		in.TokenAudience = &f.tokenAudience
 	}
 	if changed("deployment-id") {
 		in.DeploymentIDs = &f.deployments
@@ -178,7 +183,7 @@ func fieldsError(err error) error {
 }
 
 func printPlatforms(w io.Writer, u lti.URLs, ps []lti.Platform) {
-	fmt.Fprintf(w, "login URL:  %s\nlaunch URL: %s\nJWKS URL:   %s\n\n", u.Login, u.Launch, u.JWKS)
+	fmt.Fprintf(w, "login URL:  %s\nlaunch URL: %s\nJWKS URL:   %s\ndeep linking URL: %s\n\n", u.Login, u.Launch, u.JWKS, u.DeepLinking)
 	if len(ps) == 0 {
 		fmt.Fprintln(w, "no platform is registered")
 		return

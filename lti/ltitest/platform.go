@@ -45,6 +45,12 @@ type User struct {
 // Link is a resource link in a course; the LTI message hint names it.
 type Link struct {
 	ID, Title, ContextID, ContextTitle string
+	// Custom are the link's custom parameters (those of a deep linking
+	// response's content item).
+	Custom map[string]string
+	// DeepLinking makes the hint start a deep linking request from the
+	// course instead of a launch of the link.
+	DeepLinking bool
 }
 
 // Platform is a running test platform.
@@ -58,6 +64,15 @@ type Platform struct {
 	ToolLogin, ToolLaunch, TargetLinkURI string
 	// Now is the clock of the tokens it signs.
 	Now func() time.Time
+	// ToolJWKSURL is where the tool's keys are read, to verify its client
+	// assertions and deep linking responses (default ToolURL/lti/jwks);
+	// ToolHTTP reads them (default Options.ToolHTTP).
+	ToolJWKSURL string
+	ToolHTTP    *http.Client
+	// PageSize is the members per page of the NRPS endpoint (0: all on one).
+	PageSize int
+	// TokenTTL is the lifetime of the access tokens it grants (default 1 hour).
+	TokenTTL time.Duration
 
 	mu        sync.Mutex
 	users     map[string]User
@@ -68,6 +83,8 @@ type Platform struct {
 	toolOrigin string
 	reg        registrar
 	storage    storageLog
+	toolURL    string
+	svc        *services
 }
 
 type signingKey struct {
@@ -85,6 +102,9 @@ type Options struct {
 	// Host serves the platform at this host instead of 127.0.0.1 (the
 	// browser test puts it on another site than the tool: "localhost").
 	Host string
+	// ToolHTTP reads the tool's key set (default http.DefaultClient; a
+	// tool over https with a test certificate needs a client trusting it).
+	ToolHTTP *http.Client
 }
 
 // New starts a platform; it stops when the test ends.
@@ -95,7 +115,11 @@ func New(t testing.TB, o Options) *Platform {
 	}
 	p := &Platform{t: t, ClientID: o.ClientID, DeploymentID: o.DeploymentID, Now: o.Now,
 		ToolLogin: o.ToolURL + "/lti/login", ToolLaunch: o.ToolURL + "/lti/launch", TargetLinkURI: o.ToolURL + "/lti/launch",
-		users: map[string]User{}, links: map[string]Link{}}
+		users: map[string]User{}, links: map[string]Link{},
+		toolURL: o.ToolURL, ToolJWKSURL: o.ToolURL + "/lti/jwks", ToolHTTP: o.ToolHTTP, svc: newServices()}
+	if p.ToolHTTP == nil {
+		p.ToolHTTP = http.DefaultClient
+	}
 	p.keys = []signingKey{p.newKey()}
 	if u, err := url.Parse(o.ToolURL); err == nil {
 		p.toolOrigin = u.Scheme + "://" + u.Host
@@ -107,6 +131,7 @@ func New(t testing.TB, o Options) *Platform {
 	mux.HandleFunc("GET /auth", p.serveAuth)
 	mux.HandleFunc("POST /auth", p.serveAuth)
 	mux.HandleFunc("GET /course", p.serveCourse)
+	p.routeServices(mux)
 	p.Server = httptest.NewServer(mux)
 	t.Cleanup(p.Server.Close)
 	p.Issuer = p.Server.URL
@@ -123,8 +148,7 @@ func (p *Platform) AuthURL() string { return p.Issuer + "/auth" }
 // JWKSURL is where the platform publishes its keys.
 func (p *Platform) JWKSURL() string { return p.Issuer + "/jwks" }
 
-// TokenURL is the platform's OAuth 2 token endpoint (not served: NRPS and
-// its access tokens come later).
+// TokenURL is the platform's OAuth 2 token endpoint (services.go).
 func (p *Platform) TokenURL() string { return p.Issuer + "/token" }
 
 // JWKSFetches counts the requests for the platform's key set.
@@ -275,6 +299,9 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims := p.Claims(u, l, f.Get("nonce"))
+	if l.DeepLinking {
+		claims = p.DeepLinkingClaims(u, l, f.Get("nonce"))
+	}
 	for k, v := range u.Claims {
 		claims[k] = v
 	}
@@ -288,7 +315,7 @@ func (p *Platform) serveAuth(w http.ResponseWriter, r *http.Request) {
 func (p *Platform) Claims(u User, l Link, nonce string) map[string]any {
 	now := p.Now()
 	const c = "https://purl.imsglobal.org/spec/lti/claim/"
-	return map[string]any{
+	out := map[string]any{
 		"iss": p.Issuer, "aud": p.ClientID, "sub": u.Sub, "nonce": nonce,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"email": u.Email, "given_name": u.GivenName, "family_name": u.FamilyName, "name": u.GivenName + " " + u.FamilyName,
@@ -299,7 +326,13 @@ func (p *Platform) Claims(u User, l Link, nonce string) map[string]any {
 		c + "resource_link":   map[string]any{"id": l.ID, "title": l.Title},
 		c + "context":         map[string]any{"id": l.ContextID, "title": l.ContextTitle, "type": []string{"http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"}},
 		c + "roles":           u.Roles,
+		"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": map[string]any{
+			"context_memberships_url": p.MembershipsURL(l.ContextID), "service_versions": []string{"2.0"}},
 	}
+	if l.Custom != nil {
+		out[c+"custom"] = l.Custom
+	}
+	return out
 }
 
 // SignOptions shape a token the way a broken or hostile platform would.

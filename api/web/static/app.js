@@ -157,7 +157,7 @@
       timer = setTimeout(function () {
         // data-people: the page's own suggestions endpoint (the room page
         // inside the LMS), else the API's, scoped to the resource.
-        var people = input.dataset.people ? input.dataset.people + "?limit=8&q=" + encodeURIComponent(q)
+        var people = input.dataset.people ? input.dataset.people + "?limit=20&q=" + encodeURIComponent(q)
           : "/api/v1/users?limit=8&q=" + encodeURIComponent(q) + scope;
         call("GET", people).then(function (j) {
           list.innerHTML = "";

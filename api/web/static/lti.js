@@ -1,6 +1,8 @@
 // The LTI tool's pages inside the LMS: the platform's postMessage storage
 // (LTI Client Side postMessage Storage 0.1) for a login's state and nonce,
-// the end of a dynamic registration, and the console's registration URL.
+// the end of a dynamic registration, the console's registration URL, and
+// the deep linking answer posted back to the LMS by a form that submits
+// itself (its button stays for a browser that runs no script).
 (function () {
   "use strict";
 
@@ -87,4 +89,7 @@
         .catch(function (e) { err.textContent = (e && e.message) || "the registration URL could not be made"; err.hidden = false; });
     });
   }
+
+  var answer = document.querySelector("form[data-autosubmit]");
+  if (answer) answer.submit();
 })();
