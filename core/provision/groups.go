@@ -209,7 +209,8 @@ const (
 	ReplaceMembers
 )
 
-// ChangeGroup applies changes to a pushed group, in order, all or none.
+// ChangeGroup applies changes to a pushed group, in order, all or none,
+// and returns the group without its members (a large group has many).
 // Adding a member who is in it, or removing one who is not, changes
 // nothing; adding an id that is no provisioned person of the account is
 // refused, naming members.
@@ -262,12 +263,9 @@ func (s *Service) ChangeGroup(ctx context.Context, c Caller, groupID string, cha
 				return err
 			}
 		}
-		if err := audit.Record(tx, c.AccountID, c.actor(), "scim.group_updated", "group", g.ID,
-			map[string]any{"name": g.Name, "members_added": added, "members_removed": removed}); err != nil {
-			return err
-		}
-		out, err = getGroup(tx.DB, c.AccountID, g.ID, true)
-		return err
+		out = v
+		return audit.Record(tx, c.AccountID, c.actor(), "scim.group_updated", "group", g.ID,
+			map[string]any{"name": g.Name, "members_added": added, "members_removed": removed})
 	})
 	return out, err
 }
@@ -278,10 +276,14 @@ func (s *Service) ReplaceGroup(ctx context.Context, c Caller, groupID string, in
 	if err := in.normalize(); err != nil {
 		return nil, err
 	}
-	return s.ChangeGroup(ctx, c, groupID, []GroupChange{
+	_, err := s.ChangeGroup(ctx, c, groupID, []GroupChange{
 		{Op: Rename, Value: in.DisplayName}, {Op: SetExternalID, Value: in.ExternalID},
 		{Op: ReplaceMembers, Members: in.Members},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetGroup(ctx, c, groupID)
 }
 
 // DeleteGroup removes a pushed group: its members (the pushed group holds

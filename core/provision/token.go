@@ -96,7 +96,7 @@ func (s *Service) CreateToken(ctx context.Context, accountID string, by audit.Ac
 // Tokens lists the account's tokens, newest first, revoked ones too.
 func (s *Service) Tokens(ctx context.Context, accountID string) ([]Token, error) {
 	out := []Token{}
-	err := s.DB.R.WithContext(ctx).Where("account_id = ?", accountID).Order("created_at DESC, id").Find(&out).Error
+	err := s.DB.R.WithContext(ctx).Where("account_id = ?", accountID).Order("created_at DESC, id DESC").Find(&out).Error
 	return out, err
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/provision"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -146,6 +147,7 @@ func (g *Gateway) build(ctx context.Context) error {
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
 		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
+		Provision:        &provision.Service{DB: db},
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 	})
