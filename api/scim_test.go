@@ -382,6 +382,17 @@ func TestSCIMRefusals(t *testing.T) {
 			if n := count(t, e.DB, "users", "email = ?", "bo@uni.edu"); n != 2 {
 				t.Fatalf("users of bo@uni.edu across accounts: %d", n)
 			}
+			// A person the account already has (an admin) is linked only
+			// by a token that links by email.
+			sc.scimError(sc.do("POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "admin@org.test"}), http.StatusConflict, "uniqueness", "emails")
+			linker := scimClient{t: t, e: e, token: scimToken(t, e, e.APIKey, "Entra ID, linking", true)}
+			linked := linker.must(linker.do("POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "admin@org.test"}), http.StatusCreated)
+			if n := count(t, e.DB, "user_identities", "issuer = ? AND subject = ? AND user_id = ?", provision.Issuer, linked["id"], e.Admin.ID); n != 1 {
+				t.Fatalf("linked identity of the admin: %d", n)
+			}
+			if n := count(t, e.DB, "users", "account_id = ? AND email = ?", e.AccountID, "admin@org.test"); n != 1 {
+				t.Fatalf("users of admin@org.test: %d", n)
+			}
 			// The library's own endpoints.
 			for _, p := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/Schemas"} {
 				sc.must(sc.do("GET", p, nil), http.StatusOK)
