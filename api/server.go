@@ -288,6 +288,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiAPIRoutes(v1)
 	s.ssoAPIRoutes(v1)
 	s.scimRoutes(e, v1)
+	s.scimConsoleRoutes(con)
 }
 
 func (s *Server) readyz(c *gin.Context) {

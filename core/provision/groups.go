@@ -149,6 +149,9 @@ func (s *Service) CreateGroup(ctx context.Context, c Caller, in GroupInput) (*Gr
 			return err
 		}
 		g, err := group.CreatePushed(tx, c.AccountID, in.DisplayName, in.ExternalID)
+		if store.IsUniqueViolation(err) {
+			return ErrGroupExternalIDTaken
+		}
 		if err != nil {
 			return err
 		}
