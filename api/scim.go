@@ -34,9 +34,13 @@ func (s *Server) newSCIM() (http.Handler, error) {
 }
 
 // scimRoutes mounts the SCIM service provider, which its own tokens
-// authenticate, and the admin API of those tokens.
-func (s *Server) scimRoutes(e *gin.Engine, v1 *gin.RouterGroup) {
+// authenticate.
+func (s *Server) scimRoutes(e *gin.Engine) {
 	e.Any(scim.Prefix+"/*path", noStore, s.serveSCIM)
+}
+
+// scimAPIRoutes serve an admin the provisioning tokens.
+func (s *Server) scimAPIRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/scim", s.adminOnly, s.scimInfo)
 	v1.GET("/scim/tokens", s.adminOnly, s.listSCIMTokens)
 	v1.POST("/scim/tokens", s.adminOnly, s.createSCIMToken)

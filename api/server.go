@@ -287,7 +287,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)
 	s.ssoAPIRoutes(v1)
-	s.scimRoutes(e, v1)
+	s.scimRoutes(e)
+	s.scimAPIRoutes(v1)
 	s.scimConsoleRoutes(con)
 }
 
