@@ -244,6 +244,23 @@ func TestSCIMProvisioningAsEntraID(t *testing.T) {
 			if p, _ := user.ByEmail(ctx, e.DB, e.AccountID, "ann@uni.edu"); p.LastName != "Archer-Bell" {
 				t.Fatalf("renamed: %+v", p)
 			}
+			// Entra ID's profile updates: the enterprise extension (accepted,
+			// not kept), the same work address, a given name and displayName.
+			u = sc.must(sc.do("PATCH", "/Users/"+uid, patchOp(
+				map[string]any{"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Physics"},
+				map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "ann@uni.edu"},
+				map[string]any{"op": "Replace", "path": "name.givenName", "value": "Annie"},
+				map[string]any{"op": "Replace", "path": "displayName", "value": "Annie Archer-Bell"},
+			)), http.StatusOK)
+			if u["displayName"] != "Annie Archer-Bell" || u["name"].(map[string]any)["givenName"] != "Annie" || u["active"] != true || u["externalId"] != "ann-ext" {
+				t.Fatalf("after a profile update: %v", u)
+			}
+			if got := memberRows(t, e.DB, gid); len(got) != 1 {
+				t.Fatalf("members after a profile update: %v", got)
+			}
+			if ms, _ := group.Members(ctx, e.DB.R, gid, 0, 0); len(ms) != 1 || ms[0].Name != "Annie Archer-Bell" {
+				t.Fatalf("member's name after a profile update: %+v", ms)
+			}
 			sc.must(sc.do("PATCH", "/Users/"+uid, patchOp(map[string]any{"op": "Replace", "path": "active", "value": false})), http.StatusOK)
 
 			// 8. Delete the group: its rows go, the directory's stay.
