@@ -411,8 +411,18 @@ func TestSCIMRefusals(t *testing.T) {
 				t.Fatalf("users of admin@org.test: %d", n)
 			}
 			// The library's own endpoints.
-			for _, p := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/Schemas"} {
-				sc.must(sc.do("GET", p, nil), http.StatusOK)
+			spc := sc.must(sc.do("GET", "/ServiceProviderConfig", nil), http.StatusOK)
+			if spc["patch"].(map[string]any)["supported"] != true || spc["filter"].(map[string]any)["supported"] != true ||
+				spc["authenticationSchemes"].([]any)[0].(map[string]any)["type"] != "oauthbearertoken" {
+				t.Fatalf("service provider config: %v", spc)
+			}
+			rt := sc.do("GET", "/ResourceTypes", nil)
+			if sc.must(rt, http.StatusOK)["totalResults"] != float64(2) || !strings.Contains(string(rt.Body), `"endpoint":"/Users"`) || !strings.Contains(string(rt.Body), `"endpoint":"/Groups"`) {
+				t.Fatalf("resource types: %s", rt.Body)
+			}
+			ss := sc.do("GET", "/Schemas", nil)
+			if sc.must(ss, http.StatusOK); !strings.Contains(string(ss.Body), userSchema) || !strings.Contains(string(ss.Body), groupSchema) {
+				t.Fatalf("schemas: %s", ss.Body)
 			}
 		})
 	}
