@@ -427,3 +427,54 @@ func TestSCIMRefusals(t *testing.T) {
 		})
 	}
 }
+
+// Okta replaces a group whole (PUT): its name and exactly its members;
+// a member in both lists keeps their row.
+func TestSCIMReplaceGroup(t *testing.T) {
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) {
+			e := apitest.New(t, apitest.Options{Dialect: d})
+			ctx := context.Background()
+			sc := scimClient{t: t, e: e, token: scimToken(t, e, e.APIKey, "Okta", false)}
+			ids := map[string]string{}
+			for _, n := range []string{"a", "b", "c"} {
+				ids[n] = sc.must(sc.do("POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": n + "@uni.edu"}), http.StatusCreated)["id"].(string)
+			}
+			members := func(ns ...string) []any {
+				var out []any
+				for _, n := range ns {
+					out = append(out, map[string]any{"value": ids[n]})
+				}
+				return out
+			}
+			gid := sc.must(sc.do("POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Crew", "members": members("a", "b")}), http.StatusCreated)["id"].(string)
+			rowOf := func(email string) string {
+				t.Helper()
+				ms, err := group.Members(ctx, e.DB.R, gid, 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range ms {
+					if m.Email == email {
+						return m.ID
+					}
+				}
+				return ""
+			}
+			bRow := rowOf("b@uni.edu")
+			g := sc.must(sc.do("PUT", "/Groups/"+gid, map[string]any{"schemas": []string{groupSchema}, "id": gid, "displayName": "Crew 2", "members": members("b", "c")}), http.StatusOK)
+			if g["displayName"] != "Crew 2" || len(g["members"].([]any)) != 2 {
+				t.Fatalf("replaced group: %v", g)
+			}
+			if got := memberRows(t, e.DB, gid); len(got) != 2 || got[0] != "b@uni.edu "+ids["b"] || got[1] != "c@uni.edu "+ids["c"] {
+				t.Fatalf("members after PUT: %v", got)
+			}
+			if rowOf("b@uni.edu") != bRow {
+				t.Fatal("a member in both lists got a new row")
+			}
+			if n := count(t, e.DB, "scim_group_members", "group_id = ?", gid); n != 2 {
+				t.Fatalf("pushed memberships after PUT: %d", n)
+			}
+		})
+	}
+}

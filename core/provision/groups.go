@@ -252,10 +252,16 @@ func (s *Service) ChangeGroup(ctx context.Context, c Caller, groupID string, cha
 			case RemoveMembers:
 				n, err = removeMembers(tx, c.AccountID, g.ID, ch.Members)
 				removed += n
-			case RemoveAllMembers, ReplaceMembers:
+			case RemoveAllMembers:
 				n, err = removeMembers(tx, c.AccountID, g.ID, nil)
 				removed += n
-				if err == nil && ch.Op == ReplaceMembers {
+			case ReplaceMembers:
+				var gone []string
+				if gone, err = notIn(tx, g.ID, ch.Members); err == nil {
+					n, err = removeMembers(tx, c.AccountID, g.ID, gone)
+					removed += n
+				}
+				if err == nil {
 					n, err = addMembers(tx, c.AccountID, g.ID, ch.Members)
 					added += n
 				}
@@ -371,6 +377,26 @@ func removeMembers(tx *store.Tx, accountID, groupID string, ids []string) (int, 
 		}
 	}
 	return removed, nil
+}
+
+// notIn is the group's members whose ids are not in ids: those a
+// replacement of the members takes out, while the others keep their rows.
+func notIn(tx *store.Tx, groupID string, ids []string) ([]string, error) {
+	var have []string
+	if err := tx.Model(&Membership{}).Where("group_id = ?", groupID).Pluck("person_id", &have).Error; err != nil {
+		return nil, err
+	}
+	keep := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		keep[id] = true
+	}
+	gone := []string{}
+	for _, id := range have {
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	return gone, nil
 }
 
 // distinct keeps each of ids once.
