@@ -93,9 +93,9 @@ func groupsQuery(v url.Values) (group.Query, int, int, error) {
 		fs.Add("source", "source is longer than 100 characters")
 	}
 	switch q.Provenance {
-	case "", group.ProvenanceSync, group.ProvenanceLogin, group.ProvenanceManual:
+	case "", group.ProvenanceSync, group.ProvenanceLogin, group.ProvenanceManual, group.ProvenanceSCIM:
 	default:
-		fs.Add("provenance", fmt.Sprintf("unknown provenance %q: use sync, login or manual", q.Provenance))
+		fs.Add("provenance", fmt.Sprintf("unknown provenance %q: use sync, login, manual or scim", q.Provenance))
 	}
 	page, per := pageQuery(v, &fs)
 	return q, page, per, fs.Err()

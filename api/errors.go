@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/gin-gonic/gin"
 
 	"github.com/invitegate/gateway/core/problem"
+	"github.com/invitegate/gateway/core/provision"
 )
 
 var (
@@ -43,6 +45,38 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// scimRefusal is scimRefusalOf for the SCIM handler, which has the
+// request (api/scim's Config.Refusal).
+func scimRefusal(r *http.Request, err error) error {
+	c, _ := r.Context().Value(ginKey{}).(*gin.Context)
+	return scimRefusalOf(c, err)
+}
+
+// scimRefusalOf is err as a SCIM error (RFC 7644 3.12): the status of
+// statusOf, the message of describe led by the attribute at fault, and
+// the SCIM error type a provider acts on.
+func scimRefusalOf(c *gin.Context, err error) scimerrors.ScimError {
+	se := scimerrors.ScimError{Status: statusOf(err)}
+	if c == nil {
+		se.Status, se.Detail = http.StatusInternalServerError, "something went wrong on our side"
+		return se
+	}
+	b := describe(c, err)
+	se.Detail = b.Message
+	if b.Field != "" && !strings.HasPrefix(b.Message, b.Field+":") && !strings.HasPrefix(b.Message, b.Field+" ") {
+		se.Detail = b.Field + ": " + b.Message
+	}
+	switch {
+	case b.Code == provision.ErrEmailChange.Code:
+		se.ScimType = scimerrors.ScimTypeMutability
+	case se.Status == http.StatusBadRequest && b.Code != errBodyTooLarge.Code:
+		se.ScimType = scimerrors.ScimTypeInvalidValue
+	case se.Status == http.StatusConflict && b.Code == provision.ErrUserNameTaken.Code:
+		se.ScimType = scimerrors.ScimTypeUniqueness
+	}
+	return se
 }
 
 type errorBody struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/provision"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -68,6 +69,8 @@ type Config struct {
 	GroupSources GroupSources
 	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
 	LTI *lti.Service
+	// Provision holds what identity providers push by SCIM (/scim/v2).
+	Provision *provision.Service
 	// Now is the clock.
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
@@ -133,6 +136,8 @@ type Server struct {
 	siteForms *limiter
 	// unknownLinks counts, per client, answers that a link does not exist.
 	unknownLinks *limit.Counter
+	// scimAPI is the SCIM service provider under /scim.
+	scimAPI http.Handler
 }
 
 // New builds the server and its routes.
@@ -163,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
 		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
+	}
+	if s.scimAPI, err = s.newSCIM(); err != nil {
+		return nil, err
 	}
 	e := gin.New()
 	e.ContextWithFallback = true
@@ -289,6 +297,9 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiRegisterRoutes(e)
 	s.ltiRegistrationAPIRoutes(v1)
 	s.ssoAPIRoutes(v1)
+	s.scimRoutes(e)
+	s.scimAPIRoutes(v1)
+	s.scimConsoleRoutes(con)
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -26,6 +26,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand(&configPath), newMigrateCommand(&configPath), newKeysCommand(&configPath),
 		newAdminCommand(&configPath), newPluginsCommand(&configPath), newEventsCommand(&configPath), newSSOCommand(&configPath, nil),
 		newLTICommand(&configPath))
+	root.AddCommand(newSCIMCommand(&configPath))
 	return root
 }
 

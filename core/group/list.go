@@ -15,6 +15,7 @@ const (
 	ProvenanceSync   = "sync"   // a group source plugin's scheduled sync
 	ProvenanceLogin  = "login"  // groups asserted at single sign-on ("sso:<connection>")
 	ProvenanceManual = "manual" // made and filled by an admin
+	ProvenanceSCIM   = "scim"   // pushed by an identity provider's SCIM provisioning (SourcePushed)
 )
 
 // sourceSSOPrefix starts the source of groups asserted at SSO login.
@@ -25,6 +26,8 @@ func ProvenanceOf(source string) string {
 	switch {
 	case source == SourceManual:
 		return ProvenanceManual
+	case source == SourcePushed:
+		return ProvenanceSCIM
 	case strings.HasPrefix(source, sourceSSOPrefix):
 		return ProvenanceLogin
 	}
@@ -68,8 +71,10 @@ func Listing(db *gorm.DB, accountID string, q Query) *gorm.DB {
 		l = l.Where("groups.source = ?", SourceManual)
 	case ProvenanceLogin:
 		l = l.Where("groups.source LIKE ?", sourceSSOPrefix+"%")
+	case ProvenanceSCIM:
+		l = l.Where("groups.source = ?", SourcePushed)
 	case ProvenanceSync:
-		l = l.Where("groups.source <> ? AND groups.source NOT LIKE ?", SourceManual, sourceSSOPrefix+"%")
+		l = l.Where("groups.source NOT IN ? AND groups.source NOT LIKE ?", []string{SourceManual, SourcePushed}, sourceSSOPrefix+"%")
 	}
 	return l
 }

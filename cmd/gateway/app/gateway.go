@@ -22,6 +22,7 @@ import (
 	"github.com/invitegate/gateway/core/job"
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/provision"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -71,6 +72,9 @@ type Gateway struct {
 	// schedule refreshes IdP metadata and sweeps expired logins.
 	SSO         *sso.Service
 	SSOSchedule *sso.Schedule
+	// Provision holds what identity providers push by SCIM, and their
+	// provisioning tokens.
+	Provision *provision.Service
 	// Jobs runs confirmed jobs (bulk invites); Start starts it unless
 	// HoldJobs.
 	Jobs *job.Runner
@@ -142,10 +146,12 @@ func (g *Gateway) build(ctx context.Context) error {
 	if g.SSO, g.SSOSchedule, err = newSSO(cfg, g.opts.SSOTypes, db, now, g.Log, g.Sessions, g.Events); err != nil {
 		return err
 	}
+	g.Provision = &provision.Service{DB: db}
 	g.Handler, err = api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
 		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
+		Provision:        g.Provision,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 		GroupSources: g.Plugins,
