@@ -576,8 +576,9 @@ func testBulkAcross(t *testing.T, a *api) {
 	if h.status/100 != 2 {
 		t.Fatalf("upload: %d %s", h.status, tail(h.body, 500))
 	}
-	var up struct{ ID, Status string }
-	json.Unmarshal([]byte(h.body), &up)
+	var answer struct{ Job struct{ ID, Status string } }
+	json.Unmarshal([]byte(h.body), &answer)
+	up := answer.Job
 	jobAt := func() job.Job {
 		var j job.Job
 		if err := c.db.R.Where("id = ?", up.ID).Take(&j).Error; err != nil {
