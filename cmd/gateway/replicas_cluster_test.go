@@ -82,6 +82,8 @@ func newCluster(t *testing.T, dsn string, env ...string) *cluster {
 			v, _ := c.served.LoadOrStore(rep.n, new(atomic.Int64))
 			v.(*atomic.Int64).Add(1)
 		},
+		// Kept-alive connections to the replicas, as a load balancer keeps.
+		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			http.Error(w, "replica unreachable: "+err.Error(), http.StatusBadGateway)
 		},
