@@ -441,9 +441,13 @@ func usesOf(t *testing.T, env *apitest.Env, createdBy string) (sum, redeemed, ov
 	return row.Sum, row.Redeemed, row.Over
 }
 
-func TestBench_redeem(t *testing.T) {
+func TestBench_redeem(t *testing.T) { benchRedeem(t, "redeem", store.SQLite) }
+
+// benchRedeem measures redemptions on the dialect beside the bare
+// conditional UPDATE on the same database, and prints "bench NAME: ...".
+func benchRedeem(t *testing.T, name, dialect string) {
 	dur := benchDuration(t)
-	env := apitest.New(t, apitest.Options{RealClock: true})
+	env := apitest.New(t, apitest.Options{RealClock: true, Dialect: dialect})
 	room := env.Resource(map[string]any{"type": "room", "title": "Benchmark room"})
 
 	// More links than the fastest plausible rate can use in warm-up plus
@@ -452,14 +456,61 @@ func TestBench_redeem(t *testing.T) {
 	t0 := time.Now()
 	gwLinks := seedLinks(t, env, room, "bench-gateway", perSec(10000))
 	baseLinks := seedLinks(t, env, room, "bench-baseline", perSec(20000))
-	fmt.Printf("redeem: seeded %d + %d single-use invitations in %v\n", len(gwLinks), len(baseLinks), time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("%s: seeded %d + %d single-use invitations in %v\n", name, len(gwLinks), len(baseLinks), time.Since(t0).Round(time.Millisecond))
 
+	bareURL := bareRedeem(t, env)
+
+	gws := &side{name: "gateway", url: env.URL, method: http.MethodPost, links: gwLinks, want: http.StatusSeeOther}
+	bases := &side{name: "baseline", url: bareURL, method: http.MethodPost, links: baseLinks, want: http.StatusSeeOther}
+	compare(t, name, dur, profilePath(name), gws, bases)
+	gw, gWarm, base, bWarm := gws.total, gws.warm, bases.total, bases.warm
+
+	// Correctness: every 303 consumed exactly one use of a distinct link,
+	// and nothing else did.
+	okGW := gWarm.ok + gw.ok
+	sum, redeemed, over := usesOf(t, env, "bench-gateway")
+	fmt.Printf("%s gateway: %s (warm-up %s)\n", name, describeLoad(gw), describeLoad(gWarm))
+	fmt.Printf("%s gateway: %d uses consumed on %d links by %d answers 303 (warm-up included); %d links over their limit\n", name, sum, redeemed, okGW, over)
+	okBase := bWarm.ok + base.ok
+	bsum, bredeemed, bover := usesOf(t, env, "bench-baseline")
+	fmt.Printf("%s baseline: %s (warm-up %s)\n", name, describeLoad(base), describeLoad(bWarm))
+	fmt.Printf("%s baseline: %d uses consumed on %d links by %d answers 303 (warm-up included); %d links over their limit\n", name, bsum, bredeemed, okBase, bover)
+
+	fmt.Printf("%s latency: gateway p50 %v p99 %v max %v; baseline p50 %v p99 %v max %v\n", name,
+		gw.pct(0.50).Round(10*time.Microsecond), gw.pct(0.99).Round(10*time.Microsecond), gw.pct(1).Round(10*time.Microsecond),
+		base.pct(0.50).Round(10*time.Microsecond), base.pct(0.99).Round(10*time.Microsecond), base.pct(1).Round(10*time.Microsecond))
+	ratio := 0.0
+	if base.perSec() > 0 {
+		ratio = gw.perSec() / base.perSec()
+	}
+	fmt.Printf("%s targets: throughput >= %.0f/s %s; ratio >= %.2f %s; p99 < %v %s\n", name,
+		targetRedeemPerSec, met(gw.perSec() >= targetRedeemPerSec),
+		targetRedeemRatio, met(ratio >= targetRedeemRatio),
+		targetRedeemP99, met(gw.pct(0.99) < targetRedeemP99))
+	fmt.Printf("bench %s: %.0f redemptions/s (baseline %.0f redemptions/s, ratio %.2f)\n", name, gw.perSec(), base.perSec(), ratio)
+
+	for side, l := range map[string]*load{"gateway": gw, "gateway warm-up": gWarm, "baseline": base, "baseline warm-up": bWarm} {
+		if len(l.statuses) > 0 || l.errs > 0 {
+			t.Errorf("%s %s: not every request succeeded: %s", name, side, describeLoad(l))
+		}
+	}
+	if sum != int64(okGW) || redeemed != int64(okGW) || over != 0 {
+		t.Errorf("%s gateway: %d answers 303 but %d uses on %d links (%d over their limit)", name, okGW, sum, redeemed, over)
+	}
+	if bsum != int64(okBase) || bredeemed != int64(okBase) || bover != 0 {
+		t.Errorf("%s baseline: %d answers 303 but %d uses on %d links (%d over their limit)", name, okBase, bsum, bredeemed, bover)
+	}
+}
+
+// bareRedeem serves the baseline of a redemption and returns its URL.
+func bareRedeem(t *testing.T, env *apitest.Env) string {
+	t.Helper()
 	// Baseline: a bare Gin engine, no middleware, doing only the redemption's
 	// conditional UPDATE (by the token's hash, through the same store and
 	// its single write connection) and answering 303 when one row changed.
 	// The statement is prepared once, as gorm's statement cache would.
 	gin.SetMode(gin.ReleaseMode)
-	consume, err := env.DB.Prepare(context.Background(), true, redeemSQL)
+	consume, err := env.DB.Prepare(context.Background(), true, numbered(env.DB, redeemSQL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,48 +531,26 @@ func TestBench_redeem(t *testing.T) {
 			c.String(http.StatusConflict, "used")
 		}
 	})
-	bareURL := serveBare(t, bare)
+	return serveBare(t, bare)
+}
 
-	gws := &side{name: "gateway", url: env.URL, method: http.MethodPost, links: gwLinks, want: http.StatusSeeOther}
-	bases := &side{name: "baseline", url: bareURL, method: http.MethodPost, links: baseLinks, want: http.StatusSeeOther}
-	compare(t, "redeem", dur, profilePath("redeem"), gws, bases)
-	gw, gWarm, base, bWarm := gws.total, gws.warm, bases.total, bases.warm
-
-	// Correctness: every 303 consumed exactly one use of a distinct link,
-	// and nothing else did.
-	okGW := gWarm.ok + gw.ok
-	sum, redeemed, over := usesOf(t, env, "bench-gateway")
-	fmt.Printf("redeem gateway: %s (warm-up %s)\n", describeLoad(gw), describeLoad(gWarm))
-	fmt.Printf("redeem gateway: %d uses consumed on %d links by %d answers 303 (warm-up included); %d links over their limit\n", sum, redeemed, okGW, over)
-	okBase := bWarm.ok + base.ok
-	bsum, bredeemed, bover := usesOf(t, env, "bench-baseline")
-	fmt.Printf("redeem baseline: %s (warm-up %s)\n", describeLoad(base), describeLoad(bWarm))
-	fmt.Printf("redeem baseline: %d uses consumed on %d links by %d answers 303 (warm-up included); %d links over their limit\n", bsum, bredeemed, okBase, bover)
-
-	fmt.Printf("redeem latency: gateway p50 %v p99 %v max %v; baseline p50 %v p99 %v max %v\n",
-		gw.pct(0.50).Round(10*time.Microsecond), gw.pct(0.99).Round(10*time.Microsecond), gw.pct(1).Round(10*time.Microsecond),
-		base.pct(0.50).Round(10*time.Microsecond), base.pct(0.99).Round(10*time.Microsecond), base.pct(1).Round(10*time.Microsecond))
-	ratio := 0.0
-	if base.perSec() > 0 {
-		ratio = gw.perSec() / base.perSec()
+// numbered writes q's ? placeholders as $1, $2... on PostgreSQL, whose
+// driver takes no other form in a statement prepared outside gorm.
+func numbered(db *store.DB, q string) string {
+	if db.Dialect != store.Postgres {
+		return q
 	}
-	fmt.Printf("redeem targets: throughput >= %.0f/s %s; ratio >= %.2f %s; p99 < %v %s\n",
-		targetRedeemPerSec, met(gw.perSec() >= targetRedeemPerSec),
-		targetRedeemRatio, met(ratio >= targetRedeemRatio),
-		targetRedeemP99, met(gw.pct(0.99) < targetRedeemP99))
-	fmt.Printf("bench redeem: %.0f redemptions/s (baseline %.0f redemptions/s, ratio %.2f)\n", gw.perSec(), base.perSec(), ratio)
-
-	for name, l := range map[string]*load{"gateway": gw, "gateway warm-up": gWarm, "baseline": base, "baseline warm-up": bWarm} {
-		if len(l.statuses) > 0 || l.errs > 0 {
-			t.Errorf("redeem %s: not every request succeeded: %s", name, describeLoad(l))
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
 		}
+		b.WriteRune(r)
 	}
-	if sum != int64(okGW) || redeemed != int64(okGW) || over != 0 {
-		t.Errorf("redeem gateway: %d answers 303 but %d uses on %d links (%d over their limit)", okGW, sum, redeemed, over)
-	}
-	if bsum != int64(okBase) || bredeemed != int64(okBase) || bover != 0 {
-		t.Errorf("redeem baseline: %d answers 303 but %d uses on %d links (%d over their limit)", okBase, bsum, bredeemed, bover)
-	}
+	return b.String()
 }
 
 func TestBench_invite_page(t *testing.T) {

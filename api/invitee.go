@@ -56,7 +56,9 @@ func (s *Server) invitePage(c *gin.Context) {
 // inviteEnter is the button press that redeems the link.
 func (s *Server) inviteEnter(c *gin.Context) {
 	client := c.ClientIP()
-	if s.guesses.exhausted(client) {
+	if _, blocked, err := s.guesses.Blocked(c.Request.Context(), client); err != nil {
+		reqLog(c).Warn("guess limit not checked", "error", err.Error())
+	} else if blocked {
 		s.metrics.redemptions.WithLabelValues("too_many_attempts").Inc()
 		s.fail(c, invite.ErrTooManyGuesses)
 		return
@@ -72,7 +74,9 @@ func (s *Server) inviteEnter(c *gin.Context) {
 		}
 		s.metrics.redemptions.WithLabelValues(code).Inc()
 		if code == invite.ErrEmailMismatch.Code || code == invite.ErrEmailTooLong.Code {
-			s.guesses.spend(client)
+			if err := s.guesses.Add(c.Request.Context(), client); err != nil {
+				reqLog(c).Warn("wrong guess not counted", "error", err.Error())
+			}
 			s.lobbyAgain(c, tok, email, v, p, err)
 			return
 		}

@@ -17,6 +17,9 @@ import (
 // unknownLinkScope names the unknown-link counts in core/limit.
 const unknownLinkScope = "unknown_link"
 
+// guessScope names the counts of wrong lobby emails in core/limit.
+const guessScope = "lobby_guess"
+
 // failureKey is where fail and siteFail, which answer a request with a
 // failure page or body, leave the refusal, for middleware that acts on what
 // was answered. Refusals shown inside a page (a lobby asking again, a form

@@ -8,8 +8,8 @@ import (
 )
 
 // limiter is a per-client token bucket for actions that must not be
-// repeated freely, like guessing an invitation's email. It is per replica;
-// the per-invitation limit in core is shared by all replicas.
+// repeated freely, like an event site's forms. It is per replica (the
+// lobby's guesses are counted in core/limit, shared by replicas).
 type limiter struct {
 	now     func() time.Time
 	mu      sync.Mutex

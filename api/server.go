@@ -75,7 +75,9 @@ type Config struct {
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
 	Registry *prometheus.Registry
-	// GuessesPerMinute bounds wrong lobby emails per client.
+	// GuessesPerMinute bounds wrong lobby emails per client (its IP as
+	// TrustedProxies tell it) in a minute; replicas on PostgreSQL share the
+	// counts.
 	GuessesPerMinute int
 	// SiteFormsPerMinute bounds event site registrations and sign-in link
 	// requests per client.
@@ -130,7 +132,9 @@ type Server struct {
 	handler http.Handler
 	pages   map[string]*template.Template
 	metrics *metrics
-	guesses *limiter
+	// guesses counts, per client, wrong emails typed in a lobby; replicas
+	// on PostgreSQL share the counts.
+	guesses *limit.Counter
 	// siteForms bounds, per client, the event site's forms that create a
 	// person or send an email (register, sign-in link).
 	siteForms *limiter
@@ -165,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, base: base, baseURL: base.String(), secure: base.Scheme == "https", log: cfg.Logger,
 		pages: pages, metrics: newMetrics(cfg.Registry),
-		guesses:      newLimiter(cfg.Now, float64(cfg.GuessesPerMinute)/60, cfg.GuessesPerMinute),
+		guesses:      limit.New(cfg.DB, limit.Config{Scope: guessScope, Rule: limit.Rule{Max: cfg.GuessesPerMinute, Window: time.Minute}, Now: cfg.Now}),
 		siteForms:    newLimiter(cfg.Now, float64(cfg.SiteFormsPerMinute)/60, cfg.SiteFormsPerMinute),
 		unknownLinks: limit.New(cfg.DB, limit.Config{Scope: unknownLinkScope, Rule: cfg.UnknownLinks, Now: cfg.Now}),
 	}

@@ -18,27 +18,41 @@ type serveOptions struct {
 	out            io.Writer
 }
 
-// serveGateway runs until ctx ends (SIGTERM/SIGINT), then drains requests.
+// serveGateway runs until ctx ends (SIGTERM/SIGINT), then drains requests
+// and stops the background work, which gives back what it claimed (outbox
+// messages, job leases). It listens before it builds the gateway, so a load
+// balancer asking /readyz hears "not ready" while the database is migrated
+// rather than nothing.
 func serveGateway(ctx context.Context, cfg *app.Config, opt serveOptions) error {
-	g, err := app.Build(ctx, cfg, app.Options{})
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	boot, err := g.Bootstrap(ctx)
-	if err != nil {
-		return err
-	}
-	// Bulk invites confirmed here or on another replica run in the
-	// background; jobs an earlier process left unfinished resume now.
-	if err := g.Start(ctx); err != nil {
-		return err
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	hs := &http.Server{Handler: g.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	front := &starting{}
+	hs := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	g, err := app.Build(ctx, cfg, app.Options{})
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer g.Close()
+	boot, err := g.Bootstrap(ctx)
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	// Bulk invites confirmed here or on another replica run in the
+	// background; jobs an earlier process left unfinished resume now.
+	if err := g.Start(ctx); err != nil {
+		hs.Close()
+		return err
+	}
+	front.serve(g.Handler)
 
 	fmt.Fprintf(opt.out, "Gateway serving at %s (database: %s)\n", cfg.BaseURL, store.DialectOf(cfg.Database.DSN))
 	if boot != nil {
@@ -54,14 +68,12 @@ func serveGateway(ctx context.Context, cfg *app.Config, opt serveOptions) error 
 	if opt.printLoginLink {
 		link, err := loginLinkFor(ctx, g, cfg.Bootstrap.AdminEmail)
 		if err != nil {
-			ln.Close()
+			hs.Close()
 			return err
 		}
 		fmt.Fprintf(opt.out, "Sign in as %s with this one-time link: %s\n", cfg.Bootstrap.AdminEmail, link)
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	g.Log.Info("serving", "listen", ln.Addr().String(), "base_url", cfg.BaseURL)
 	select {
 	case err := <-errc:

@@ -111,6 +111,12 @@ func EnsureFirst(ctx context.Context, db *store.DB, accountName, adminEmail stri
 	}
 	var out *Bootstrap
 	err = db.Tx(ctx, func(tx *store.Tx) error {
+		// Replicas starting together each find no account: the lock makes
+		// them count one after the other, so one creates it and the others
+		// see it.
+		if err := tx.LockTx("first-start"); err != nil {
+			return err
+		}
 		var n int64
 		if err := tx.Model(&Account{}).Count(&n).Error; err != nil {
 			return err

@@ -213,6 +213,13 @@ func (r *Runner) Run(stop context.Context, jobID string) (bool, error) {
 		if errors.Is(err, ErrLeaseLost) {
 			return false, nil
 		}
+		if stop.Err() != nil {
+			// Stopped between steps: another replica (or the next start)
+			// goes on from the last step at once.
+			if _, yerr := Yield(ctx, r.DB, jobID, r.ID, r.Now()); yerr != nil {
+				r.Log.Error("job lease not given back; it resumes once the lease ends", "job", jobID, "error", yerr)
+			}
+		}
 		return false, err
 	}
 	return true, nil

@@ -83,11 +83,48 @@ func Open(ctx context.Context, db *store.DB, opts Options) (*Signer, error) {
 		return nil, err
 	}
 	if n == 0 {
-		if _, err := s.Rotate(ctx); err != nil {
+		if err := s.first(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return s, s.reload(ctx)
+}
+
+// first makes the first key, unless a replica starting at the same time
+// made it already: under the lock, each counts again after the one before
+// it committed.
+func (s *Signer) first(ctx context.Context) error {
+	k, err := newKey(s.now())
+	if err != nil {
+		return err
+	}
+	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.LockTx("signing-key"); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&Key{}).Where("retired_at IS NULL").Count(&n).Error; err != nil || n > 0 {
+			return err
+		}
+		return tx.Create(k).Error
+	})
+	if err != nil {
+		return fmt.Errorf("first signing key: %w", err)
+	}
+	return nil
+}
+
+// newKey is a new active signing key made at now.
+func newKey(now time.Time) (*Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{KID: id.New(), PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), CreatedAt: now}, nil
 }
 
 func (s *Signer) now() time.Time {
@@ -99,16 +136,11 @@ func (s *Signer) now() time.Time {
 
 // Rotate makes a new active key and retires the others.
 func (s *Signer) Rotate(ctx context.Context) (string, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", err
-	}
-	der, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		return "", err
-	}
 	now := s.now()
-	k := &Key{KID: id.New(), PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), CreatedAt: now}
+	k, err := newKey(now)
+	if err != nil {
+		return "", err
+	}
 	err = s.DB.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.Model(&Key{}).Where("retired_at IS NULL").Update("retired_at", now).Error; err != nil {
 			return err

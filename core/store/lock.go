@@ -57,3 +57,45 @@ func lockKey(name string) int64 {
 	h.Write([]byte("invitegate:" + name))
 	return int64(h.Sum64())
 }
+
+// Lock waits for the lock called name and returns its release, for work
+// that every replica must do but never two at once (migrations). On
+// PostgreSQL it is a session advisory lock (pg_advisory_lock) on a
+// connection held until release: a replica that dies holding it drops it
+// with its connection, and the next waiter goes on. A SQLite database
+// belongs to one process: there Lock returns at once.
+func (db *DB) Lock(ctx context.Context, name string) (release func(), err error) {
+	if db.Dialect != Postgres {
+		return func() {}, nil
+	}
+	sqlDB, err := db.W.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: %w", name, err)
+	}
+	key := lockKey(name)
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock %q: %w", name, err)
+	}
+	return func() { unlock(conn, key) }, nil
+}
+
+// LockTx takes the lock called name for the rest of the transaction: of
+// the transactions that check and then create what must exist once (the
+// first start's account), one runs at a time, and each sees what the one
+// before it committed. On PostgreSQL it is a transaction advisory lock
+// (pg_advisory_xact_lock), given back at commit or rollback; SQLite runs
+// one write transaction at a time already.
+func (tx *Tx) LockTx(name string) error {
+	if tx.db.Dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.sql.ExecContext(tx.ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(name)); err != nil {
+		return fmt.Errorf("lock %q: %w", name, err)
+	}
+	return nil
+}

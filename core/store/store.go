@@ -252,8 +252,16 @@ type Upgrader interface {
 
 // Migrate creates or extends the tables for the given models, then their
 // Indexer statements, then their Upgrader steps. Each model's package owns
-// its table; the gateway passes the full list.
+// its table; the gateway passes the full list. Replicas starting together
+// migrate one after the other, under one advisory lock: two CREATE TABLE
+// or CREATE INDEX of the same name at once fail on PostgreSQL, and the
+// later replicas find the work done.
 func (db *DB) Migrate(models ...any) error {
+	release, err := db.Lock(context.Background(), "migrate")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer release()
 	if err := db.W.AutoMigrate(models...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
