@@ -25,6 +25,7 @@ import (
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/plugins/roomadapter"
 	"github.com/invitegate/gateway/sso"
@@ -77,6 +78,9 @@ type Gateway struct {
 	// Plugins is the plugin host and its scheduler, and the room adapter
 	// side of the gateway's services.
 	Plugins *Plugins
+	// Webhooks manages the accounts' endpoints and delivers their events;
+	// Start starts its workers.
+	Webhooks *webhook.Service
 	// Handler serves every HTTP route.
 	Handler *api.Server
 
@@ -127,6 +131,9 @@ func (g *Gateway) build(ctx context.Context) error {
 	}
 	if g.Mail, err = newMail(cfg, db, now, g.Log); err != nil {
 		return err
+	}
+	if g.Webhooks, err = newWebhooks(cfg, db, now, g.Log, g.Mail); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
 	}
 	if g.Plugins, err = newPlugins(cfg, db, now, g.Log, g.Mail.Catalog); err != nil {
 		return fmt.Errorf("plugins: %w", err)
@@ -203,6 +210,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.SSOSchedule.Start()
 	g.started = append(g.started, g.SSOSchedule.Stop)
+	g.Webhooks.Start()
+	g.started = append(g.started, g.Webhooks.Stop)
 	return nil
 }
 
