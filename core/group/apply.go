@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // SourceGroup is a group as a source lists it.
@@ -276,6 +277,9 @@ func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, gs
 			res.GroupsRemoved += int(r.RowsAffected)
 		}
 		res.Complete = true
+		if err := webhook.Emit(tx, accountID, webhook.GroupSyncCompleted, "group_source:"+source, webhook.Payload{"source": source, "result": res}); err != nil {
+			return err
+		}
 		if *res == (Result{Complete: true}) {
 			return nil
 		}

@@ -139,8 +139,8 @@ func (g *Gateway) build(ctx context.Context) error {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	g.Invites = &invite.Service{DB: db, Now: now, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: g.Mail,
-		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform}
-	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions}
+		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform, Webhooks: g.Webhooks}
+	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions, Webhooks: g.Webhooks}
 	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
 	if g.LTI, err = lti.New(ctx, db, lti.Options{BaseURL: cfg.BaseURL, Sessions: g.Sessions, Platform: g.Plugins.Platform,
 		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
