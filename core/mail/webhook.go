@@ -23,9 +23,9 @@ func (s *Service) WebhookDisabled(tx *store.Tx, accountID, endpointID, url, why 
 	page := s.BaseURL + "/console/webhooks/" + endpointID
 	subject := "A webhook endpoint was disabled: " + clip(url, 200)
 	text := fmt.Sprintf("The webhook endpoint %s stopped receiving events.\n\n%s\n\n"+
-		"Events of the changes made since are kept and sent once you enable it again: %s\n", url, why, page)
+		"Events already queued for it are sent once you enable it again; changes made while it is disabled are not sent to it: %s\n", url, why, page)
 	body := fmt.Sprintf("<p>The webhook endpoint <code>%s</code> stopped receiving events.</p><p>%s</p>"+
-		"<p>Events of the changes made since are kept and sent once you <a href=\"%s\">enable it again</a>.</p>",
+		"<p>Events already queued for it are sent once you <a href=\"%s\">enable it again</a>; changes made while it is disabled are not sent to it.</p>",
 		html.EscapeString(url), html.EscapeString(why), html.EscapeString(page))
 	for _, a := range admins {
 		_, err := Enqueue(tx, s.domain(), NewMessage{AccountID: accountID, Template: "webhook_disabled", ToEmail: a.Email, ToName: a.Name(),
