@@ -434,7 +434,11 @@ func TestFailingEndpointDisabledAndResumed(t *testing.T) {
 		var mu sync.Mutex
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		told := &notes{}
-		s := newService(t, db, func(c *webhook.Config) { c.Now = clock; c.Notify = told; c.RetryBase, c.RetryMax = time.Second, time.Second })
+		s := newService(t, db, func(c *webhook.Config) {
+			c.Now = clock
+			c.Notify = told
+			c.RetryBase, c.RetryMax = time.Second, time.Second
+		})
 		acct := id.New()
 		down := true
 		r := newReceiver(t, func(n int, w http.ResponseWriter) {
