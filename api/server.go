@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/sso"
 )
@@ -65,6 +66,8 @@ type Config struct {
 	Plugins PluginStatus
 	// LTI is the LTI 1.3 tool: its routes are mounted when it is set.
 	LTI *lti.Service
+	// Webhooks manages the account's webhook endpoints.
+	Webhooks *webhook.Service
 	// Now is the clock.
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
@@ -279,6 +282,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.ltiConsoleRoutes(con)
 	s.ltiAPIRoutes(v1)
 	s.ssoAPIRoutes(v1)
+	s.webhookRoutes(v1)
+	s.consoleWebhookRoutes(con)
 }
 
 func (s *Server) readyz(c *gin.Context) {

@@ -152,7 +152,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	g.Handler, err = api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
-		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
+		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI, Webhooks: g.Webhooks,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 	})
