@@ -28,6 +28,9 @@ type WebhooksConfig struct {
 	DisableAfter time.Duration `yaml:"disable_after"`
 	// Poll: how often idle workers look for due deliveries.
 	Poll time.Duration `yaml:"poll"`
+	// Lease: a delivery claimed by a worker that died is claimed again
+	// after it.
+	Lease time.Duration `yaml:"lease"`
 }
 
 // problems lists every mistake in the webhooks section.
@@ -39,10 +42,13 @@ func (w *WebhooksConfig) problems() []string {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"retry_base", w.RetryBase}, {"retry_max", w.RetryMax}, {"max_age", w.MaxAge}, {"disable_after", w.DisableAfter}, {"poll", w.Poll}} {
+	}{{"retry_base", w.RetryBase}, {"retry_max", w.RetryMax}, {"max_age", w.MaxAge}, {"disable_after", w.DisableAfter}, {"poll", w.Poll}, {"lease", w.Lease}} {
 		if d.v < 0 {
 			out = append(out, fmt.Sprintf("webhooks.%s: must not be negative", d.name))
 		}
+	}
+	if w.Lease > 0 && w.Lease < 2*time.Second {
+		out = append(out, "webhooks.lease: at least 2s (below the 10s request timeout, a slow receiver may get a delivery twice)")
 	}
 	if w.RetryBase > 0 && w.RetryMax > 0 && w.RetryMax < w.RetryBase {
 		out = append(out, "webhooks.retry_max: must be at least webhooks.retry_base")
@@ -56,7 +62,7 @@ func newWebhooks(cfg *Config, db *store.DB, now func() time.Time, log *slog.Logg
 	w := cfg.Webhooks
 	return webhook.New(db, webhook.Config{
 		AllowPrivateTargets: w.AllowPrivateTargets, Workers: w.Workers, RetryBase: w.RetryBase, RetryMax: w.RetryMax,
-		MaxAge: w.MaxAge, DisableAfter: w.DisableAfter, Poll: w.Poll,
+		MaxAge: w.MaxAge, DisableAfter: w.DisableAfter, Poll: w.Poll, Lease: w.Lease,
 		Logger: log.With("component", "webhooks"), Now: now, Notify: ms,
 	})
 }
