@@ -61,7 +61,7 @@ func checkTypes(fs *problem.Fields, types []string) []string {
 	for _, t := range types {
 		t = strings.TrimSpace(t)
 		if !KnownType(t) {
-			fs.Add("types", fmt.Sprintf("%q is not an event type; known types: %s", t, strings.Join(Types(), ", ")))
+			fs.Add("types", fmt.Sprintf("%q is not an event type; known types: %s", clip(t, 64), strings.Join(Types(), ", ")))
 			return nil
 		}
 		if !slices.Contains(out, t) {
@@ -80,10 +80,10 @@ func (s *Service) checkURL(ctx context.Context, fs *problem.Fields, raw string) 
 	switch {
 	case raw == "":
 		fs.Add("url", "the endpoint's URL is required, e.g. https://hooks.example.org/invitegate")
-	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		fs.Add("url", fmt.Sprintf("%q is not an http(s) URL, e.g. https://hooks.example.org/invitegate", raw))
 	case len(raw) > 2000:
 		fs.Add("url", "the URL is longer than 2000 characters")
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		fs.Add("url", fmt.Sprintf("%q is not an http(s) URL, e.g. https://hooks.example.org/invitegate", clip(raw, 100)))
 	case u.User != nil:
 		fs.Add("url", "the URL must not carry a user name or password; the signature authenticates the gateway")
 	case u.Scheme != "https" && !s.cfg.AllowPrivateTargets:

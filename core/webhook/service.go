@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/invitegate/gateway/core/store"
@@ -21,7 +22,8 @@ type Config struct {
 	// Workers is the number of delivery workers per replica [4]; each
 	// sends one request at a time.
 	Workers int
-	// Batch is how many deliveries a worker claims at once [10].
+	// Batch is how many deliveries a worker claims at once, and records the
+	// outcomes of in one transaction [25].
 	Batch int
 	// RetryBase is the wait after the first failed attempt, doubled after
 	// each further one up to RetryMax [10s, 1h], with ±20% jitter.
@@ -64,7 +66,7 @@ func (c *Config) defaults() {
 		c.Workers = 4
 	}
 	if c.Batch <= 0 {
-		c.Batch = 10
+		c.Batch = 50
 	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = 10 * time.Second
@@ -110,6 +112,8 @@ type Service struct {
 	wants  *wantCache
 	wake   chan struct{}
 	sends  *claims
+	// reclaimed is when run-out leases were last reclaimed (UnixNano).
+	reclaimed atomic.Int64
 
 	mu      sync.Mutex
 	cancel  func()

@@ -118,15 +118,17 @@ const (
 // Delivery is one event on its way to one endpoint. Seq orders the
 // deliveries as they were emitted.
 type Delivery struct {
-	Seq        int64  `gorm:"primaryKey;autoIncrement" json:"id"`
+	Seq        int64  `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_claim,priority:2" json:"id"`
 	AccountID  string `gorm:"size:36;not null;index" json:"-"`
 	EndpointID string `gorm:"size:36;not null;index:idx_webhook_deliveries_order,priority:1" json:"endpoint_id"`
 	EventID    string `gorm:"size:36;not null;index" json:"event_id"`
 	Subject    string `gorm:"size:200;not null;index:idx_webhook_deliveries_order,priority:2" json:"subject"`
-	Status     string `gorm:"size:16;not null;index:idx_webhook_deliveries_claim,priority:1" json:"status"`
+	// The claim walks idx_webhook_deliveries_claim: a status's deliveries
+	// in the order they were queued.
+	Status string `gorm:"size:16;not null;index:idx_webhook_deliveries_claim,priority:1" json:"status"`
 	// Attempts counts claims, including one cut short by a crash.
 	Attempts      int        `gorm:"not null;default:0" json:"attempts"`
-	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_claim,priority:2" json:"next_attempt_at"`
+	NextAttemptAt time.Time  `gorm:"not null" json:"next_attempt_at"`
 	ClaimedBy     string     `gorm:"size:100" json:"-"`
 	LeaseUntil    *time.Time `json:"-"`
 	// ResponseCode and LatencyMS are of the last attempt (0 when it got

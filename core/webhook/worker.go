@@ -92,10 +92,14 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	return s.round(ctx, s.cfg.Replica+"/now")
 }
 
-// round claims a batch and delivers it; it returns how many it claimed.
+// round claims a batch, delivers it and records the outcomes; it returns
+// how many it claimed.
 func (s *Service) round(ctx context.Context, worker string) (int, error) {
 	now := s.now()
 	dbctx := context.WithoutCancel(ctx)
+	if err := s.reclaimDue(dbctx, now); err != nil {
+		return 0, err
+	}
 	ds, err := s.sends.claim(dbctx, worker, s.cfg.Batch, now, now.Add(s.cfg.Lease))
 	if err != nil || len(ds) == 0 {
 		return 0, err
@@ -105,25 +109,53 @@ func (s *Service) round(ctx context.Context, worker string) (int, error) {
 		return len(ds), err
 	}
 	stopAt := now.Add(s.cfg.Lease / 2)
+	done := make([]attempt, 0, len(ds))
+	var rest []int64
 	for i := range ds {
 		d := &ds[i]
 		if ctx.Err() != nil || s.now().After(stopAt) {
-			seqs := make([]int64, 0, len(ds)-i)
 			for _, r := range ds[i:] {
-				seqs = append(seqs, r.Seq)
+				rest = append(rest, r.Seq)
 			}
-			return len(ds), s.sends.release(dbctx, seqs, worker, s.now())
+			break
 		}
 		ep, ev := eps[d.EndpointID], evs[d.EventID]
 		if ep == nil || ev == nil {
 			// Deleted with its endpoint, or erased, since the claim.
 			continue
 		}
-		if err := s.deliver(ctx, dbctx, worker, d, ep, ev); err != nil {
-			return len(ds), err
-		}
+		done = append(done, attempt{d: d, ep: ep, o: s.post(ctx, ep, ev), at: s.now()})
 	}
-	return len(ds), nil
+	if err := s.record(dbctx, worker, done); err != nil {
+		return len(ds), err
+	}
+	return len(ds), s.sends.release(dbctx, rest, worker, s.now())
+}
+
+// reclaimDue reclaims run-out leases (claims.reclaim) at a process's first
+// round and then every Lease/4, not at every claim: the claim then walks
+// only the due deliveries' index.
+func (s *Service) reclaimDue(ctx context.Context, now time.Time) error {
+	last := s.reclaimed.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < s.cfg.Lease/4 {
+		return nil
+	}
+	if !s.reclaimed.CompareAndSwap(last, now.UnixNano()) {
+		return nil
+	}
+	n, err := s.sends.reclaim(ctx, now)
+	if n > 0 {
+		s.cfg.Logger.Info("webhook deliveries of a dead worker back in the queue", "deliveries", n)
+	}
+	return err
+}
+
+// attempt is one delivery tried, with what it got.
+type attempt struct {
+	d  *Delivery
+	ep *Endpoint
+	o  *outcome
+	at time.Time
 }
 
 // loadFor reads the endpoints and events of a claimed batch, one query each.
@@ -134,11 +166,11 @@ func (s *Service) loadFor(ctx context.Context, ds []Delivery) (map[string]*Endpo
 		evIDs = append(evIDs, d.EventID)
 	}
 	var eps []Endpoint
-	if err := s.db.W.WithContext(ctx).Where("id IN ?", epIDs).Find(&eps).Error; err != nil {
+	if err := s.db.Read(ctx).Where("id IN ?", epIDs).Find(&eps).Error; err != nil {
 		return nil, nil, err
 	}
 	var evs []Event
-	if err := s.db.W.WithContext(ctx).Where("id IN ?", evIDs).Find(&evs).Error; err != nil {
+	if err := s.db.Read(ctx).Where("id IN ?", evIDs).Find(&evs).Error; err != nil {
 		return nil, nil, err
 	}
 	epm, evm := map[string]*Endpoint{}, map[string]*Event{}
@@ -151,32 +183,56 @@ func (s *Service) loadFor(ctx context.Context, ds []Delivery) (map[string]*Endpo
 	return epm, evm, nil
 }
 
-// deliver makes one attempt and records its outcome.
-func (s *Service) deliver(ctx, dbctx context.Context, worker string, d *Delivery, ep *Endpoint, ev *Event) error {
-	o := s.post(ctx, ep, ev)
-	now := s.now()
+// record writes the outcomes of a batch's attempts, in one transaction:
+// on SQLite's one writer, a commit per delivery would cost more than the
+// request. A worker that dies before it leaves the batch's deliveries to
+// be claimed again once the lease runs out (at least once).
+func (s *Service) record(ctx context.Context, worker string, as []attempt) error {
+	if len(as) == 0 {
+		return nil
+	}
+	// Write groups it with the other workers' records into one commit on
+	// SQLite; it may run more than once, acting only through tx.
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		cleared := map[string]bool{}
+		for _, a := range as {
+			if err := s.recordOne(tx, worker, a, cleared); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// recordOne records one attempt: delivered, or back in the queue after
+// back-off, or failed for good past MaxAge; cleared holds the endpoints
+// whose run of failures this batch already ended.
+func (s *Service) recordOne(tx *store.Tx, worker string, a attempt, cleared map[string]bool) error {
+	ctx, d, ep, o := tx.Context(), a.d, a.ep, a.o
 	if o.err == nil {
-		ok, err := s.sends.delivered(dbctx, d, worker, o, now)
-		if err == nil && !ok {
-			s.cfg.Logger.Warn("webhook delivered after its claim ran out; it may be delivered twice", "worker", worker, "delivery", d.Seq)
-		}
-		if err == nil && ep.FailingSince != nil {
-			err = s.db.W.WithContext(dbctx).Model(&Endpoint{}).Where("id = ?", ep.ID).Update("failing_since", nil).Error
-		}
-		return err
-	}
-	why := o.err.Error()
-	status, at := Pending, now.Add(backoff(s.cfg.RetryBase, s.cfg.RetryMax, d.Attempts))
-	if at.After(d.CreatedAt.Add(s.cfg.MaxAge)) {
-		status, why = Failed, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, why)
-	}
-	s.cfg.Logger.Info("webhook attempt failed", "endpoint", ep.ID, "delivery", d.Seq, "attempt", d.Attempts, "error", o.err, "status", status, "next_attempt", at)
-	return s.db.Tx(dbctx, func(tx *store.Tx) error {
-		if err := s.sends.retry(dbctx, tx, d, worker, status, at, o, why, now); err != nil {
+		ok, err := s.sends.delivered(ctx, tx, d, worker, o, a.at)
+		if err != nil {
 			return err
 		}
-		return s.failing(tx, ep, why, now)
-	})
+		if !ok {
+			s.cfg.Logger.Warn("webhook delivered after its claim ran out; it may be delivered twice", "worker", worker, "delivery", d.Seq)
+		}
+		if ep.FailingSince != nil && !cleared[ep.ID] {
+			cleared[ep.ID] = true
+			return tx.Model(&Endpoint{}).Where("id = ?", ep.ID).Update("failing_since", nil).Error
+		}
+		return nil
+	}
+	why := o.err.Error()
+	status, next := Pending, a.at.Add(backoff(s.cfg.RetryBase, s.cfg.RetryMax, d.Attempts))
+	if next.After(d.CreatedAt.Add(s.cfg.MaxAge)) {
+		status, why = Failed, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, why)
+	}
+	s.cfg.Logger.Info("webhook attempt failed", "endpoint", ep.ID, "delivery", d.Seq, "attempt", d.Attempts, "error", o.err, "status", status, "next_attempt", next)
+	if err := s.sends.retry(ctx, tx, d, worker, status, next, o, why, a.at); err != nil {
+		return err
+	}
+	return s.failing(tx, ep, why, a.at)
 }
 
 // failing records that ep failed an attempt at now, and disables it when
