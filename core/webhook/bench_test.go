@@ -22,8 +22,8 @@ import (
 )
 
 // TestBench_webhook_delivery: deliveries per second to a loopback
-// receiver through the outbox (claimed from SQLite, signed, POSTed,
-// recorded one by one) by 4 workers, beside a bare loop of 4 goroutines
+// receiver through the outbox (claimed from SQLite in batches, signed,
+// POSTed, the batch's outcomes recorded together) by 4 workers, beside a bare loop of 4 goroutines
 // POSTing the same body to the same receiver. The two sides alternate in
 // rounds, so a busy moment of the machine weighs on both alike.
 func TestBench_webhook_delivery(t *testing.T) {
