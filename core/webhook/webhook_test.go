@@ -496,3 +496,52 @@ func TestFailingEndpointDisabledAndResumed(t *testing.T) {
 		}
 	})
 }
+
+// Service.Emit of a type no endpoint of the account wants touches no
+// table once it has read the account's wanted types: with the webhook
+// tables gone it still succeeds, where the package's Emit fails; a change
+// to an endpoint through the service is seen at once.
+func TestCachedEmitAsksNothingWhenUnwanted(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(t, db, nil)
+		acct := id.New()
+		r := newReceiver(t, nil)
+		ep, err := s.Create(ctx, acct, admin, webhook.Input{URL: r.srv.URL, Types: []string{webhook.UserErased}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emit(t, db, s, acct, webhook.InvitationRedeemed, "invitation:1", webhook.Payload{}) // reads the wanted types
+		if n := len(deliveries(t, db)); n != 0 {
+			t.Fatalf("%d deliveries of an unwanted type", n)
+		}
+		types := []string{webhook.UserErased, webhook.InvitationRedeemed}
+		if _, err := s.Update(ctx, acct, admin, ep.ID, webhook.Patch{Types: &types}); err != nil {
+			t.Fatal(err)
+		}
+		emit(t, db, s, acct, webhook.InvitationRedeemed, "invitation:1", webhook.Payload{})
+		if n := len(deliveries(t, db)); n != 1 {
+			t.Fatalf("%d deliveries after the endpoint asked for the type, want 1 at once", n)
+		}
+		types = []string{webhook.UserErased}
+		if _, err := s.Update(ctx, acct, admin, ep.ID, webhook.Patch{Types: &types}); err != nil {
+			t.Fatal(err)
+		}
+		emit(t, db, s, acct, webhook.InvitationRedeemed, "invitation:1", webhook.Payload{})
+		for _, tbl := range []string{"webhook_endpoints", "webhook_deliveries", "webhook_events"} {
+			if err := db.W.Exec("ALTER TABLE " + tbl + " RENAME TO gone_" + tbl).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Tx(ctx, func(tx *store.Tx) error {
+			return s.Emit(tx, acct, webhook.InvitationRedeemed, "invitation:1", webhook.Payload{})
+		}); err != nil {
+			t.Errorf("the cached emit of an unwanted type touched a webhook table: %v", err)
+		}
+		if err := db.Tx(ctx, func(tx *store.Tx) error {
+			return webhook.Emit(tx, acct, webhook.InvitationRedeemed, "invitation:1", webhook.Payload{})
+		}); err == nil {
+			t.Error("the package's Emit succeeded without its tables: the check above proves nothing")
+		}
+	})
+}
