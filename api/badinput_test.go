@@ -125,6 +125,8 @@ func badInputFixtures(t *testing.T, e *eventsEnv) map[string]string {
 	}
 	ssoConn := ssoConnection(e.Env, "saml", map[string]any{"domains": []string{"probe.test"}})["id"].(string)
 	grp := e.Must(e.Do("POST", "/api/v1/groups", e.APIKey, map[string]any{"name": "Probe group"}), http.StatusCreated).Map(t)["id"].(string)
+	hook := e.Must(e.Do("POST", "/api/v1/webhooks", e.APIKey, map[string]any{"url": "https://hooks.probe.test/in", "types": []string{"invitation.created"}}), http.StatusCreated).Map(t)["id"].(string)
+	hookDelivery := e.Must(e.Do("POST", "/api/v1/webhooks/"+hook+"/test", e.APIKey, nil), http.StatusAccepted).Map(t)["id"].(float64)
 	return map[string]string{
 		"ResourceID": room, "InvitationID": inv, "InviteToken": strings.TrimPrefix(link, "/i/"),
 		"CollaboratorUserID": member.ID, "UserID": member.ID, "LoginToken": loginTok,
@@ -132,6 +134,7 @@ func badInputFixtures(t *testing.T, e *eventsEnv) map[string]string {
 		"AttendeeActionName": "resend_invitation", "BulkJobID": up.Job.ID, "JobID": up.Job.ID,
 		"ImageRef": img, "name": "invitation", "msg": msg, "LTIPlatformID": ltiPlatform.ID,
 		"SSOConnectionID": ssoConn, "GroupID": grp, "AccessGroupID": grp,
+		"WebhookID": hook, "WebhookDeliveryID": fmt.Sprint(hookDelivery),
 	}
 }
 

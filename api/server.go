@@ -28,6 +28,7 @@ import (
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/sso"
 )
@@ -71,6 +72,8 @@ type Config struct {
 	LTI *lti.Service
 	// Provision holds what identity providers push by SCIM (/scim/v2).
 	Provision *provision.Service
+	// Webhooks manages the account's webhook endpoints.
+	Webhooks *webhook.Service
 	// Now is the clock.
 	Now func() time.Time
 	// Registry receives the gateway's metrics; a new one when nil.
@@ -304,6 +307,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.scimRoutes(e)
 	s.scimAPIRoutes(v1)
 	s.scimConsoleRoutes(con)
+	s.webhookRoutes(v1)
+	s.consoleWebhookRoutes(con)
 }
 
 func (s *Server) readyz(c *gin.Context) {

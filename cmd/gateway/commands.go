@@ -25,7 +25,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&configPath, "config", "gateway.yaml", "config file (YAML); environment variables GATEWAY_* override it")
 	root.AddCommand(newServeCommand(&configPath), newMigrateCommand(&configPath), newKeysCommand(&configPath),
 		newAdminCommand(&configPath), newPluginsCommand(&configPath), newEventsCommand(&configPath), newSSOCommand(&configPath, nil),
-		newLTICommand(&configPath))
+		newLTICommand(&configPath), newWebhooksCommand(&configPath))
 	root.AddCommand(newSCIMCommand(&configPath))
 	return root
 }

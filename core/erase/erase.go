@@ -35,6 +35,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Refusals.
@@ -104,6 +105,9 @@ func Erase(ctx context.Context, db *store.DB, accountID, userID string, who audi
 				"shared": u.Shared, "events": len(a.Events), "invitations": a.Invitations,
 				"resources": a.Resources, "messages": a.Messages, "groups": a.Groups, "requested_in": accountID,
 			}); err != nil {
+				return err
+			}
+			if err := webhook.Emit(tx, u.AccountID, webhook.UserErased, "user:"+u.ID, webhook.Payload{"erased_user_id": u.ID, "shared": u.Shared}); err != nil {
 				return err
 			}
 		}

@@ -53,6 +53,7 @@ import (
 	"github.com/invitegate/gateway/core/id"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Login methods of an event site.
@@ -116,6 +117,10 @@ type Service struct {
 	// SessionTTL is how long an event site session lasts (default
 	// DefaultSessionTTL).
 	SessionTTL time.Duration
+	// Webhooks tells the account's webhook endpoints of attendees and
+	// group grants, in the change's transaction (nil: the package's
+	// webhook.Emit, without its cache).
+	Webhooks *webhook.Service
 }
 
 func (s *Service) now() time.Time {

@@ -11,6 +11,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Grant gives the members of a group access to a closed event. A grant of
@@ -169,6 +170,9 @@ func (s *Service) Grant(ctx context.Context, c Caller, eventID, groupID string) 
 			if err := audit.Record(tx, ev.AccountID, c.Actor, "event.access_granted", "event", ev.ID, map[string]any{"group_id": g.ID, "group": g.Name}); err != nil {
 				return err
 			}
+			if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AccessGranted, "event:"+ev.ID, grantPayload(ev, g.ID, g.Name)); err != nil {
+				return err
+			}
 		}
 		out, err = groupAccess(ctx, tx.DB, ev, g.ID)
 		return err
@@ -192,6 +196,9 @@ func (s *Service) Revoke(ctx context.Context, c Caller, eventID, groupID string)
 		r := tx.Where("event_id = ? AND group_id = ?", ev.ID, g.ID).Delete(&Grant{})
 		if r.Error != nil || r.RowsAffected == 0 {
 			return r.Error
+		}
+		if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AccessRemoved, "event:"+ev.ID, grantPayload(ev, g.ID, g.Name)); err != nil {
+			return err
 		}
 		return audit.Record(tx, ev.AccountID, c.Actor, "event.access_revoked", "event", ev.ID, map[string]any{"group_id": g.ID, "group": g.Name})
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Refusals of the attendee lifecycle.
@@ -98,6 +99,9 @@ func (s *Service) Invite(ctx context.Context, c Caller, eventID string, in Invit
 			if err := s.Mail.QueueEventEmail(ctx, tx, &Email{Template: tpl, Event: ev, Attendee: a, Link: link, ExpiresAt: exp, By: c.Actor}); err != nil {
 				return err
 			}
+		}
+		if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AttendeeCreated, attendeeSubject(a), attendeePayload(a)); err != nil {
+			return err
 		}
 		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.invited", "attendee", a.ID, map[string]any{
 			"event_id": ev.ID, "roles": a.Roles(), "detail": a.Detail, "emailed": in.SendEmail,
@@ -189,6 +193,9 @@ func (s *Service) Remove(ctx context.Context, c Caller, eventID, attendeeID stri
 			return err
 		}
 		if err := rowsOne(tx.Where("id = ? AND status = ?", a.ID, a.Status).Delete(&Attendee{})); err != nil {
+			return err
+		}
+		if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AttendeeRemoved, attendeeSubject(a), attendeePayload(a)); err != nil {
 			return err
 		}
 		return audit.Record(tx, ev.AccountID, c.Actor, "attendee.removed", "attendee", a.ID, map[string]any{"event_id": ev.ID, "status": a.Status})
@@ -307,6 +314,10 @@ func (s *Service) apply(tx *store.Tx, ev *Event, a *Attendee, on Trigger, who *a
 			return err
 		}
 		a.Status, a.Detail, a.UpdatedAt = to.Status, to.Detail, now
+		if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AttendeeStatusChanged, attendeeSubject(a), attendeePayload(a,
+			"old_status", from.Status, "new_status", to.Status, "old_detail", from.Detail, "new_detail", to.Detail, "trigger", string(on))); err != nil {
+			return err
+		}
 	}
 	return audit.Record(tx, ev.AccountID, actor, "attendee."+string(on), "attendee", a.ID, map[string]any{
 		"event_id": ev.ID, "from": from.Detail, "to": to.Detail,
@@ -433,6 +444,9 @@ func (s *Service) arriveTx(ctx context.Context, tx *store.Tx, ev *Event, u *user
 		if store.IsUniqueViolation(err) {
 			return nil, ErrStatusChanged
 		}
+		return nil, err
+	}
+	if err := s.Webhooks.Emit(tx, ev.AccountID, webhook.AttendeeCreated, attendeeSubject(na), attendeePayload(na)); err != nil {
 		return nil, err
 	}
 	return na, audit.Record(tx, ev.AccountID, audit.Actor{Kind: audit.ActorInvitee, ID: u.ID}, "attendee."+string(on), "attendee", na.ID, map[string]any{

@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // SourceGroup is a group as a source lists it.
@@ -337,6 +338,9 @@ func removeGone(ctx context.Context, sdb *store.DB, accountID, source string, go
 			return err
 		}
 		res.Complete = true
+		if err := webhook.Emit(tx, accountID, webhook.GroupSyncCompleted, "group_source:"+source, webhook.Payload{"source": source, "result": res}); err != nil {
+			return err
+		}
 		if *res == (Result{Complete: true}) {
 			return nil
 		}
@@ -353,6 +357,10 @@ func holdGone(ctx context.Context, sdb *store.DB, h *HeldSync, gone gone, res *R
 		}
 		res.Complete, res.Held, res.HeldID = true, true, h.ID
 		res.HeldMembers, res.HeldGroups = h.MembersRemove, h.GroupsRemove
+		if err := webhook.Emit(tx, h.AccountID, webhook.GroupSyncHeld, "group_source:"+h.Source, webhook.Payload{"source": h.Source,
+			"held_id": h.ID, "reason": h.Reason, "members_remove": h.MembersRemove, "groups_remove": h.GroupsRemove}); err != nil {
+			return err
+		}
 		return audit.Record(tx, h.AccountID, audit.Actor{Kind: audit.ActorPlugin, ID: h.Source}, "group.sync_held", "group_source", h.Source,
 			map[string]any{"result": res.String(), "reason": h.Reason, "held_id": h.ID})
 	})

@@ -13,9 +13,12 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
-func models() []any { return append(table.Models(group.Tables()), &audit.Entry{}) }
+func models() []any {
+	return append(table.Models(append(group.Tables(), webhook.Tables()...)), &audit.Entry{})
+}
 
 func stream(ms ...group.SourceMember) group.MemberStream {
 	return func(emit func(group.SourceMember) error) error {

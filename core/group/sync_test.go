@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // people are n members of group g1 (u0..), from index from.
@@ -56,6 +58,14 @@ func auditActions(t *testing.T, db *store.DB) map[string]int {
 func TestSyncHoldsMassRemovalUntilConfirmed(t *testing.T) {
 	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		hooks, err := webhook.New(db, webhook.Config{AllowPrivateTargets: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hooks.Create(ctx, "acct-1", audit.Actor{Kind: audit.ActorUser, ID: "admin"},
+			webhook.Input{URL: "http://127.0.0.1:9/in", Types: []string{webhook.GroupSyncHeld}}); err != nil {
+			t.Fatal(err)
+		}
 		if res, err := syncOf(stream(people(0, 10)...)).Run(ctx, db); err != nil || res.MembersAdded != 10 || res.Held {
 			t.Fatalf("first sync = %+v, %v", res, err)
 		}
@@ -69,6 +79,11 @@ func TestSyncHoldsMassRemovalUntilConfirmed(t *testing.T) {
 		}
 		if n := len(memberEmails(t, db)); n != 11 {
 			t.Fatalf("members after the held sync = %d, want 11 (nothing removed, one added)", n)
+		}
+		var held []string
+		db.R.Raw("SELECT body FROM webhook_events WHERE type = ?", webhook.GroupSyncHeld).Scan(&held)
+		if len(held) != 1 || !strings.Contains(held[0], `"members_remove":3`) || !strings.Contains(held[0], res.HeldID) {
+			t.Fatalf("group_sync.held events %v, want one naming the held sync and its 3 removals", held)
 		}
 		h, err := group.Held(ctx, db.R, "acct-1", "ldap")
 		if err != nil || h == nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Invitation is one invite link.
@@ -112,6 +113,10 @@ type Service struct {
 	// MaxGuesses wrong emails per link within GuessWindow; then the lobby waits.
 	MaxGuesses  int
 	GuessWindow time.Duration
+	// Webhooks tells the account's webhook endpoints of invitations made,
+	// revoked and redeemed, in the change's transaction (nil: the
+	// package's webhook.Emit, without its cache).
+	Webhooks *webhook.Service
 
 	prep prepared
 }
@@ -207,6 +212,9 @@ func (s *Service) Create(ctx context.Context, c Caller, resourceID string, in Ne
 		// The invitee becomes a known user of the account, so the invite
 		// dialog's autocomplete offers them next time.
 		if _, err := user.Resolve(tx, user.Identity{AccountID: c.AccountID, Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName}); err != nil {
+			return err
+		}
+		if err := s.Webhooks.Emit(tx, c.AccountID, webhook.InvitationCreated, webhookSubject(inv), webhookPayload(inv)); err != nil {
 			return err
 		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.created", "invitation", inv.ID, map[string]any{
@@ -328,8 +336,14 @@ func (s *Service) Remove(ctx context.Context, c Caller, resourceID, invitationID
 		return err
 	}
 	return s.DB.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.Model(&Invitation{}).Where("id = ? AND revoked_at IS NULL", inv.ID).Update("revoked_at", s.now()).Error; err != nil {
-			return err
+		r := tx.Model(&Invitation{}).Where("id = ? AND revoked_at IS NULL", inv.ID).Update("revoked_at", s.now())
+		if r.Error != nil {
+			return r.Error
+		}
+		if r.RowsAffected == 1 {
+			if err := s.Webhooks.Emit(tx, c.AccountID, webhook.InvitationRevoked, webhookSubject(inv), webhookPayload(inv)); err != nil {
+				return err
+			}
 		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.removed", "invitation", inv.ID, nil)
 	})
@@ -389,6 +403,12 @@ func (s *Service) Resend(ctx context.Context, c Caller, resourceID, invitationID
 			if err := s.Mail.QueueInvitation(ctx, tx, &InvitationEmail{Invitation: inv, Resource: res, Settings: set, Token: plain, InvitedBy: c, Resend: true}); err != nil {
 				return err
 			}
+		}
+		if err := s.Webhooks.Emit(tx, c.AccountID, webhook.InvitationRevoked, webhookSubject(old), webhookPayload(old, "replaced_by", inv.ID)); err != nil {
+			return err
+		}
+		if err := s.Webhooks.Emit(tx, c.AccountID, webhook.InvitationCreated, webhookSubject(inv), webhookPayload(inv, "replaces", old.ID)); err != nil {
+			return err
 		}
 		return audit.Record(tx, c.AccountID, c.Actor, "invitation.resent", "invitation", inv.ID, map[string]any{"replaces": old.ID, "send_email": opt.SendEmail})
 	})

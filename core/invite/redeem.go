@@ -20,6 +20,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 // Why a link does not let someone in. Each has its own page.
@@ -393,6 +394,10 @@ func (r *redemption) run(tx *store.Tx) error {
 		return err
 	}
 	r.entry = e
+	if err := r.s.Webhooks.Emit(tx, l.inv.AccountID, webhook.InvitationRedeemed, webhookSubject(l.inv),
+		webhookPayload(l.inv, "user_id", e.User.ID, "email", e.User.Email, "entered_role", e.Role, "previous_role", e.PreviousRole)); err != nil {
+		return err
+	}
 	return record(tx, r.st, r.auditID, l.inv.AccountID, e.User.ID, r.now, "invitation.redeemed", "invitation", l.inv.ID,
 		"resource_id", l.res.ID, "role", e.Role, "previous_role", e.PreviousRole)
 }

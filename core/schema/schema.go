@@ -29,6 +29,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/table"
 	"github.com/invitegate/gateway/core/user"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/sso"
 )
@@ -45,7 +46,7 @@ func Tables() []table.Table {
 		resource.Tables(), access.Tables(), invite.Tables(), session.Tables(),
 		jointoken.Tables(), mail.Tables(), event.Tables(),
 		job.Tables(), bulk.Tables(), group.Tables(), provision.Tables(), scheduled.Tables(), limit.Tables(),
-		lti.Tables(),
+		lti.Tables(), webhook.Tables(),
 		sso.Tables(),
 	} {
 		ts = append(ts, owned...)

@@ -18,6 +18,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
@@ -29,7 +30,7 @@ import (
 const account = "acct-1"
 
 func models() []any {
-	return append(table.Models(append(scheduled.Tables(), group.Tables()...)), &audit.Entry{})
+	return append(table.Models(append(append(scheduled.Tables(), group.Tables()...), webhook.Tables()...)), &audit.Entry{})
 }
 
 // writeCSV writes a groups CSV with n members spread over groups g0..g9.

@@ -77,6 +77,8 @@ type Config struct {
 	Mail MailConfig `yaml:"mail"`
 	// SSO tunes sign-in through identity providers.
 	SSO SSOConfig `yaml:"sso"`
+	// Webhooks tunes the delivery of events to the accounts' endpoints.
+	Webhooks WebhooksConfig `yaml:"webhooks"`
 }
 
 // SSOConfig is the sso: section.
@@ -294,6 +296,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New(p))
 	}
 	for _, p := range c.SSO.problems() {
+		errs = append(errs, errors.New(p))
+	}
+	for _, p := range c.Webhooks.problems() {
 		errs = append(errs, errors.New(p))
 	}
 	names := map[string]bool{}

@@ -26,6 +26,7 @@ import (
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/lti"
 	"github.com/invitegate/gateway/plugins/roomadapter"
 	"github.com/invitegate/gateway/sso"
@@ -81,6 +82,9 @@ type Gateway struct {
 	// Plugins is the plugin host and its scheduler, and the room adapter
 	// side of the gateway's services.
 	Plugins *Plugins
+	// Webhooks manages the accounts' endpoints and delivers their events;
+	// Start starts its workers.
+	Webhooks *webhook.Service
 	// Handler serves every HTTP route.
 	Handler *api.Server
 
@@ -132,12 +136,15 @@ func (g *Gateway) build(ctx context.Context) error {
 	if g.Mail, err = newMail(cfg, db, now, g.Log); err != nil {
 		return err
 	}
+	if g.Webhooks, err = newWebhooks(cfg, db, now, g.Log, g.Mail); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	if g.Plugins, err = newPlugins(cfg, db, now, g.Log, g.Mail.Catalog); err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	g.Invites = &invite.Service{DB: db, Now: now, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: g.Mail,
-		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform}
-	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions}
+		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform, Webhooks: g.Webhooks}
+	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions, Webhooks: g.Webhooks}
 	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
 	if g.LTI, err = lti.New(ctx, db, lti.Options{BaseURL: cfg.BaseURL, Sessions: g.Sessions, Platform: g.Plugins.Platform,
 		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
@@ -151,7 +158,7 @@ func (g *Gateway) build(ctx context.Context) error {
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
 		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
 		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
-		Provision:        g.Provision,
+		Provision: g.Provision, Webhooks: g.Webhooks,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
 		UnknownLinks: cfg.Limits.UnknownLinks, TrustedProxies: cfg.TrustedProxies,
 		GroupSources: g.Plugins,
@@ -210,6 +217,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.SSOSchedule.Start()
 	g.started = append(g.started, g.SSOSchedule.Stop)
+	g.Webhooks.Start()
+	g.started = append(g.started, g.Webhooks.Stop)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/schedule"
@@ -107,7 +108,7 @@ func TestNodePlugin(t *testing.T) {
 	}
 
 	// A sync through the scheduler into the database, as in production.
-	db := storetest.Open(t, store.SQLite, append(table.Models(append(group.Tables(), scheduled.Tables()...)), &audit.Entry{})...)
+	db := storetest.Open(t, store.SQLite, append(table.Models(append(append(group.Tables(), scheduled.Tables()...), webhook.Tables()...)), &audit.Entry{})...)
 	s, err := schedule.New(schedule.Options{DB: db, Host: h})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
@@ -40,7 +41,7 @@ func TestPluginBinary(t *testing.T) {
 		t.Fatalf("check of a bad config = %+v, %v; want the ca_file problem", rep.ConfigProblems, err)
 	}
 
-	models := append(table.Models(append(group.Tables(), scheduled.Tables()...)), &audit.Entry{})
+	models := append(table.Models(append(append(group.Tables(), scheduled.Tables()...), webhook.Tables()...)), &audit.Entry{})
 	storetest.Each(t, models, func(t *testing.T, db *store.DB) {
 		d := startSlapd(t) // a directory of its own: this one is changed
 		d.add(t, directoryLDIF())

@@ -13,6 +13,7 @@ import (
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/table"
+	"github.com/invitegate/gateway/core/webhook"
 	"github.com/invitegate/gateway/plugins/groupsource"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/plugintest"
@@ -38,7 +39,7 @@ func TestPluginBinary(t *testing.T) {
 		t.Fatalf("check without a token = %+v, %v; want the token problem", rep.ConfigProblems, err)
 	}
 
-	models := append(table.Models(append(group.Tables(), scheduled.Tables()...)), &audit.Entry{})
+	models := append(table.Models(append(append(group.Tables(), scheduled.Tables()...), webhook.Tables()...)), &audit.Entry{})
 	storetest.Each(t, models, func(t *testing.T, db *store.DB) {
 		srv := startSCIM(t) // a server of its own: this one is changed
 		sd := seed(t, srv)
