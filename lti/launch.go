@@ -204,7 +204,7 @@ func (s *Service) checkState(ctx context.Context, r *launchRun) error {
 	case r.req.OtherStateCookies:
 		return refuse(ErrStateMismatch, "the browser holds other logins' state cookies but not this one's")
 	}
-	p, err := s.platformByID(ctx, row.PlatformID)
+	p, err := s.platformForLaunch(ctx, row.PlatformID)
 	if err != nil {
 		return err
 	}

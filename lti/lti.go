@@ -12,7 +12,9 @@ package lti
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -43,6 +45,10 @@ type Service struct {
 	sweptAt  time.Time
 	tokens   *accessTokens
 	rosters  *rosters
+	// platforms are the registrations launches read lately.
+	platforms *platformCache
+	// takeState consumes a login's state (state.go), prepared once.
+	takeState *sql.Stmt
 	// Keys are the tool's own signing keys, published at /lti/jwks.
 	Keys *Keys
 }
@@ -128,8 +134,12 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 	s.keySets = newKeySets(o.HTTP, s.now, o.KeySetRefresh)
 	s.tokens = &accessTokens{tokens: map[string]*accessToken{}}
 	s.rosters = &rosters{entries: map[string]*rosterEntry{}}
+	s.platforms = newPlatformCache()
 	if s.Keys, err = openKeys(ctx, db, s.now, o.KeyLead); err != nil {
 		return nil, err
+	}
+	if s.takeState, err = db.Prepare(ctx, true, sqlTakeState); err != nil {
+		return nil, fmt.Errorf("lti: prepare the state statement: %w", err)
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invitegate/gateway/core/account"
+	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/schema"
@@ -201,4 +202,41 @@ func TestStateCookie(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A launch reads its registration at most every few seconds: a change
+// made through this replica holds for the next launch, one made by
+// another replica (here: in the database directly) within five seconds.
+func TestLaunchSeesRegistrationChanges(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		launch := func() error {
+			state, nonce := f.login(t)
+			_, err := f.svc.Launch(ctx, lti.LaunchRequest{IDToken: f.token(nonce), State: state})
+			return err
+		}
+		if err := launch(); err != nil {
+			t.Fatal(err)
+		}
+		// Another replica removes the launches' deployment.
+		if err := db.W.Model(&lti.Platform{}).Where("id = ?", f.reg.ID).Update("deployment_ids", `["dep-other"]`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := launch(); err != nil {
+			t.Fatalf("a launch within five seconds of the last read: %v", err)
+		}
+		f.clock.Advance(6 * time.Second)
+		if err := launch(); codeOf(err) != "lti_deployment_unknown" {
+			t.Fatalf("a launch after the registration lost its deployment: %v", err)
+		}
+		// Through this replica: at once.
+		if _, err := f.svc.UpdatePlatform(ctx, f.account, f.reg.ID, audit.Actor{Kind: audit.ActorUser, ID: "admin"},
+			lti.PlatformInput{DeploymentIDs: &[]string{"dep-1"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := launch(); err != nil {
+			t.Fatalf("a launch right after the registration got its deployment back: %v", err)
+		}
+	})
 }

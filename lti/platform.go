@@ -287,6 +287,7 @@ func (s *Service) UpdatePlatform(ctx context.Context, accountID, platformID stri
 	if err != nil {
 		return nil, err
 	}
+	s.platforms.forget(p.ID)
 	return p, nil
 }
 
@@ -306,6 +307,7 @@ func (s *Service) DeletePlatform(ctx context.Context, accountID, platformID stri
 	if err != nil {
 		return err
 	}
+	s.platforms.forget(p.ID)
 	return nil
 }
 

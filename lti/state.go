@@ -49,6 +49,9 @@ const (
 	stateFresh
 )
 
+// sqlTakeState is consumeState's statement, prepared once.
+const sqlTakeState = "DELETE FROM lti_login_states WHERE state_hash = $1 RETURNING state_hash, platform_id, nonce_hash, target_link_uri, storage_target, created_at, expires_at"
+
 // consumeState takes the login a state names, once: one DELETE ...
 // RETURNING (SQLite and PostgreSQL alike) removes the row and gives what
 // it held. Of two launches with the same state (a replay racing the real
@@ -60,8 +63,18 @@ func (s *Service) consumeState(ctx context.Context, state string) (*loginState, 
 		return nil, stateUnknown, nil
 	}
 	var rows []loginState
-	err := s.db.W.WithContext(ctx).Raw("DELETE FROM lti_login_states WHERE state_hash = ? RETURNING state_hash, platform_id, nonce_hash, target_link_uri, storage_target, created_at, expires_at",
-		token.Hash(state)).Scan(&rows).Error
+	res, err := s.takeState.QueryContext(ctx, token.Hash(state))
+	if err == nil {
+		if res.Next() {
+			err = s.db.W.WithContext(ctx).ScanRows(res, &rows)
+		}
+		if err == nil {
+			err = res.Err()
+		}
+		if cerr := res.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil || len(rows) == 0 {
 		return nil, stateUnknown, err
 	}
