@@ -10,22 +10,7 @@
   var eventID = page.dataset.event;
   var base = "/api/v1/events/" + encodeURIComponent(eventID) + "/access";
 
-  function call(method, url, body) {
-    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (r) {
-      if (r.status === 204) return {};
-      return r.json().then(function (j) {
-        if (!r.ok) throw (j && j.error) || { message: "the server answered " + r.status };
-        return j;
-      }, function () { throw { message: "the server answered " + r.status }; });
-    }, function () {
-      throw { message: "the gateway could not be reached; check the connection and try again" };
-    });
-  }
+  var call = window.Invitegate.call;
 
   function showError(scope, err) {
     var box = scope.querySelector("[data-error]");

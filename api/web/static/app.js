@@ -34,20 +34,33 @@
     return out;
   }
 
+  // call sends a JSON (or FormData) request to the gateway's API with the
+  // session cookie and answers the decoded body; a refusal rejects with
+  // the API's error ({code, message, details}), as does an answer that is
+  // not JSON or a gateway that cannot be reached. Every console page's
+  // script uses it (window.Invitegate.call).
   function call(method, url, body) {
     var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      opts.body = body;
+    } else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
     return fetch(url, opts).then(function (r) {
       if (r.status === 204) return {};
-      return r.json().then(function (j) {
-        if (!r.ok) throw (j && j.error) || { message: "request failed (" + r.status + ")" };
+      return r.text().then(function (t) {
+        var j = null;
+        try { j = JSON.parse(t); } catch (e) { /* not JSON: said below */ }
+        if (!r.ok) throw (j && j.error) || { message: "the server answered " + r.status + " " + r.statusText };
+        if (j === null) throw { message: "the server's answer was not understood" };
         return j;
       });
+    }, function () {
+      throw { message: "the gateway could not be reached; check the connection and try again" };
     });
   }
+  window.Invitegate = { call: call };
 
   function showError(scope, err) {
     var box = scope && scope.querySelector("[data-error]");

@@ -5,27 +5,7 @@
 (function () {
   "use strict";
 
-  function call(method, url, body) {
-    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body instanceof FormData) {
-      opts.body = body;
-    } else if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (r) {
-      if (r.status === 204) return {};
-      return r.text().then(function (t) {
-        var j = null;
-        try { j = JSON.parse(t); } catch (e) { /* not JSON: said below */ }
-        if (!r.ok) throw (j && j.error) || { message: "the server answered " + r.status + " " + r.statusText };
-        if (j === null) throw { message: "the server's answer was not understood" };
-        return j;
-      });
-    }, function () {
-      throw { message: "the gateway could not be reached; check the connection and try again" };
-    });
-  }
+  var call = window.Invitegate.call;
 
   // errorText puts an API error in words, every field at fault included.
   function errorText(err) {

@@ -3,20 +3,7 @@
 (function () {
   "use strict";
 
-  function call(method, url, body) {
-    var opts = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (r) {
-      if (r.status === 204) return {};
-      return r.json().then(function (j) {
-        if (!r.ok) throw (j && j.error) || { message: "request failed (" + r.status + ")" };
-        return j;
-      });
-    });
-  }
+  var call = window.Invitegate.call;
 
   function showError(box, err) {
     var msg = err.message || "request failed";
