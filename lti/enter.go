@@ -89,11 +89,12 @@ func (s *Service) Enter(ctx context.Context, l *Launch) (*Entered, error) {
 // names.
 func (s *Service) launcher(ctx context.Context, l *Launch) (*user.User, error) {
 	p, c := l.Platform, l.Claims
-	if strings.TrimSpace(c.Email) == "" {
+	email := orCustom(c.Email, c.Custom, CustomEmail)
+	if email == "" {
 		s.log.Warn("lti launch refused", "step", "enter", "code", ErrEmailMissing.Code, "platform", p.ID)
 		return nil, ErrEmailMissing
 	}
-	first, last := c.GivenName, c.FamilyName
+	first, last := orCustom(c.GivenName, c.Custom, CustomGivenName), orCustom(c.FamilyName, c.Custom, CustomFamilyName)
 	if first == "" && last == "" && c.Name != "" {
 		first, last, _ = strings.Cut(c.Name, " ")
 	}
@@ -101,7 +102,7 @@ func (s *Service) launcher(ctx context.Context, l *Launch) (*user.User, error) {
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		u, err = user.Resolve(tx, user.Identity{AccountID: p.AccountID, Issuer: p.Issuer, Subject: c.Subject,
-			Email: c.Email, FirstName: clip(first, 100), LastName: clip(last, 100), LinkByEmail: p.LinkByEmail})
+			Email: email, FirstName: clip(first, 100), LastName: clip(last, 100), LinkByEmail: p.LinkByEmail})
 		return err
 	})
 	if err != nil {
@@ -156,4 +157,27 @@ func (s *Service) FrameOrigins(ctx context.Context, accountID string) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// The custom parameters a launch's person is read from when its claims
+// lack them: an LMS whose privacy settings keep the email and name claims
+// out may still send the standard substitution variables
+// ($Person.email.primary, $Person.name.given, $Person.name.family; Sakai,
+// Canvas and Moodle know them) in custom parameters of these names.
+const (
+	CustomEmail      = "person_email_primary"
+	CustomGivenName  = "person_name_given"
+	CustomFamilyName = "person_name_family"
+)
+
+// orCustom is claim, or when it is empty the custom parameter name, left
+// out when the platform did not substitute its variable ("$Person...").
+func orCustom(claim string, custom Custom, name string) string {
+	if v := strings.TrimSpace(claim); v != "" {
+		return v
+	}
+	if v := strings.TrimSpace(custom[name]); !strings.HasPrefix(v, "$") {
+		return v
+	}
+	return ""
 }

@@ -240,3 +240,42 @@ func TestLaunchSeesRegistrationChanges(t *testing.T) {
 		}
 	})
 }
+
+// A launch without the email and name claims (an LMS's privacy settings)
+// takes them from the standard substitution variables in the custom
+// parameters person_email_primary, person_name_given and
+// person_name_family; a variable the platform did not substitute counts
+// as absent.
+func TestLaunchPersonFromCustomVariables(t *testing.T) {
+	storetest.Each(t, models(), func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.rooms.ResolveFunc = func(_ context.Context, _ string, l resource.Launch) (resource.Resolution, error) {
+			return resource.Resolution{ExternalID: "room-" + l.ContextID, Fields: resource.Fields{Type: resource.Room, Title: "Course room"}}, nil
+		}
+		ctx := context.Background()
+		launch := func(custom map[string]any) (*lti.Entered, error) {
+			state, nonce := f.login(t)
+			c := f.plat.Claims(ltitest.User{Sub: "p1", Roles: []string{ltitest.RoleLearner}}, ltitest.Link{ID: "rl", ContextID: "ctx"}, nonce)
+			delete(c, "email")
+			delete(c, "given_name")
+			delete(c, "family_name")
+			delete(c, "name")
+			c["https://purl.imsglobal.org/spec/lti/claim/custom"] = custom
+			l, err := f.svc.Launch(ctx, lti.LaunchRequest{IDToken: f.plat.Sign(c, ltitest.SignOptions{}), State: state})
+			if err != nil {
+				return nil, err
+			}
+			return f.svc.Enter(ctx, l)
+		}
+		if _, err := launch(map[string]any{lti.CustomEmail: "$Person.email.primary"}); codeOf(err) != "lti_email_missing" {
+			t.Fatalf("an unsubstituted email variable: %v", err)
+		}
+		in, err := launch(map[string]any{lti.CustomEmail: " Pia@Uni.test ", lti.CustomGivenName: "Pia", lti.CustomFamilyName: "Park"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.User.Email != "pia@uni.test" || in.User.FirstName != "Pia" || in.User.LastName != "Park" {
+			t.Fatalf("the launcher from the custom variables: %+v", in.User)
+		}
+	})
+}
