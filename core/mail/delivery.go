@@ -110,19 +110,17 @@ func addViews(ctx context.Context, db store.Reader, ds map[string]*Delivery) err
 	if len(ids) == 0 {
 		return nil
 	}
-	var rows []struct {
-		MessageID string
-		Scanner   bool
-		First     time.Time
-	}
-	err := db.Read(ctx).Model(&View{}).Select("message_id, scanner, MIN(at) AS first").
-		Where("message_id IN ?", ids).Group("message_id, scanner").Scan(&rows).Error
+	// Every view is read, oldest first, rather than MIN(at) per group:
+	// SQLite answers an aggregate of a time column as text. A message has
+	// few views (repeats are not recorded).
+	var rows []View
+	err := db.Read(ctx).Select("message_id", "scanner", "at").Where("message_id IN ?", ids).Order("at DESC").Find(&rows).Error
 	if err != nil {
 		return err
 	}
 	for _, r := range rows {
 		d := byMsg[r.MessageID]
-		at := r.First.UTC()
+		at := r.At.UTC()
 		if r.Scanner {
 			d.ScannerViewAt = &at
 		} else {

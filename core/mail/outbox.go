@@ -138,8 +138,10 @@ const (
 WHERE id IN (SELECT id FROM mail_messages
   WHERE (status = $5 AND next_attempt_at <= $6) OR (status = $7 AND lease_until < $8)
   ORDER BY next_attempt_at LIMIT $9`
-	sqlMarkSent = `UPDATE mail_messages SET status = $1, sent_at = $2, server_reply = $3, last_error = '', subject = $4,
-html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = $5, queue_id = $9, fail_kind = '' WHERE id = $6 AND claimed_by = $7 AND status = $8`
+	// sqlMarkSent numbers its parameters in the order they appear: SQLite
+	// takes $N for a name, bound by position of first use.
+	sqlMarkSent = `UPDATE mail_messages SET status = $1, sent_at = $2, server_reply = $3, queue_id = $4, fail_kind = '', last_error = '', subject = $5,
+html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = $6 WHERE id = $7 AND claimed_by = $8 AND status = $9`
 )
 
 // newDeliveries prepares the statements on db, outside any transaction.
@@ -186,7 +188,7 @@ func (d *deliveries) claim(ctx context.Context, worker string, n int, now, lease
 // model, keeping the subject that was sent. Only the worker holding the
 // claim may; false means the lease was lost.
 func (d *deliveries) markSent(ctx context.Context, m *Message, worker, reply string, now time.Time) (bool, error) {
-	r, err := d.sentStmt.ExecContext(ctx, Sent, now, clip(reply, 1000), m.Subject, now, m.ID, worker, Sending, clip(QueueID(reply), 100))
+	r, err := d.sentStmt.ExecContext(ctx, Sent, now, clip(reply, 1000), clip(QueueID(reply), 100), m.Subject, now, m.ID, worker, Sending)
 	if err != nil {
 		return false, err
 	}
