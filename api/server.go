@@ -24,6 +24,7 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
+	"github.com/invitegate/gateway/core/resend"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -46,6 +47,9 @@ type Config struct {
 	Events *event.Service
 	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
+	// Resend queues bulk resends to a filtered All users list, run by
+	// the same job runner.
+	Resend *resend.Service
 	// Mail renders templates and queues email; without SMTP it still
 	// renders (previews) and refuses to send, saying so.
 	Mail *mail.Service
@@ -146,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Signer == nil || cfg.Rooms == nil || cfg.Platform == nil || cfg.Plugins == nil || cfg.SSO == nil || cfg.Logger == nil || cfg.Now == nil {
 		return nil, errors.New("api: DB, Invites, Events, Bulk, Mail, Sessions, Signer, Rooms, Platform, Plugins, SSO, Logger and Now are required")
 	}
+	if cfg.Resend == nil {
+		return nil, errors.New("api: Resend is required")
+	}
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -218,11 +225,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	inv.GET("", s.invitePage)
 	inv.HEAD("", s.invitePage)
 	inv.POST("", s.inviteEnter)
+	inv.POST("/opened", s.inviteOpened)
 
 	login := e.Group("/l/:token", noStore, s.linkLimit(s.fail))
 	login.GET("", s.loginPage)
 	login.HEAD("", s.loginPage)
 	login.POST("", s.loginEnter)
+	login.POST("/opened", s.loginOpened)
 
 	s.eventSiteRoutes(e)
 	s.ssoRoutes(e)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
-
-	"github.com/invitegate/gateway/core/problem"
 )
 
 // Delivery filters of a list (the All users list's delivery=...), each a
@@ -29,12 +27,13 @@ var filterSQL = map[string]string{
 	FilterSent:        "m.opened_at IS NULL AND m.status = 'sent' AND NOT EXISTS (SELECT 1 FROM mail_views v WHERE v.message_id = m.id)",
 }
 
-// CheckFilter refuses an unknown delivery filter, naming field.
-func CheckFilter(field, f string) error {
+// FilterProblem says what is wrong with a delivery filter ("" when it is
+// one of the Filter... values, or empty).
+func FilterProblem(f string) string {
 	if _, ok := filterSQL[f]; ok || f == "" {
-		return nil
+		return ""
 	}
-	return problem.Field(field, fmt.Sprintf("unknown delivery status %q: use failed, never_opened, opened, scanner_only, queued or sent", f))
+	return fmt.Sprintf("unknown delivery status %q: use failed, never_opened, opened, scanner_only, queued or sent", f)
 }
 
 // RefsWithDelivery returns, for a valid filter f, the subquery (built on r)
