@@ -30,10 +30,14 @@ func newMail(cfg *Config, db *store.DB, now func() time.Time, log *slog.Logger) 
 	}
 	m := cfg.Mail
 	mlog := log.With("component", "mail")
+	// failed hears of every message that becomes failed, given up by the
+	// outbox or bounced, in the transaction that marks it: the one place
+	// a delivery.failed event is to be emitted. Nothing else listens yet.
+	var failed mail.FailedHook
 	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{
 		SMTP: m.SMTP, From: m.From, Workers: m.Workers, Batch: m.Batch, MaxAttempts: m.MaxAttempts,
 		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: mlog,
-		Now: now, Catalog: cat, BounceAddress: m.Bounces.Address,
+		Now: now, Catalog: cat, BounceAddress: m.Bounces.Address, OnFailed: failed,
 	})
 	if err != nil {
 		return nil, err
@@ -42,7 +46,7 @@ func newMail(cfg *Config, db *store.DB, now func() time.Time, log *slog.Logger) 
 		return nil, err
 	}
 	if m.Bounces.Maildir != "" {
-		ms.Bounces, err = mail.NewBounces(db, mail.BounceConfig{Maildir: m.Bounces.Maildir, Every: m.Bounces.Every, Logger: mlog, Now: now})
+		ms.Bounces, err = mail.NewBounces(db, mail.BounceConfig{Maildir: m.Bounces.Maildir, Every: m.Bounces.Every, OnFailed: failed, Logger: mlog, Now: now})
 	}
 	return ms, err
 }
