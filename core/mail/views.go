@@ -74,6 +74,7 @@ type PageView struct {
 	Page             string
 	Cookies          bool
 	UserAgent        string
+	at               time.Time // set by Record
 }
 
 // ViewLogConfig tunes a ViewLog. Zero values take the defaults in brackets.
@@ -149,6 +150,7 @@ func (l *ViewLog) Record(v PageView) {
 	if l == nil {
 		return
 	}
+	v.at = l.cfg.Now().UTC()
 	select {
 	case l.in <- v:
 	default:
@@ -268,7 +270,7 @@ func (l *ViewLog) write(ctx context.Context, views []PageView, recent map[viewKe
 		if _, seen := recent[k]; seen {
 			continue
 		}
-		recent[k] = now
+		recent[k] = v.at
 		keep = append(keep, v)
 		refs[v.RefID] = true
 	}
@@ -288,8 +290,8 @@ func (l *ViewLog) write(ctx context.Context, views []PageView, recent map[viewKe
 		for _, v := range keep {
 			agent := AgentClass(v.UserAgent)
 			m := newest[v.RefID]
-			scanner := !v.Cookies && (agent != AgentBrowser || (m.SentAt != nil && now.Sub(*m.SentAt) <= l.cfg.ScannerWindow))
-			if err := l.ins.Add(tx, id.New(), v.AccountID, v.RefID, m.ID, now, v.Page, v.Cookies, agent, scanner); err != nil {
+			scanner := !v.Cookies && (agent != AgentBrowser || (m.SentAt != nil && v.at.Sub(*m.SentAt) <= l.cfg.ScannerWindow))
+			if err := l.ins.Add(tx, id.New(), v.AccountID, v.RefID, m.ID, v.at, v.Page, v.Cookies, agent, scanner); err != nil {
 				return err
 			}
 		}
