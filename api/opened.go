@@ -26,8 +26,8 @@ import (
 
 // recordView records a page view of the link of ref.
 func (s *Server) recordView(c *gin.Context, accountID, refID, page string) {
-	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
-		return
+	if s.cfg.Mail.Views == nil || (c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead) {
+		return // no email is sent, so there is nothing to tell apart
 	}
 	s.cfg.Mail.Views.Record(mail.PageView{AccountID: accountID, RefID: refID, Page: page,
 		Cookies: len(c.Request.Cookies()) > 0, UserAgent: c.Request.UserAgent()})
