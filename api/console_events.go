@@ -79,6 +79,8 @@ type consoleEventQuery struct {
 	Search   string
 	Roles    []string
 	Statuses []string
+	// Delivery is a delivery filter of the last email (mail.Filter...).
+	Delivery string
 	Sort     string
 	Order    string
 	Page     int
@@ -91,7 +93,10 @@ type consoleEventQuery struct {
 func parseConsoleEventQuery(v url.Values) (consoleEventQuery, error) {
 	var fs problem.Fields
 	q := consoleEventQuery{Tab: v.Get("tab"), Search: strings.TrimSpace(v.Get("search")), Sort: v.Get("sort"),
-		Order: v.Get("order"), Page: 1, PerPage: event.DefaultPageSize}
+		Order: v.Get("order"), Delivery: v.Get("delivery"), Page: 1, PerPage: event.DefaultPageSize}
+	if msg := mail.FilterProblem(q.Delivery); msg != "" {
+		fs.Add("delivery", msg)
+	}
 	switch q.Tab {
 	case "":
 		q.Tab = consoleTabAll
@@ -151,10 +156,14 @@ func parseConsoleEventQuery(v url.Values) (consoleEventQuery, error) {
 	return q, fs.Err()
 }
 
-// core turns the page's query into the All users query; the Speakers and
-// Moderators tabs keep their role whatever else the address says.
-func (q consoleEventQuery) core() event.Query {
+// core turns the page's query into the All users query of the account's
+// event; the Speakers and Moderators tabs keep their role whatever else the
+// address says.
+func (q consoleEventQuery) core(accountID string) event.Query {
 	eq := event.Query{Search: q.Search, Roles: q.Roles, Sort: q.Sort, Desc: q.Order == "desc", Page: q.Page, PageSize: q.PerPage}
+	if q.Delivery != "" {
+		eq.Within = mail.RefsWithDelivery(accountID, q.Delivery)
+	}
 	switch q.Tab {
 	case consoleTabSpeakers:
 		eq.Roles = []string{event.RoleSpeaker}
@@ -184,6 +193,9 @@ func (q consoleEventQuery) values() url.Values {
 	for _, st := range q.Statuses {
 		v.Add("status", st)
 	}
+	if q.Delivery != "" {
+		v.Set("delivery", q.Delivery)
+	}
 	if !(q.Sort == event.SortCreatedAt && q.Order == "desc") {
 		v.Set("sort", q.Sort)
 		v.Set("order", q.Order)
@@ -195,6 +207,32 @@ func (q consoleEventQuery) values() url.Values {
 		v.Set("per_page", strconv.Itoa(q.PerPage))
 	}
 	return v
+}
+
+// filterQuery is the list's search and filters as the attendee API takes
+// them (the tab as its role), for "Resend to these".
+func (q consoleEventQuery) filterQuery() string {
+	v := url.Values{}
+	if q.Search != "" {
+		v.Set("search", q.Search)
+	}
+	roles := q.Roles
+	switch q.Tab {
+	case consoleTabSpeakers:
+		roles = []string{event.RoleSpeaker}
+	case consoleTabModerators:
+		roles = []string{event.RoleModerator}
+	}
+	for _, r := range roles {
+		v.Add("role", r)
+	}
+	for _, st := range q.Statuses {
+		v.Add("status", st)
+	}
+	if q.Delivery != "" {
+		v.Set("delivery", q.Delivery)
+	}
+	return v.Encode()
 }
 
 func (q consoleEventQuery) url(eventID string) string {
@@ -220,7 +258,11 @@ type consoleEventPage struct {
 	SortName, SortCreated consoleLink
 	RoleOptions           []consoleOption
 	StatusOptions         []consoleOption
-	PerPageOptions        []int
+	DeliveryOptions       []consoleOption
+	// ResendQuery is the filter of "Resend to these", as
+	// POST /api/v1/events/{id}/attendees/resend takes it.
+	ResendQuery    string
+	PerPageOptions []int
 	// Clear is the tab's address without search, filters or paging.
 	Clear string
 	// EmailUnavailable says why "Invite" cannot email, when it cannot.
@@ -254,7 +296,8 @@ type consoleAttendeeRow struct {
 	ImageURL    string
 	LastEmail   *mail.Delivery
 	// EmailText says what became of the last email; the status cell's
-	// tooltip shows it under the detailed status.
+	// tooltip shows it under the detailed status, and the Email column
+	// names its state.
 	EmailText string
 	Actions   []consoleAction
 }
@@ -276,7 +319,7 @@ func (s *Server) consoleEvent(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	pg, err := s.cfg.Events.ListFor(ctx, p.eventCaller(), ev.ID, q.core())
+	pg, err := s.cfg.Events.ListFor(ctx, p.eventCaller(), ev.ID, q.core(p.AccountID))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -327,6 +370,11 @@ func (s *Server) consoleEvent(c *gin.Context) {
 	for _, st := range event.Statuses {
 		d.StatusOptions = append(d.StatusOptions, consoleOption{Value: string(st), Label: st.Label(), Checked: slices.Contains(q.Statuses, string(st))})
 	}
+	for _, o := range consoleDeliveryOptions {
+		o.Checked = o.Value == q.Delivery
+		d.DeliveryOptions = append(d.DeliveryOptions, o)
+	}
+	d.ResendQuery = q.filterQuery()
 	if err := s.cfg.Events.EmailReady(ctx, p.AccountID); err != nil {
 		d.EmailUnavailable = describe(c, err).Message
 	}
@@ -409,6 +457,13 @@ func (s *Server) consoleRows(c *gin.Context, ev *event.Event, tab string, as []e
 	return rows, nil
 }
 
+// consoleDeliveryOptions are the delivery filters as the console names them.
+var consoleDeliveryOptions = []consoleOption{
+	{Value: "", Label: "Any"}, {Value: mail.FilterFailed, Label: "Failed"}, {Value: mail.FilterNeverOpened, Label: "Never opened"},
+	{Value: mail.FilterOpened, Label: "Opened"}, {Value: mail.FilterScannerOnly, Label: "Opened by a link scanner only"},
+	{Value: mail.FilterQueued, Label: "Queued or retrying"}, {Value: mail.FilterSent, Label: "Sent, page not loaded"},
+}
+
 // consoleEmailText says what became of the attendee's last email.
 func consoleEmailText(d *mail.Delivery) string {
 	at := func(t *time.Time) string {
@@ -417,15 +472,25 @@ func consoleEmailText(d *mail.Delivery) string {
 		}
 		return " " + t.UTC().Format("2006-01-02 15:04 UTC")
 	}
+	queue := ""
+	if d != nil && d.QueueID != "" {
+		queue = " (queue id " + d.QueueID + ")"
+	}
 	switch {
 	case d == nil:
 		return "No email sent yet."
-	case d.Status == "sent":
-		return "Last email: sent" + at(d.SentAt) + "."
-	case d.Status == "failed":
-		return "Last email: failed" + at(d.FailedAt) + ": " + d.Error + "."
-	case d.Error != "":
-		return "Last email: queued since" + at(&d.QueuedAt) + ", retrying after: " + d.Error + "."
+	case d.State == mail.StateOpened:
+		return "Last email: sent" + at(d.SentAt) + queue + ", opened" + at(d.OpenedAt) + "."
+	case d.State == mail.StateScanner:
+		return "Last email: sent" + at(d.SentAt) + queue + "; its link was opened only by a link scanner" + at(d.ScannerViewAt) + ", not by a person."
+	case d.State == mail.StateViewed:
+		return "Last email: sent" + at(d.SentAt) + queue + "; its page was loaded" + at(d.ViewedAt) + " but not confirmed open."
+	case d.State == mail.StateSent:
+		return "Last email: sent" + at(d.SentAt) + queue + "."
+	case d.State == mail.StateFailed:
+		return "Last email: failed (" + d.FailKind + ")" + at(d.FailedAt) + ": " + d.Error + "."
+	case d.State == mail.StateRetrying:
+		return "Last email: retrying since" + at(&d.QueuedAt) + " after a temporary refusal: " + d.Error + "."
 	}
 	return "Last email: queued since" + at(&d.QueuedAt) + "."
 }

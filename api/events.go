@@ -25,6 +25,7 @@ func (s *Server) eventRoutes(v1 *gin.RouterGroup) {
 	v1.PATCH("/events/:id", s.updateEvent)
 	v1.GET("/events/:id/attendees", s.listAttendees)
 	v1.POST("/events/:id/attendees", s.inviteAttendee)
+	v1.POST("/events/:id/attendees/resend", s.resendAttendees)
 	v1.GET("/events/:id/attendees/:aid", s.getAttendee)
 	v1.PATCH("/events/:id/attendees/:aid", s.editAttendee)
 	v1.DELETE("/events/:id/attendees/:aid", s.removeAttendee)
@@ -163,14 +164,24 @@ var statusNames, roleNames = func() (string, string) {
 
 // attendeeQuery reads the All users list's query string, naming every wrong
 // parameter at once. Repeated role and status parameters mean "any of".
-func attendeeQuery(v url.Values) (event.Query, error) {
+func attendeeQuery(v url.Values, accountID string) (event.Query, error) {
 	var q event.Query
 	var fs problem.Fields
 	for k := range v {
 		switch k {
-		case "search", "role", "status", "sort", "order", "page", "per_page":
+		case "search", "role", "status", "delivery", "sort", "order", "page", "per_page":
 		default:
-			fs.Add(k, fmt.Sprintf("unknown query parameter %q: use search, role, status, sort, order, page or per_page", k))
+			fs.Add(k, fmt.Sprintf("unknown query parameter %q: use search, role, status, delivery, sort, order, page or per_page", k))
+		}
+	}
+	switch d := v["delivery"]; {
+	case len(d) > 1:
+		fs.Add("delivery", "give at most one delivery status")
+	case len(d) == 1 && d[0] != "":
+		if msg := mail.FilterProblem(d[0]); msg != "" {
+			fs.Add("delivery", msg)
+		} else {
+			q.Within = mail.RefsWithDelivery(accountID, d[0])
 		}
 	}
 	q.Search = v.Get("search")
@@ -239,7 +250,7 @@ func (s *Server) listAttendees(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	q, err := attendeeQuery(c.Request.URL.Query())
+	q, err := attendeeQuery(c.Request.URL.Query(), ev.AccountID)
 	if err != nil {
 		s.fail(c, err)
 		return

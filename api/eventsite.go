@@ -344,6 +344,9 @@ type linkView struct {
 	Event    *event.Event
 	Attendee *event.Attendee
 	Confirm  bool
+	// Beacon: the page's script reports that a person has it open
+	// (opened.go).
+	Beacon bool
 }
 
 // eventConfirmPage shows a confirmation link's button; opening it changes
@@ -378,7 +381,8 @@ func (s *Server) eventLoginPage(c *gin.Context) {
 		s.siteFail(c, s.cfg.Events.LinkEvent(c.Request.Context(), c.Param("token")), err)
 		return
 	}
-	s.render(c, http.StatusOK, "event_link", pageData{Title: "Sign in to " + lv.Event.Name, Data: &linkView{Event: lv.Event, Attendee: lv.Attendee}})
+	s.recordView(c, lv.Event.AccountID, lv.Attendee.ID, "login")
+	s.render(c, http.StatusOK, "event_link", pageData{Title: "Sign in to " + lv.Event.Name, Data: &linkView{Event: lv.Event, Attendee: lv.Attendee, Beacon: true}})
 }
 
 // eventLoginEnter uses an attendee login link and opens the event site.

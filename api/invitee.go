@@ -49,6 +49,7 @@ func (s *Server) invitePage(c *gin.Context) {
 		return
 	}
 	platformWarn(c, view.Resource, view.PlatformErr)
+	s.recordView(c, view.Invitation.AccountID, view.Invitation.ID, "invite")
 	d := invitePage{View: view}
 	s.render(c, http.StatusOK, "invite", pageData{Title: view.Resource.Title, Me: p, Data: d})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/invitegate/gateway/core/limit"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/provision"
+	"github.com/invitegate/gateway/core/resend"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -48,6 +49,9 @@ type Config struct {
 	Events *event.Service
 	// Bulk checks and imports CSV files of attendees; its jobs run on the job runner cmd/gateway/app starts.
 	Bulk *bulk.Service
+	// Resend queues bulk resends to a filtered All users list, run by
+	// the same job runner.
+	Resend *resend.Service
 	// Mail renders templates and queues email; without SMTP it still
 	// renders (previews) and refuses to send, saying so.
 	Mail *mail.Service
@@ -164,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.GroupSources == nil {
 		return nil, errors.New("api: GroupSources is required")
 	}
+	if cfg.Resend == nil {
+		return nil, errors.New("api: Resend is required")
+	}
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -239,11 +246,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	inv.GET("", s.invitePage)
 	inv.HEAD("", s.invitePage)
 	inv.POST("", s.inviteEnter)
+	inv.POST("/opened", s.inviteOpened)
 
 	login := e.Group("/l/:token", noStore, s.linkLimit(s.fail))
 	login.GET("", s.loginPage)
 	login.HEAD("", s.loginPage)
 	login.POST("", s.loginEnter)
+	login.POST("/opened", s.loginOpened)
 
 	s.eventSiteRoutes(e)
 	s.ssoRoutes(e)

@@ -26,6 +26,7 @@ import (
 	"github.com/invitegate/gateway/core/event"
 	"github.com/invitegate/gateway/core/group"
 	"github.com/invitegate/gateway/core/job"
+	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
@@ -54,6 +55,9 @@ type Env struct {
 	Logs   *bytes.Buffer
 	// Jobs runs confirmed jobs (in the background unless HoldJobs).
 	Jobs *job.Runner
+	// Mail is the gateway's email service (its page view log, Views, is
+	// what a test syncs before reading delivery states).
+	Mail *mail.Service
 
 	dsn string
 }
@@ -116,7 +120,7 @@ func New(t testing.TB, opt Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	e.DB, e.Sessions, e.Events, e.Jobs = g.DB, g.Sessions, g.Events, g.Jobs
+	e.DB, e.Sessions, e.Events, e.Jobs, e.Mail = g.DB, g.Sessions, g.Events, g.Jobs, g.Mail
 	if opt.ReplicaOf == nil {
 		boot, err := g.Bootstrap(ctx)
 		if err != nil {

@@ -36,6 +36,11 @@ type Query struct {
 	Roles []string
 	// Statuses keeps attendees in any of these statuses.
 	Statuses []Status
+	// Within, when set, keeps only the attendees whose ids the subquery it
+	// builds (on the database handle it is given) selects: a filter on
+	// data other packages own, such as the delivery status of the
+	// attendee's last email (core/mail), which this package cannot read.
+	Within func(r *gorm.DB) *gorm.DB
 	// Sort is "name" (first then last name) or "created_at"; Desc reverses.
 	Sort string
 	Desc bool
@@ -170,6 +175,9 @@ func (q *Query) where(tx *gorm.DB) *gorm.DB {
 	}
 	if len(q.Statuses) > 0 {
 		tx = tx.Where("status IN ?", q.Statuses)
+	}
+	if q.Within != nil {
+		tx = tx.Where("id IN (?)", q.Within(tx.Session(&gorm.Session{NewDB: true})))
 	}
 	return tx
 }

@@ -60,12 +60,24 @@ type Message struct {
 	LeaseUntil *time.Time `json:"-"`
 	// LastError is the last failure, with the server's answer when there
 	// was one; ServerReply is the server's answer to a sent message.
-	LastError   string     `gorm:"type:text" json:"last_error,omitempty"`
-	ServerReply string     `gorm:"size:1000" json:"server_reply,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	SentAt      *time.Time `json:"sent_at,omitempty"`
-	FailedAt    *time.Time `json:"failed_at,omitempty"`
+	LastError   string `gorm:"type:text" json:"last_error,omitempty"`
+	ServerReply string `gorm:"size:1000" json:"server_reply,omitempty"`
+	// QueueID is the accepting server's name for the message, read from
+	// ServerReply ("250 2.0.0 Ok: queued as 4F1A2B"): what its operator
+	// searches the mail log for.
+	QueueID string `gorm:"size:100" json:"queue_id,omitempty"`
+	// FailKind is Hard (a 5xx answer or a 5.x.x bounce: not retried) or
+	// Soft (a 4xx answer, retried until the attempts run out, or a 4.x.x
+	// bounce) once a try failed; "" while none has.
+	FailKind string `gorm:"size:8" json:"fail_kind,omitempty"`
+	// OpenedAt is when the link's page first reported, from its own
+	// script, that a person had it open (views.go); a page load alone
+	// never sets it.
+	OpenedAt  *time.Time `json:"opened_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+	FailedAt  *time.Time `json:"failed_at,omitempty"`
 }
 
 // TableName names the table.
@@ -126,8 +138,10 @@ const (
 WHERE id IN (SELECT id FROM mail_messages
   WHERE (status = $5 AND next_attempt_at <= $6) OR (status = $7 AND lease_until < $8)
   ORDER BY next_attempt_at LIMIT $9`
-	sqlMarkSent = `UPDATE mail_messages SET status = $1, sent_at = $2, server_reply = $3, last_error = '', subject = $4,
-html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = $5 WHERE id = $6 AND claimed_by = $7 AND status = $8`
+	// sqlMarkSent numbers its parameters in the order they appear: SQLite
+	// takes $N for a name, bound by position of first use.
+	sqlMarkSent = `UPDATE mail_messages SET status = $1, sent_at = $2, server_reply = $3, queue_id = $4, fail_kind = '', last_error = '', subject = $5,
+html = '', text = '', ics = '', model = '', lease_until = NULL, updated_at = $6 WHERE id = $7 AND claimed_by = $8 AND status = $9`
 )
 
 // newDeliveries prepares the statements on db, outside any transaction.
@@ -174,7 +188,7 @@ func (d *deliveries) claim(ctx context.Context, worker string, n int, now, lease
 // model, keeping the subject that was sent. Only the worker holding the
 // claim may; false means the lease was lost.
 func (d *deliveries) markSent(ctx context.Context, m *Message, worker, reply string, now time.Time) (bool, error) {
-	r, err := d.sentStmt.ExecContext(ctx, Sent, now, clip(reply, 1000), m.Subject, now, m.ID, worker, Sending)
+	r, err := d.sentStmt.ExecContext(ctx, Sent, now, clip(reply, 1000), clip(QueueID(reply), 100), m.Subject, now, m.ID, worker, Sending)
 	if err != nil {
 		return false, err
 	}
@@ -182,17 +196,20 @@ func (d *deliveries) markSent(ctx context.Context, m *Message, worker, reply str
 	return n == 1, err
 }
 
-// markRetry puts a message back in the queue until at.
+// markRetry puts a message back in the queue until at, as a soft failure
+// (it is shown as "retrying").
 func markRetry(ctx context.Context, db *store.DB, m *Message, worker, why string, at, now time.Time) error {
 	return db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
-		Updates(map[string]any{"status": Queued, "next_attempt_at": at, "last_error": clip(why, 4000), "claimed_by": "", "lease_until": nil, "updated_at": now}).Error
+		Updates(map[string]any{"status": Queued, "next_attempt_at": at, "last_error": clip(why, 4000), "fail_kind": Soft,
+			"claimed_by": "", "lease_until": nil, "updated_at": now}).Error
 }
 
-// markFailed gives up on a message and erases its bodies and model.
-func markFailed(ctx context.Context, db *store.DB, m *Message, worker, why string, now time.Time) error {
-	return db.W.WithContext(ctx).Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", m.ID, worker, Sending).
-		Updates(map[string]any{"status": Failed, "failed_at": now, "last_error": clip(why, 4000), "html": "", "text": "", "ics": "", "model": "",
-			"lease_until": nil, "updated_at": now}).Error
+// markFailed gives up on a message the worker holds (see failed.go).
+func markFailed(ctx context.Context, db *store.DB, hook FailedHook, m *Message, worker string, f Failure, now time.Time) error {
+	return db.Tx(ctx, func(tx *store.Tx) error {
+		_, err := fail(tx, hook, m, f, now, "claimed_by = ? AND status = ?", worker, Sending)
+		return err
+	})
 }
 
 // release returns claimed messages that were not tried, without counting
@@ -211,45 +228,6 @@ func clip(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
-}
-
-// Delivery is what a person sees of the last email about something.
-type Delivery struct {
-	MessageID string     `json:"id"`
-	Status    string     `json:"status"`
-	QueuedAt  time.Time  `json:"queued_at"`
-	SentAt    *time.Time `json:"sent_at,omitempty"`
-	FailedAt  *time.Time `json:"failed_at,omitempty"`
-	Attempts  int        `json:"attempts"`
-	// Error is the last failure (the server's answer); for a queued
-	// message it is why the last attempt did not go through.
-	Error string `json:"error,omitempty"`
-}
-
-// LastDeliveries returns, per ref id, the delivery of its newest message.
-func LastDeliveries(ctx context.Context, db store.Reader, accountID string, refIDs []string) (map[string]*Delivery, error) {
-	out := map[string]*Delivery{}
-	for len(refIDs) > 0 {
-		chunk := refIDs
-		if len(chunk) > 500 {
-			chunk = chunk[:500]
-		}
-		refIDs = refIDs[len(chunk):]
-		var ms []Message
-		err := db.Read(ctx).Select("id", "ref_id", "status", "created_at", "sent_at", "failed_at", "attempts", "last_error").
-			Where("account_id = ? AND ref_id IN ?", accountID, chunk).Order("created_at").Find(&ms).Error
-		if err != nil {
-			return nil, err
-		}
-		for i := range ms {
-			out[ms[i].RefID] = ms[i].delivery()
-		}
-	}
-	return out, nil
-}
-
-func (m *Message) delivery() *Delivery {
-	return &Delivery{MessageID: m.ID, Status: m.Status, QueuedAt: m.CreatedAt, SentAt: m.SentAt, FailedAt: m.FailedAt, Attempts: m.Attempts, Error: m.LastError}
 }
 
 // GetMessage returns one message of the account.

@@ -28,7 +28,12 @@ type Service struct {
 	// Outbox delivers; nil means this gateway has no SMTP configured: emails
 	// are neither offered nor queued.
 	Outbox *Outbox
-	Now    func() time.Time
+	// Views records the loads of links' pages (nil without an outbox:
+	// no email, nothing to tell apart); Bounces reads delivery status
+	// notifications (nil when no maildir is configured).
+	Views   *ViewLog
+	Bounces *Bounces
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time {

@@ -131,11 +131,13 @@ func Domain(addr string) string {
 
 // sender holds one SMTP connection and reuses it across messages.
 type sender struct {
-	cfg    *SMTPConfig
-	from   *netmail.Address
-	client *gomail.Client
-	open   bool
-	last   time.Time
+	cfg  *SMTPConfig
+	from *netmail.Address
+	// envelope is the envelope sender when it is not from's address.
+	envelope string
+	client   *gomail.Client
+	open     bool
+	last     time.Time
 }
 
 // send delivers one message over the held connection, dialling first when
@@ -147,6 +149,9 @@ func (s *sender) send(ctx context.Context, m *Message) (reply string, err error)
 		}
 	}
 	msg, err := buildMsg(s.from, m)
+	if err == nil && s.envelope != "" {
+		err = msg.EnvelopeFrom(s.envelope)
+	}
 	if err != nil {
 		return "", &permanentError{err}
 	}

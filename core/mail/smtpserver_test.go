@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -29,6 +30,13 @@ type smtpServer struct {
 	received []receivedMsg
 	// refuse, when set, answers RCPT TO with this error.
 	refuse *smtp.SMTPError
+	// refuseTo answers RCPT TO of one address with its error, the first
+	// times tries (every try when times is 0).
+	refuseTo map[string]*refusal
+	// queueIDs, when set, makes the answer to DATA name a queue id the way
+	// Postfix does ("Ok: queued as Q1").
+	queueIDs bool
+	queued   int
 	// user/pass require AUTH PLAIN when set.
 	user, pass string
 	authed     int
@@ -94,6 +102,23 @@ func selfSigned(t *testing.T) *tls.Config {
 
 func (s *smtpServer) setRefuse(e *smtp.SMTPError) { s.mu.Lock(); s.refuse = e; s.mu.Unlock() }
 
+// refusal is how refuseTo answers one address.
+type refusal struct {
+	err   *smtp.SMTPError
+	times int
+	tries int
+}
+
+// refuseAddr refuses to with e, the first times tries (0: always).
+func (s *smtpServer) refuseAddr(to string, e *smtp.SMTPError, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuseTo == nil {
+		s.refuseTo = map[string]*refusal{}
+	}
+	s.refuseTo[to] = &refusal{err: e, times: times}
+}
+
 func (s *smtpServer) messages() []receivedMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,6 +171,12 @@ func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	refuse := ss.s.refuse
+	if r := ss.s.refuseTo[to]; r != nil && refuse == nil {
+		r.tries++
+		if r.times == 0 || r.tries <= r.times {
+			refuse = r.err
+		}
+	}
 	ss.s.mu.Unlock()
 	if refuse != nil {
 		return refuse
@@ -161,7 +192,13 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	ss.s.received = append(ss.s.received, receivedMsg{From: ss.from, To: ss.to, Data: b})
+	ss.s.queued++
+	n, withID := ss.s.queued, ss.s.queueIDs
 	ss.s.mu.Unlock()
+	if withID {
+		// A 250 "error" is how go-smtp lets a server choose its answer.
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: fmt.Sprintf("Ok: queued as 4F1A2B%d", n)}
+	}
 	return nil
 }
 

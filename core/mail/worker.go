@@ -45,6 +45,13 @@ type OutboxConfig struct {
 	// Catalog renders the messages queued with their model rather than
 	// their bodies (a bulk import's invitations); without one they fail.
 	Catalog *Catalog
+	// BounceAddress, when set, is every message's envelope sender (MAIL
+	// FROM, which the receiving server writes as Return-Path), so that
+	// delivery status notifications go to it rather than to From
+	// (bounces.go reads them).
+	BounceAddress string
+	// OnFailed, when set, hears of each message the outbox gives up on.
+	OnFailed FailedHook
 }
 
 func (c *OutboxConfig) defaults() {
@@ -107,6 +114,11 @@ func NewOutbox(db *store.DB, cfg OutboxConfig) (*Outbox, error) {
 	if _, err := ParseFrom(cfg.From); err != nil {
 		return nil, fmt.Errorf("mail: from: %w", err)
 	}
+	if cfg.BounceAddress != "" {
+		if _, err := ParseFrom(cfg.BounceAddress); err != nil {
+			return nil, fmt.Errorf("mail: bounce address: %w", err)
+		}
+	}
 	sends, err := newDeliveries(context.Background(), db)
 	if err != nil {
 		return nil, err
@@ -130,7 +142,7 @@ func (o *Outbox) Start() {
 		o.purgeBases(ctx)
 	}()
 	for i := range o.cfg.Workers {
-		w := &worker{o: o, name: fmt.Sprintf("%s/%d", o.cfg.Replica, i), s: &sender{cfg: &o.cfg.SMTP, from: from}}
+		w := &worker{o: o, name: fmt.Sprintf("%s/%d", o.cfg.Replica, i), s: &sender{cfg: &o.cfg.SMTP, from: from, envelope: o.cfg.BounceAddress}}
 		o.running.Add(1)
 		go func() {
 			defer o.running.Done()
@@ -251,7 +263,8 @@ func (w *worker) round(ctx context.Context) (int, error) {
 		}
 		if m.Attempts > cfg.MaxAttempts {
 			// Claimed again after its worker died, past the last try.
-			if err := markFailed(dbctx, w.o.db, m, w.name, fmt.Sprintf("gave up after %d attempts; last error: %s", cfg.MaxAttempts, m.LastError), cfg.Now().UTC()); err != nil {
+			f := Failure{Kind: Soft, Why: fmt.Sprintf("gave up after %d attempts; last error: %s", cfg.MaxAttempts, m.LastError)}
+			if err := markFailed(dbctx, w.o.db, cfg.OnFailed, m, w.name, f, cfg.Now().UTC()); err != nil {
 				return len(msgs), err
 			}
 			continue
@@ -289,11 +302,11 @@ func (w *worker) deliver(ctx, dbctx context.Context, m *Message) error {
 	why := err.Error()
 	if !temporary(err) {
 		log.Warn("mail refused for good", "error", why)
-		return markFailed(dbctx, w.o.db, m, w.name, why, now)
+		return markFailed(dbctx, w.o.db, cfg.OnFailed, m, w.name, Failure{Kind: Hard, Why: why}, now)
 	}
 	if m.Attempts >= cfg.MaxAttempts {
 		log.Warn("mail failed after its last attempt", "error", why)
-		return markFailed(dbctx, w.o.db, m, w.name, fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, why), now)
+		return markFailed(dbctx, w.o.db, cfg.OnFailed, m, w.name, Failure{Kind: Soft, Why: fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, why)}, now)
 	}
 	at := now.Add(backoff(cfg.RetryBase, cfg.RetryMax, m.Attempts))
 	log.Info("mail deferred", "error", why, "next_attempt", at)

@@ -23,6 +23,7 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/provision"
+	"github.com/invitegate/gateway/core/resend"
 	"github.com/invitegate/gateway/core/resource"
 	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/session"
@@ -45,7 +46,7 @@ func Tables() []table.Table {
 		account.Tables(), user.Tables(), audit.Tables(),
 		resource.Tables(), access.Tables(), invite.Tables(), session.Tables(),
 		jointoken.Tables(), mail.Tables(), event.Tables(),
-		job.Tables(), bulk.Tables(), group.Tables(), provision.Tables(), scheduled.Tables(), limit.Tables(),
+		job.Tables(), bulk.Tables(), resend.Tables(), group.Tables(), provision.Tables(), scheduled.Tables(), limit.Tables(),
 		lti.Tables(), webhook.Tables(),
 		sso.Tables(),
 	} {

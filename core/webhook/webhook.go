@@ -13,8 +13,7 @@ import (
 )
 
 // Event types. Every type an endpoint may ask for is listed in Types; the
-// gateway emits each from the change that causes it (DeliveryFailed is
-// declared for the change that will cause it).
+// gateway emits each from the change that causes it.
 const (
 	InvitationCreated     = "invitation.created"
 	InvitationRedeemed    = "invitation.redeemed"

@@ -192,6 +192,30 @@
     if (!isNaN(d)) t.title = d.toLocaleString();
   });
 
+  // A link's page tells the gateway, once, that a person has it open:
+  // at the first touch, key, pointer movement or scroll, or after it has
+  // been on screen for two seconds. Loading the page alone marks nothing
+  // (mail filters' scanners load every link); a client that runs no
+  // script never posts. Same-origin, and idempotent on the server.
+  var beacon = document.querySelector("[data-beacon]");
+  if (beacon) {
+    var sent = false, shown = null;
+    var send = function () {
+      if (sent) return;
+      sent = true;
+      fetch(location.pathname.replace(/\/+$/, "") + "/opened", { method: "POST", credentials: "same-origin", keepalive: true }).catch(function () {});
+    };
+    ["pointerdown", "pointermove", "keydown", "touchstart", "scroll"].forEach(function (t) {
+      window.addEventListener(t, send, { once: true, passive: true });
+    });
+    var watch = function () {
+      clearTimeout(shown);
+      if (document.visibilityState === "visible") shown = setTimeout(send, 2000);
+    };
+    document.addEventListener("visibilitychange", watch);
+    watch();
+  }
+
   // Countdown until the session opens, then the lobby. The server's clock
   // decides when the session opens, so the count follows the server's time,
   // whatever the device's clock says.

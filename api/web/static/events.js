@@ -106,6 +106,39 @@
 
   function rowOf(id) { return tbody.querySelector('tr[data-attendee="' + id + '"]'); }
 
+  // "Resend to these": one job for the whole filtered list (every page),
+  // after a confirmation; its progress is polled until it ends, and what
+  // it did (resent, skipped and why) is shown.
+  var resendBtn = document.getElementById("resend-these");
+  if (resendBtn) {
+    var box = document.getElementById("resend-box");
+    var bar = document.getElementById("resend-progress");
+    var status = document.getElementById("resend-status");
+    resendBtn.addEventListener("click", function () {
+      var n = box.dataset.total;
+      if (!window.confirm("Email the " + n + " attendee(s) of this list again? Only those whose status allows “Re-send email” are sent one; the others are skipped.")) return;
+      resendBtn.disabled = true;
+      var q = box.dataset.query;
+      call("POST", base + "/resend" + (q ? "?" + q : "")).then(function (job) {
+        bar.hidden = false;
+        var poll = function () {
+          call("GET", "/api/v1/jobs/" + encodeURIComponent(job.id)).then(function (j) {
+            bar.value = j.progress;
+            status.textContent = j.processed + " of " + j.total + " done";
+            if (!j.finished) { setTimeout(poll, 500); return; }
+            var c = j.counts || {}, why = [];
+            Object.keys(c.skipped_by || {}).forEach(function (k) { why.push(c.skipped_by[k] + " " + k.replace(/_/g, " ")); });
+            status.textContent = j.status === "done"
+              ? "Resent to " + (c.resent || 0) + "; skipped " + (c.skipped || 0) + (why.length ? " (" + why.join(", ") + ")" : "") + "."
+              : "The resend stopped: " + (j.error || j.status) + ".";
+            status.dataset.done = j.status;
+          }).catch(function (e) { status.textContent = errorText(e); setTimeout(poll, 2000); });
+        };
+        poll();
+      }).catch(function (e) { resendBtn.disabled = false; say(errorText(e), true); });
+    });
+  }
+
   function setTotal(delta) {
     var t = document.getElementById("total");
     if (t) t.textContent = String(Math.max(0, parseInt(t.textContent, 10) + delta));

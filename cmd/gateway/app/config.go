@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,25 @@ type MailConfig struct {
 	Lease time.Duration `yaml:"lease"`
 	// Poll: how often idle workers look for due messages.
 	Poll time.Duration `yaml:"poll"`
+	// Bounces is where delivery status notifications go and are read.
+	Bounces BouncesConfig `yaml:"bounces"`
+	// ScannerWindow: a page load of a link without cookies this soon
+	// after its email was sent is taken for a mail filter's link scanner
+	// (default 60s).
+	ScannerWindow time.Duration `yaml:"scanner_window"`
+}
+
+// BouncesConfig is the mail.bounces: section.
+type BouncesConfig struct {
+	// Address is the envelope sender (MAIL FROM, Return-Path) of every
+	// message, so delivery status notifications go to it; "" leaves it
+	// the From address.
+	Address string `yaml:"address"`
+	// Maildir is the folder (with new/, cur/, tmp/) that the local MTA
+	// delivers Address to; the gateway reads it every Every (default 1m).
+	// "" reads no bounces.
+	Maildir string        `yaml:"maildir"`
+	Every   time.Duration `yaml:"every"`
 }
 
 // Enabled reports whether email is delivered.
@@ -173,6 +193,32 @@ func (m *MailConfig) problems() []string {
 	}
 	if m.Lease > 0 && m.Lease < 2*time.Second {
 		out = append(out, "mail.lease: at least 2s")
+	}
+	return append(out, m.Bounces.problems(m.ScannerWindow)...)
+}
+
+// problems lists every mistake in the mail.bounces section (and the
+// scanner window beside it).
+func (b *BouncesConfig) problems(scannerWindow time.Duration) []string {
+	var out []string
+	if b.Address != "" {
+		if _, err := mail.ParseFrom(b.Address); err != nil {
+			out = append(out, "mail.bounces.address: "+err.Error())
+		}
+	}
+	if b.Maildir != "" {
+		for _, sub := range []string{"new", "cur"} {
+			if fi, err := os.Stat(filepath.Join(b.Maildir, sub)); err != nil || !fi.IsDir() {
+				out = append(out, fmt.Sprintf("mail.bounces.maildir: %s has no %s/ folder; it must be a Maildir the MTA delivers the bounce address to", b.Maildir, sub))
+				break
+			}
+		}
+	}
+	if b.Every < 0 {
+		out = append(out, "mail.bounces.every: must not be negative")
+	}
+	if scannerWindow < 0 {
+		out = append(out, "mail.scanner_window: must not be negative")
 	}
 	return out
 }

@@ -99,3 +99,31 @@ func TestSSOConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestMailBouncesConfig(t *testing.T) {
+	c := Defaults()
+	c.BaseURL = "http://127.0.0.1:8080"
+	c.Mail = MailConfig{From: "Gateway <gw@example.org>", ScannerWindow: -time.Second,
+		Bounces: BouncesConfig{Address: "not an address", Maildir: t.TempDir(), Every: -time.Minute}}
+	c.Mail.SMTP.Host = "smtp.example.org"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("bad mail.bounces accepted")
+	}
+	for _, want := range []string{"mail.bounces.address", "mail.bounces.maildir", "has no new/ folder", "mail.bounces.every", "mail.scanner_window"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	dir := t.TempDir()
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Mail.ScannerWindow = 0
+	c.Mail.Bounces = BouncesConfig{Address: "bounces@example.org", Maildir: dir}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("good mail.bounces refused: %v", err)
+	}
+}

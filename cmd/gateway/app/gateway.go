@@ -23,6 +23,7 @@ import (
 	"github.com/invitegate/gateway/core/jointoken"
 	"github.com/invitegate/gateway/core/mail"
 	"github.com/invitegate/gateway/core/provision"
+	"github.com/invitegate/gateway/core/resend"
 	"github.com/invitegate/gateway/core/schema"
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
@@ -67,6 +68,8 @@ type Gateway struct {
 	Invites  *invite.Service
 	Events   *event.Service
 	Bulk     *bulk.Service
+	// Resend runs bulk resends ("Resend to these").
+	Resend *resend.Service
 	// LTI is the LTI 1.3 tool: platform registrations, launches, its keys.
 	LTI *lti.Service
 	// SSO manages identity provider connections and runs SSO logins; its
@@ -145,7 +148,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	g.Invites = &invite.Service{DB: db, Now: now, MaxGuesses: cfg.Invitations.MaxGuessesPerLink, Mail: g.Mail,
 		Sessions: g.Sessions, Rooms: g.Plugins, Platform: g.Plugins.Platform, Webhooks: g.Webhooks}
 	g.Events = &event.Service{DB: db, Now: now, Mail: g.Mail, BaseURL: cfg.BaseURL, Sessions: g.Sessions, Webhooks: g.Webhooks}
-	g.Bulk, g.Jobs = newJobs(db, now, g.Log, g.Events)
+	g.Bulk, g.Resend, g.Jobs = newJobs(db, now, g.Log, g.Events)
 	if g.LTI, err = lti.New(ctx, db, lti.Options{BaseURL: cfg.BaseURL, Sessions: g.Sessions, Platform: g.Plugins.Platform,
 		Adapters: func() []string { return g.Plugins.Host.Names(roomadapter.Kind) }, Log: g.Log.With("component", "lti"), Now: now}); err != nil {
 		return fmt.Errorf("lti: %w", err)
@@ -156,7 +159,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	g.Provision = &provision.Service{DB: db}
 	g.Handler, err = api.New(api.Config{
 		BaseURL: cfg.BaseURL, DB: db, Logger: g.Log, Now: now, SSO: g.SSO,
-		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk,
+		Signer: g.Signer, Invites: g.Invites, Sessions: g.Sessions, Mail: g.Mail, Events: g.Events, Bulk: g.Bulk, Resend: g.Resend,
 		Rooms: g.Plugins, Plugins: g.Plugins, Platform: g.Plugins.Platform, LTI: g.LTI,
 		Provision: g.Provision, Webhooks: g.Webhooks,
 		GuessesPerMinute: cfg.Invitations.GuessesPerClientMinute, SiteFormsPerMinute: cfg.Limits.SiteFormsPerMinute,
@@ -169,13 +172,14 @@ func (g *Gateway) build(ctx context.Context) error {
 // newJobs is the bulk invite service and the runner of its jobs. A signal
 // made first joins them: the service rings it when a job is confirmed, the
 // runner, whose handler is the service's, listens.
-func newJobs(db *store.DB, now func() time.Time, log *slog.Logger, events *event.Service) (*bulk.Service, *job.Runner) {
+func newJobs(db *store.DB, now func() time.Time, log *slog.Logger, events *event.Service) (*bulk.Service, *resend.Service, *job.Runner) {
 	signal := job.NewSignal()
 	b := &bulk.Service{DB: db, Events: events, Jobs: signal, Now: now}
-	r := &job.Runner{DB: db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler()}, Log: log.With("component", "jobs"),
+	rs := &resend.Service{DB: db, Events: events, Jobs: signal, Now: now}
+	r := &job.Runner{DB: db, Handlers: map[string]job.Handler{bulk.Kind: b.Handler(), resend.Kind: rs.Handler()}, Log: log.With("component", "jobs"),
 		Housekeep: b.DropStale, Sweep: b.EndInterrupted, Signal: signal,
 		Now: func() time.Time { return now().UTC() }}
-	return b, r
+	return b, rs, r
 }
 
 // Bootstrap creates the configured first account and its admin when the
@@ -210,6 +214,16 @@ func (g *Gateway) Start(ctx context.Context) error {
 			}
 			return nil
 		})
+	}
+	// Page views and bounces are recorded whether or not the workers
+	// send: they are what happened to mail sent already.
+	if v := g.Mail.Views; v != nil {
+		v.Start()
+		g.started = append(g.started, v.Stop)
+	}
+	if b := g.Mail.Bounces; b != nil {
+		b.Start()
+		g.started = append(g.started, b.Stop)
 	}
 	if !g.opts.HoldJobs {
 		g.Jobs.Start()

@@ -29,10 +29,24 @@ func newMail(cfg *Config, db *store.DB, now func() time.Time, log *slog.Logger) 
 		return ms, nil
 	}
 	m := cfg.Mail
+	mlog := log.With("component", "mail")
+	// failed hears of every message that becomes failed, given up by the
+	// outbox or bounced, in the transaction that marks it: a
+	// delivery.failed event to the account's webhook endpoints.
+	failed := mail.FailedHook(mail.EmitDeliveryFailed)
 	ms.Outbox, err = mail.NewOutbox(db, mail.OutboxConfig{
 		SMTP: m.SMTP, From: m.From, Workers: m.Workers, Batch: m.Batch, MaxAttempts: m.MaxAttempts,
-		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: log.With("component", "mail"),
-		Now: now, Catalog: cat,
+		RetryBase: m.RetryBase, RetryMax: m.RetryMax, Lease: m.Lease, Poll: m.Poll, Logger: mlog,
+		Now: now, Catalog: cat, BounceAddress: m.Bounces.Address, OnFailed: failed,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if ms.Views, err = mail.NewViewLog(db, mail.ViewLogConfig{ScannerWindow: m.ScannerWindow, Logger: mlog, Now: now}); err != nil {
+		return nil, err
+	}
+	if m.Bounces.Maildir != "" {
+		ms.Bounces, err = mail.NewBounces(db, mail.BounceConfig{Maildir: m.Bounces.Maildir, Every: m.Bounces.Every, OnFailed: failed, Logger: mlog, Now: now})
+	}
 	return ms, err
 }
