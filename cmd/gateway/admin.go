@@ -2,19 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/account"
 	"github.com/invitegate/gateway/core/audit"
+	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/user"
 )
 
 // loginLinkFor issues a console sign-in link for a console user found by email.
 func loginLinkFor(ctx context.Context, g *app.Gateway, email string) (string, error) {
 	u, err := user.FirstConsoleUser(ctx, g.DB, email, false)
-	if err != nil {
+	if errors.Is(err, problem.ErrNotFound) {
 		return "", fmt.Errorf("no console user with email %s", email)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the console user %s: %w", email, err)
 	}
 	tok, err := g.Sessions.IssueLoginLink(ctx, u.AccountID, u.ID, audit.System)
 	if err != nil {
@@ -30,8 +35,11 @@ func apiKeyFor(ctx context.Context, g *app.Gateway, adminEmail, name string) (st
 		return "", err
 	}
 	u, err := user.FirstConsoleUser(ctx, g.DB, email, true)
-	if err != nil {
+	if errors.Is(err, problem.ErrNotFound) {
 		return "", fmt.Errorf("no account admin with email %s", email)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the account admin %s: %w", email, err)
 	}
 	key, _, err := account.CreateAPIKey(ctx, g.DB, u.AccountID, name, audit.System)
 	return key, err

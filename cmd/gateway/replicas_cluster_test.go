@@ -198,9 +198,14 @@ func (c *cluster) launch(r *replica, cfg string) error {
 			return fmt.Errorf("replica %d exited at start:\n%s", r.n, tail(string(b), 3000))
 		default:
 		}
+		// Ready, and done printing what it prints at start (its last line
+		// is the sign-in link), so the test reads the API key it printed.
+		c.mu.Lock()
+		printed := r.printed["Sign in as"] != ""
+		c.mu.Unlock()
 		if resp, err := http.Get(r.base + "/readyz"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && printed {
 				r.down.Store(false)
 				return nil
 			}

@@ -52,6 +52,16 @@ func serveGateway(ctx context.Context, cfg *app.Config, opt serveOptions) error 
 		hs.Close()
 		return err
 	}
+	// The sign-in link is made before the replica says it is ready, so
+	// nothing after that can fail the start of a replica a load balancer
+	// already sends requests to.
+	var link string
+	if opt.printLoginLink {
+		if link, err = loginLinkFor(ctx, g, cfg.Bootstrap.AdminEmail); err != nil {
+			hs.Close()
+			return err
+		}
+	}
 	front.serve(g.Handler)
 
 	fmt.Fprintf(opt.out, "Gateway serving at %s (database: %s)\n", cfg.BaseURL, store.DialectOf(cfg.Database.DSN))
@@ -65,12 +75,7 @@ func serveGateway(ctx context.Context, cfg *app.Config, opt serveOptions) error 
 	} else {
 		fmt.Fprintf(opt.out, "Email: off (no mail.smtp.host configured)\n")
 	}
-	if opt.printLoginLink {
-		link, err := loginLinkFor(ctx, g, cfg.Bootstrap.AdminEmail)
-		if err != nil {
-			hs.Close()
-			return err
-		}
+	if link != "" {
 		fmt.Fprintf(opt.out, "Sign in as %s with this one-time link: %s\n", cfg.Bootstrap.AdminEmail, link)
 	}
 
