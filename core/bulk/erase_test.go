@@ -43,10 +43,11 @@ func (e *env) chunks(t *testing.T, jobID string) int64 {
 	return n
 }
 
-// rows writes n valid rows of other people.
+// rows writes n valid rows of other people (speakers, so their title
+// and company are taken).
 func rows(w io.Writer, from, n int) {
 	for i := from; i < from+n; i++ {
-		fmt.Fprintf(w, "person%06d@example.org,Person,Number %d,A title long enough to fill the file,Company,,\n", i, i)
+		fmt.Fprintf(w, "person%06d@example.org,Person,Number %d,A title long enough to fill the file,Company,Yes,\n", i, i)
 	}
 }
 
@@ -68,6 +69,9 @@ func TestErasureStopsARunningImport(t *testing.T) {
 			up, err := e.bulk.Upload(ctx, e.caller, e.ev.ID, "p.csv", strings.NewReader(b.String()))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if up.Report.Valid != 1001 {
+				t.Fatalf("the check refused rows of the file: %+v", up.Report)
 			}
 			if _, err := e.bulk.Confirm(ctx, e.caller, up.Job.ID, false); err != nil {
 				t.Fatal(err)
