@@ -114,6 +114,8 @@ func (b *browserTab) row(email string) browserRowView {
 func (b *browserTab) rowAction(id, action string) {
 	b.t.Helper()
 	row := fmt.Sprintf(`#attendees tr[data-attendee=%q]`, id)
+	// A row being refreshed after the last action is about to be replaced.
+	b.waitFor(10*time.Second, "the row to settle", fmt.Sprintf(`(r => r && !r.hasAttribute("aria-busy"))(document.querySelector(%q))`, row))
 	b.do("open the actions menu and choose "+action,
 		chromedp.Click(chromedp.CSS(row+" details.menu summary")),
 		chromedp.WaitVisible(chromedp.CSS(row+fmt.Sprintf(` button[data-ev-action=%q]`, action))),

@@ -148,6 +148,10 @@
   // server's rendering; a row that no longer exists is taken out.
   function refreshRow(id, isNew) {
     var url = "/console/events/" + encodeURIComponent(eventID) + "/rows/" + encodeURIComponent(id) + "?tab=" + encodeURIComponent(tab);
+    var busy = rowOf(id);
+    // A row being replaced says so, so nobody acts on the copy about to go.
+    if (busy) busy.setAttribute("aria-busy", "true");
+    var settle = function () { if (busy && busy.isConnected) busy.removeAttribute("aria-busy"); };
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) {
       var old = rowOf(id);
       if (r.status === 404) { if (old) old.remove(); return; }
@@ -166,7 +170,7 @@
         var empty = document.getElementById("no-rows");
         if (empty) empty.hidden = true;
       });
-    });
+    }).then(settle, function (e) { settle(); throw e; });
   }
 
   // Bio counters and speaker details.
