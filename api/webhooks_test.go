@@ -305,3 +305,71 @@ func TestWebhookBadInput(t *testing.T) {
 		t.Errorf("refused endpoints were saved: %v", l.Webhooks)
 	}
 }
+
+// A bulk import tells of every attendee it adds, as inviting them one by
+// one would: one attendee.created each, to the endpoints wanting it and
+// to no other; the rows it updates or refuses tell nothing.
+func TestWebhooksForBulkImport(t *testing.T) {
+	for _, d := range []string{store.SQLite, store.Postgres} {
+		t.Run(d, func(t *testing.T) { testWebhooksForBulkImport(t, d) })
+	}
+}
+
+func testWebhooksForBulkImport(t *testing.T, dialect string) {
+	e := newEventsEnv(t, apitest.Options{Dialect: dialect, HoldJobs: true, Config: webhookConfig(true)}, false)
+	wants, other := newHookReceiver(t), newHookReceiver(t)
+	ep := e.Must(e.Do("POST", "/api/v1/webhooks", e.APIKey, map[string]any{"url": wants.srv.URL, "types": []string{"attendee.created", "attendee.removed"}}), http.StatusCreated).Map(t)
+	e.Must(e.Do("POST", "/api/v1/webhooks", e.APIKey, map[string]any{"url": other.srv.URL, "types": []string{"attendee.removed"}}), http.StatusCreated)
+	ev := e.event(map[string]any{"registration": "invite_only"})["id"].(string)
+	old := e.invite(ev, "old@example.org")["id"].(string)
+	wants.waitFor(t, 1)
+
+	file := bulkHeader +
+		"new.one@example.org,New,One,,,,\r\n" +
+		"old@example.org,Renamed,Person,Chair,Example Org,Yes,No\r\n" +
+		"not-an-email,Bad,Row,,,,\r\n" +
+		"new.two@example.org,New,Two,Keynote,Acme,No,Yes\r\n" +
+		"new.three@example.org,New,Three,,,,\r\n"
+	r, a := bulkUpload(e, e.APIKey, ev, "people.csv", file)
+	e.Must(r, http.StatusCreated)
+	e.Must(e.Do("POST", "/api/v1/events/"+ev+"/bulk-invites/"+a.Job.ID+"/confirm", e.APIKey, map[string]any{"send_email": false}), http.StatusAccepted)
+	if n := e.RunJobs(); n != 1 {
+		t.Fatalf("ran %d jobs, want 1", n)
+	}
+	if j := getJob(e, a.Job.ID); j.Status != "done" || j.Counts.Added != 3 {
+		t.Fatalf("job = %+v", j)
+	}
+	wants.waitFor(t, 4)
+	time.Sleep(200 * time.Millisecond) // nothing more may come
+
+	list := e.Must(e.Do("GET", "/api/v1/events/"+ev+"/attendees?per_page=100", e.APIKey, nil), http.StatusOK).Map(t)
+	byEmail := map[string]string{}
+	for _, it := range list["items"].([]any) {
+		m := it.(map[string]any)
+		byEmail[m["email"].(string)] = m["id"].(string)
+	}
+	got := wants.verified(t, ep["secret"].(string))
+	if len(got) != 4 {
+		t.Fatalf("%d events arrived, want 4 (the invitation and the three added): %+v", len(got), got)
+	}
+	seen := map[string]bool{}
+	for i, x := range got {
+		email, _ := x.Data["email"].(string)
+		if x.Type != "attendee.created" || byEmail[email] == "" || x.Data["attendee_id"] != byEmail[email] ||
+			x.Subject != "attendee:"+byEmail[email] || x.Data["event_id"] != ev || seen[email] {
+			t.Errorf("event %d: %+v (attendees %v)", i, x, byEmail)
+		}
+		seen[email] = true
+	}
+	if got[0].Data["attendee_id"] != old {
+		t.Errorf("the first event is %+v, want the invitation of %s", got[0], old)
+	}
+	for _, email := range []string{"new.one@example.org", "new.two@example.org", "new.three@example.org"} {
+		if !seen[email] {
+			t.Errorf("no attendee.created for %s", email)
+		}
+	}
+	if n := len(other.requests()); n != 0 {
+		t.Errorf("an endpoint not wanting attendee.created got %d requests", n)
+	}
+}

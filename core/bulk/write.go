@@ -224,6 +224,9 @@ func (b *batch) write(ctx context.Context, tx *store.Tx, p *plan, o *outcome) er
 		}
 		return err
 	}
+	if err := b.s.Events.AttendeesAdded(tx, b.ev, o.added); err != nil {
+		return err
+	}
 	n, err := event.UpdateImported(tx, o.changed)
 	if err != nil {
 		return err

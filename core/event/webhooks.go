@@ -1,6 +1,9 @@
 package event
 
-import "github.com/invitegate/gateway/core/webhook"
+import (
+	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/webhook"
+)
 
 // attendeePayload is an attendee as the webhook events about them tell
 // it. Its user id and email name the person, so erasing them deletes the
@@ -20,4 +23,15 @@ func attendeeSubject(a *Attendee) string { return "attendee:" + a.ID }
 // grantPayload is a group's access to an event, granted or removed.
 func grantPayload(ev *Event, groupID, groupName string) webhook.Payload {
 	return webhook.Payload{"event_id": ev.ID, "group_id": groupID, "group": groupName}
+}
+
+// AttendeesAdded tells, with tx, of attendees added to ev a batch at a
+// time (a bulk import): one attendee.created each, as inviting them one by
+// one would.
+func (s *Service) AttendeesAdded(tx *store.Tx, ev *Event, as []*Attendee) error {
+	items := make([]webhook.Item, len(as))
+	for i, a := range as {
+		items[i] = webhook.Item{Subject: attendeeSubject(a), Payload: attendeePayload(a)}
+	}
+	return s.Webhooks.EmitMany(tx, ev.AccountID, webhook.AttendeeCreated, items)
 }

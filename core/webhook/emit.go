@@ -130,3 +130,74 @@ func (c *wantCache) get(tx *store.Tx, accountID string) (map[string]bool, error)
 	c.mu.Unlock()
 	return types, nil
 }
+
+// Item is one event of EmitMany: what it is about and what it says.
+type Item struct {
+	Subject string
+	Payload Payload
+}
+
+// eventRows and deliveryRows are what EmitMany writes, a batch of events
+// of one account and type, and their deliveries, in a few multi-row
+// statements.
+var (
+	eventRows = store.Rows{Table: "webhook_events",
+		Columns: []string{"id", "account_id", "type", "subject", "body", "user_id", "email", "created_at"},
+		Shared:  []string{"account_id", "type", "created_at"}}
+	deliveryRows = store.Rows{Table: "webhook_deliveries",
+		Columns: []string{"account_id", "endpoint_id", "event_id", "subject", "status", "attempts", "next_attempt_at",
+			"claimed_by", "response_code", "latency_ms", "response_bytes", "response_excerpt", "last_error", "created_at", "updated_at"},
+		Shared: []string{"account_id", "status", "attempts", "next_attempt_at", "claimed_by", "response_code", "latency_ms",
+			"response_bytes", "response_excerpt", "last_error", "created_at", "updated_at"}}
+)
+
+// EmitMany is Emit for many changes of one type made in one transaction
+// (the attendees a bulk import adds): the same events and deliveries, in
+// the order of items, written a batch at a time. When no endpoint of the
+// account wants typ it writes nothing, and with a Service reads nothing.
+func (s *Service) EmitMany(tx *store.Tx, accountID, typ string, items []Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if s != nil {
+		wanted, err := s.wants.get(tx, accountID)
+		if err != nil || !wanted[typ] {
+			return err
+		}
+	}
+	var endpoints []string
+	if err := tx.Read(tx.Context()).Model(&Endpoint{}).Where("account_id = ? AND enabled = ? AND types LIKE ?", accountID, true, "%,"+typ+",%").
+		Order("id").Pluck("id", &endpoints).Error; err != nil {
+		return fmt.Errorf("webhook: queue %s: %w", typ, err)
+	}
+	if len(endpoints) == 0 {
+		return nil
+	}
+	now := tx.Now()
+	evs := make([]Event, len(items))
+	for i, it := range items {
+		b, err := json.Marshal(body{Type: typ, Timestamp: now, Subject: it.Subject, Data: it.Payload})
+		if err != nil {
+			return fmt.Errorf("webhook: %s payload: %w", typ, err)
+		}
+		evs[i] = Event{ID: id.New(), Subject: it.Subject, Body: string(b)}
+		evs[i].UserID, _ = it.Payload["user_id"].(string)
+		evs[i].Email, _ = it.Payload["email"].(string)
+	}
+	if _, err := tx.Insert(&eventRows, len(evs), func(args []any, i int) []any {
+		e := &evs[i]
+		return append(args, e.ID, accountID, typ, e.Subject, e.Body, e.UserID, e.Email, now)
+	}); err != nil {
+		return fmt.Errorf("webhook: queue %s: %w", typ, err)
+	}
+	// Each event's deliveries follow the one before's: every subject's
+	// deliveries to an endpoint stay in the order of items.
+	if _, err := tx.Insert(&deliveryRows, len(evs)*len(endpoints), func(args []any, i int) []any {
+		e := &evs[i/len(endpoints)]
+		return append(args, accountID, endpoints[i%len(endpoints)], e.ID, e.Subject, Pending, 0, now,
+			"", 0, int64(0), int64(0), "", "", now, now)
+	}); err != nil {
+		return fmt.Errorf("webhook: queue %s: %w", typ, err)
+	}
+	return nil
+}
