@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 type claims struct {
 	db                           *store.DB
 	claimStmt, doneStmt, retrySt *sql.Stmt
+	// endpointStmt reads, on the reader pool, what a delivery needs of
+	// its endpoint.
+	endpointStmt *sql.Stmt
 }
 
 const (
@@ -36,19 +40,23 @@ WHERE seq IN (SELECT d.seq FROM webhook_deliveries d
 response_excerpt = $6, last_error = '', lease_until = NULL, claimed_by = '', updated_at = $7 WHERE seq = $8 AND claimed_by = $9 AND status = $10`
 	sqlMarkRetry = `UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, failed_at = $3, response_code = $4, latency_ms = $5, response_bytes = $6,
 response_excerpt = $7, last_error = $8, lease_until = NULL, claimed_by = '', updated_at = $9 WHERE seq = $10 AND claimed_by = $11 AND status = $12`
+	sqlDeliveryEndpoint = `SELECT id, account_id, url, secret, previous_secret, previous_until, failing_since FROM webhook_endpoints WHERE id = $1`
 )
 
 func newClaims(db *store.DB) (*claims, error) {
 	c := &claims{db: db}
 	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
+		dst   **sql.Stmt
+		sql   string
+		write bool
 	}{
-		{&c.claimStmt, sqlClaimDeliveries + db.SkipLocked() + ")\nRETURNING seq, account_id, endpoint_id, event_id, subject, attempts, created_at"},
-		{&c.doneStmt, sqlMarkDelivered},
-		{&c.retrySt, sqlMarkRetry},
+		{&c.endpointStmt, sqlDeliveryEndpoint, false},
+		{&c.claimStmt, sqlClaimDeliveries + db.SkipLocked() + ")\nRETURNING seq, account_id, endpoint_id, event_id, subject, attempts, created_at,\n" +
+			"(SELECT body FROM webhook_events WHERE id = webhook_deliveries.event_id)", true},
+		{&c.doneStmt, sqlMarkDelivered, true},
+		{&c.retrySt, sqlMarkRetry, true},
 	} {
-		st, err := db.Prepare(context.Background(), true, p.sql)
+		st, err := db.Prepare(context.Background(), p.write, p.sql)
 		if err != nil {
 			return nil, fmt.Errorf("webhook: prepare the outbox: %w", err)
 		}
@@ -57,19 +65,29 @@ func newClaims(db *store.DB) (*claims, error) {
 	return c, nil
 }
 
+// claimed is a claimed delivery with its event's body, what is POSTed,
+// read by the claim itself; gone when the event was erased since.
+type claimed struct {
+	Delivery
+	body string
+	gone bool
+}
+
 // claim takes up to n deliveries for worker until lease.
-func (c *claims) claim(ctx context.Context, worker string, n int, now, lease time.Time) ([]Delivery, error) {
+func (c *claims) claim(ctx context.Context, worker string, n int, now, lease time.Time) ([]claimed, error) {
 	rows, err := c.claimStmt.QueryContext(ctx, Sending, worker, lease, now, Pending, now, true, Pending, Sending, n)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: claim deliveries: %w", err)
 	}
 	defer rows.Close()
-	var out []Delivery
+	var out []claimed
 	for rows.Next() {
-		d := Delivery{Status: Sending, ClaimedBy: worker}
-		if err := rows.Scan(&d.Seq, &d.AccountID, &d.EndpointID, &d.EventID, &d.Subject, &d.Attempts, &d.CreatedAt); err != nil {
+		d := claimed{Delivery: Delivery{Status: Sending, ClaimedBy: worker}}
+		var body sql.NullString
+		if err := rows.Scan(&d.Seq, &d.AccountID, &d.EndpointID, &d.EventID, &d.Subject, &d.Attempts, &d.CreatedAt, &body); err != nil {
 			return nil, fmt.Errorf("webhook: claim deliveries: %w", err)
 		}
+		d.body, d.gone = body.String, !body.Valid
 		out = append(out, d)
 	}
 	if err := rows.Close(); err != nil {
@@ -79,6 +97,22 @@ func (c *claims) claim(ctx context.Context, worker string, n int, now, lease tim
 		return nil, fmt.Errorf("webhook: claim deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// endpoint reads what a delivery needs of endpoint id: nil when it is
+// gone.
+func (c *claims) endpoint(ctx context.Context, id string) (*Endpoint, error) {
+	ep := &Endpoint{}
+	var prev sql.NullString
+	err := c.endpointStmt.QueryRowContext(ctx, id).Scan(&ep.ID, &ep.AccountID, &ep.URL, &ep.Secret, &prev, &ep.PreviousUntil, &ep.FailingSince)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook: read endpoint %s: %w", id, err)
+	}
+	ep.PreviousSecret = prev.String
+	return ep, nil
 }
 
 // reclaim puts back in the queue the deliveries whose worker's lease ran

@@ -104,7 +104,7 @@ func (s *Service) round(ctx context.Context, worker string) (int, error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
-	eps, evs, err := s.loadFor(dbctx, ds)
+	eps, err := s.endpointsOf(dbctx, ds)
 	if err != nil {
 		return len(ds), err
 	}
@@ -119,12 +119,12 @@ func (s *Service) round(ctx context.Context, worker string) (int, error) {
 			}
 			break
 		}
-		ep, ev := eps[d.EndpointID], evs[d.EventID]
-		if ep == nil || ev == nil {
-			// Deleted with its endpoint, or erased, since the claim.
+		ep := eps[d.EndpointID]
+		if ep == nil || d.gone {
+			// Deleted with its endpoint, or erased, since it was queued.
 			continue
 		}
-		done = append(done, attempt{d: d, ep: ep, o: s.post(ctx, ep, ev), at: s.now()})
+		done = append(done, attempt{d: &d.Delivery, ep: ep, o: s.post(ctx, ep, d.EventID, d.body), at: s.now()})
 	}
 	if err := s.record(dbctx, worker, done); err != nil {
 		return len(ds), err
@@ -158,29 +158,20 @@ type attempt struct {
 	at time.Time
 }
 
-// loadFor reads the endpoints and events of a claimed batch, one query each.
-func (s *Service) loadFor(ctx context.Context, ds []Delivery) (map[string]*Endpoint, map[string]*Event, error) {
-	var epIDs, evIDs []string
+// endpointsOf reads the endpoints of a claimed batch (one, mostly).
+func (s *Service) endpointsOf(ctx context.Context, ds []claimed) (map[string]*Endpoint, error) {
+	m := map[string]*Endpoint{}
 	for _, d := range ds {
-		epIDs = append(epIDs, d.EndpointID)
-		evIDs = append(evIDs, d.EventID)
+		if _, ok := m[d.EndpointID]; ok {
+			continue
+		}
+		ep, err := s.sends.endpoint(ctx, d.EndpointID)
+		if err != nil {
+			return nil, err
+		}
+		m[d.EndpointID] = ep
 	}
-	var eps []Endpoint
-	if err := s.db.Read(ctx).Where("id IN ?", epIDs).Find(&eps).Error; err != nil {
-		return nil, nil, err
-	}
-	var evs []Event
-	if err := s.db.Read(ctx).Where("id IN ?", evIDs).Find(&evs).Error; err != nil {
-		return nil, nil, err
-	}
-	epm, evm := map[string]*Endpoint{}, map[string]*Event{}
-	for i := range eps {
-		epm[eps[i].ID] = &eps[i]
-	}
-	for i := range evs {
-		evm[evs[i].ID] = &evs[i]
-	}
-	return epm, evm, nil
+	return m, nil
 }
 
 // record writes the outcomes of a batch's attempts, in one transaction:
@@ -260,11 +251,11 @@ func (s *Service) failing(tx *store.Tx, ep *Endpoint, why string, now time.Time)
 // post signs and sends the event to the endpoint, reading at most
 // MaxResponseBody of the answer. A 2xx is delivered; anything else,
 // including a redirect, is a failed attempt.
-func (s *Service) post(ctx context.Context, ep *Endpoint, ev *Event) *outcome {
+func (s *Service) post(ctx context.Context, ep *Endpoint, eventID, body string) *outcome {
 	o := &outcome{}
 	at := s.now()
-	b := []byte(ev.Body)
-	sig, err := signature(ep, ev.ID, at, b)
+	b := []byte(body)
+	sig, err := signature(ep, eventID, at, b)
 	if err != nil {
 		o.err = err
 		return o
@@ -276,7 +267,7 @@ func (s *Service) post(ctx context.Context, ep *Endpoint, ev *Event) *outcome {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Invitegate-Webhooks/1")
-	req.Header.Set(standardwebhooks.HeaderWebhookID, ev.ID)
+	req.Header.Set(standardwebhooks.HeaderWebhookID, eventID)
 	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
 	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
 	start := time.Now()
