@@ -29,9 +29,7 @@ func grantPayload(ev *Event, groupID, groupName string) webhook.Payload {
 // time (a bulk import): one attendee.created each, as inviting them one by
 // one would.
 func (s *Service) AttendeesAdded(tx *store.Tx, ev *Event, as []*Attendee) error {
-	items := make([]webhook.Item, len(as))
-	for i, a := range as {
-		items[i] = webhook.Item{Subject: attendeeSubject(a), Payload: attendeePayload(a)}
-	}
-	return s.Webhooks.EmitMany(tx, ev.AccountID, webhook.AttendeeCreated, items)
+	return s.Webhooks.EmitMany(tx, ev.AccountID, webhook.AttendeeCreated, len(as), func(i int) webhook.Item {
+		return webhook.Item{Subject: attendeeSubject(as[i]), Payload: attendeePayload(as[i])}
+	})
 }

@@ -151,12 +151,13 @@ var (
 			"response_bytes", "response_excerpt", "last_error", "created_at", "updated_at"}}
 )
 
-// EmitMany is Emit for many changes of one type made in one transaction
+// EmitMany is Emit for n changes of one type made in one transaction
 // (the attendees a bulk import adds): the same events and deliveries, in
-// the order of items, written a batch at a time. When no endpoint of the
-// account wants typ it writes nothing, and with a Service reads nothing.
-func (s *Service) EmitMany(tx *store.Tx, accountID, typ string, items []Item) error {
-	if len(items) == 0 {
+// the order of item(0)...item(n-1), written a batch at a time. When no
+// endpoint of the account wants typ it writes nothing, builds no item,
+// and with a Service reads nothing.
+func (s *Service) EmitMany(tx *store.Tx, accountID, typ string, n int, item func(i int) Item) error {
+	if n == 0 {
 		return nil
 	}
 	if s != nil {
@@ -174,8 +175,9 @@ func (s *Service) EmitMany(tx *store.Tx, accountID, typ string, items []Item) er
 		return nil
 	}
 	now := tx.Now()
-	evs := make([]Event, len(items))
-	for i, it := range items {
+	evs := make([]Event, n)
+	for i := range evs {
+		it := item(i)
 		b, err := json.Marshal(body{Type: typ, Timestamp: now, Subject: it.Subject, Data: it.Payload})
 		if err != nil {
 			return fmt.Errorf("webhook: %s payload: %w", typ, err)
