@@ -1,9 +1,10 @@
 package lti
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -72,25 +73,142 @@ const (
 	maxExtensionSize = 16 << 10
 )
 
-// extensionClaims picks the extension claims out of a verified payload.
-// A claim past the limits is left out: the adapter maps what it knows,
-// and an LMS's bulky claim must not refuse a launch.
+// extensionClaims picks the extension claims out of a verified payload, in
+// their order. A claim past the limits is left out: the adapter maps what
+// it knows, and an LMS's bulky claim must not refuse a launch.
 func extensionClaims(payload []byte) map[string]string {
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(payload, &raw) != nil {
+	out := map[string]string{}
+	ok := members(payload, func(key, value []byte) {
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			// An escaped key ("https:\/\/...") or one not UTF-8: its
+			// text as the decoder gives it.
+			var k string
+			if json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k) != nil {
+				return
+			}
+			key = []byte(k)
+		}
+		if !bytes.Contains(key, []byte("://")) || knownClaims[string(key)] || len(value) > maxExtensionSize {
+			return
+		}
+		k := string(key)
+		if _, seen := out[k]; seen || len(out) < maxExtensions {
+			out[k] = string(value)
+		}
+	})
+	if !ok {
 		return nil
 	}
-	read := map[string]bool{claimMessageType: true, claimVersion: true, claimDeploymentID: true, claimTargetLink: true,
-		claimResourceLink: true, claimRoles: true, claimContext: true, claimCustom: true,
-		claimNRPS: true, claimDeepLinking: true}
-	out := map[string]string{}
-	for k, v := range raw {
-		if !strings.Contains(k, "://") || read[k] || len(v) > maxExtensionSize || len(out) == maxExtensions {
-			continue
-		}
-		out[k] = string(v)
-	}
 	return out
+}
+
+// knownClaims are the URL-named claims Claims reads itself.
+var knownClaims = map[string]bool{claimMessageType: true, claimVersion: true, claimDeploymentID: true, claimTargetLink: true,
+	claimResourceLink: true, claimRoles: true, claimContext: true, claimCustom: true, claimNRPS: true, claimDeepLinking: true}
+
+// members calls fn with each member of the JSON object in p, in order: its
+// key as written between the quotes and its value's JSON text. p has been
+// decoded already, so it is valid JSON; members only finds where each
+// member starts and ends, which is a fraction of decoding them all again
+// (a launch's payload is a few KB, read once per launch). It reports
+// false when p is not an object as it expects.
+func members(p []byte, fn func(key, value []byte)) bool {
+	i := skipSpace(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return false
+	}
+	i = skipSpace(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return true
+	}
+	for i < len(p) {
+		if p[i] != '"' {
+			return false
+		}
+		end := skipString(p, i)
+		if end < 0 {
+			return false
+		}
+		key := p[i+1 : end-1]
+		i = skipSpace(p, end)
+		if i >= len(p) || p[i] != ':' {
+			return false
+		}
+		i = skipSpace(p, i+1)
+		vend := skipValue(p, i)
+		if vend < 0 {
+			return false
+		}
+		fn(key, p[i:vend])
+		i = skipSpace(p, vend)
+		switch {
+		case i < len(p) && p[i] == ',':
+			i = skipSpace(p, i+1)
+		case i < len(p) && p[i] == '}':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func skipSpace(p []byte, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString is the index after the string starting at p[i] (a quote),
+// or -1.
+func skipString(p []byte, i int) int {
+	for i++; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// skipValue is the index after the value starting at p[i], or -1.
+func skipValue(p []byte, i int) int {
+	if i >= len(p) {
+		return -1
+	}
+	switch p[i] {
+	case '"':
+		return skipString(p, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(p); i++ {
+			switch p[i] {
+			case '"':
+				end := skipString(p, i)
+				if end < 0 {
+					return -1
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	for ; i < len(p); i++ {
+		switch p[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
 }
 
 // ResourceLink is the link in the course the launcher followed.

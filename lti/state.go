@@ -2,6 +2,8 @@ package lti
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/invitegate/gateway/core/token"
@@ -62,26 +64,19 @@ func (s *Service) consumeState(ctx context.Context, state string) (*loginState, 
 	if !token.WellFormed(state) {
 		return nil, stateUnknown, nil
 	}
-	var rows []loginState
-	res, err := s.takeState.QueryContext(ctx, token.Hash(state))
-	if err == nil {
-		if res.Next() {
-			err = s.db.W.WithContext(ctx).ScanRows(res, &rows)
-		}
-		if err == nil {
-			err = res.Err()
-		}
-		if cerr := res.Close(); err == nil {
-			err = cerr
-		}
+	var st loginState
+	err := s.takeState.QueryRowContext(ctx, token.Hash(state)).Scan(&st.StateHash, &st.PlatformID, &st.NonceHash,
+		&st.TargetLinkURI, &st.StorageTarget, &st.CreatedAt, &st.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, stateUnknown, nil
 	}
-	if err != nil || len(rows) == 0 {
+	if err != nil {
 		return nil, stateUnknown, err
 	}
-	if !s.now().Before(rows[0].ExpiresAt) {
+	if !s.now().Before(st.ExpiresAt) {
 		return nil, stateExpired, nil
 	}
-	return &rows[0], stateFresh, nil
+	return &st, stateFresh, nil
 }
 
 // sweepStates deletes logins that were never completed and have expired.
