@@ -244,7 +244,9 @@ func (s *Service) checkHeader(_ context.Context, r *launchRun) error {
 	if len(h.Crit) > 0 {
 		return refuse(ErrTokenMalformed, "the header has critical extensions %v", h.Crit)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	// A launch's id_token is a compact JWS (OIDC Core §2): parsed as such,
+	// never as the JSON serialization, and whitespace in it is malformed.
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return refuse(ErrTokenMalformed, "%v", err)
 	}

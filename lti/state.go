@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/token"
 )
 
@@ -59,19 +60,29 @@ const sqlTakeState = "DELETE FROM lti_login_states WHERE state_hash = $1 RETURNI
 // it held. Of two launches with the same state (a replay racing the real
 // one, or two replicas answering the same posted form), the second waits
 // for the first on the row and then finds nothing, so exactly one goes on.
-// An expired row is deleted too, and refused.
+// An expired row is deleted too, and refused. The DELETE goes through the
+// store's grouped write, so on SQLite concurrent launches share a commit
+// (and a turn on the single writer) instead of queueing for one each.
 func (s *Service) consumeState(ctx context.Context, state string) (*loginState, consumed, error) {
 	if !token.WellFormed(state) {
 		return nil, stateUnknown, nil
 	}
 	var st loginState
-	err := s.takeState.QueryRowContext(ctx, token.Hash(state)).Scan(&st.StateHash, &st.PlatformID, &st.NonceHash,
-		&st.TargetLinkURI, &st.StorageTarget, &st.CreatedAt, &st.ExpiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, stateUnknown, nil
-	}
+	found := false
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		err := tx.Stmt(s.takeState).QueryRowContext(tx.Context(), token.Hash(state)).Scan(&st.StateHash, &st.PlatformID,
+			&st.NonceHash, &st.TargetLinkURI, &st.StorageTarget, &st.CreatedAt, &st.ExpiresAt)
+		found = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return nil, stateUnknown, err
+	}
+	if !found {
+		return nil, stateUnknown, nil
 	}
 	if !s.now().Before(st.ExpiresAt) {
 		return nil, stateExpired, nil
