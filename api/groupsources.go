@@ -256,28 +256,24 @@ type heldInput struct {
 	HeldID string `json:"held_id"`
 }
 
-// heldBody reads the optional body of confirm and discard.
-func heldBody(c *gin.Context) (heldInput, error) {
+// heldSync reads what confirm and discard act on: the source named in the
+// path and the optional body naming one held sync.
+func (s *Server) heldSync(c *gin.Context) (GroupSourceDecl, heldInput, error) {
 	var in heldInput
-	if c.Request.ContentLength == 0 {
-		return in, nil
+	if c.Request.ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			return GroupSourceDecl{}, in, err
+		}
+		if len(in.HeldID) > 36 {
+			return GroupSourceDecl{}, in, problem.Field("held_id", "held_id is a held sync's id (36 characters at most)")
+		}
 	}
-	if err := bind(c, &in); err != nil {
-		return in, err
-	}
-	if len(in.HeldID) > 36 {
-		return in, problem.Field("held_id", "held_id is a held sync's id (36 characters at most)")
-	}
-	return in, nil
+	d, err := s.groupSource(c)
+	return d, in, err
 }
 
 func (s *Server) confirmHeldSync(c *gin.Context) {
-	in, err := heldBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d, err := s.groupSource(c)
+	d, in, err := s.heldSync(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -292,12 +288,7 @@ func (s *Server) confirmHeldSync(c *gin.Context) {
 }
 
 func (s *Server) discardHeldSync(c *gin.Context) {
-	in, err := heldBody(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d, err := s.groupSource(c)
+	d, in, err := s.heldSync(c)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -18,15 +18,7 @@ import (
 
 func runPluginsCmd(t *testing.T, configPath string, args ...string) (string, error) {
 	t.Helper()
-	path := configPath
-	cmd := newPluginsCommand(&path)
-	cmd.PersistentFlags().String("config", configPath, "")
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	return runCommand(configPath, newPluginsCommand, nil, args...)
 }
 
 func TestPluginsCheck(t *testing.T) {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,13 +12,7 @@ import (
 // The scim commands make, list and revoke provisioning tokens as the API
 // does: the secret printed once, never listed, and refused once revoked.
 func TestSCIMTokenCommands(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	os.WriteFile(cfgPath, []byte("database:\n  dsn: "+filepath.Join(dir, "g.db")+"\nbootstrap:\n  admin_email: boss@org.test\nbase_url: https://gw.test\n"), 0o644)
-	cfg, err := app.Load(cfgPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, cfg := bootstrapped(t)
 	ctx := context.Background()
 	build := func() *app.Gateway {
 		t.Helper()
@@ -31,22 +22,8 @@ func TestSCIMTokenCommands(t *testing.T) {
 		}
 		return g
 	}
-	g := build()
-	if _, err := g.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	g.Close()
 	run := func(args ...string) (string, error) {
-		t.Helper()
-		path := cfgPath
-		cmd := newSCIMCommand(&path)
-		cmd.PersistentFlags().String("config", cfgPath, "")
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(ctx)
-		return out.String(), err
+		return runCommand(cfgPath, newSCIMCommand, nil, args...)
 	}
 
 	if _, err := run("tokens", "create"); err == nil || !strings.Contains(err.Error(), "name") {
@@ -61,7 +38,7 @@ func TestSCIMTokenCommands(t *testing.T) {
 		t.Fatalf("create printed:\n%s", out)
 	}
 	secret := m[1]
-	g = build()
+	g := build()
 	caller, err := g.Provision.Authenticate(ctx, secret)
 	g.Close()
 	if err != nil || !caller.LinkByEmail {

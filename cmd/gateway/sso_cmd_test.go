@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/invitegate/gateway/cmd/gateway/app"
+	"github.com/spf13/cobra"
+
 	"github.com/invitegate/gateway/sso/ssotest"
 )
 
@@ -17,37 +16,15 @@ import (
 // mistake listed), list with the last logins, update keeping the secret,
 // rotate, delete; secrets are never printed.
 func TestSSOConnectionCommands(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	os.WriteFile(cfgPath, []byte("database:\n  dsn: "+filepath.Join(dir, "g.db")+"\nbootstrap:\n  admin_email: boss@org.test\nbase_url: https://gw.test\n"), 0o644)
-	cfg, err := app.Load(cfgPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := app.Build(context.Background(), cfg, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Bootstrap(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	g.Close()
+	cfgPath, _ := bootstrapped(t)
+	dir := filepath.Dir(cfgPath)
 	types := ssotest.Types(&ssotest.Behaviour{}, "saml", "oidc")
+	newCmd := func(path *string) *cobra.Command { return newSSOCommand(path, types) }
 	run := func(stdin string, args ...string) (string, error) {
-		t.Helper()
-		path := cfgPath
-		cmd := newSSOCommand(&path, types)
-		cmd.PersistentFlags().String("config", cfgPath, "")
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetIn(strings.NewReader(stdin))
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(context.Background())
-		return out.String(), err
+		return runCommand(cfgPath, newCmd, strings.NewReader(stdin), args...)
 	}
 
-	_, err = run(`{"secret":"x"}`, "connections", "create", "--type", "saml", "--domain", "bad domain", "--config-json", "-")
+	_, err := run(`{"secret":"x"}`, "connections", "create", "--type", "saml", "--domain", "bad domain", "--config-json", "-")
 	for _, want := range []string{"name: name is required", "domains[0]", "config.issuer: issuer is required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a bad create: %v, want it to say %q", err, want)

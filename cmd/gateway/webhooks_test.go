@@ -16,7 +16,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/invitegate/gateway/cmd/gateway/app"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
 	"github.com/invitegate/gateway/core/webhook"
@@ -25,32 +24,9 @@ import (
 // The webhooks commands add an endpoint (its secret printed once), list,
 // rotate and delete it, as the API does; a refused URL names the field.
 func TestWebhooksCommands(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	os.WriteFile(cfgPath, []byte("database:\n  dsn: "+filepath.Join(dir, "g.db")+"\nbootstrap:\n  admin_email: boss@org.test\nbase_url: https://gw.test\n"), 0o644)
-	cfg, err := app.Load(cfgPath, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := app.Build(context.Background(), cfg, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Bootstrap(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	g.Close()
+	cfgPath, _ := bootstrapped(t)
 	run := func(args ...string) (string, error) {
-		t.Helper()
-		path := cfgPath
-		cmd := newWebhooksCommand(&path)
-		cmd.PersistentFlags().String("config", cfgPath, "")
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(context.Background())
-		return out.String(), err
+		return runCommand(cfgPath, newWebhooksCommand, nil, args...)
 	}
 	if _, err := run("create", "--url", "http://127.0.0.1:9/in", "--type", "invitation.created"); err == nil || !strings.Contains(err.Error(), "url") {
 		t.Errorf("a loopback http URL: %v, want a refusal naming url", err)
