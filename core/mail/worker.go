@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/workers"
 )
 
 // OutboxConfig tunes delivery. Zero values take the defaults in brackets.
@@ -99,9 +99,7 @@ type Outbox struct {
 	// sends are the statements of every delivery.
 	sends *deliveries
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	running sync.WaitGroup
+	workers workers.Group
 }
 
 // NewOutbox checks the configuration and prepares the outbox's statements
@@ -128,49 +126,19 @@ func NewOutbox(db *store.DB, cfg OutboxConfig) (*Outbox, error) {
 
 // Start runs the workers until Stop.
 func (o *Outbox) Start() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	o.cancel = cancel
 	from, _ := ParseFrom(o.cfg.From)
-	o.running.Add(1)
-	go func() {
-		defer o.running.Done()
-		o.purgeBases(ctx)
-	}()
+	loops := []func(context.Context){o.purgeBases}
 	for i := range o.cfg.Workers {
 		w := &worker{o: o, name: fmt.Sprintf("%s/%d", o.cfg.Replica, i), s: &sender{cfg: &o.cfg.SMTP, from: from, envelope: o.cfg.BounceAddress}}
-		o.running.Add(1)
-		go func() {
-			defer o.running.Done()
-			w.loop(ctx)
-		}()
+		loops = append(loops, w.loop)
 	}
+	o.workers.Start(loops...)
 }
 
 // Stop stops the workers: each finishes the message it is sending, returns
 // the rest of its claim to the queue and closes its connection. It waits
 // until ctx ends.
-func (o *Outbox) Stop(ctx context.Context) error {
-	o.mu.Lock()
-	cancel := o.cancel
-	o.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	done := make(chan struct{})
-	go func() { o.running.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping mail workers: %w", ctx.Err())
-	}
-}
+func (o *Outbox) Stop(ctx context.Context) error { return o.workers.Stop(ctx, "mail workers") }
 
 // basesEvery is how often the outbox purges the deferred models' bases that
 // no waiting message names; a base is at least that old when purged.

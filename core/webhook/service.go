@@ -4,11 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/workers"
 )
 
 // Config tunes endpoints and delivery. Zero values take the defaults in
@@ -118,9 +118,7 @@ type Service struct {
 	// reclaimed is when run-out leases were last reclaimed (UnixNano).
 	reclaimed atomic.Int64
 
-	mu      sync.Mutex
-	cancel  func()
-	running sync.WaitGroup
+	workers workers.Group
 }
 
 // New prepares the service on db, which must be migrated; Start starts the

@@ -23,43 +23,17 @@ func gormExpr(s string) any { return gorm.Expr(s) }
 
 // Start runs the delivery workers until Stop.
 func (s *Service) Start() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	for i := range s.cfg.Workers {
+	loops := make([]func(context.Context), s.cfg.Workers)
+	for i := range loops {
 		name := fmt.Sprintf("%s/%d", s.cfg.Replica, i)
-		s.running.Add(1)
-		go func() {
-			defer s.running.Done()
-			s.loop(ctx, name)
-		}()
+		loops[i] = func(ctx context.Context) { s.loop(ctx, name) }
 	}
+	s.workers.Start(loops...)
 }
 
 // Stop stops the workers: each finishes the request it is making and
 // returns the rest of its claim. It waits until ctx ends.
-func (s *Service) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	cancel := s.cancel
-	s.cancel = nil
-	s.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	done := make(chan struct{})
-	go func() { s.running.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping webhook workers: %w", ctx.Err())
-	}
-}
+func (s *Service) Stop(ctx context.Context) error { return s.workers.Stop(ctx, "webhook workers") }
 
 func (s *Service) loop(ctx context.Context, name string) {
 	timer := time.NewTimer(0)
