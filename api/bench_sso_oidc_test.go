@@ -11,6 +11,10 @@
 //     keys, the person resolved, their groups recorded, the session
 //     opened. In the same run, go-oidc's verifier alone on an id token of
 //     the same provider (keys cached) gives the baseline.
+//   - a floor, printed beside them: a bare Gin handler doing only the two
+//     steps no callback can skip (the code exchanged at the same token
+//     endpoint, the id token verified) and answering 303, with no database.
+//     Its ratio to the baseline bounds what any callback can reach here.
 //
 // The provider is oidctest.Minted, in the same process. Each callback's
 // login is started beforehand through POST /sso/start, and its id token
@@ -35,6 +39,8 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gin-gonic/gin"
+	"golang.org/x/oauth2"
 
 	"github.com/invitegate/gateway/api/apitest"
 	"github.com/invitegate/gateway/cmd/gateway/app"
@@ -120,6 +126,33 @@ func oidcLogin(env *apitest.Env, c *http.Client, p *oidctest.Minted, t *testing.
 	return link{path: "/sso/oidc/" + connID + "/callback?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), cookie: cookie}, nil
 }
 
+// serveFloor serves the callback's unavoidable steps alone: GET /cb?code=
+// exchanged at p's token endpoint (client_secret_basic, kept-alive
+// connections), the id token verified by v, 303. It returns the server's URL.
+func serveFloor(t *testing.T, p *oidctest.Minted, v *gooidc.IDTokenVerifier) string {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	cfg := oauth2.Config{ClientID: benchOIDCClient, ClientSecret: benchOIDCSecret,
+		Endpoint: oauth2.Endpoint{TokenURL: p.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchClients}}
+	bare := gin.New()
+	bare.GET("/cb", func(c *gin.Context) {
+		ctx := context.WithValue(c.Request.Context(), oauth2.HTTPClient, hc)
+		tok, err := cfg.Exchange(ctx, c.Query("code"))
+		if err != nil {
+			c.String(http.StatusBadGateway, err.Error())
+			return
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		if _, err := v.Verify(ctx, raw); err != nil {
+			c.String(http.StatusUnauthorized, err.Error())
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/console")
+	})
+	return serveBare(t, bare)
+}
+
 // verifyLoop verifies idToken from benchClients goroutines for dur.
 func verifyLoop(v *gooidc.IDTokenVerifier, idToken string, dur time.Duration) *load {
 	var ok, errs atomic.Int64
@@ -178,6 +211,13 @@ func TestBench_sso_oidc_callback(t *testing.T) {
 	bare := gooidc.NewVerifier(p.URL, gooidc.NewRemoteKeySet(ctx, p.URL+"/jwks"),
 		&gooidc.Config{ClientID: benchOIDCClient, SupportedSigningAlgs: []string{"RS256"}})
 
+	// The floor's codes are not registered: the provider answers them all
+	// with baseToken.
+	p.AnswerEvery(baseToken, "access-token-floor")
+	floorURL := serveFloor(t, p, bare)
+	floorLinks := []link{{path: "/cb?code=floor"}}
+	var floorNext atomic.Int64
+
 	// Warm-up (not measured): the connector opened (discovery, keys), the
 	// person provisioned, connections open; its rate sizes the logins the
 	// measured turns need.
@@ -186,6 +226,7 @@ func TestBench_sso_oidc_callback(t *testing.T) {
 	var next atomic.Int64
 	warm := run(clients, env.URL, http.MethodGet, oidcLogins(t, env, p, connID, 400), false, &next, http.StatusSeeOther, benchWarmup)
 	verifyLoop(bare, baseToken, benchWarmup)
+	run(clients, floorURL, http.MethodGet, floorLinks, true, &floorNext, http.StatusSeeOther, benchWarmup)
 	if warm.ok == 0 {
 		t.Fatalf("no callback succeeded in the warm-up: %s\n%s", describeLoad(warm), env.Logs.String())
 	}
@@ -193,7 +234,7 @@ func TestBench_sso_oidc_callback(t *testing.T) {
 	links := oidcLogins(t, env, p, connID, need)
 	next.Store(0)
 
-	gw, base := &load{statuses: map[int]int{}}, &load{statuses: map[int]int{}}
+	gw, base, floor := &load{statuses: map[int]int{}}, &load{statuses: map[int]int{}}, &load{statuses: map[int]int{}}
 	measure := []func(){
 		func() {
 			l := run(clients, env.URL, http.MethodGet, links, false, &next, http.StatusSeeOther, dur/benchRounds)
@@ -204,6 +245,11 @@ func TestBench_sso_oidc_callback(t *testing.T) {
 			l := verifyLoop(bare, baseToken, dur/benchRounds)
 			base.add(l)
 			base.elapsed, base.cpu, base.machine = base.elapsed+l.elapsed, base.cpu+l.cpu, base.machine+l.machine
+		},
+		func() {
+			l := run(clients, floorURL, http.MethodGet, floorLinks, true, &floorNext, http.StatusSeeOther, dur/benchRounds)
+			floor.add(l)
+			floor.elapsed, floor.cpu, floor.machine = floor.elapsed+l.elapsed, floor.cpu+l.cpu, floor.machine+l.machine
 		},
 	}
 	for r := range benchRounds {
@@ -220,15 +266,20 @@ func TestBench_sso_oidc_callback(t *testing.T) {
 
 	fmt.Printf("sso_oidc_callback callback (GET /sso/oidc/{id}/callback, 303): %s\n", describeLoad(gw))
 	fmt.Printf("sso_oidc_callback baseline (go-oidc's verifier alone): %s\n", describeLoad(base))
-	ratio := 0.0
+	ratio, floorRatio := 0.0, 0.0
 	if base.perSec() > 0 {
 		ratio = gw.perSec() / base.perSec()
+		floorRatio = floor.perSec() / base.perSec()
 	}
+	fmt.Printf("sso_oidc_callback floor (exchange + verify + 303, no database): %s; %.0f/s, ratio to the baseline %.2f\n", describeLoad(floor), floor.perSec(), floorRatio)
 	fmt.Printf("sso_oidc_callback target: ratio >= %.2f %s\n", targetCallbackRatio, met(ratio >= targetCallbackRatio))
 	fmt.Printf("bench sso_oidc_callback: %.0f callbacks/s (baseline %.0f callbacks/s, ratio %.2f)\n", gw.perSec(), base.perSec(), ratio)
 
 	if gw.ok == 0 || gw.ok != gw.done || gw.errs > 0 {
 		t.Errorf("sso_oidc_callback: not every callback signed the person in: %s", describeLoad(gw))
+	}
+	if floor.ok == 0 || floor.ok != floor.done || floor.errs > 0 {
+		t.Errorf("sso_oidc_callback floor: not every bare callback succeeded: %s", describeLoad(floor))
 	}
 	if base.ok == 0 || base.errs > 0 {
 		t.Errorf("sso_oidc_callback baseline: not every verification passed: %s", describeLoad(base))
