@@ -13,6 +13,7 @@ import (
 
 	"github.com/invitegate/gateway/core/audit"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/workers"
 	"github.com/invitegate/gateway/sso/connector"
 )
 
@@ -142,14 +143,7 @@ func (sc *Schedule) Start() { sc.cron.Start() }
 // Stop stops the clock and waits for a run in progress until ctx ends.
 func (sc *Schedule) Stop(ctx context.Context) error {
 	<-sc.cron.Stop().Done()
-	done := make(chan struct{})
-	go func() { sc.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping the sso schedule: %w", ctx.Err())
-	}
+	return workers.Wait(ctx, &sc.wg, "the sso schedule")
 }
 
 // recordFailure sets the connection's last failure.

@@ -1,6 +1,8 @@
 // Package workers runs a service's background goroutines (the mail and
 // webhook outboxes' senders): started together, cancelled together, and
-// waited for, so a shutdown lets each finish what it is doing.
+// waited for, so a shutdown lets each finish what it is doing. Wait is the
+// waiting alone, for services whose goroutines start elsewhere (plugin
+// supervisors, scheduled runs).
 package workers
 
 import (
@@ -49,8 +51,15 @@ func (g *Group) Stop(ctx context.Context, what string) error {
 		return nil
 	}
 	cancel()
+	return Wait(ctx, &g.running, what)
+}
+
+// Wait waits for wg, or for ctx to end: then the error says what was being
+// stopped ("stopping plugins: context deadline exceeded"), and the
+// goroutines are left to end by themselves.
+func Wait(ctx context.Context, wg *sync.WaitGroup, what string) error {
 	done := make(chan struct{})
-	go func() { g.running.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

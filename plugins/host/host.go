@@ -16,13 +16,13 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/invitegate/gateway/core/workers"
 	"github.com/invitegate/gateway/plugins"
 )
 
@@ -153,14 +153,7 @@ func (h *Host) Stop(ctx context.Context) error {
 		return nil
 	}
 	cancel()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping plugins: %w", ctx.Err())
-	}
+	return workers.Wait(ctx, &h.wg, "plugins")
 }
 
 // Status reports every plugin, in config order.

@@ -27,6 +27,7 @@ import (
 	"github.com/invitegate/gateway/core/problem"
 	"github.com/invitegate/gateway/core/scheduled"
 	"github.com/invitegate/gateway/core/store"
+	"github.com/invitegate/gateway/core/workers"
 	"github.com/invitegate/gateway/plugins"
 	"github.com/invitegate/gateway/plugins/host"
 	"github.com/invitegate/gateway/plugins/templateprovider"
@@ -163,14 +164,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 func (s *Scheduler) Stop(ctx context.Context) error {
 	<-s.cron.Stop().Done()
 	s.cancel()
-	done := make(chan struct{})
-	go func() { s.running.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping scheduled jobs: %w", ctx.Err())
-	}
+	return workers.Wait(ctx, &s.running, "scheduled jobs")
 }
 
 // Next is when the plugin's job runs next (zero if it has none or the
