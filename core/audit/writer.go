@@ -26,6 +26,12 @@ func NewWriter(ctx context.Context, db *store.DB) (*Writer, error) {
 
 // Add records e in tx; its id, time and detail are the caller's (made
 // before the transaction).
-func (w *Writer) Add(tx *store.Tx, e *Entry) error {
-	return w.rows.Add(tx, e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
+func (w *Writer) Add(tx *store.Tx, e *Entry) error { return tx.AddRow(w.Row(e)) }
+
+// Row is e's row, for a write that adds its rows in one go (store.Gated).
+func (w *Writer) Row(e *Entry) store.Row {
+	return w.rows.Row(e.ID, e.AccountID, e.At, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Detail)
 }
+
+// Inserts is the table Row's rows go to, for store.NewGated.
+func (w *Writer) Inserts() *store.Inserts { return w.rows }

@@ -119,6 +119,9 @@ type Service struct {
 	Webhooks *webhook.Service
 
 	prep prepared
+	// betweenReadAndWrite, when set (by tests), runs in a first entry's
+	// redemption between its read and its write (redemption.first).
+	betweenReadAndWrite func()
 }
 
 // RoleListener is the room side told when a present person's role rises.

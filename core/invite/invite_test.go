@@ -16,6 +16,7 @@ import (
 	"github.com/invitegate/gateway/core/session"
 	"github.com/invitegate/gateway/core/store"
 	"github.com/invitegate/gateway/core/store/storetest"
+	"github.com/invitegate/gateway/core/webhook"
 )
 
 type fixture struct {
@@ -40,7 +41,13 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = &invite.Service{DB: db, Now: clock, Sessions: sessions}
+	// As served, with the webhook service, which knows when no endpoint
+	// wants an event.
+	hooks, err := webhook.New(db, webhook.Config{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = &invite.Service{DB: db, Now: clock, Sessions: sessions, Webhooks: hooks}
 	f.caller = invite.Caller{AccountID: b.Account.ID, Actor: audit.Actor{Kind: audit.ActorAPIKey, ID: "k"}, Admin: true}
 	f.room, err = resource.Create(ctx, db, b.Account.ID, f.caller.Actor, resource.Input{Type: resource.Room, Title: "Weekly seminar"})
 	if err != nil {
@@ -239,4 +246,55 @@ func TestSettingsValidateTheDomainPolicy(t *testing.T) {
 	if p, _ := problem.As(s.Validate()); p == nil || len(p.Details) != 2 || p.Details[0].Field != "blocked_domains[0]" {
 		t.Fatalf("want 2 domain errors, got %v", p)
 	}
+}
+
+// The common redemption, a first entry, is decided on a read made before
+// its write (on PostgreSQL, one statement). A person who enters the same
+// room through another link between that read and that write is entered
+// once, with the higher role, as if the two had come one after the other.
+func TestFirstEntryRacingAnotherEntry(t *testing.T) {
+	storetest.Each(t, schema.Models(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		mk := func(role string) *invite.Created {
+			c, err := f.svc.Create(ctx, f.caller, f.room.ID, invite.NewInput{Email: "race@example.org", FirstName: "R", LastName: "C", Role: role})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		speaker, viewer := mk("speaker"), mk("viewer")
+		raced := 0
+		invite.BetweenReadAndWrite(f.svc, func() {
+			raced++
+			invite.BetweenReadAndWrite(f.svc, nil)
+			if _, err := f.svc.Redeem(ctx, invite.RedeemInput{Token: viewer.Token, Email: "race@example.org"}); err != nil {
+				t.Errorf("the other entry: %v", err)
+			}
+		})
+		e, err := f.svc.Redeem(ctx, invite.RedeemInput{Token: speaker.Token, Email: "race@example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect == store.Postgres && raced != 1 {
+			t.Fatalf("on PostgreSQL the first entry is read, then written: the other entry ran %d times between them", raced)
+		}
+		if raced == 1 && (e.Role != "speaker" || e.PreviousRole != "viewer" || !e.Upgraded) {
+			t.Fatalf("entry after the race: role %q, previous %q, upgraded %v; want speaker over viewer", e.Role, e.PreviousRole, e.Upgraded)
+		}
+		var rows, uses int
+		var role string
+		db.W.Raw("SELECT count(*) FROM participants WHERE resource_id = ? AND user_id = ?", f.room.ID, e.User.ID).Scan(&rows)
+		db.W.Raw("SELECT role FROM participants WHERE resource_id = ? AND user_id = ?", f.room.ID, e.User.ID).Scan(&role)
+		db.W.Raw("SELECT uses FROM invitations WHERE id = ?", speaker.Invitation.ID).Scan(&uses)
+		if rows != 1 || role != "speaker" || uses != 1 {
+			t.Fatalf("participants rows %d (role %q), speaker link uses %d; want 1, speaker, 1", rows, role, uses)
+		}
+		var redeemed, sessions int
+		db.W.Raw("SELECT count(*) FROM audit_entries WHERE action = 'invitation.redeemed' AND target_id = ?", speaker.Invitation.ID).Scan(&redeemed)
+		db.W.Raw("SELECT count(*) FROM sessions WHERE user_id = ? AND scope = 'resource'", e.User.ID).Scan(&sessions)
+		if redeemed != 1 || sessions != 1+raced {
+			t.Fatalf("audit entries of the speaker link %d, resource sessions %d; want 1 and %d", redeemed, sessions, 1+raced)
+		}
+	})
 }

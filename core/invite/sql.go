@@ -51,6 +51,31 @@ LEFT JOIN access_policies p ON p.account_id = i.account_id
 LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
 WHERE i.token_hash = $1`
 
+	// sqlLoadFirst is sqlLoadW for the first, outside any transaction, read
+	// of a redemption (Service.first), with the invitee's present role in
+	// the resource, if they are inside.
+	sqlLoadFirst = `SELECT i.id, i.account_id, i.resource_id, i.email, i.role,
+	i.max_uses, i.uses, i.device_binding, i.expires_at, i.revoked_at, i.replaced_by,
+	i.failed_guesses, i.guess_window_start,
+	r.type, r.starts_at, r.chat_collab, r.adapter, r.external_id, r.deleted_at,
+	s.enabled, p.blocked_domains, p.allowed_domains,
+	u.id, u.first_name, u.last_name, pa.role
+FROM invitations i
+JOIN resources r ON r.id = i.resource_id AND r.account_id = i.account_id
+LEFT JOIN invitation_settings s ON s.account_id = i.account_id
+LEFT JOIN access_policies p ON p.account_id = i.account_id
+LEFT JOIN users u ON u.account_id = i.account_id AND u.email = i.email
+LEFT JOIN participants pa ON pa.resource_id = i.resource_id AND pa.user_id = u.id
+WHERE i.token_hash = $1`
+
+	// sqlTakeUse is sqlConsume for a redemption decided on a read made
+	// before it (Service.first): it also re-checks the wrong-guess lock,
+	// which that read saw open ($4 the most wrong guesses, $5 the start of
+	// the window they count in).
+	sqlTakeUse = `UPDATE invitations SET uses = uses + 1, last_redeemed_at = $1
+WHERE id = $2 AND revoked_at IS NULL AND expires_at > $3 AND (max_uses = 0 OR uses < max_uses)
+AND NOT (guess_window_start IS NOT NULL AND guess_window_start > $5 AND failed_guesses >= $4)`
+
 	sqlReturning = `SELECT user_id FROM redemptions WHERE invitation_id = $1 AND device_hash = $2`
 
 	sqlAnyRedemption = `SELECT COUNT(*) FROM redemptions WHERE invitation_id = $1`
@@ -86,6 +111,12 @@ type stmts struct {
 	// transaction: the writer connection's page cache stays warm, while a
 	// reader's is dropped after every write.
 	loadW, returningW, anyRedemptionW *sql.Stmt
+
+	// the first entry of an invitee, read on the reader and written as one
+	// gated write (Service.first)
+	loadFirst   *sql.Stmt
+	redemptions *store.Inserts
+	firstEntry  *store.Gated
 }
 
 type prepared struct {
@@ -106,6 +137,7 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 			{&st.consume, true, sqlConsume}, {&st.names, true, sqlNames},
 			{&st.insertRedemption, true, sqlInsertRedemption}, {&st.countGuess, true, sqlCountGuess},
 			{&st.loadW, true, sqlLoadW}, {&st.returningW, true, sqlReturning}, {&st.anyRedemptionW, true, sqlAnyRedemption},
+			{&st.loadFirst, false, sqlLoadFirst},
 		} {
 			stmt, err := s.DB.Prepare(context.WithoutCancel(ctx), p.write, p.query)
 			if err != nil {
@@ -119,6 +151,16 @@ func (s *Service) stmts(ctx context.Context) (*stmts, error) {
 		}
 		if st.audit, s.prep.err = audit.NewWriter(ctx, s.DB); s.prep.err != nil {
 			return
+		}
+		if st.redemptions, s.prep.err = s.DB.NewInserts(ctx, "redemptions", "id", "invitation_id", "device_hash", "user_id", "at"); s.prep.err != nil {
+			return
+		}
+		// The rows of a first entry, in the order redemption.first gives them.
+		if s.Sessions != nil {
+			if st.firstEntry, s.prep.err = s.DB.NewGated(ctx, sqlTakeUse, 5,
+				st.redemptions, st.entries.Inserts(), s.Sessions.Inserts(), st.audit.Inserts()); s.prep.err != nil {
+				return
+			}
 		}
 		s.prep.s = st
 	})
@@ -182,8 +224,9 @@ func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded,
 // loadForRedeem reads a link by its token's hash with the writer's narrower
 // load statement (sqlLoadW): the invitation and resource lack what a
 // redemption does not use (names and creation time of the invitation;
-// title, description, end and time zone of the resource).
-func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded, error) {
+// title, description, end and time zone of the resource). With sqlLoadFirst,
+// inside receives the invitee's present role in the resource.
+func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string, inside ...*sql.NullString) (*loaded, error) {
 	var (
 		inv                               Invitation
 		res                               resource.Resource
@@ -192,13 +235,17 @@ func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string) (*load
 		blocked, allowed                  sql.NullString
 		uid, ufirst, ulast                sql.NullString
 	)
-	err := load.QueryRowContext(ctx, tokenHash).Scan(
+	dest := []any{
 		&inv.ID, &inv.AccountID, &inv.ResourceID, &inv.Email, &inv.Role,
 		&inv.MaxUses, &inv.Uses, &inv.DeviceBinding, &inv.ExpiresAt, &revoked, &inv.ReplacedBy,
 		&inv.FailedGuesses, &guessStart,
 		&res.Type, &starts, &res.ChatCollab, &res.Adapter, &res.ExternalID, &gone,
 		&enabled, &blocked, &allowed,
-		&uid, &ufirst, &ulast)
+		&uid, &ufirst, &ulast}
+	for _, p := range inside {
+		dest = append(dest, p)
+	}
+	err := load.QueryRowContext(ctx, tokenHash).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -13,6 +13,9 @@ import (
 // writer, plain SQL both databases accept.
 type Entries struct {
 	insert, role, raise *sql.Stmt
+	// first adds a participant who was not inside: a row that collides
+	// with one written since they were found not to be (First).
+	first *store.Inserts
 }
 
 const (
@@ -35,8 +38,23 @@ func NewEntries(ctx context.Context, db *store.DB) (*Entries, error) {
 		}
 		*p.dst = st
 	}
+	var err error
+	if e.first, err = db.NewInserts(context.WithoutCancel(ctx), "participants", "resource_id", "user_id", "account_id", "role", "joined_at", "updated_at"); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
+
+// First is the row of a person entering a resource they were not inside
+// (as a read just found), with role, for a write that adds its rows in one
+// go (store.Gated). Should they have entered since, the row collides with
+// theirs and that write fails with a unique violation: Enter then decides.
+func (e *Entries) First(resourceID, userID, accountID, role string, now time.Time) store.Row {
+	return e.first.Row(resourceID, userID, accountID, role, now, now)
+}
+
+// Inserts is the table First's rows go to, for store.NewGated.
+func (e *Entries) Inserts() *store.Inserts { return e.first }
 
 // Enter records, in tx, the user inside the resource with the higher of
 // their present role and role, and returns (the role they have now, the

@@ -145,8 +145,23 @@ func (s *Service) clock() time.Time { return s.now().UTC() }
 // session is written with tx, so it exists exactly when what opened it
 // (a used link, a redemption) does.
 func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened, error) {
+	o, row, err := s.Prepare(accountID, userID, how)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.AddRow(row); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Prepare makes a session ready to open and gives the row that opens it,
+// for a write that adds its rows in one go (store.Gated): the session
+// exists exactly when that write is done. Open is Prepare and the row
+// added in a transaction.
+func (s *Service) Prepare(accountID, userID string, how How) (*Opened, store.Row, error) {
 	if how.Method == "" || how.Scope == "" || how.Scope != ScopeConsole && how.ScopeID == "" {
-		return nil, errors.New("session: a session needs a method and a scope")
+		return nil, store.Row{}, errors.New("session: a session needs a method and a scope")
 	}
 	ttl := how.TTL
 	if ttl <= 0 {
@@ -167,12 +182,13 @@ func (s *Service) Open(tx *store.Tx, accountID, userID string, how How) (*Opened
 		// secret after it is checked against the hash.
 		plain = sess.ID + idSep + plain
 	}
-	if err := s.rows.Add(tx, sess.ID, sess.AccountID, sess.UserID, sess.TokenHash, sess.Scope, sess.ScopeID, sess.Method,
-		now, sess.ExpiresAt, now); err != nil {
-		return nil, err
-	}
-	return &Opened{Token: plain, Session: sess}, nil
+	row := s.rows.Row(sess.ID, sess.AccountID, sess.UserID, sess.TokenHash, sess.Scope, sess.ScopeID, sess.Method,
+		now, sess.ExpiresAt, now)
+	return &Opened{Token: plain, Session: sess}, row, nil
 }
+
+// Inserts is the table Prepare's rows go to, for store.NewGated.
+func (s *Service) Inserts() *store.Inserts { return s.rows }
 
 // Authenticate returns the live session of the scope for a cookie token
 // and, for a console session, its user (whose console role it checks);

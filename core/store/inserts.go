@@ -22,6 +22,7 @@ import (
 type Inserts struct {
 	table string
 	cols  int
+	names []string
 	// stmts[k] inserts 2^k rows; prepared up front, on the writer, because
 	// the writer's one connection is busy while a group runs.
 	stmts []*sql.Stmt
@@ -30,7 +31,7 @@ type Inserts struct {
 // NewInserts prepares inserts of rows with these columns into table. Call
 // it outside Write.
 func (db *DB) NewInserts(ctx context.Context, table string, cols ...string) (*Inserts, error) {
-	ins := &Inserts{table: table, cols: len(cols)}
+	ins := &Inserts{table: table, cols: len(cols), names: cols}
 	for n := 1; n <= maxRowsPerInsert && n*len(cols) <= maxParams; n *= 2 {
 		st, err := db.Prepare(context.WithoutCancel(ctx), true, insertSQL(table, cols, n))
 		if err != nil {

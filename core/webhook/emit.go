@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -67,7 +68,7 @@ func (s *Service) Emit(tx *store.Tx, accountID, typ, subject string, payload Pay
 	if s == nil {
 		return Emit(tx, accountID, typ, subject, payload)
 	}
-	wanted, err := s.wants.get(tx, accountID)
+	wanted, err := s.wants.get(tx.Context(), tx, accountID)
 	if err != nil {
 		return err
 	}
@@ -75,6 +76,17 @@ func (s *Service) Emit(tx *store.Tx, accountID, typ, subject string, payload Pay
 		return nil
 	}
 	return Emit(tx, accountID, typ, subject, payload)
+}
+
+// Wants reports whether an enabled endpoint of the account wants events of
+// typ, as Emit finds out, reading through r: a write for which it is false
+// may leave Emit out, since Emit would write nothing.
+func (s *Service) Wants(ctx context.Context, r store.Reader, accountID, typ string) (bool, error) {
+	if s == nil {
+		return true, nil
+	}
+	wanted, err := s.wants.get(ctx, r, accountID)
+	return wanted[typ], err
 }
 
 // wantTTL is how long a replica trusts what it read of an account's wanted
@@ -103,10 +115,10 @@ func (c *wantCache) forget(accountID string) {
 	c.mu.Unlock()
 }
 
-// get reads the account's wanted types through tx when not known or
+// get reads the account's wanted types through r when not known or
 // stale. The clock is the wall clock: the entry's age is about this
 // process, whatever time the database is told.
-func (c *wantCache) get(tx *store.Tx, accountID string) (map[string]bool, error) {
+func (c *wantCache) get(ctx context.Context, r store.Reader, accountID string) (map[string]bool, error) {
 	c.mu.Lock()
 	e, ok := c.m[accountID]
 	c.mu.Unlock()
@@ -114,7 +126,7 @@ func (c *wantCache) get(tx *store.Tx, accountID string) (map[string]bool, error)
 		return e.types, nil
 	}
 	var lists []string
-	if err := tx.Read(tx.Context()).Model(&Endpoint{}).Where("account_id = ? AND enabled = ?", accountID, true).Pluck("types", &lists).Error; err != nil {
+	if err := r.Read(ctx).Model(&Endpoint{}).Where("account_id = ? AND enabled = ?", accountID, true).Pluck("types", &lists).Error; err != nil {
 		return nil, fmt.Errorf("webhook: wanted types: %w", err)
 	}
 	types := map[string]bool{}
@@ -161,7 +173,7 @@ func (s *Service) EmitMany(tx *store.Tx, accountID, typ string, n int, item func
 		return nil
 	}
 	if s != nil {
-		wanted, err := s.wants.get(tx, accountID)
+		wanted, err := s.wants.get(tx.Context(), tx, accountID)
 		if err != nil || !wanted[typ] {
 			return err
 		}
