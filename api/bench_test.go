@@ -455,15 +455,19 @@ func benchRedeem(t *testing.T, name, dialect string) {
 	perSec := func(rate float64) int { return int(rate * (dur + benchWarmup).Seconds()) }
 	t0 := time.Now()
 	gwLinks := seedLinks(t, env, room, "bench-gateway", perSec(10000))
-	baseLinks := seedLinks(t, env, room, "bench-baseline", perSec(20000))
-	fmt.Printf("%s: seeded %d + %d single-use invitations in %v\n", name, len(gwLinks), len(baseLinks), time.Since(t0).Round(time.Millisecond))
+	baseLinks := seedLinks(t, env, room, "bench-baseline", perSec(25000))
+	floorLinks := seedLinks(t, env, room, "bench-floor", perSec(15000))
+	fmt.Printf("%s: seeded %d + %d + %d single-use invitations in %v\n", name, len(gwLinks), len(baseLinks), len(floorLinks), time.Since(t0).Round(time.Millisecond))
 
 	bareURL := bareRedeem(t, env)
+	floorURL := floorRedeem(t, env)
 
 	gws := &side{name: "gateway", url: env.URL, method: http.MethodPost, links: gwLinks, want: http.StatusSeeOther}
 	bases := &side{name: "baseline", url: bareURL, method: http.MethodPost, links: baseLinks, want: http.StatusSeeOther}
-	compare(t, name, dur, profilePath(name), gws, bases)
+	floors := &side{name: "floor", url: floorURL, method: http.MethodPost, links: floorLinks, want: http.StatusSeeOther}
+	compare(t, name, dur, profilePath(name), gws, bases, floors)
 	gw, gWarm, base, bWarm := gws.total, gws.warm, bases.total, bases.warm
+	floor := floors.total
 
 	// Correctness: every 303 consumed exactly one use of a distinct link,
 	// and nothing else did.
@@ -487,7 +491,18 @@ func benchRedeem(t *testing.T, name, dialect string) {
 		targetRedeemPerSec, met(gw.perSec() >= targetRedeemPerSec),
 		targetRedeemRatio, met(ratio >= targetRedeemRatio),
 		targetRedeemP99, met(gw.pct(0.99) < targetRedeemP99))
+	floorRatio, ofFloor := 0.0, 0.0
+	if base.perSec() > 0 && floor.perSec() > 0 {
+		floorRatio, ofFloor = floor.perSec()/base.perSec(), gw.perSec()/floor.perSec()
+	}
+	fsum, fredeemed, _ := usesOf(t, env, "bench-floor")
+	fmt.Printf("%s floor (read + take the use and write its four rows in one write + join token + 303; no checks, no middleware): %s; %d uses on %d links\n",
+		name, describeLoad(floor), fsum, fredeemed)
+	fmt.Printf("%s floor: %.0f redemptions/s, ratio to the baseline %.2f; the gateway does %.2f of the floor\n", name, floor.perSec(), floorRatio, ofFloor)
 	fmt.Printf("bench %s: %.0f redemptions/s (baseline %.0f redemptions/s, ratio %.2f)\n", name, gw.perSec(), base.perSec(), ratio)
+	if len(floor.statuses) > 0 || floor.errs > 0 || floor.ok == 0 {
+		t.Errorf("%s floor: not every request succeeded: %s (first error %v)", name, describeLoad(floor), floor.firstErr)
+	}
 
 	for side, l := range map[string]*load{"gateway": gw, "gateway warm-up": gWarm, "baseline": base, "baseline warm-up": bWarm} {
 		if len(l.statuses) > 0 || l.errs > 0 {
