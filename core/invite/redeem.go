@@ -345,7 +345,7 @@ type redemption struct {
 func (r *redemption) run(tx *store.Tx) error {
 	ctx := tx.Context()
 	r.entry, r.refused = nil, nil
-	l, err := loadForRedeem(ctx, tx.Stmt(r.st.loadW), r.tokenHash)
+	l, err := loadForRedeem(ctx, tx.Stmt(r.st.loadW), r.tokenHash, nil)
 	if err != nil {
 		return r.refuse(err)
 	}

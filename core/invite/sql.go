@@ -225,8 +225,9 @@ func loadHashed(ctx context.Context, load *sql.Stmt, tokenHash string) (*loaded,
 // load statement (sqlLoadW): the invitation and resource lack what a
 // redemption does not use (names and creation time of the invitation;
 // title, description, end and time zone of the resource). With sqlLoadFirst,
-// inside receives the invitee's present role in the resource.
-func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string, inside ...*sql.NullString) (*loaded, error) {
+// inside (nil with sqlLoadW) receives the invitee's present role in the
+// resource.
+func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string, inside *sql.NullString) (*loaded, error) {
 	var (
 		inv                               Invitation
 		res                               resource.Resource
@@ -242,8 +243,8 @@ func loadForRedeem(ctx context.Context, load *sql.Stmt, tokenHash string, inside
 		&res.Type, &starts, &res.ChatCollab, &res.Adapter, &res.ExternalID, &gone,
 		&enabled, &blocked, &allowed,
 		&uid, &ufirst, &ulast}
-	for _, p := range inside {
-		dest = append(dest, p)
+	if inside != nil {
+		dest = append(dest, inside)
 	}
 	err := load.QueryRowContext(ctx, tokenHash).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
